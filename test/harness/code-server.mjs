@@ -1,0 +1,232 @@
+// Installs (once, cached) and starts code-server 4.100.3 = VS Code 1.100.3.
+// The steps follow ../shared/notes/vscode-test-host.md; every process we start is
+// tracked by PID and stopped as a whole process group.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync, copyFileSync, symlinkSync, rmSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const CODE_SERVER_VERSION = '4.100.3';
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CACHE = process.env.BOT_AUDIT_CACHE ?? path.join(ROOT, '.cache');
+const INSTALL_DIR = path.join(CACHE, `code-server-${CODE_SERVER_VERSION}`);
+const MARKER = path.join(INSTALL_DIR, '.installed');
+export const CODE_SERVER_BIN = path.join(INSTALL_DIR, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+
+export class HarnessError extends Error {}
+
+function log(msg) {
+  process.stderr.write(`[harness] ${msg}\n`);
+}
+
+function run(cmd, args, cwd, extraEnv = {}) {
+  const r = spawnSync(cmd, args, {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_yes: 'true', npm_config_update_notifier: 'false', ...extraEnv },
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 15 * 60 * 1000,
+  });
+  if (r.error || r.status !== 0) {
+    const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.trim().split('\n').slice(-25).join('\n');
+    throw new HarnessError(`'${cmd} ${args.join(' ')}' failed in ${cwd} (${r.error?.message ?? `exit ${r.status}`}):\n${out}`);
+  }
+}
+
+/** Says which system programs the harness needs and which are missing. */
+export function missingSystemPackages() {
+  const missing = [];
+  if (!existsSync('/usr/bin/chromium')) missing.push('chromium (/usr/bin/chromium)');
+  if (spawnSync('sh', ['-c', 'command -v rg'], { encoding: 'utf8' }).status !== 0) missing.push('ripgrep (rg)');
+  if (!existsSync('/usr/include/krb5.h') && !existsSync('/usr/include/gssapi/gssapi.h')) missing.push('libkrb5-dev');
+  return missing;
+}
+
+export function ensureCodeServer() {
+  if (existsSync(MARKER) && existsSync(CODE_SERVER_BIN)) return CODE_SERVER_BIN;
+  const missing = missingSystemPackages();
+  if (missing.length) {
+    throw new HarnessError(
+      `code-server needs system packages that are missing: ${missing.join(', ')}.\n` +
+        `Install them with: apt-get update && apt-get install -y libkrb5-dev ripgrep chromium`,
+    );
+  }
+  log(`installing code-server ${CODE_SERVER_VERSION} into ${INSTALL_DIR} (once; about a minute)…`);
+  rmSync(INSTALL_DIR, { recursive: true, force: true });
+  mkdirSync(INSTALL_DIR, { recursive: true });
+  writeFileSync(path.join(INSTALL_DIR, 'package.json'), JSON.stringify({ name: 'code-server-cache', private: true }));
+  run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', `code-server@${CODE_SERVER_VERSION}`], INSTALL_DIR);
+  run('npm', ['rebuild', 'argon2'], INSTALL_DIR);
+  const vscodeDir = path.join(INSTALL_DIR, 'node_modules', 'code-server', 'lib', 'vscode');
+  run('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], vscodeDir);
+  run('npm', ['rebuild', 'node-pty', '@parcel/watcher', '@vscode/spdlog', 'kerberos', 'native-watchdog'], vscodeDir);
+  const rgDir = path.join(vscodeDir, 'node_modules', '@vscode', 'ripgrep', 'bin');
+  mkdirSync(rgDir, { recursive: true });
+  const rg = spawnSync('sh', ['-c', 'command -v rg'], { encoding: 'utf8' }).stdout.trim();
+  copyFileSync(rg, path.join(rgDir, 'rg'));
+  const asar = path.join(vscodeDir, 'node_modules.asar');
+  rmSync(asar, { force: true });
+  symlinkSync('node_modules', asar);
+  run('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], path.join(vscodeDir, 'extensions'));
+  writeFileSync(MARKER, new Date().toISOString());
+  log('code-server installed');
+  return CODE_SERVER_BIN;
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts code-server in its own process group. Resolves once it listens.
+ * @returns {{ url: string, port: number, proc: import('node:child_process').ChildProcess, stop: () => Promise<void> }}
+ */
+export async function startCodeServer({ folder, userDataDir, extensionsDir, trust = true, port, timeoutMs = 60_000, extraArgs = [], env = {} }) {
+  const bin = ensureCodeServer();
+  port = port ?? (await freePort());
+  mkdirSync(userDataDir, { recursive: true });
+  mkdirSync(extensionsDir, { recursive: true });
+  const args = [
+    bin,
+    '--auth', 'none',
+    '--bind-addr', `127.0.0.1:${port}`,
+    '--user-data-dir', userDataDir,
+    '--extensions-dir', extensionsDir,
+    '--disable-telemetry',
+    '--disable-update-check',
+    ...(trust ? ['--disable-workspace-trust'] : []),
+    ...extraArgs,
+    folder,
+  ];
+  const proc = spawn(process.execPath, args, {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let output = '';
+  const stopped = new Promise((resolve) => proc.once('exit', resolve));
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      try { process.kill(-proc.pid, 'SIGTERM'); } catch { /* already gone */ }
+      const t = setTimeout(() => { try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+      await stopped;
+      clearTimeout(t);
+    }
+    // code-server leaves a fileWatcher child behind in the group: make sure the group is gone.
+    try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* gone */ }
+  };
+  registerCleanup(stop);
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new HarnessError(`code-server did not start listening on 127.0.0.1:${port} within ${timeoutMs / 1000}s.\n${output.slice(-2000)}`));
+    }, timeoutMs);
+    const onData = (d) => {
+      output += d.toString();
+      if (output.includes('HTTP server listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+      if (/EADDRINUSE/.test(output)) {
+        clearTimeout(timer);
+        reject(new HarnessError(`port ${port} on 127.0.0.1 is already in use`));
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new HarnessError(`code-server exited with ${code} before it listened:\n${output.slice(-2000)}`));
+    });
+  }).catch(async (e) => {
+    await stop();
+    throw e;
+  });
+  return { url: `http://127.0.0.1:${port}`, port, proc, stop, output: () => output };
+}
+
+const cleanups = new Set();
+let hooked = false;
+export function registerCleanup(fn) {
+  cleanups.add(fn);
+  if (hooked) return;
+  hooked = true;
+  const all = async () => {
+    for (const f of [...cleanups]) {
+      try { await f(); } catch { /* best effort */ }
+    }
+    cleanups.clear();
+  };
+  process.once('SIGINT', () => all().then(() => process.exit(130)));
+  process.once('SIGTERM', () => all().then(() => process.exit(143)));
+  process.once('exit', () => {
+    // Synchronous last resort: kill whatever groups are still registered.
+    for (const f of cleanups) f.sync?.();
+  });
+}
+
+/** The launch arguments Chromium needs on these machines (see the host note). */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export async function launchChromium() {
+  const { chromium } = await import('playwright-core');
+  if (!existsSync('/usr/bin/chromium')) {
+    throw new HarnessError('Chromium is missing: apt-get install -y chromium');
+  }
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+  registerCleanup(() => browser.close());
+  return browser;
+}
+
+export function readJson(file) {
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'install') {
+  try {
+    ensureCodeServer();
+    console.log(CODE_SERVER_BIN);
+  } catch (e) {
+    console.error(e.message);
+    process.exit(1);
+  }
+}
+
+/** The workbench URL for a folder, with an optional development payload (see the host note). */
+export function workbenchUrl(server, folder, payload) {
+  let url = `${server.url}/?folder=${encodeURIComponent(folder)}`;
+  if (payload) url += `&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  return url;
+}
+
+/** A `vscode-remote://` URI for a path on this machine, as code-server's payload wants. */
+export function remoteUri(server, absPath) {
+  return `vscode-remote://127.0.0.1:${server.port}${absPath}`;
+}
+
+/** Copies the sample workspace into a fresh temp folder, so that tests never touch the repo's copy. */
+export async function freshWorkspace(name = 'workspace') {
+  const { mkdtempSync, cpSync } = await import('node:fs');
+  const os = await import('node:os');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bot-audit-'));
+  const ws = path.join(dir, name);
+  cpSync(path.join(ROOT, 'examples', 'workspace'), ws, { recursive: true });
+  registerCleanup(async () => rmSync(dir, { recursive: true, force: true }));
+  return { dir, ws };
+}

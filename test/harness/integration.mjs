@@ -1,0 +1,73 @@
+// Runs the extension's mocha suite (out/test/integration/suite/index.js) inside the real
+// extension host of VS Code 1.100 (code-server), opened in headless Chromium by Playwright.
+// Exits with the suite's result; the suite writes its counts to BOT_AUDIT_STATS_FILE.
+import path from 'node:path';
+import { existsSync, appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { format } from 'node:util';
+import {
+  HarnessError, ROOT, freshWorkspace, launchChromium, remoteUri, startCodeServer, workbenchUrl,
+} from './code-server.mjs';
+
+const NOISE = /^\s+at |Creating a socket|connection token|open-vsx|Service Worker|ChatSessionStore|Updating additional builtin|^\[Extension Host\]|Started local extension host|^%c/;
+const TIMEOUT_MS = Number(process.env.BOT_AUDIT_SUITE_TIMEOUT_MS ?? 10 * 60 * 1000);
+
+async function main() {
+  const suite = path.join(ROOT, 'out', 'test', 'integration', 'suite', 'index.js');
+  if (!existsSync(suite) || !existsSync(path.join(ROOT, 'dist', 'extension.js'))) {
+    throw new HarnessError('The extension or the suite is not built: run `node esbuild.mjs --tests` first.');
+  }
+  const { dir, ws } = await freshWorkspace();
+  const server = await startCodeServer({
+    folder: ws,
+    userDataDir: path.join(dir, 'user-data'),
+    extensionsDir: path.join(dir, 'extensions'),
+    env: { BOT_AUDIT_TEST_WORKSPACE: ws },
+  });
+  try {
+    const browser = await launchChromium();
+    const page = await browser.newPage();
+    let resolveExit;
+    const exited = new Promise((r) => (resolveExit = r));
+    await page.exposeFunction('codeAutomationExit', (code) => resolveExit(code));
+    // The workbench forwards its console and the extension host's here. Everything goes to a log
+    // file; the terminal gets the suite's own lines without the workbench's start-up noise.
+    const logFile = path.join(ROOT, 'test-results', 'integration-workbench.log');
+    mkdirSync(path.dirname(logFile), { recursive: true });
+    writeFileSync(logFile, '');
+    await page.exposeFunction('codeAutomationLog', (type, args) => {
+      const text = format(...(Array.isArray(args) ? args : [args]));
+      appendFileSync(logFile, `[${type}] ${text}\n`);
+      if (NOISE.test(text)) return;
+      (type === 'error' ? process.stderr : process.stdout).write(`${text}\n`);
+    });
+    const url = workbenchUrl(server, ws, [
+      ['extensionDevelopmentPath', remoteUri(server, ROOT)],
+      ['extensionTestsPath', remoteUri(server, suite)],
+      ['skipWelcome', 'true'],
+    ]);
+    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60_000 }).catch((e) => {
+      throw new HarnessError(`VS Code did not load at ${server.url}: ${e.message}`);
+    });
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new HarnessError(`The integration suite did not finish within ${TIMEOUT_MS / 1000}s (VS Code may not have started the extension host).\ncode-server said:\n${server.output().slice(-3000)}`)),
+        TIMEOUT_MS,
+      );
+    });
+    const code = await Promise.race([exited, timeout]);
+    clearTimeout(timer);
+    await browser.close();
+    return code;
+  } finally {
+    await server.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code === 0 ? 0 : 1),
+  (e) => {
+    console.error(`[integration] ${e instanceof HarnessError ? e.message : (e?.stack ?? e)}`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,170 @@
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { BotAuditApi } from '../../../src/extension';
+// Types only: the extension's classes live in its own bundle, so `instanceof` cannot be used here.
+import type { BotNode, FolderNode } from '../../../src/views/bots/nodes/botNode';
+
+const EXTENSION_ID = 'bot-audit.bot-audit';
+const SAMPLE_BOTS = ['broken-bot', 'endless-bot', 'hello-bot', 'memory-hog', 'patient-crud', 'quitter', 'validate-patient'];
+
+async function api(): Promise<BotAuditApi> {
+  const ext = vscode.extensions.getExtension<BotAuditApi>(EXTENSION_ID);
+  assert.ok(ext, `extension ${EXTENSION_ID} is installed`);
+  return ext.activate();
+}
+
+/** Polls until `fn` returns a truthy value, or fails after `ms`. */
+async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function treeBots(a: BotAuditApi): Promise<BotNode[]> {
+  const roots = await a.tree.getChildren();
+  const out: BotNode[] = [];
+  for (const r of roots) {
+    assert.equal(r.toTreeItem().contextValue, 'folder', 'top-level nodes are folders');
+    for (const c of await a.tree.getChildren(r)) {
+      assert.ok('bot' in c, 'folders hold bots');
+      out.push(c);
+    }
+  }
+  return out;
+}
+
+function workspaceRoot(): vscode.Uri {
+  const f = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(f, 'a workspace folder is open');
+  return f.uri;
+}
+
+describe('Bot Audit in VS Code', () => {
+  it('runs in VS Code 1.100 and activates', async () => {
+    assert.match(vscode.version, /^1\.100\./);
+    const a = await api();
+    assert.ok(vscode.extensions.getExtension(EXTENSION_ID)?.isActive);
+    assert.ok(a.tree);
+  });
+
+  it('registers every command it contributes', async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    const contributed: string[] = ext.packageJSON.contributes.commands.map((c: { command: string }) => c.command);
+    assert.ok(contributed.length >= 4);
+    const all = new Set(await vscode.commands.getCommands(true));
+    for (const c of contributed) assert.ok(all.has(c), `command ${c} is registered`);
+  });
+
+  it('lists the sample bots in the Bots tree, grouped by folder', async () => {
+    const a = await api();
+    await a.bots.refresh();
+    const bots = await treeBots(a);
+    assert.deepEqual(bots.map((b) => b.bot.name).sort(), SAMPLE_BOTS);
+    const folders = (await a.tree.getChildren()).map((f) => (f as FolderNode).folder);
+    assert.deepEqual(folders, ['bots', 'bots/records']);
+    const hello = bots.find((b) => b.bot.name === 'hello-bot')!;
+    const item = hello.toTreeItem();
+    assert.equal(item.contextValue, 'bot');
+    assert.equal(item.label, 'hello-bot');
+    assert.equal(a.tree.getParent(hello), hello.parent);
+    // The item opens the bot at its handler.
+    assert.equal(item.command?.command, 'botAudit.openBotSource');
+    assert.ok(hello.bot.status.kind === 'source' && hello.bot.status.handlerLine !== undefined);
+  });
+
+  it('refreshes when bot files are created and deleted, and ignores tests and node_modules', async () => {
+    const a = await api();
+    const root = workspaceRoot();
+    const added = vscode.Uri.joinPath(root, 'bots', 'added-bot.ts');
+    const testFile = vscode.Uri.joinPath(root, 'bots', 'hello-bot.test.ts');
+    const dep = vscode.Uri.joinPath(root, 'node_modules', 'pkg', 'bots', 'dep.js');
+    const enc = new TextEncoder();
+    await vscode.workspace.fs.writeFile(testFile, enc.encode('export {};\n'));
+    await vscode.workspace.fs.writeFile(dep, enc.encode('exports.handler = () => 1;\n'));
+    await vscode.workspace.fs.writeFile(added, enc.encode('export async function handler() {\n  return 1;\n}\n'));
+    const names = await until('added-bot to appear', async () => {
+      const n = (await treeBots(a)).map((b) => b.bot.name);
+      return n.includes('added-bot') && n;
+    });
+    assert.ok(!names.includes('hello-bot.test'));
+    assert.ok(!names.includes('dep'));
+    await vscode.workspace.fs.delete(added);
+    await until('added-bot to disappear', async () => !(await treeBots(a)).some((b) => b.bot.name === 'added-bot'));
+    await vscode.workspace.fs.delete(testFile);
+    await vscode.workspace.fs.delete(vscode.Uri.joinPath(root, 'node_modules'), { recursive: true });
+  });
+
+  it('shows a binary or empty file in a bots folder without breaking the tree', async () => {
+    const a = await api();
+    const root = workspaceRoot();
+    const binary = vscode.Uri.joinPath(root, 'bots', 'garbage.js');
+    const empty = vscode.Uri.joinPath(root, 'bots', 'empty.ts');
+    await vscode.workspace.fs.writeFile(binary, new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0xff, 0xfe]));
+    await vscode.workspace.fs.writeFile(empty, new Uint8Array());
+    const bots = await until('garbage.js to be listed', async () => {
+      const b = await treeBots(a);
+      return b.some((n) => n.bot.name === 'garbage') && b.some((n) => n.bot.name === 'empty') && b;
+    });
+    const g = bots.find((b) => b.bot.name === 'garbage')!.toTreeItem();
+    assert.equal(g.contextValue, 'bot.unreadable');
+    assert.equal(g.description, 'not a text file');
+    assert.equal(bots.find((b) => b.bot.name === 'empty')!.toTreeItem().description, 'empty file');
+    // The real bots are still there.
+    for (const n of SAMPLE_BOTS) assert.ok(bots.some((b) => b.bot.name === n), n);
+    await vscode.workspace.fs.delete(binary);
+    await vscode.workspace.fs.delete(empty);
+    await until('the extra files to go', async () => (await treeBots(a)).length === SAMPLE_BOTS.length);
+  });
+
+  it('opens a bot at its handler from the tree', async () => {
+    const a = await api();
+    const hello = (await treeBots(a)).find((b) => b.bot.name === 'hello-bot')!;
+    const cmd = hello.toTreeItem().command!;
+    await vscode.commands.executeCommand(cmd.command, ...(cmd.arguments ?? []));
+    const editor = await until('an editor on hello-bot.ts', () =>
+      vscode.window.activeTextEditor?.document.uri.path.endsWith('/bots/hello-bot.ts') && vscode.window.activeTextEditor,
+    );
+    assert.match(editor.document.lineAt(editor.selection.active.line).text, /export async function handler/);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  it('opens the Audit Log panel, whose script runs under the CSP and says it is ready', async () => {
+    const a = await api();
+    await vscode.commands.executeCommand('botAudit.openAuditLog');
+    const panel = await until('the audit log panel', () => a.auditLogPanel());
+    assert.equal(panel.panel.viewType, 'botAudit.auditLog');
+    assert.equal(panel.panel.title, 'Audit Log');
+    const html = panel.panel.webview.html;
+    assert.match(html, /default-src 'none'/);
+    assert.match(html, /script-src 'nonce-[A-Za-z0-9+/=]{16,}'/);
+    assert.doesNotMatch(html, /unsafe-inline|unsafe-eval/);
+    await until('the webview to say ready', () => panel.isReady, 20_000);
+    // A second open reveals the same panel.
+    await vscode.commands.executeCommand('botAudit.openAuditLog');
+    assert.equal(a.auditLogPanel(), panel);
+    panel.panel.dispose();
+    assert.equal(a.auditLogPanel(), undefined);
+  });
+
+  it('creates a sample bot from the welcome view command', async () => {
+    const a = await api();
+    await vscode.commands.executeCommand('botAudit.createSampleBot');
+    const bots = await until('the sample bot in the tree', async () => {
+      const b = await treeBots(a);
+      return b.some((n) => n.bot.name === 'hello-bot-2') && b;
+    });
+    const created = bots.find((b) => b.bot.name === 'hello-bot-2')!;
+    assert.ok(created.bot.status.kind === 'source' && created.bot.status.handlerLine !== undefined);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await vscode.workspace.fs.delete(created.bot.uri);
+  });
+});

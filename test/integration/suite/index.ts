@@ -1,0 +1,27 @@
+// The extension's mocha suite. VS Code's test runner (code-server here, @vscode/test-electron on a
+// desktop) loads this module in the extension host and awaits `run()`.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Mocha from 'mocha';
+
+export function run(): Promise<void> {
+  const root = path.resolve(__dirname, '..', '..', '..', '..');
+  const statsFile = process.env.BOT_AUDIT_STATS_FILE ?? path.join(root, 'test-results', 'integration-stats.json');
+  const mocha = new Mocha({
+    ui: 'bdd',
+    color: false,
+    timeout: 60_000,
+    reporter: path.join(root, 'test', 'harness', 'stats-reporter.cjs'),
+    reporterOptions: { statsFile },
+  });
+  for (const f of fs.readdirSync(__dirname).sort()) {
+    if (f.endsWith('.test.js')) mocha.addFile(path.join(__dirname, f));
+  }
+  return new Promise((resolve, reject) => {
+    try {
+      mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} integration test(s) failed`)) : resolve()));
+    } catch (e) {
+      reject(e);
+    }
+  });
+}
