@@ -5,7 +5,7 @@
 //    and all packages external, so that mocha runs them in plain Node or inside the extension host.
 // Flags: --watch, --production (minified, no source maps), --tests. Any error exits non-zero.
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const args = new Set(process.argv.slice(2));
@@ -112,6 +112,9 @@ for (const c of configs) {
     c.entryPoints = Object.fromEntries(Object.entries(c.entryPoints).filter(([, p]) => statSync(p, { throwIfNoEntry: false })));
   }
 }
+
+// A production build starts from an empty dist/, so no stale file (a source map) is packaged.
+if (production) rmSync('dist', { recursive: true, force: true });
 
 try {
   const contexts = await Promise.all(configs.map((c) => esbuild.context(c)));

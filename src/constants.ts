@@ -18,6 +18,7 @@ export const Views = {
 export const ContextKeys = {
   trusted: 'botAudit.trusted',
   hasBots: 'botAudit.hasBots',
+  botsLoaded: 'botAudit.botsLoaded',
 } as const;
 
 /** `contextValue` of tree items, for `view/item/context` menus. */

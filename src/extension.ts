@@ -25,7 +25,8 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
   context.subscriptions.push(
     bots.onDidChange(async () => {
       const list = await bots.getBots();
-      void vscode.commands.executeCommand('setContext', ContextKeys.hasBots, list.length > 0);
+      await vscode.commands.executeCommand('setContext', ContextKeys.hasBots, list.length > 0);
+      await vscode.commands.executeCommand('setContext', ContextKeys.botsLoaded, true);
     }),
   );
 

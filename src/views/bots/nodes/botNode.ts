@@ -63,7 +63,8 @@ export class FolderNode {
     item.contextValue = NodeKind.Folder;
     item.iconPath = vscode.ThemeIcon.Folder;
     item.resourceUri = vscode.Uri.joinPath(this.workspaceFolder.uri, this.folder);
-    item.description = vscode.l10n.t('{0} bot(s)', this.children.length);
+    item.description =
+      this.children.length === 1 ? vscode.l10n.t('1 bot') : vscode.l10n.t('{0} bots', this.children.length);
     return item;
   }
 }
