@@ -5,7 +5,9 @@
 //    and all packages external, so that mocha runs them in plain Node or inside the extension host.
 // Flags: --watch, --production (minified, no source maps), --tests. Any error exits non-zero.
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const args = new Set(process.argv.slice(2));
@@ -75,6 +77,16 @@ const configs = [
     plugins: [reporter, copyAssets],
   },
   {
+    // The `bot-audit` command line, over the same core.
+    ...common,
+    entryPoints: { cli: 'src/cli/main.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+  {
     ...common,
     entryPoints: { auditLog: 'webview/auditLog/main.ts' },
     outdir: 'dist/webview',
@@ -116,9 +128,43 @@ for (const c of configs) {
 // A production build starts from an empty dist/, so no stale file (a source map) is packaged.
 if (production) rmSync('dist', { recursive: true, force: true });
 
+/**
+ * Files the bundles need at run time beside them, after the first build:
+ *  - dist/fhir: the FHIR search definitions the bots' Medplum client searches with (written by the worker);
+ *  - dist/esbuild (production only): esbuild's API and this platform's binary, which bundle bots at run
+ *    time and cannot themselves be bundled; the packaged extension has no node_modules.
+ *  - dist/cli.js is executable.
+ */
+function afterBuild() {
+  if (existsSync('dist/cli.js')) chmodSync('dist/cli.js', 0o755);
+  if (existsSync('dist/bot-worker.js') && !existsSync('dist/fhir/search-parameters.json')) {
+    execFileSync(process.execPath, ['dist/bot-worker.js', '--write-search-definitions', 'dist/fhir'], { stdio: 'ignore' });
+  }
+  if (production) {
+    const require = createRequire(import.meta.url);
+    const main = require.resolve('esbuild');
+    const pkgDir = path.dirname(path.dirname(main));
+    mkdirSync('dist/esbuild/lib', { recursive: true });
+    cpSync(main, 'dist/esbuild/lib/main.js');
+    cpSync(path.join(pkgDir, 'package.json'), 'dist/esbuild/package.json');
+    // The binary: the platform package's, else the one esbuild's install step put in its own bin/.
+    let bin;
+    try {
+      bin = require.resolve(`@esbuild/${process.platform}-${process.arch}/bin/esbuild`);
+    } catch {
+      bin = path.join(pkgDir, 'bin', 'esbuild');
+    }
+    mkdirSync('dist/esbuild/bin', { recursive: true });
+    cpSync(bin, 'dist/esbuild/bin/esbuild');
+    chmodSync('dist/esbuild/bin/esbuild', 0o755);
+  }
+}
+
 try {
   const contexts = await Promise.all(configs.map((c) => esbuild.context(c)));
   if (watch) {
+    await Promise.all(contexts.map((c) => c.rebuild().catch(() => undefined)));
+    afterBuild();
     await Promise.all(contexts.map((c) => c.watch()));
   } else {
     const results = await Promise.allSettled(contexts.map((c) => c.rebuild()));
@@ -128,6 +174,7 @@ try {
       for (const f of failed) console.error(f.reason?.message ?? f.reason);
       process.exit(1);
     }
+    afterBuild();
   }
 } catch (e) {
   console.error(e?.message ?? e);

@@ -8,6 +8,18 @@ export const Commands = {
   refreshBots: 'botAudit.refreshBots',
   openBotSource: 'botAudit.openBotSource',
   createSampleBot: 'botAudit.createSampleBot',
+  showEvent: 'botAudit.showEvent',
+  showMoreEvents: 'botAudit.showMoreEvents',
+  openBotSettings: 'botAudit.openBotSettings',
+  runBot: 'botAudit.runBot',
+  runBotWithInput: 'botAudit.runBotWithInput',
+  runCurrentFile: 'botAudit.runCurrentFile',
+  replayEvent: 'botAudit.replayEvent',
+  cancelRuns: 'botAudit.cancelRuns',
+  verifyIntegrity: 'botAudit.verifyIntegrity',
+  exportAuditLog: 'botAudit.exportAuditLog',
+  copyEventJson: 'botAudit.copyEventJson',
+  showBotEvents: 'botAudit.showBotEvents',
 } as const;
 
 export const Views = {
@@ -26,6 +38,9 @@ export enum NodeKind {
   Bot = 'bot',
   UnreadableBot = 'bot.unreadable',
   Folder = 'folder',
+  Event = 'event',
+  MoreEvents = 'moreEvents',
+  Notice = 'notice',
 }
 
 export const Settings = {

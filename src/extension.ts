@@ -1,25 +1,50 @@
 import * as vscode from 'vscode';
 import { Commands, ContextKeys, Views } from './constants';
 import { initLogger, log } from './logger';
-import { BotsModel } from './views/bots/botsModel';
+import { type BotInfo, BotsModel } from './views/bots/botsModel';
 import { BotsTreeProvider } from './views/bots/botsTreeProvider';
 import { AuditLogPanel, AuditLogSource } from './webviews/auditLog/auditLogPanel';
 import { SAMPLE_BOT_SOURCE } from './sampleBot';
+import { AuditService } from './services/auditService';
+import { FileAuditWatcher } from './services/fileAuditWatcher';
+import { toRow } from './webviews/auditLog/rows';
+import { EventDocumentProvider } from './views/eventDocumentProvider';
+import { BOT_AUDIT_CONFIG_FILE } from './core/bots/config';
+import { RunService } from './services/runService';
+import { registerRunCommands } from './commands/runCommands';
+import { BotCodeLensProvider, StackTraceLinkProvider } from './views/botCodeLens';
+import { EVENT_SCHEME } from './views/eventDocumentProvider';
+import type { Entry, NewEntry } from './core/store';
+import { type Filter, formatQuery, parseQuery } from './core/query';
+import { botRunsFilter } from './views/bots/botsTreeProvider';
 
 /** What `activate` returns: used by the integration tests, not a public API. */
 export interface BotAuditApi {
   readonly bots: BotsModel;
   readonly tree: BotsTreeProvider;
+  readonly audit: AuditService | undefined;
+  readonly fileAudit: FileAuditWatcher | undefined;
+  readonly runs: RunService | undefined;
   auditLogPanel(): AuditLogPanel | undefined;
+  /** Records an entry in the workspace's audit log (for other extensions: INVITED, ACCEPTED, …). */
+  record(entry: NewEntry): Promise<Entry>;
+  /** The newest entries that match, as filter rows or query text. */
+  query(filter: Filter[] | string, limit?: number): Promise<{ entries: Entry[]; total: number }>;
 }
+
+let audit: AuditService | undefined;
 
 export function activate(context: vscode.ExtensionContext): BotAuditApi {
   initLogger(context);
   log.info(`Bot Audit ${context.extension.packageJSON.version} activating in VS Code ${vscode.version}`);
 
   const bots = new BotsModel();
-  const tree = new BotsTreeProvider(bots);
-  context.subscriptions.push(bots, tree);
+  context.subscriptions.push(bots);
+  const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  audit = root ? new AuditService(context.extensionUri, root) : undefined;
+  if (audit) context.subscriptions.push(audit);
+  const tree = new BotsTreeProvider(bots, audit);
+  context.subscriptions.push(tree);
   const view = vscode.window.createTreeView(Views.bots, { treeDataProvider: tree, showCollapseAll: true });
   context.subscriptions.push(view);
   context.subscriptions.push(
@@ -31,17 +56,71 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
   );
 
   // Running a bot executes workspace code: the run commands exist only in a trusted workspace.
-  const setTrust = () => vscode.commands.executeCommand('setContext', ContextKeys.trusted, vscode.workspace.isTrusted);
+  const setTrust = () => {
+    view.message = vscode.workspace.isTrusted
+      ? undefined
+      : vscode.l10n.t('Restricted Mode: bots run workspace code, so they cannot run until you trust this workspace. You can still browse bots and the audit log.');
+    return vscode.commands.executeCommand('setContext', ContextKeys.trusted, vscode.workspace.isTrusted);
+  };
   void setTrust();
   context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void setTrust()));
 
+  const fileAudit = audit ? new FileAuditWatcher(audit, bots) : undefined;
+  const runs = audit ? new RunService(context.extensionUri, audit) : undefined;
+  if (audit && runs) {
+    context.subscriptions.push(new EventDocumentProvider(audit), runs);
+    registerRunCommands(context, bots, audit, runs);
+    context.subscriptions.push(
+      new BotCodeLensProvider(bots, audit),
+      vscode.languages.registerDocumentLinkProvider({ scheme: EVENT_SCHEME }, new StackTraceLinkProvider()),
+    );
+  }
+  if (fileAudit) context.subscriptions.push(fileAudit);
+  if (audit) {
+    const a = audit;
+    // After activation returns: opening the log loads sql.js, which activation should not wait for.
+    setTimeout(() => {
+      a.login()
+        .then(() => fileAudit?.start())
+        .then(() => {
+          // A first run then takes tens of milliseconds instead of half a second.
+          if (vscode.workspace.isTrusted) return runs?.warmUp();
+        })
+        .catch((e) => log.error('Could not open the audit log', e));
+    }, 0);
+  }
+
   const source: AuditLogSource = {
-    // The store arrives with the audit-store issue; until then the log is empty.
-    load: async () => ({ source: 'Bot Audit', entries: [], total: 0 }),
+    load: async (query, variant, lastGood) => {
+      if (!audit) return { source: '', variant, query, entries: [], total: 0, error: vscode.l10n.t('Open a folder to keep an audit log.') };
+      const store = await audit.store();
+      let queryError: string | undefined;
+      let filters;
+      try {
+        filters = parseQuery(query);
+      } catch (e) {
+        queryError = e instanceof Error ? e.message : String(e);
+        filters = parseQuery(lastGood);
+      }
+      const page = store.query(filters, { limit: 200 });
+      return { source: audit.dbPath, variant, query, queryError, entries: page.entries.map(toRow), total: page.total };
+    },
+    onDidChange: audit ? (listener, thisArg, disposables) => audit!.onDidAppend(() => listener.call(thisArg, undefined), undefined, disposables) : undefined,
   };
 
   context.subscriptions.push(
-    vscode.commands.registerCommand(Commands.openAuditLog, () => AuditLogPanel.show(context.extensionUri, source)),
+    vscode.commands.registerCommand(Commands.openAuditLog, (query?: string) =>
+      AuditLogPanel.show(context.extensionUri, source, typeof query === 'string' ? { query, variant: { kind: 'log' } } : undefined),
+    ),
+    vscode.commands.registerCommand(Commands.showBotEvents, async (target?: { bot?: BotInfo } | vscode.Uri) => {
+      const list = await bots.getBots();
+      const bot =
+        target instanceof vscode.Uri
+          ? list.find((b) => b.uri.toString() === target.toString())
+          : (target?.bot ?? (await vscode.window.showQuickPick(list.map((b) => ({ label: b.name, description: b.relPath, bot: b })), { placeHolder: vscode.l10n.t('Bot') }))?.bot);
+      if (!bot) return undefined;
+      return AuditLogPanel.show(context.extensionUri, source, { query: formatQuery(botRunsFilter(bot.entityId)), variant: { kind: 'botEvents', bot: bot.name } });
+    }),
     vscode.commands.registerCommand(Commands.refreshBots, () => bots.refresh()),
     vscode.commands.registerCommand(Commands.openBotSource, async (uri: vscode.Uri, line = 0) => {
       const doc = await vscode.workspace.openTextDocument(uri);
@@ -49,15 +128,45 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
       await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos) });
     }),
     vscode.commands.registerCommand(Commands.createSampleBot, () => createSampleBot(bots)),
+    vscode.commands.registerCommand(Commands.showMoreEvents, (botUri: string) => tree.showMore(botUri)),
+    vscode.commands.registerCommand(Commands.showEvent, async (id: number) => {
+      const doc = await vscode.workspace.openTextDocument(EventDocumentProvider.uriFor(id));
+      await vscode.window.showTextDocument(doc, { preview: true });
+    }),
+    vscode.commands.registerCommand(Commands.openBotSettings, async () => {
+      const folder = vscode.workspace.workspaceFolders?.[0];
+      if (!folder) return;
+      const uri = vscode.Uri.joinPath(folder.uri, BOT_AUDIT_CONFIG_FILE);
+      if (!(await exists(uri))) await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode('{\n  "bots": {}\n}\n'));
+      await vscode.window.showTextDocument(uri);
+    }),
     { dispose: () => AuditLogPanel.currentPanel?.dispose() },
   );
 
   void bots.refresh();
-  return { bots, tree, auditLogPanel: () => AuditLogPanel.currentPanel };
+  const requireAudit = () => {
+    if (!audit) throw new Error('Bot Audit keeps its log in a workspace folder: open one first.');
+    return audit;
+  };
+  return {
+    bots,
+    tree,
+    audit,
+    fileAudit,
+    runs,
+    auditLogPanel: () => AuditLogPanel.currentPanel,
+    record: async (entry) => (await requireAudit().store()).append(entry),
+    query: async (filter, limit = 100) => {
+      const page = (await requireAudit().store()).query(filter, { limit });
+      return { entries: page.entries, total: page.total };
+    },
+  };
 }
 
-export function deactivate(): void {
-  // Everything is in context.subscriptions.
+/** Records LOGOUT and folds the journal into the database before the window goes. */
+export async function deactivate(): Promise<void> {
+  await audit?.close();
+  audit = undefined;
 }
 
 async function createSampleBot(bots: BotsModel): Promise<void> {

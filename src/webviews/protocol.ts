@@ -20,9 +20,17 @@ export interface EntryRow {
   outcomeDescFirstLine?: string;
 }
 
+/** Which page this is: the whole log, or one bot's events with Medplum's Event-tab columns. */
+export type LogVariant = { kind: 'log' } | { kind: 'botEvents'; bot: string };
+
 export interface LogState {
   /** Where the log lives, for the header (a path or a name). */
   source: string;
+  variant: LogVariant;
+  /** The query text the rows answer. */
+  query: string;
+  /** Why the query text is not valid; the rows are the last valid query's. */
+  queryError?: string;
   entries: EntryRow[];
   total: number;
   /** Shown instead of the table when the log cannot be read. */
@@ -39,7 +47,11 @@ export interface RefreshCommand {
 export interface ShowLogCommand {
   type: 'showLog';
 }
-export type WebviewCommand = ReadyCommand | RefreshCommand | ShowLogCommand;
+export interface SetQueryCommand {
+  type: 'setQuery';
+  query: string;
+}
+export type WebviewCommand = ReadyCommand | RefreshCommand | ShowLogCommand | SetQueryCommand;
 
 // ---- host → webview
 export interface StateNotification {
@@ -48,11 +60,13 @@ export interface StateNotification {
 }
 export type HostNotification = StateNotification;
 
-const COMMAND_TYPES: ReadonlySet<string> = new Set<WebviewCommand['type']>(['ready', 'refresh', 'showLog']);
+const COMMAND_TYPES: ReadonlySet<string> = new Set<WebviewCommand['type']>(['ready', 'refresh', 'showLog', 'setQuery']);
 
 /** Type guard for what the host receives: anything else is dropped with a log line. */
 export function isWebviewCommand(msg: unknown): msg is WebviewCommand {
-  return typeof msg === 'object' && msg !== null && COMMAND_TYPES.has((msg as { type?: unknown }).type as string);
+  if (typeof msg !== 'object' || msg === null || !COMMAND_TYPES.has((msg as { type?: unknown }).type as string)) return false;
+  const m = msg as { type: string; query?: unknown };
+  return m.type !== 'setQuery' || typeof m.query === 'string';
 }
 
 /** Type guard for what the webview receives. */

@@ -2,7 +2,7 @@
 // extension host of VS Code 1.100 (code-server), opened in headless Chromium by Playwright.
 // Exits with the suite's result; the suite writes its counts to BOT_AUDIT_STATS_FILE.
 import path from 'node:path';
-import { existsSync, appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { format } from 'node:util';
 import {
   HarnessError, ROOT, freshWorkspace, launchChromium, remoteUri, startCodeServer, workbenchUrl,
@@ -12,6 +12,34 @@ const NOISE = /^\s+at |Creating a socket|connection token|open-vsx|Service Worke
 const TIMEOUT_MS = Number(process.env.BOT_AUDIT_SUITE_TIMEOUT_MS ?? 10 * 60 * 1000);
 
 async function main() {
+  // Two passes: the suite in a trusted window, then the Restricted Mode checks in an untrusted one.
+  const statsFile = process.env.BOT_AUDIT_STATS_FILE;
+  const passes = [
+    { name: 'trusted', trust: true },
+    { name: 'restricted', trust: false },
+  ];
+  let worst = 0;
+  const totals = { passed: 0, failed: 0, skipped: 0, failures: [] };
+  for (const pass of passes) {
+    const passStats = path.join(ROOT, 'test-results', `integration-${pass.name}-stats.json`);
+    rmSync(passStats, { force: true });
+    const code = await runPass(pass, passStats);
+    worst = Math.max(worst, code === 0 ? 0 : 1);
+    if (existsSync(passStats)) {
+      const s = JSON.parse(readFileSync(passStats, 'utf8'));
+      totals.passed += s.passed;
+      totals.failed += s.failed;
+      totals.skipped += s.skipped;
+      totals.failures.push(...s.failures);
+    } else {
+      totals.failed += 1;
+    }
+  }
+  if (statsFile) writeFileSync(statsFile, JSON.stringify(totals, null, 2));
+  return worst;
+}
+
+async function runPass(pass, statsFile) {
   const suite = path.join(ROOT, 'out', 'test', 'integration', 'suite', 'index.js');
   if (!existsSync(suite) || !existsSync(path.join(ROOT, 'dist', 'extension.js'))) {
     throw new HarnessError('The extension or the suite is not built: run `node esbuild.mjs --tests` first.');
@@ -21,7 +49,8 @@ async function main() {
     folder: ws,
     userDataDir: path.join(dir, 'user-data'),
     extensionsDir: path.join(dir, 'extensions'),
-    env: { BOT_AUDIT_TEST_WORKSPACE: ws },
+    trust: pass.trust,
+    env: { BOT_AUDIT_TEST_WORKSPACE: ws, BOT_AUDIT_SUITE: pass.name, BOT_AUDIT_STATS_FILE: statsFile },
   });
   try {
     const browser = await launchChromium();
@@ -31,7 +60,7 @@ async function main() {
     await page.exposeFunction('codeAutomationExit', (code) => resolveExit(code));
     // The workbench forwards its console and the extension host's here. Everything goes to a log
     // file; the terminal gets the suite's own lines without the workbench's start-up noise.
-    const logFile = path.join(ROOT, 'test-results', 'integration-workbench.log');
+    const logFile = path.join(ROOT, 'test-results', `integration-${pass.name}-workbench.log`);
     mkdirSync(path.dirname(logFile), { recursive: true });
     writeFileSync(logFile, '');
     await page.exposeFunction('codeAutomationLog', (type, args) => {
@@ -45,6 +74,7 @@ async function main() {
       ['extensionTestsPath', remoteUri(server, suite)],
       ['skipWelcome', 'true'],
     ]);
+    console.log(`\n[integration] ${pass.name} window`);
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60_000 }).catch((e) => {
       throw new HarnessError(`VS Code did not load at ${server.url}: ${e.message}`);
     });

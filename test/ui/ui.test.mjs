@@ -51,8 +51,11 @@ async function runCommand(page, title) {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ timeout: 10_000 });
   await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
+  // Click the row whose label is exactly the title (the first row may be a longer command).
+  const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: exact }) }).first();
+  await row.waitFor({ timeout: 10_000 });
+  await row.click();
 }
 
 /** A webview's content lives in nested iframes: find the frame that holds `selector`. */
@@ -76,6 +79,17 @@ describe('Bot Audit as a person sees it', function () {
   let server;
   let page;
   let ws;
+
+  /** Switches the colour theme as a person does: Preferences: Color Theme, then the theme's name. */
+  async function setTheme(theme) {
+    await runCommand(page, 'Preferences: Color Theme');
+    const input = page.locator('.quick-input-widget input[placeholder*="Color Theme" i]');
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill(theme);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: theme }).first().waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(800);
+  }
 
   before(async function () {
     const fresh = await freshWorkspace();
@@ -104,18 +118,41 @@ describe('Bot Audit as a person sees it', function () {
     await page.screenshot({ path: path.join(SHOTS, 'bots-tree.png') });
   });
 
-  it('opens the audit log from the command palette, themed and empty', async () => {
+  it('opens the audit log from the command palette, themed, with this window’s LOGIN', async () => {
     await runCommand(page, 'Bot Audit: Open Audit Log');
     const frame = await webviewFrame(page, '#app .toolbar h1');
     assert.equal(await frame.locator('#app .toolbar h1').innerText(), 'Audit Log');
-    await frame.locator('.message.empty').waitFor({ timeout: 15_000 });
-    assert.match(await frame.locator('.count').innerText(), /0 of 0 entries/);
+    await frame.locator('.grid .row', { hasText: 'LOGIN' }).first().waitFor({ timeout: 15_000 });
+    assert.match(await frame.locator('.count').innerText(), /^\d+ of \d+ entries$/);
     // The toolkit's web components were defined (the CSP let the script run).
     assert.equal(await frame.evaluate(() => Boolean(customElements.get('vscode-button'))), true);
     // Theme variables reach the page.
     const fg = await frame.evaluate(() => getComputedStyle(document.body).getPropertyValue('--vscode-foreground').trim());
     assert.notEqual(fg, '');
     await page.screenshot({ path: path.join(SHOTS, 'audit-log.png') });
+  });
+
+  it('runs a bot from the command palette and shows its event in the tree, in light and dark themes', async () => {
+    await page.keyboard.press('Escape');
+    await runCommand(page, 'Bot Audit: Run Bot…');
+    const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'hello-bot' }).first();
+    await pick.waitFor({ timeout: 15_000 });
+    await page.locator('.quick-input-widget input').fill('hello-bot');
+    await page.keyboard.press('Enter');
+    // The bot's row shows its last outcome.
+    const row = page.locator('.sidebar .monaco-list-row', { hasText: 'hello-bot' }).first();
+    await row.locator('.label-description', { hasText: 'Success' }).waitFor({ timeout: 30_000 });
+    // Expanding the bot shows the event.
+    await row.click();
+    await page.keyboard.press('ArrowRight');
+    await page.locator('.sidebar .monaco-list-row .label-name', { hasText: /^Success$/ }).first().waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: path.join(SHOTS, 'run-light.png') });
+    await setTheme('Dark Modern');
+    await page.screenshot({ path: path.join(SHOTS, 'run-dark.png') });
+    const bg = await page.locator('.sidebar').evaluate((e) => getComputedStyle(e).backgroundColor);
+    const [r, g, b] = bg.match(/\d+/g).map(Number);
+    assert.ok(r + g + b < 200, `the dark theme is applied (sidebar ${bg})`);
+    await setTheme('Light Modern');
   });
 
   it('shows a welcome view with a button in a workspace without bots', async () => {
@@ -190,6 +227,14 @@ describe('The packaged extension', function () {
     const page = await openWorkbench(browser, server, fresh.ws);
     await openBotAuditView(page);
     await waitForRows(page, ['hello-bot', 'patient-crud']);
+    // The package carries what a run needs (esbuild, the worker, the FHIR search definitions):
+    // run the CRUD bot, which bundles TypeScript and writes resources.
+    await runCommand(page, 'Bot Audit: Run Bot…');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'patient-crud' }).first().waitFor({ timeout: 15_000 });
+    await page.locator('.quick-input-widget input').fill('patient-crud');
+    await page.keyboard.press('Enter');
+    const row = page.locator('.sidebar .monaco-list-row', { hasText: 'patient-crud' }).first();
+    await row.locator('.label-description', { hasText: 'Success' }).waitFor({ timeout: 60_000 });
     await page.screenshot({ path: path.join(SHOTS, 'vsix-installed.png') });
   });
 });

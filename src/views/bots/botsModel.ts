@@ -1,6 +1,10 @@
 import * as vscode from 'vscode';
-import { DEFAULT_BOT_GLOB, botNameFromPath, folderOf, inspectBotFile, isBotFile } from '../../core/bots/botFiles';
+import * as path from 'node:path';
+import { folderOf, inspectBotFile, isBotFile } from '../../core/bots/botFiles';
+import { type BotSettings, type ConfigIssue, formatConfigIssue, loadBotAuditConfig, loadMedplumConfig } from '../../core/bots/config';
+import { botEntityId, botForFile } from '../../core/bots/discovery';
 import { Settings } from '../../constants';
+import { settings } from '../../config';
 import { Disposable } from '../../disposable';
 import { log } from '../../logger';
 
@@ -8,7 +12,11 @@ export interface BotInfo {
   uri: vscode.Uri;
   /** Path relative to its workspace folder, `/`-separated. */
   relPath: string;
+  /** Display name: from bot-audit.json, else medplum.config.json, else the file name. */
   name: string;
+  /** The id the audit log files its runs under (Medplum id, else the relative path). */
+  entityId: string;
+  settings: BotSettings;
   folder: string;
   workspaceFolder: vscode.WorkspaceFolder;
   /** `source` with the handler's line, or why the file cannot be used as a bot. */
@@ -23,6 +31,7 @@ export class BotsModel extends Disposable {
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChange = this.changed.event;
   private bots: BotInfo[] = [];
+  private issues: ConfigIssue[] = [];
   private loaded = false;
   private refreshing: Promise<void> | undefined;
   private pending = false;
@@ -44,8 +53,15 @@ export class BotsModel extends Disposable {
     this.register({ dispose: () => this.debounce && clearTimeout(this.debounce) });
   }
 
+  /** bot-audit.json's `glob` when it sets one (the CLI reads the same file), else the setting. */
   get glob(): string {
-    return vscode.workspace.getConfiguration().get<string>(Settings.botGlob) || DEFAULT_BOT_GLOB;
+    return this.configGlob ?? settings().botGlob;
+  }
+  private configGlob: string | undefined;
+
+  /** Problems found in bot-audit.json or medplum.config.json by the last refresh. */
+  get configIssues(): readonly ConfigIssue[] {
+    return this.issues;
   }
 
   get isLoaded(): boolean {
@@ -70,6 +86,11 @@ export class BotsModel extends Disposable {
     w.onDidChange(onFile);
     w.onDidDelete(() => this.scheduleRefresh());
     this.register(w);
+    const cfg = vscode.workspace.createFileSystemWatcher('**/{bot-audit.json,medplum.config.json}');
+    cfg.onDidCreate(() => this.scheduleRefresh());
+    cfg.onDidChange(() => this.scheduleRefresh());
+    cfg.onDidDelete(() => this.scheduleRefresh());
+    this.register(cfg);
   }
 
   private scheduleRefresh(): void {
@@ -101,24 +122,44 @@ export class BotsModel extends Disposable {
   }
 
   private async scan(): Promise<BotInfo[]> {
-    const glob = this.glob;
-    const uris = await vscode.workspace.findFiles(glob, '{**/node_modules/**,**/.git/**}');
     const bots: BotInfo[] = [];
-    for (const uri of uris) {
-      const workspaceFolder = vscode.workspace.getWorkspaceFolder(uri);
-      if (!workspaceFolder) continue;
-      const relPath = vscode.workspace.asRelativePath(uri, false);
-      if (!isBotFile(relPath, glob)) continue;
-      let status: BotInfo['status'];
-      try {
-        status = inspectBotFile(await vscode.workspace.fs.readFile(uri));
-      } catch (e) {
-        status = { kind: 'unreadable', reason: e instanceof Error ? e.message : String(e) };
+    const issues: ConfigIssue[] = [];
+    for (const workspaceFolder of vscode.workspace.workspaceFolders ?? []) {
+      if (workspaceFolder.uri.scheme !== 'file') continue;
+      const root = workspaceFolder.uri.fsPath;
+      const config = loadBotAuditConfig(root);
+      const medplumConfig = loadMedplumConfig(root);
+      issues.push(...config.issues, ...medplumConfig.issues);
+      this.configGlob = config.glob;
+      const glob = this.glob;
+      const found = await vscode.workspace.findFiles(new vscode.RelativePattern(workspaceFolder, glob), '{**/node_modules/**,**/.git/**}');
+      const files = new Map<string, vscode.Uri>();
+      for (const uri of found) {
+        const rel = path.relative(root, uri.fsPath).split(path.sep).join('/');
+        if (isBotFile(rel, glob)) files.set(rel, uri);
       }
-      bots.push({ uri, relPath, name: botNameFromPath(relPath), folder: folderOf(relPath), workspaceFolder, status });
+      // medplum.config.json's bots count too, wherever their source lives.
+      for (const b of medplumConfig.bots) {
+        const src = b.source ?? b.dist;
+        if (!src) continue;
+        const rel = path.relative(root, path.resolve(root, src)).split(path.sep).join('/');
+        if (!rel.startsWith('..')) files.set(rel, vscode.Uri.file(path.join(root, rel)));
+      }
+      for (const [relPath, uri] of files) {
+        const info = botForFile(root, relPath, { config, medplumConfig });
+        let status: BotInfo['status'];
+        try {
+          status = inspectBotFile(await vscode.workspace.fs.readFile(uri));
+        } catch (e) {
+          status = { kind: 'unreadable', reason: e instanceof Error ? e.message : String(e) };
+        }
+        bots.push({ uri, relPath, name: info.name, entityId: botEntityId(info), settings: info.settings, folder: folderOf(relPath), workspaceFolder, status });
+      }
     }
     bots.sort((a, b) => a.relPath.localeCompare(b.relPath));
-    log.debug(`Found ${bots.length} bot(s) with ${glob}`);
+    for (const i of issues) log.warn(formatConfigIssue(i));
+    this.issues = issues;
+    log.debug(`Found ${bots.length} bot(s)`);
     return bots;
   }
 }

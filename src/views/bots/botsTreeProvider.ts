@@ -1,17 +1,42 @@
 import * as vscode from 'vscode';
+import { Commands } from '../../constants';
+import type { Filter } from '../../core/query';
 import { Disposable } from '../../disposable';
+import { log } from '../../logger';
+import type { AuditService } from '../../services/auditService';
 import type { BotsModel } from './botsModel';
-import { BotNode, BotsTreeNode, FolderNode } from './nodes/botNode';
+import { BotNode, BotsTreeNode, EventNode, FolderNode, MoreEventsNode, NoticeNode, type RunSummary } from './nodes/botNode';
 
-/** Maps the bots model to tree items: folders of bots, then bots. */
+/** How many of a bot's events one "page" of the tree shows. */
+export const EVENTS_PAGE = 20;
+
+/** The filter for a bot's runs: EXECUTED entries filed under its entity id. */
+export function botRunsFilter(entityId: string): Filter[] {
+  return [
+    { column: 'action', op: 'oneOf', value: ['EXECUTED'] },
+    { column: 'entityName', op: 'equals', value: 'Bot' },
+    { column: 'entityId', op: 'equals', value: entityId },
+  ];
+}
+
+/** Maps bots and their events to tree items: folders, bots, then each bot's events, newest first. */
 export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvider<BotsTreeNode> {
   private readonly changed = this.register(new vscode.EventEmitter<BotsTreeNode | undefined>());
   readonly onDidChangeTreeData = this.changed.event;
   private roots: FolderNode[] = [];
+  /** Bot uri → how many pages of events to show. */
+  private readonly pages = new Map<string, number>();
 
-  constructor(private readonly model: BotsModel) {
+  constructor(
+    private readonly model: BotsModel,
+    private readonly audit: AuditService | undefined,
+  ) {
     super();
     this.register(model.onDidChange(() => this.changed.fire(undefined)));
+    if (audit) {
+      this.register(audit.onDidAppend(() => this.changed.fire(undefined)));
+      this.register(audit.onDidOpen(() => this.changed.fire(undefined)));
+    }
   }
 
   getTreeItem(node: BotsTreeNode): vscode.TreeItem {
@@ -20,20 +45,59 @@ export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvi
 
   async getChildren(node?: BotsTreeNode): Promise<BotsTreeNode[]> {
     if (node instanceof FolderNode) return node.children;
+    if (node instanceof BotNode) return this.eventsOf(node);
     if (node) return [];
     const folders = new Map<string, FolderNode>();
+    // The bots show at once; their last outcomes follow when the log is open (onDidOpen refreshes).
+    const store = this.audit?.openStore;
+    if (this.audit && !store) void this.audit.store().catch((e) => log.error('The Bots view cannot read the audit log', e));
     for (const bot of await this.model.getBots()) {
       const key = `${bot.workspaceFolder.uri.toString()}|${bot.folder}`;
       let f = folders.get(key);
       if (!f) folders.set(key, (f = new FolderNode(bot.folder, bot.workspaceFolder)));
-      f.children.push(new BotNode(bot, f));
+      let runs: RunSummary | undefined;
+      if (store) {
+        const page = store.query(botRunsFilter(bot.entityId), { limit: 1 });
+        runs = { last: page.entries[0], total: page.total };
+      }
+      f.children.push(new BotNode(bot, f, runs));
     }
     this.roots = [...folders.values()];
     return this.roots;
   }
 
+  private async eventsOf(node: BotNode): Promise<BotsTreeNode[]> {
+    if (!node.storesEvents) {
+      return [
+        new NoticeNode(
+          node,
+          vscode.l10n.t('Events are not stored for this bot'),
+          vscode.l10n.t(
+            'Its auditEventDestination is {0}: runs go to the Bot Audit log channel only. Add "resource" in bot-audit.json to keep them here.',
+            JSON.stringify(node.bot.settings.auditEventDestination),
+          ),
+          { command: Commands.openBotSettings, title: vscode.l10n.t('Open Bot Settings'), arguments: [node.bot.uri] },
+        ),
+      ];
+    }
+    if (!this.audit) return [];
+    const store = await this.audit.store();
+    const want = (this.pages.get(node.bot.uri.toString()) ?? 1) * EVENTS_PAGE;
+    const page = store.query(botRunsFilter(node.bot.entityId), { limit: want });
+    const out: BotsTreeNode[] = page.entries.map((e) => new EventNode(e, node));
+    if (page.nextCursor) out.push(new MoreEventsNode(node, page.entries.length, page.total));
+    return out;
+  }
+
+  /** Shows one more page of a bot's events. */
+  showMore(botUri: string): void {
+    this.pages.set(botUri, (this.pages.get(botUri) ?? 1) + 1);
+    const node = this.roots.flatMap((f) => f.children).find((b) => b.bot.uri.toString() === botUri);
+    this.changed.fire(node);
+  }
+
   getParent(node: BotsTreeNode): BotsTreeNode | undefined {
-    return node instanceof BotNode ? node.parent : undefined;
+    return node instanceof FolderNode ? undefined : node.parent;
   }
 
   /** The nodes of the last listing, for tests and `reveal`. */

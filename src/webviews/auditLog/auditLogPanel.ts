@@ -2,12 +2,13 @@ import * as vscode from 'vscode';
 import { WebviewTypes } from '../../constants';
 import { Disposable } from '../../disposable';
 import { log } from '../../logger';
-import { HostNotification, LogState, isWebviewCommand } from '../protocol';
+import { HostNotification, LogState, LogVariant, isWebviewCommand } from '../protocol';
 import { webviewHtml } from '../webviewHtml';
 
 /** Where the panel gets its rows from; the host side of the audit log. */
 export interface AuditLogSource {
-  load(): Promise<LogState>;
+  /** The first page for a query; a bad query keeps `lastGood`'s rows and says why. */
+  load(query: string, variant: LogVariant, lastGood: string): Promise<LogState>;
   /** Fires when the log has new entries. */
   readonly onDidChange?: vscode.Event<void>;
 }
@@ -16,10 +17,15 @@ export interface AuditLogSource {
 export class AuditLogPanel extends Disposable {
   private static current: AuditLogPanel | undefined;
   private ready = false;
+  private query = '';
+  private lastGoodQuery = '';
+  private variant: LogVariant = { kind: 'log' };
+  private lastState: LogState | undefined;
 
-  static show(extensionUri: vscode.Uri, source: AuditLogSource): AuditLogPanel {
+  static show(extensionUri: vscode.Uri, source: AuditLogSource, view?: { query: string; variant: LogVariant }): AuditLogPanel {
     if (AuditLogPanel.current) {
       AuditLogPanel.current.panel.reveal();
+      if (view) AuditLogPanel.current.setView(view.query, view.variant);
       return AuditLogPanel.current;
     }
     const panel = vscode.window.createWebviewPanel(
@@ -33,6 +39,7 @@ export class AuditLogPanel extends Disposable {
       },
     );
     AuditLogPanel.current = new AuditLogPanel(panel, extensionUri, source);
+    if (view) AuditLogPanel.current.setView(view.query, view.variant);
     return AuditLogPanel.current;
   }
 
@@ -65,6 +72,18 @@ export class AuditLogPanel extends Disposable {
     return this.ready;
   }
 
+  /** The state last sent to the page (for tests). */
+  get state(): LogState | undefined {
+    return this.lastState;
+  }
+
+  setView(query: string, variant: LogVariant): void {
+    this.query = query;
+    this.variant = variant;
+    this.panel.title = variant.kind === 'botEvents' ? vscode.l10n.t('Events: {0}', variant.bot) : vscode.l10n.t('Audit Log');
+    void this.pushState();
+  }
+
   private async onMessage(msg: unknown): Promise<void> {
     if (!isWebviewCommand(msg)) {
       log.warn(`Audit Log: ignored a message of unknown shape from the webview`);
@@ -81,6 +100,10 @@ export class AuditLogPanel extends Disposable {
       case 'showLog':
         log.show();
         break;
+      case 'setQuery':
+        this.query = msg.query;
+        await this.pushState();
+        break;
     }
   }
 
@@ -88,11 +111,13 @@ export class AuditLogPanel extends Disposable {
     if (!this.ready || this.isDisposed) return;
     let state: LogState;
     try {
-      state = await this.source.load();
+      state = await this.source.load(this.query, this.variant, this.lastGoodQuery);
+      if (!state.queryError) this.lastGoodQuery = this.query;
     } catch (e) {
       log.error('Audit Log: could not load entries', e);
-      state = { source: '', entries: [], total: 0, error: e instanceof Error ? e.message : String(e) };
+      state = { source: '', variant: this.variant, query: this.query, entries: [], total: 0, error: e instanceof Error ? e.message : String(e) };
     }
+    this.lastState = state;
     await this.post({ type: 'state', state });
   }
 

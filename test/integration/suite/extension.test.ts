@@ -5,7 +5,7 @@ import type { BotAuditApi } from '../../../src/extension';
 import type { BotNode, FolderNode } from '../../../src/views/bots/nodes/botNode';
 
 const EXTENSION_ID = 'bot-audit.bot-audit';
-const SAMPLE_BOTS = ['broken-bot', 'endless-bot', 'hello-bot', 'memory-hog', 'patient-crud', 'quitter', 'validate-patient'];
+const SAMPLE_BOTS = ['broken-bot', 'endless-bot', 'hello-bot', 'memory-hog', 'nightly-report', 'patient-crud', 'quitter', 'validate-patient'];
 
 async function api(): Promise<BotAuditApi> {
   const ext = vscode.extensions.getExtension<BotAuditApi>(EXTENSION_ID);
@@ -166,5 +166,77 @@ describe('Bot Audit in VS Code', () => {
     assert.ok(created.bot.status.kind === 'source' && created.bot.status.handlerLine !== undefined);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     await vscode.workspace.fs.delete(created.bot.uri);
+  });
+});
+
+describe('The audit of the workspace', () => {
+  it('records this window’s LOGIN in the log', async () => {
+    const a = await api();
+    const found = await until('a LOGIN entry', async () => {
+      const r = await a.query('action:LOGIN');
+      return r.total > 0 && r;
+    });
+    const login = found.entries[0];
+    assert.equal(login.entityName, 'Session');
+    assert.match(String((login.after as { client?: string }).client), /^VS Code 1\.100/);
+    assert.ok(a.audit);
+    assert.equal(login.user, a.audit.user);
+  });
+
+  it('records creating, changing and deleting a bot file, with the sources', async () => {
+    const a = await api();
+    await until('this window to hold the file-audit lease', () => a.fileAudit?.isLeader);
+    const uri = vscode.Uri.joinPath(workspaceRoot(), 'bots', 'audited-bot.ts');
+    const enc = new TextEncoder();
+    const v1 = 'export async function handler() {\n  return 1;\n}\n';
+    const v2 = 'export async function handler() {\n  return 2;\n}\n';
+    const history = async () => (await a.query('entity:bot entity-id:bots/audited-bot.ts', 50)).entries.reverse();
+    await vscode.workspace.fs.writeFile(uri, enc.encode(v1));
+    await until('CREATED', async () => (await history()).length === 1);
+    // Saving a change in an editor is UPDATED.
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const editor = await vscode.window.showTextDocument(doc);
+    await editor.edit((b) => b.replace(new vscode.Range(1, 9, 1, 10), '2'));
+    assert.ok(await doc.save());
+    await until('UPDATED', async () => (await history()).length === 2);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await vscode.workspace.fs.delete(uri);
+    const h = await until('DELETED', async () => {
+      const x = await history();
+      return x.length === 3 && x;
+    });
+    assert.deepEqual(h.map((e) => e.action), ['CREATED', 'UPDATED', 'DELETED']);
+    assert.deepEqual(h[0].after, { path: 'bots/audited-bot.ts', source: v1 });
+    assert.deepEqual(h[1].before, { path: 'bots/audited-bot.ts', source: v1 });
+    assert.deepEqual(h[1].after, { path: 'bots/audited-bot.ts', source: v2 });
+    assert.deepEqual(h[2].before, { path: 'bots/audited-bot.ts', source: v2 });
+    for (const e of h) assert.equal(e.user, a.audit!.user);
+  });
+
+  it('records a change to the settings file as UPDATED with the JSON before and after', async () => {
+    const a = await api();
+    const uri = vscode.Uri.joinPath(workspaceRoot(), 'bot-audit.json');
+    const original = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+    const changed = JSON.parse(original);
+    changed.bots['bots/hello-bot.ts'].timeout = 5;
+    await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(JSON.stringify(changed, null, 2)));
+    const r = await until('UPDATED settings', async () => {
+      const q = await a.query('entity:settings action:UPDATED');
+      return q.total === 1 && q;
+    });
+    assert.deepEqual(r.entries[0].before, { path: 'bot-audit.json', json: JSON.parse(original) });
+    assert.deepEqual(r.entries[0].after, { path: 'bot-audit.json', json: changed });
+    await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(original));
+    await until('the restore as a second UPDATED', async () => (await a.query('entity:settings action:UPDATED')).total === 2);
+  });
+
+  it('lets other extensions record and query entries through its API', async () => {
+    const a = await api();
+    const e = await a.record({ user: 'admin@example.com', action: 'INVITED', entityName: 'User', entityId: 'new@example.com', after: { role: 'reviewer' } });
+    assert.ok(e.id > 0);
+    const r = await a.query([{ column: 'action', op: 'oneOf', value: ['INVITED'] }]);
+    assert.equal(r.entries[0].id, e.id);
+    assert.deepEqual(r.entries[0].after, { role: 'reviewer' });
+    await assert.rejects(a.record({ user: 'x', action: 'RENAMED' as never, entityName: 'User', entityId: '1' }));
   });
 });

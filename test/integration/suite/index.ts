@@ -14,8 +14,10 @@ export function run(): Promise<void> {
     reporter: path.join(root, 'test', 'harness', 'stats-reporter.cjs'),
     reporterOptions: { statsFile },
   });
+  // BOT_AUDIT_SUITE=restricted runs the Restricted Mode checks (in an untrusted window); otherwise the rest.
+  const restricted = process.env.BOT_AUDIT_SUITE === 'restricted';
   for (const f of fs.readdirSync(__dirname).sort()) {
-    if (f.endsWith('.test.js')) mocha.addFile(path.join(__dirname, f));
+    if (f.endsWith('.test.js') && (f === 'restricted.test.js') === restricted) mocha.addFile(path.join(__dirname, f));
   }
   return new Promise((resolve, reject) => {
     try {

@@ -1,0 +1,208 @@
+// Runner benchmark (issue 4). Build with `node esbuild.mjs --tests`, then run
+// `node --expose-gc out/bench/runner-bench.js`. Prints a table and writes bench/results/runner.json.
+//   run_warm_p50_ms / run_warm_p95_ms   trivial bot, bundle cached, call → durable EXECUTED entry
+//   run_cold_ms                         first run of a new bot (bundling included), runner already up
+//   run_cold_first_ms                   the same in a brand-new runner (esbuild and a worker start too)
+//   run_cold_after_warmup_ms            a new bot's first run in a new runner after runner.warmUp()
+//   runs_per_s_sequential               one after another, each recorded durably
+//   runs_per_s_concurrent4              four in flight at once
+//   crud_1000_ms                        a bot that creates, updates and deletes 1,000 resources (3,000 calls, 3,000 audited changes)
+//   host_rss_growth_1000_runs_mb        the calling process's RSS growth over 1,000 runs
+//   isolation_*_p50_ms                  a trivial run in each kind of isolate (no store), for the choice in pool.ts
+//   vm_context_p50_ms                   creating one run's vm context and loading a bundle in it
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BotRunner, type IsolationMode } from '../src/core/runner';
+import { LocalMedplum } from '../src/core/medplum';
+import { AuditStore } from '../src/core/store';
+
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'esbuild.mjs'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('repo root not found');
+    dir = up;
+  }
+  return dir;
+}
+
+const ROOT = repoRoot();
+const WORKER = path.join(ROOT, 'dist', 'bot-worker.js');
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(WORKER)) throw new Error(`build first: ${WORKER}`);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-runner-bench-'));
+  const ws = path.join(tmp, 'ws');
+  fs.mkdirSync(path.join(ws, 'bots'), { recursive: true });
+  fs.writeFileSync(path.join(ws, 'bots', 'trivial.ts'), `export async function handler(_m: unknown, e: { input: { n: number } }) { console.log('n is', e.input.n); return { n: e.input.n + 1 }; }\n`);
+  fs.writeFileSync(
+    path.join(ws, 'bots', 'crud.ts'),
+    `export async function handler(medplum: any) {
+      const created: any[] = [];
+      for (let i = 0; i < 1000; i++) created.push(await medplum.createResource({ resourceType: 'Patient', name: [{ family: 'P' + i }] }));
+      for (const p of created) await medplum.updateResource({ ...p, active: true });
+      for (const p of created) await medplum.deleteResource('Patient', p.id);
+      return created.length;
+    }\n`,
+  );
+  const results: Record<string, number> = {};
+  const store = await AuditStore.open(path.join(tmp, 'audit.db'), { watch: false });
+  const medplum = await LocalMedplum.open({ store });
+  const user = 'bench@example.com';
+  try {
+    // ---- cold: a brand-new runner, then new bots in a running one
+    {
+      const r = new BotRunner({ workerPath: WORKER, store, medplum, user });
+      const t = performance.now();
+      const res = await r.run({ root: ws, bot: { path: 'bots/trivial.ts' }, input: { n: 1 } });
+      results.run_cold_first_ms = round(performance.now() - t);
+      if (res.outcome !== 0) throw new Error(res.outcomeDesc);
+      {
+        // The same after warmUp() (what the extension can do at start-up).
+        const w = new BotRunner({ workerPath: WORKER, store, medplum, user });
+        await w.warmUp();
+        fs.writeFileSync(path.join(ws, 'bots', 'first.ts'), `export async function handler() { return ${Date.now()}; }\n`);
+        const t2 = performance.now();
+        const x = await w.run({ root: ws, bot: { path: 'bots/first.ts' } });
+        results.run_cold_after_warmup_ms = round(performance.now() - t2);
+        if (x.outcome !== 0) throw new Error(x.outcomeDesc);
+        w.dispose();
+      }
+      const colds: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const f = path.join(ws, 'bots', `new-${i}.ts`);
+        fs.writeFileSync(f, `import { helper } from './lib/h${i}';\nexport async function handler() { return helper(${i}); }\n`);
+        fs.mkdirSync(path.join(ws, 'bots', 'lib'), { recursive: true });
+        fs.writeFileSync(path.join(ws, 'bots', 'lib', `h${i}.ts`), `export const helper = (n: number) => ({ n, at: ${Date.now()} });\n`);
+        const t1 = performance.now();
+        const x = await r.run({ root: ws, bot: { path: `bots/new-${i}.ts` } });
+        colds.push(performance.now() - t1);
+        if (x.outcome !== 0 || x.bundleCached) throw new Error(`cold run: ${x.outcomeDesc}`);
+      }
+      results.run_cold_ms = round(pct(colds, 50));
+      r.dispose();
+    }
+
+    const runner = new BotRunner({ workerPath: WORKER, store, medplum, user, maxConcurrent: 4 });
+    await runner.warmUp(256, 4);
+    const trivial = (n: number) => runner.run({ root: ws, bot: { path: 'bots/trivial.ts' }, input: { n } });
+    for (let i = 0; i < 100; i++) await trivial(i); // warm-up: JIT, bundle cache
+
+    // ---- warm latency, call → durable EXECUTED entry
+    const lat: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      const t = performance.now();
+      const res = await trivial(i);
+      lat.push(performance.now() - t);
+      if (res.outcome !== 0 || res.entryId === undefined) throw new Error(`warm run: ${res.outcomeDesc} ${res.recordError ?? ''}`);
+    }
+    results.run_warm_p50_ms = round(pct(lat, 50), 3);
+    results.run_warm_p95_ms = round(pct(lat, 95), 3);
+
+    // ---- throughput
+    {
+      const n = 500;
+      const t = performance.now();
+      for (let i = 0; i < n; i++) await trivial(i);
+      results.runs_per_s_sequential = round(n / ((performance.now() - t) / 1000), 1);
+    }
+    {
+      const n = 1000;
+      let next = 0;
+      const t = performance.now();
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (next < n) await trivial(next++);
+        }),
+      );
+      results.runs_per_s_concurrent4 = round(n / ((performance.now() - t) / 1000), 1);
+    }
+
+    // ---- CRUD: 1,000 resources created, updated, deleted, 3,000 audited changes
+    {
+      await runner.run({ root: ws, bot: { path: 'bots/crud.ts' } }); // bundle + warm
+      const before = store.history('Bot', 'bots/crud.ts').length;
+      const t = performance.now();
+      const res = await runner.run({ root: ws, bot: { path: 'bots/crud.ts' }, settings: { timeout: 120 } });
+      results.crud_1000_ms = round(performance.now() - t, 1);
+      if (res.outcome !== 0) throw new Error(`crud: ${res.outcomeDesc}`);
+      if (store.history('Bot', 'bots/crud.ts').length !== before + 1) throw new Error('crud: EXECUTED entry missing');
+    }
+
+    // ---- host memory over 1,000 runs
+    {
+      for (let i = 0; i < 200; i++) await trivial(i);
+      gc();
+      await new Promise((r) => setTimeout(r, 100));
+      gc();
+      const rss0 = process.memoryUsage().rss;
+      for (let i = 0; i < 1000; i++) await trivial(i);
+      gc();
+      await new Promise((r) => setTimeout(r, 100));
+      gc();
+      results.host_rss_growth_1000_runs_mb = round((process.memoryUsage().rss - rss0) / 1024 / 1024, 1);
+    }
+    runner.dispose();
+
+    // ---- isolation options (no store): a trivial run in each
+    for (const mode of ['pooled', 'worker-per-run', 'child-process'] as IsolationMode[]) {
+      const r = new BotRunner({ workerPath: WORKER, user, isolation: mode, maxConcurrent: 1 });
+      const xs: number[] = [];
+      const n = mode === 'pooled' ? 200 : 30;
+      for (let i = 0; i < n + 5; i++) {
+        const t = performance.now();
+        const res = await r.run({ root: ws, bot: { path: 'bots/trivial.ts' }, input: { n: i } });
+        if (i >= 5) xs.push(performance.now() - t);
+        if (res.outcome !== 0) throw new Error(`${mode}: ${res.outcomeDesc}`);
+      }
+      results[`isolation_${mode.replace(/-/g, '_')}_p50_ms`] = round(pct(xs, 50), 3);
+      r.dispose();
+    }
+    // ---- the parts of a pooled run: a new vm context with the bot's globals, and a round trip to a worker
+    {
+      const vm = await import('node:vm');
+      const script = new vm.Script('(function (exports, require, module) { exports.handler = async () => 1; })');
+      const xs: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        const t = performance.now();
+        const ctx = vm.createContext({ console, setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate, queueMicrotask, Buffer, URL, URLSearchParams, TextEncoder, TextDecoder, AbortController, structuredClone, performance });
+        const mod = { exports: {} as Record<string, unknown> };
+        (script.runInContext(ctx) as (e: unknown, r: unknown, m: unknown) => void)(mod.exports, require, mod);
+        xs.push(performance.now() - t);
+      }
+      results.vm_context_p50_ms = round(pct(xs.slice(50), 50), 3);
+    }
+  } finally {
+    await medplum.close();
+    await store.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const goals: Record<string, string> = {
+    run_warm_p50_ms: '≤ 5',
+    run_warm_p95_ms: '≤ 15',
+    run_cold_ms: '≤ 150',
+    runs_per_s_sequential: '≥ 200',
+    crud_1000_ms: '≤ 1000',
+    host_rss_growth_1000_runs_mb: '≤ 20',
+  };
+  console.log('\n| metric | value | goal |\n| --- | ---: | --- |');
+  for (const [k, v] of Object.entries(results)) console.log(`| ${k} | ${v} | ${goals[k] ?? ''} |`);
+  const out = path.join(ROOT, 'bench', 'results', 'runner.json');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  console.log(`\nwrote ${path.relative(ROOT, out)}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

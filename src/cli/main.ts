@@ -1,0 +1,466 @@
+// bot-audit: run bots and read the audit log from a terminal or CI, over the same core and the same
+// database file as the extension. No `vscode`.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { discoverBots, type BotInfo } from '../core/bots/discovery';
+import { formatConfigIssue, readSampleInput } from '../core/bots/config';
+import { QueryError, parseQuery, type Filter } from '../core/query';
+import { LocalMedplum } from '../core/medplum';
+import { BotRunner, formatLogLine, parseRunInput, type RunResult } from '../core/runner';
+import { AuditStore, OUTCOME_NAMES, StoreError, type Entry, type ExportFormat, type Outcome } from '../core/store';
+import { ensureDataDir, resolveDbPath } from '../core/workspace/layout';
+import { formatTable, outcomeText, safeText, styleFor } from './table';
+import { diffText } from './diff';
+import { formatter } from '../core/store/formats';
+
+/** Exit codes. A run exits with its outcome (0, 4, 8, 12); everything else has its own code. */
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  unknownBot: 3,
+  inputFile: 5,
+  badInput: 6,
+  badQuery: 7,
+  badDatabase: 9,
+  noEntry: 10,
+  chainBroken: 11,
+} as const;
+
+class CliError extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const HELP: Record<string, string> = {
+  '': `bot-audit: run bots and read the Bot Audit log
+
+Usage: bot-audit <command> [options]
+
+Commands:
+  run <bot>            run a bot (exits with its outcome: 0, 4, 8 or 12)
+  replay <event-id>    run a recorded event's input again with the bot's current code
+  bots                 the bots found, with their settings and last outcome
+  log                  the log, newest first (--filter, --limit, --format, --follow)
+  show <id>            one entry (--diff for its before/after)
+  export               the log, streamed as csv, ndjson or a FHIR Bundle
+  verify               check the hash chain
+
+Every command takes --db PATH and --workspace DIR, and --help.
+Exit codes: 0/4/8/12 run outcomes; 2 usage; 3 unknown bot; 5 input file; 6 bad input;
+7 bad filter; 9 not a Bot Audit database; 10 no such entry; 11 broken chain; 1 internal error.`,
+  run: `Usage: bot-audit run <bot> [--input FILE | --input-text TEXT] [--content-type T] [--timeout S] [--json]
+
+<bot> is a bot's name or its path from the workspace root. Without an input, the bot's first
+sample input from bot-audit.json is used. Prints the output as it comes, then the outcome.`,
+  replay: 'Usage: bot-audit replay <event-id> [--json]',
+  bots: 'Usage: bot-audit bots [--json]',
+  log: `Usage: bot-audit log [--filter QUERY] [--limit N] [--format table|json|ndjson|csv] [--follow]
+
+QUERY is the audit log's query text, e.g. 'action:UPDATED,DELETED entity:~Patient -user:system created:>now-7d'.`,
+  show: 'Usage: bot-audit show <id> [--diff] [--json]',
+  export: 'Usage: bot-audit export --format csv|ndjson|fhir [--filter QUERY] [-o FILE]',
+  verify: 'Usage: bot-audit verify [--json]',
+};
+
+const COMMON = {
+  db: { type: 'string' },
+  workspace: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+} as const;
+
+const OPTIONS = {
+  run: { ...COMMON, input: { type: 'string' }, 'input-text': { type: 'string' }, 'content-type': { type: 'string' }, timeout: { type: 'string' } },
+  replay: { ...COMMON },
+  bots: { ...COMMON },
+  log: { ...COMMON, filter: { type: 'string' }, limit: { type: 'string' }, format: { type: 'string' }, follow: { type: 'boolean', short: 'f' } },
+  show: { ...COMMON, diff: { type: 'boolean' } },
+  export: { ...COMMON, filter: { type: 'string' }, format: { type: 'string' }, output: { type: 'string', short: 'o' } },
+  verify: { ...COMMON },
+} as const;
+
+type Command = keyof typeof OPTIONS;
+
+export interface CliIo {
+  stdout: NodeJS.WriteStream | NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Where dist/ is (sql-wasm.wasm, bot-worker.js). */
+  distDir: string;
+}
+
+interface Ctx {
+  io: CliIo;
+  root: string;
+  dbPath: string;
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+function out(ctx: Ctx, s: string): void {
+  ctx.io.stdout.write(`${s}\n`);
+}
+
+/** Opens the log. Read-only commands refuse a missing file rather than create one. */
+async function openStore(ctx: Ctx, create: boolean, watch = false): Promise<AuditStore> {
+  if (!create && !fs.existsSync(ctx.dbPath)) {
+    throw new CliError(EXIT.badDatabase, `no audit log at ${ctx.dbPath} (run a bot first, or pass --db)`);
+  }
+  if (create) ensureDataDir(ctx.dbPath);
+  return AuditStore.open(ctx.dbPath, { wasmPath: path.join(ctx.io.distDir, 'sql-wasm.wasm'), watch });
+}
+
+function filtersOf(ctx: Ctx): Filter[] {
+  const q = ctx.values.filter;
+  if (typeof q !== 'string') return [];
+  return parseQuery(q);
+}
+
+function findBot(ctx: Ctx, nameOrPath: string): BotInfo {
+  const found = discoverBots(ctx.root);
+  for (const i of found.issues) ctx.io.stderr.write(`warning: ${formatConfigIssue(i)}\n`);
+  const rel = path.relative(ctx.root, path.resolve(ctx.io.cwd, nameOrPath)).split(path.sep).join('/');
+  const bot = found.bots.find((b) => b.relPath === nameOrPath || b.relPath === rel || b.name === nameOrPath || b.id === nameOrPath);
+  if (!bot) {
+    const names = found.bots.map((b) => b.name).join(', ') || 'none';
+    throw new CliError(EXIT.unknownBot, `unknown bot "${nameOrPath}" (bots here: ${names})`);
+  }
+  return bot;
+}
+
+async function withRunner<T>(ctx: Ctx, store: AuditStore, fn: (r: BotRunner) => Promise<T>): Promise<T> {
+  const medplum = await LocalMedplum.open({ file: path.join(path.dirname(ctx.dbPath), 'resources.db'), store, wasmPath: path.join(ctx.io.distDir, 'sql-wasm.wasm') });
+  const runner = new BotRunner({
+    workerPath: path.join(ctx.io.distDir, 'bot-worker.js'),
+    store,
+    medplum,
+    maxConcurrent: 1,
+    onLog: (line) => ctx.io.stderr.write(`${line}\n`),
+  });
+  try {
+    return await fn(runner);
+  } finally {
+    runner.dispose();
+    await medplum.close();
+  }
+}
+
+function printRun(ctx: Ctx, r: RunResult): number {
+  const st = styleFor((ctx.io.stdout as NodeJS.WriteStream).isTTY, ctx.io.env);
+  if (ctx.values.json) {
+    const { logs: _logs, ...rest } = r;
+    out(ctx, JSON.stringify(rest, null, 2));
+  } else {
+    if (r.message) out(ctx, st.red(safeText(r.message)));
+    if (r.stack) out(ctx, st.dim(safeText(r.stack)));
+    const where = r.entryId ? `entry ${r.entryId}` : r.logged ? 'written to the log only' : 'not recorded';
+    out(ctx, `${st.bold('Outcome:')} ${r.outcome} ${outcomeText(r.outcome, st)}${r.failureKind ? ` (${r.failureKind})` : ''} in ${Math.round(r.durationMs)} ms, ${where}`);
+  }
+  return r.outcome;
+}
+
+async function cmdRun(ctx: Ctx): Promise<number> {
+  const name = ctx.positionals[0];
+  if (!name) throw new CliError(EXIT.usage, 'run needs a bot: bot-audit run <bot>');
+  const bot = findBot(ctx, name);
+  let inputText: string | undefined;
+  let input: unknown;
+  if (typeof ctx.values.input === 'string') {
+    const file = path.resolve(ctx.io.cwd, ctx.values.input);
+    try {
+      inputText = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new CliError(EXIT.inputFile, `cannot read input file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  } else if (typeof ctx.values['input-text'] === 'string') {
+    inputText = ctx.values['input-text'];
+  } else {
+    const [first] = Object.values(bot.settings.inputs);
+    if (first) {
+      try {
+        ({ input, inputText } = readSampleInput(ctx.root, first));
+      } catch (e) {
+        throw new CliError(EXIT.inputFile, `cannot read the sample input of ${bot.name}: ${(e as Error).message}`);
+      }
+    }
+  }
+  const contentType = typeof ctx.values['content-type'] === 'string' ? ctx.values['content-type'] : bot.settings.contentType;
+  // Bad input is refused here, before the log is opened: nothing is written for it.
+  const parsed = parseRunInput(contentType, input, inputText);
+  if (!parsed.ok) throw new CliError(EXIT.badInput, parsed.reason);
+  let timeout: number | undefined;
+  if (typeof ctx.values.timeout === 'string') {
+    timeout = Number(ctx.values.timeout);
+    if (!(timeout > 0 && timeout <= 3600)) throw new CliError(EXIT.usage, `--timeout must be a number of seconds between 0 and 3600, not "${ctx.values.timeout}"`);
+  }
+  const store = await openStore(ctx, true);
+  try {
+    const st = styleFor((ctx.io.stdout as NodeJS.WriteStream).isTTY, ctx.io.env);
+    const r = await withRunner(ctx, store, (runner) =>
+      runner.run({
+        root: ctx.root,
+        bot,
+        input,
+        inputText,
+        contentType,
+        settings: timeout ? { timeout } : undefined,
+        onOutput: ctx.values.json ? undefined : (l) => out(ctx, l.level === 'error' || l.level === 'stderr' ? st.red(safeText(formatLogLine(l))) : l.level === 'warn' ? st.yellow(safeText(formatLogLine(l))) : safeText(formatLogLine(l))),
+      }),
+    );
+    return printRun(ctx, r);
+  } finally {
+    await store.close();
+  }
+}
+
+async function cmdReplay(ctx: Ctx): Promise<number> {
+  const id = Number(ctx.positionals[0]);
+  if (!Number.isSafeInteger(id) || id < 1) throw new CliError(EXIT.usage, 'replay needs an event id: bot-audit replay <event-id>');
+  const store = await openStore(ctx, false);
+  try {
+    const entry = store.get(id);
+    if (!entry) throw new CliError(EXIT.noEntry, `no entry ${id} in ${ctx.dbPath}`);
+    if (entry.action !== 'EXECUTED') throw new CliError(EXIT.noEntry, `entry ${id} is ${entry.action}, not a bot run`);
+    const bot = findBot(ctx, entry.entityId);
+    const r = await withRunner(ctx, store, (runner) => runner.replay(entry, { root: ctx.root, bot, onOutput: ctx.values.json ? undefined : (l) => out(ctx, safeText(formatLogLine(l))) }));
+    return printRun(ctx, r);
+  } finally {
+    await store.close();
+  }
+}
+
+async function cmdBots(ctx: Ctx): Promise<number> {
+  const found = discoverBots(ctx.root);
+  for (const i of found.issues) ctx.io.stderr.write(`warning: ${formatConfigIssue(i)}\n`);
+  const store = fs.existsSync(ctx.dbPath) ? await openStore(ctx, false) : undefined;
+  try {
+    const rows = found.bots.map((b) => {
+      const last = store?.query(
+        [
+          { column: 'action', op: 'oneOf', value: ['EXECUTED'] },
+          { column: 'entityName', op: 'equals', value: 'Bot' },
+          { column: 'entityId', op: 'equals', value: b.id ?? b.relPath },
+        ],
+        { limit: 1 },
+      ).entries[0];
+      return { bot: b, last };
+    });
+    if (ctx.values.json) {
+      out(ctx, JSON.stringify(rows.map(({ bot, last }) => ({ ...bot, lastRun: last ? { id: last.id, outcome: last.outcome, recorded: new Date(last.recorded).toISOString() } : null })), null, 2));
+      return EXIT.ok;
+    }
+    const st = styleFor((ctx.io.stdout as NodeJS.WriteStream).isTTY, ctx.io.env);
+    if (!rows.length) out(ctx, `No bots in ${ctx.root} (glob ${found.glob}).`);
+    for (const { bot, last } of rows) {
+      const s = bot.settings;
+      out(ctx, `${st.bold(bot.name)}  ${st.dim(bot.relPath)}`);
+      out(ctx, `  timeout ${s.timeout} s · memory ${s.memoryLimitMb} MB · trigger ${s.auditEventTrigger} · destination ${s.auditEventDestination.join('+')} · ${s.contentType}`);
+      out(ctx, `  last run: ${last ? `${outcomeText(last.outcome, st)} at ${new Date(last.recorded).toISOString()} (entry ${last.id})` : 'never'}`);
+    }
+    return EXIT.ok;
+  } finally {
+    await store?.close();
+  }
+}
+
+async function cmdLog(ctx: Ctx): Promise<number> {
+  const filters = filtersOf(ctx);
+  const limit = ctx.values.limit === undefined ? 50 : Number(ctx.values.limit);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new CliError(EXIT.usage, '--limit must be a whole number from 1 to 1000');
+  const format = (ctx.values.format ?? 'table') as string;
+  if (!['table', 'json', 'ndjson', 'csv'].includes(format)) throw new CliError(EXIT.usage, `--format must be table, json, ndjson or csv, not "${format}"`);
+  const follow = Boolean(ctx.values.follow);
+  const store = await openStore(ctx, false, follow);
+  const stdout = ctx.io.stdout as NodeJS.WriteStream;
+  const st = styleFor(stdout.isTTY, ctx.io.env);
+  const width = stdout.columns ?? 120;
+  const csv = format === 'csv' ? formatter('csv', Date.now()) : undefined;
+  let n = 0;
+  const print = (entries: Entry[], header: boolean) => {
+    if (format === 'table') {
+      if (!entries.length) return;
+      const t = formatTable(entries, width, st);
+      out(ctx, header ? t : t.split('\n').slice(1).join('\n'));
+    } else if (csv) {
+      ctx.io.stdout.write((header ? csv.head : '') + entries.map((e) => csv.entry(e, n++)).join(''));
+    } else if (format === 'json' && !follow) {
+      out(ctx, JSON.stringify(entries, null, 2));
+    } else {
+      for (const e of entries) out(ctx, JSON.stringify(e));
+    }
+  };
+  try {
+    const page = store.query(filters, { limit });
+    print(page.entries, true);
+    if (!follow && format === 'table') ctx.io.stderr.write(st.dim(`${page.entries.length} of ${page.total} entries\n`));
+    if (!follow) return EXIT.ok;
+    // --follow: print what any writer appends, oldest first, until interrupted.
+    const q = filters;
+    await new Promise<void>((resolve) => {
+      // The store's watchers do not keep the process alive; following does, until interrupted.
+      const keepAlive = setInterval(() => undefined, 1 << 30);
+      const sub = store.onDidAppend((entries) => {
+        const ids = new Set(store.query(q, { limit: Math.max(1, entries.length) }).entries.map((e) => e.id));
+        print(entries.filter((e) => ids.has(e.id)), false);
+      });
+      const stop = () => {
+        clearInterval(keepAlive);
+        sub.dispose();
+        resolve();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+async function cmdShow(ctx: Ctx): Promise<number> {
+  const id = Number(ctx.positionals[0]);
+  if (!Number.isSafeInteger(id) || id < 1) throw new CliError(EXIT.usage, 'show needs an entry id: bot-audit show <id>');
+  const store = await openStore(ctx, false);
+  try {
+    const e = store.get(id);
+    if (!e) throw new CliError(EXIT.noEntry, `no entry ${id} in ${ctx.dbPath}`);
+    if (ctx.values.json) {
+      out(ctx, JSON.stringify(e, null, 2));
+      return EXIT.ok;
+    }
+    const stdout = ctx.io.stdout as NodeJS.WriteStream;
+    const st = styleFor(stdout.isTTY, ctx.io.env);
+    const line = (k: string, v: string | number | undefined) => v !== undefined && v !== '' && out(ctx, `${st.bold(k.padEnd(13))} ${safeText(String(v))}`);
+    line('ID', e.id);
+    line('Recorded', new Date(e.recorded).toISOString());
+    line('User', e.user);
+    line('Action', e.action);
+    line('Entity', `${e.entityName}/${e.entityId}`);
+    line('Bot', e.bot);
+    if (e.outcome !== undefined) line('Outcome', `${e.outcome} ${OUTCOME_NAMES[e.outcome as Outcome]}${e.failureKind ? ` (${e.failureKind})` : ''}`);
+    line('Trace ID', e.traceId);
+    line('Content type', e.contentType);
+    line('Replay of', e.replayOf);
+    line('Hash', e.hash);
+    if (e.outcomeDesc) out(ctx, `\n${st.bold('Outcome description')}\n${safeText(e.outcomeDesc)}`);
+    if (e.input) out(ctx, `\n${st.bold('Input')}\n${safeText(e.input)}`);
+    if (e.returnValue) out(ctx, `\n${st.bold('Return value')}\n${safeText(e.returnValue)}`);
+    if (ctx.values.diff || e.before !== undefined || e.after !== undefined) {
+      if (e.before !== undefined || e.after !== undefined) out(ctx, `\n${st.bold('Changes')}\n${diffText(e.before, e.after, Boolean(stdout.isTTY) && !('NO_COLOR' in ctx.io.env))}`);
+    }
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+async function cmdExport(ctx: Ctx): Promise<number> {
+  const format = ctx.values.format as string | undefined;
+  if (format !== 'csv' && format !== 'ndjson' && format !== 'fhir') throw new CliError(EXIT.usage, '--format must be csv, ndjson or fhir');
+  const filters = filtersOf(ctx);
+  const store = await openStore(ctx, false);
+  try {
+    const file = typeof ctx.values.output === 'string' ? path.resolve(ctx.io.cwd, ctx.values.output) : undefined;
+    const dest = file ? fs.createWriteStream(file) : ctx.io.stdout;
+    const n = await store.exportTo(filters, format as ExportFormat, dest, { end: Boolean(file) });
+    if (file) ctx.io.stderr.write(`Exported ${n} entries to ${file}\n`);
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+async function cmdVerify(ctx: Ctx): Promise<number> {
+  const store = await openStore(ctx, false);
+  try {
+    const r = store.verify();
+    if (ctx.values.json) out(ctx, JSON.stringify(r, null, 2));
+    else if (r.ok) out(ctx, `${r.count}/${r.count} entries valid\nhead ${r.headHash}`);
+    else {
+      const valid = r.firstBroken ? r.firstBroken.id - 1 : 0;
+      out(ctx, `${valid}/${r.count} entries valid`);
+      ctx.io.stderr.write(`entry ${r.firstBroken?.id} is broken: ${r.firstBroken?.reason}\n`);
+    }
+    return r.ok ? EXIT.ok : EXIT.chainBroken;
+  } finally {
+    await store.close();
+  }
+}
+
+const COMMANDS: Record<Command, (ctx: Ctx) => Promise<number>> = {
+  run: cmdRun,
+  replay: cmdReplay,
+  bots: cmdBots,
+  log: cmdLog,
+  show: cmdShow,
+  export: cmdExport,
+  verify: cmdVerify,
+};
+
+/** Runs the CLI; returns the exit code. Never throws: every failure is one line on stderr. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    io.stdout.write(`${HELP['']}\n`);
+    return cmd ? EXIT.ok : EXIT.usage;
+  }
+  if (!(cmd in COMMANDS)) {
+    io.stderr.write(`bot-audit: unknown command "${cmd}" (try bot-audit --help)\n`);
+    return EXIT.usage;
+  }
+  const command = cmd as Command;
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: rest, options: OPTIONS[command], allowPositionals: true, strict: true }) as {
+      values: Record<string, string | boolean | undefined>;
+      positionals: string[];
+    });
+  } catch (e) {
+    io.stderr.write(`bot-audit ${command}: ${(e as Error).message}\n`);
+    return EXIT.usage;
+  }
+  if (values.help) {
+    io.stdout.write(`${HELP[command]}\n`);
+    return EXIT.ok;
+  }
+  const root = path.resolve(io.cwd, typeof values.workspace === 'string' ? values.workspace : '.');
+  const dbPath = typeof values.db === 'string' ? path.resolve(io.cwd, values.db) : resolveDbPath(root);
+  try {
+    return await COMMANDS[command]({ io, root, dbPath, values, positionals });
+  } catch (e) {
+    if (e instanceof CliError) {
+      io.stderr.write(`bot-audit ${command}: ${e.message}\n`);
+      return e.exitCode;
+    }
+    if (e instanceof QueryError) {
+      io.stderr.write(`bot-audit ${command}: bad filter: ${e.message}\n`);
+      return EXIT.badQuery;
+    }
+    if (e instanceof StoreError) {
+      io.stderr.write(`bot-audit ${command}: ${e.message}\n`);
+      return e.code === 'INVALID_ENTRY' ? EXIT.internal : EXIT.badDatabase;
+    }
+    io.stderr.write(`bot-audit ${command}: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    if (io.env.BOT_AUDIT_DEBUG) io.stderr.write(`${(e as Error)?.stack}\n`);
+    return EXIT.internal;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), distDir: __dirname }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    () => {
+      process.exitCode = EXIT.internal;
+    },
+  );
+}

@@ -1,0 +1,122 @@
+// Finds the bots of a workspace: files that match the bot glob (outside node_modules and .git,
+// leaving out *.test.* / *.spec.*) merged with the `bots` entries of medplum.config.json, each
+// with its settings from bot-audit.json. No `vscode`.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DEFAULT_BOT_GLOB, EXCLUDED_DIRS, botNameFromPath, isBotFile } from './botFiles';
+import {
+  type BotAuditConfig,
+  type BotSettings,
+  type ConfigIssue,
+  type MedplumConfig,
+  loadBotAuditConfig,
+  loadMedplumConfig,
+  settingsForBot,
+} from './config';
+
+/** One bot of the workspace. */
+export interface BotInfo {
+  /** Display name: the settings' name, else the medplum.config.json name, else the file name. */
+  name: string;
+  /** Medplum id from medplum.config.json, when there is one. */
+  id?: string;
+  /** Absolute path of the source file. */
+  path: string;
+  /** Path relative to the workspace root, `/` separated. */
+  relPath: string;
+  /** Where it was found. */
+  origin: 'glob' | 'medplum.config' | 'both';
+  settings: BotSettings;
+}
+
+export interface DiscoveryOptions {
+  /** Overrides the glob of bot-audit.json and the default. */
+  glob?: string;
+  /** Already-loaded configs (else read from the root). */
+  config?: BotAuditConfig;
+  medplumConfig?: MedplumConfig;
+  /** Stop walking after this many files (default 50,000). */
+  maxFiles?: number;
+}
+
+export interface DiscoveryResult {
+  root: string;
+  glob: string;
+  bots: BotInfo[];
+  /** Problems in bot-audit.json / medplum.config.json, and unreadable folders. */
+  issues: ConfigIssue[];
+  config: BotAuditConfig;
+  medplumConfig: MedplumConfig;
+}
+
+const toPosix = (p: string): string => p.split(path.sep).join('/');
+
+/** The id the audit log uses for a bot: its Medplum id, else its relative path. */
+export function botEntityId(bot: Pick<BotInfo, 'id' | 'relPath'>): string {
+  return bot.id ?? bot.relPath;
+}
+
+/** Walks `root` and returns the bots. */
+export function discoverBots(root: string, opts: DiscoveryOptions = {}): DiscoveryResult {
+  const config = opts.config ?? loadBotAuditConfig(root);
+  const medplumConfig = opts.medplumConfig ?? loadMedplumConfig(root);
+  const glob = opts.glob ?? config.glob ?? DEFAULT_BOT_GLOB;
+  const issues: ConfigIssue[] = [...config.issues, ...medplumConfig.issues];
+  const maxFiles = opts.maxFiles ?? 50_000;
+  const found = new Map<string, BotInfo>();
+  let seen = 0;
+
+  const walk = (dir: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (e) {
+      issues.push({ file: dir, field: '', reason: `cannot be read: ${(e as Error).message}` });
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      if (seen >= maxFiles) return;
+      const abs = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        if (EXCLUDED_DIRS.includes(e.name)) continue;
+        walk(abs);
+      } else if (e.isFile()) {
+        seen++;
+        const rel = toPosix(path.relative(root, abs));
+        if (isBotFile(rel, glob)) {
+          const name = botNameFromPath(rel);
+          found.set(rel, { name, path: abs, relPath: rel, origin: 'glob', settings: settingsForBot(config, rel, name) });
+        }
+      }
+    }
+  };
+  walk(root);
+
+  for (const b of medplumConfig.bots) {
+    const src = b.source ?? b.dist;
+    if (!src) continue;
+    const abs = path.resolve(root, src);
+    if (!fs.existsSync(abs)) continue; // reported by loadMedplumConfig
+    const rel = toPosix(path.relative(root, abs));
+    const prev = found.get(rel);
+    const settings = settingsForBot(config, rel, b.name);
+    found.set(rel, { name: b.name, id: b.id, path: abs, relPath: rel, origin: prev ? 'both' : 'medplum.config', settings });
+  }
+
+  const bots = [...found.values()].map((b) => (b.settings.name ? { ...b, name: b.settings.name } : b));
+  bots.sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0));
+  return { root, glob, bots, issues, config, medplumConfig };
+}
+
+/** The bot for a file (absolute or relative to root), with its settings, whether or not it matches the glob. */
+export function botForFile(root: string, file: string, opts: Pick<DiscoveryOptions, 'config' | 'medplumConfig'> = {}): BotInfo {
+  const config = opts.config ?? loadBotAuditConfig(root);
+  const medplumConfig = opts.medplumConfig ?? loadMedplumConfig(root);
+  const abs = path.resolve(root, file);
+  const rel = toPosix(path.relative(root, abs));
+  const mp = medplumConfig.bots.find((b) => [b.source, b.dist].some((s) => s && path.resolve(root, s) === abs));
+  const baseName = mp?.name ?? botNameFromPath(rel);
+  const settings = settingsForBot(config, rel, baseName);
+  return { name: settings.name ?? baseName, id: mp?.id, path: abs, relPath: rel, origin: mp ? 'medplum.config' : 'glob', settings };
+}

@@ -1,0 +1,187 @@
+// Bundles a bot with esbuild (CommonJS, node, its relative imports and the workspace's
+// node_modules inlined, inline source map with sources relative to the workspace root), cached
+// by content: an entry is reused while every input file has the same mtime and size, or, when a
+// file was touched, the same content hash. The bundle's hash is the hash of its inputs' paths
+// and contents, so going back to earlier content gives the earlier hash again, and a worker
+// that already compiled the bundle with that hash is not sent the code (nor compiles it) again.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+type Esbuild = typeof import('esbuild');
+let esbuildModule: Esbuild | undefined;
+
+/**
+ * esbuild is loaded at run time (a native binary cannot be bundled into the extension), from
+ * `esbuildPath` when given, else from node_modules.
+ */
+export function loadEsbuild(esbuildPath?: string): Esbuild {
+  if (esbuildModule) return esbuildModule;
+  const id = esbuildPath ?? 'esbuild';
+  // A non-literal require, which bundlers leave alone.
+  esbuildModule = (require as NodeJS.Require)(id) as Esbuild;
+  return esbuildModule;
+}
+
+export interface BotBundle {
+  /** sha256 of the bundle's inputs' contents and the build options. */
+  hash: string;
+  code: string;
+  /** Absolute paths of every file the bundle was built from. */
+  inputs: string[];
+  /** How long bundling took (0 on a cache hit). */
+  buildMs: number;
+  cached: boolean;
+}
+
+export class BundleError extends Error {
+  constructor(
+    message: string,
+    readonly errors: { text: string; file?: string; line?: number; column?: number }[],
+  ) {
+    super(message);
+    this.name = 'BundleError';
+  }
+}
+
+interface InputStamp {
+  mtimeMs: number;
+  size: number;
+  contentHash: string;
+}
+
+interface CacheEntry {
+  bundle: BotBundle;
+  stamps: Map<string, InputStamp>;
+}
+
+const BUILD_OPTIONS_VERSION = 'v1-cjs-node20-inline';
+
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(typeof data === 'string' ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
+}
+
+export interface BundlerOptions {
+  esbuildPath?: string;
+  /** Bundles kept in memory (default 100). */
+  maxEntries?: number;
+}
+
+export class BotBundler {
+  private readonly byPath = new Map<string, CacheEntry>();
+  private readonly byContent = new Map<string, BotBundle>();
+  private readonly maxEntries: number;
+  private readonly inflight = new Map<string, Promise<BotBundle>>();
+
+  constructor(private readonly opts: BundlerOptions = {}) {
+    this.maxEntries = opts.maxEntries ?? 100;
+  }
+
+  /** The bundle of `botPath`, built or from the cache. Throws BundleError when esbuild fails. */
+  async bundle(botPath: string, root: string): Promise<BotBundle> {
+    const key = `${root}\0${botPath}`;
+    const hit = this.checkCache(key);
+    if (hit) return hit;
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.build(key, botPath, root).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  /** Starts esbuild's service ahead of the first bundle (it is a child process; about 50–100 ms). */
+  async warmUp(): Promise<void> {
+    await loadEsbuild(this.opts.esbuildPath).transform('');
+  }
+
+  /** Forgets every cached bundle. */
+  clear(): void {
+    this.byPath.clear();
+    this.byContent.clear();
+  }
+
+  private checkCache(key: string): BotBundle | undefined {
+    const entry = this.byPath.get(key);
+    if (!entry) return undefined;
+    for (const [file, stamp] of entry.stamps) {
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(file);
+      } catch {
+        return undefined;
+      }
+      if (st.mtimeMs === stamp.mtimeMs && st.size === stamp.size) continue;
+      // Touched: same content is still a hit.
+      let h: string;
+      try {
+        h = sha256(fs.readFileSync(file));
+      } catch {
+        return undefined;
+      }
+      if (h !== stamp.contentHash) return undefined;
+      stamp.mtimeMs = st.mtimeMs;
+      stamp.size = st.size;
+    }
+    return { ...entry.bundle, cached: true, buildMs: 0 };
+  }
+
+  private async build(key: string, botPath: string, root: string): Promise<BotBundle> {
+    const esbuild = loadEsbuild(this.opts.esbuildPath);
+    const t0 = performance.now();
+    let result: import('esbuild').BuildResult<{ write: false; metafile: true }>;
+    try {
+      result = await esbuild.build({
+        entryPoints: [botPath],
+        absWorkingDir: root,
+        outfile: path.join(root, '__bot__.js'),
+        bundle: true,
+        write: false,
+        metafile: true,
+        platform: 'node',
+        format: 'cjs',
+        target: 'node20',
+        sourcemap: 'inline',
+        sourcesContent: false,
+        keepNames: true,
+        logLevel: 'silent',
+        nodePaths: [path.join(root, 'node_modules')],
+      });
+    } catch (e) {
+      const errors = ((e as { errors?: import('esbuild').Message[] }).errors ?? []).map((m) => ({
+        text: m.text,
+        file: m.location ? path.resolve(root, m.location.file) : undefined,
+        line: m.location?.line,
+        column: m.location ? m.location.column + 1 : undefined,
+      }));
+      const message = errors.length
+        ? errors.map((x) => (x.file ? `${x.file}:${x.line}:${x.column}: ${x.text}` : x.text)).join('\n')
+        : (e as Error).message;
+      throw new BundleError(`The bot could not be bundled:\n${message}`, errors);
+    }
+    const code = result.outputFiles[0].text;
+    const inputs = Object.keys(result.metafile.inputs).map((f) => path.resolve(root, f.replace(/^[a-z]+:/, '')));
+    const stamps = new Map<string, InputStamp>();
+    const parts: string[] = [BUILD_OPTIONS_VERSION, botPath];
+    for (const file of inputs.sort()) {
+      try {
+        const st = fs.statSync(file);
+        const contentHash = sha256(fs.readFileSync(file));
+        stamps.set(file, { mtimeMs: st.mtimeMs, size: st.size, contentHash });
+        parts.push(`${file}\0${contentHash}`);
+      } catch {
+        /* a virtual input */
+      }
+    }
+    const hash = sha256(parts.join('\n'));
+    const known = this.byContent.get(hash);
+    const bundle: BotBundle = known ? { ...known } : { hash, code, inputs, buildMs: 0, cached: false };
+    bundle.buildMs = performance.now() - t0;
+    bundle.cached = false;
+    if (this.byPath.size >= this.maxEntries) this.byPath.delete(this.byPath.keys().next().value as string);
+    if (this.byContent.size >= this.maxEntries) this.byContent.delete(this.byContent.keys().next().value as string);
+    this.byPath.set(key, { bundle, stamps });
+    this.byContent.set(hash, bundle);
+    return bundle;
+  }
+}

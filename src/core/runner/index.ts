@@ -1,0 +1,28 @@
+// The bot runner: no `vscode` import; shared by the extension and the CLI.
+export {
+  BotRunner,
+  type BotRunnerOptions,
+  type BotTarget,
+  type MedplumCallContext,
+  type MedplumHost,
+  type ReplayableEntry,
+  type RunHandle,
+  type RunRequest,
+  type RunResult,
+} from './runner';
+export { BotBundler, BundleError, loadEsbuild, type BotBundle, type BundlerOptions } from './bundler';
+export { IsolatePool, type IsolationMode } from './pool';
+export { parseRunInput, baseContentType, isJsonContentType, type ParsedInput } from './input';
+export { detectUser, shouldRecord } from './record';
+export {
+  FAILURE_OUTCOME,
+  OUTCOME_DISPLAY,
+  formatLogLine,
+  type AuditEntryInput,
+  type AuditSink,
+  type BotReference,
+  type FailureKind,
+  type LogLevel,
+  type LogLine,
+  type RunOutcome,
+} from './types';

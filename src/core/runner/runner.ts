@@ -1,0 +1,662 @@
+// The bot runner: bundles a bot, runs it in an isolate from the pool (see pool.ts for the
+// choice and its measurements), with a timeout, a memory limit, a concurrency limit and
+// cancel; captures its console; classifies the outcome; masks secrets; and records the run
+// (EXECUTED entry in the store and/or a JSON line to the log) as the bot's settings say.
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type BotSettings, DEFAULT_BOT_SETTINGS, CONTENT_TYPES } from '../bots/config';
+import { SecretMasker, loadSecrets, toEventSecrets } from '../bots/secrets';
+import { BotBundler, BundleError } from './bundler';
+import { parseRunInput } from './input';
+import { type Isolate, type IsolateExit, IsolatePool, type IsolationMode } from './pool';
+import type { DoneMessage, RunMessage, WireFailure, WorkerToHost } from './protocol';
+import { destinations, detectUser, shouldRecord } from './record';
+import {
+  type AuditEntryInput,
+  type AuditSink,
+  type BotReference,
+  FAILURE_OUTCOME,
+  type FailureKind,
+  type LogLine,
+  OUTCOME_DISPLAY,
+  type RunOutcome,
+  formatLogLine,
+} from './types';
+
+/** The host side of the bot's Medplum client (src/core/medplum's LocalMedplumHost). */
+export interface MedplumHost {
+  /** Returns the value (or a promise of it), or throws an error with `status`/`outcome`. */
+  handle(method: string, args: unknown[], ctx: MedplumCallContext): unknown;
+  /** Makes the change entries queued so far durable; called before a run's EXECUTED entry. */
+  flush?(): Promise<void>;
+}
+
+export interface MedplumCallContext {
+  /** `Bot/<name>`. */
+  botUser: string;
+  botName: string;
+  /** The person who ran the bot. */
+  onBehalfOf: string;
+  traceId: string;
+  masker: SecretMasker;
+}
+
+export interface BotRunnerOptions {
+  /** Path of dist/bot-worker.js. */
+  workerPath: string;
+  /** Where EXECUTED entries go when a bot's destination has `resource`. */
+  store?: AuditSink;
+  /** Where the JSON line of a run goes when a bot's destination has `log` (log channel, stderr). */
+  onLog?: (jsonLine: string) => void;
+  /** Serves the bot's Medplum client. Without it, the client's calls fail with a clear error. */
+  medplum?: MedplumHost;
+  /** Runs at once (default 4); more wait in order. */
+  maxConcurrent?: number;
+  /** Default 'pooled'. */
+  isolation?: IsolationMode;
+  /** Overrides the detected user (git user.email, else the OS user). */
+  user?: string;
+  esbuildPath?: string;
+  /** Folder with the FHIR search definitions for the worker (default: `fhir/` beside the worker, else node_modules). */
+  definitionsDir?: string;
+  /** Idle pooled workers kept per memory limit (default = maxConcurrent). */
+  maxIdleWorkers?: number;
+  /** Output kept per run before the middle is dropped (default 16 MiB; the store caps further). */
+  maxOutputBytes?: number;
+}
+
+/** What to run. A BotInfo from discovery fits. */
+export interface BotTarget {
+  /** Absolute path, or relative to the root. */
+  path: string;
+  name?: string;
+  /** Medplum id, when the bot has one (medplum.config.json). */
+  id?: string;
+  relPath?: string;
+  settings?: Partial<BotSettings>;
+}
+
+export interface RunRequest {
+  /** Workspace root: .env, node_modules, source map paths. */
+  root: string;
+  bot: BotTarget;
+  /** The input as a value. */
+  input?: unknown;
+  /** The input as raw text, parsed for the content type (wins over `input`). */
+  inputText?: string;
+  /** Default: the bot's settings, else application/json. */
+  contentType?: string;
+  /** Overrides of the bot's settings for this run. */
+  settings?: Partial<BotSettings>;
+  /** NAME → value. Default: the root's .env. */
+  secrets?: Record<string, string>;
+  /** The entry id this run replays. */
+  replayOf?: number;
+  traceId?: string;
+  requester?: BotReference;
+  headers?: Record<string, string>;
+  /** Aborting it cancels the run. */
+  signal?: AbortSignal;
+  /** Each output line as it comes (secrets masked). */
+  onOutput?: (line: LogLine) => void;
+}
+
+export interface RunResult {
+  runId: string;
+  traceId: string;
+  bot: { name: string; entityId: string; path: string };
+  outcome: RunOutcome;
+  outcomeDisplay: string;
+  failureKind?: FailureKind;
+  ok: boolean;
+  /** One-line failure summary. */
+  message?: string;
+  /** Stack trace pointing at the bot's own files and lines. */
+  stack?: string;
+  exitCode?: number;
+  logs: LogLine[];
+  /** The formatted log, one `time [level] text` per line. */
+  output: string;
+  /** What is stored as the outcome description: failure summary, stack, then the log. */
+  outcomeDesc: string;
+  /** JSON text of the return value. */
+  returnValue?: string;
+  contentType: string;
+  /** The input as stored (JSON text or the text). */
+  input?: string;
+  replayOf?: number;
+  periodStart: number;
+  periodEnd: number;
+  durationMs: number;
+  bundleMs: number;
+  bundleCached: boolean;
+  /** Id of the EXECUTED entry, when one was written. */
+  entryId?: number;
+  logged: boolean;
+  recordError?: string;
+}
+
+export interface RunHandle {
+  runId: string;
+  traceId: string;
+  result: Promise<RunResult>;
+  /** Stops the run at once (outcome 8, kind cancelled). */
+  cancel(): void;
+}
+
+/** A recorded entry, enough to replay it. */
+export interface ReplayableEntry {
+  id: number;
+  input?: string;
+  contentType?: string;
+}
+
+interface Failure {
+  kind: FailureKind;
+  message: string;
+  stack?: string;
+  exitCode?: number;
+}
+
+const FAILURE_TITLE: Record<FailureKind, string> = {
+  'bad-input': 'Bad input',
+  'client-error': 'Client error',
+  error: 'Error',
+  timeout: 'Timeout',
+  cancelled: 'Cancelled',
+  compile: 'Compile error',
+  load: 'Load error',
+  exit: 'Exited',
+  'out-of-memory': 'Out of memory',
+  crash: 'Crashed',
+};
+
+class Semaphore {
+  private active = 0;
+  private readonly waiters: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  get running(): number {
+    return this.active;
+  }
+  get waiting(): number {
+    return this.waiters.length;
+  }
+  acquire(): Promise<void> & { abandon(): void } {
+    let waiter: (() => void) | undefined;
+    const p = new Promise<void>((resolve) => {
+      if (this.active < this.limit) {
+        this.active++;
+        resolve();
+      } else {
+        waiter = () => {
+          this.active++;
+          resolve();
+        };
+        this.waiters.push(waiter);
+      }
+    }) as Promise<void> & { abandon(): void };
+    p.abandon = () => {
+      const i = waiter ? this.waiters.indexOf(waiter) : -1;
+      if (i >= 0) this.waiters.splice(i, 1);
+    };
+    return p;
+  }
+  release(): void {
+    this.active--;
+    this.waiters.shift()?.();
+  }
+}
+
+export class BotRunner {
+  readonly bundler: BotBundler;
+  readonly pool: IsolatePool;
+  private readonly slots: Semaphore;
+  private readonly handles = new Map<string, RunHandle>();
+  private readonly secretsCache = new Map<string, { mtimeMs: number; values: Record<string, string> }>();
+  private readonly executedQueue: { entry: AuditEntryInput; resolve(v: { id: number }): void; reject(e: unknown): void }[] = [];
+  private executedInFlight?: Promise<void>;
+
+  private readonly definitionsDir?: string;
+
+  constructor(private readonly opts: BotRunnerOptions) {
+    // A packaged extension ships the search definitions in dist/fhir beside the worker.
+    const shipped = path.join(path.dirname(opts.workerPath), 'fhir');
+    this.definitionsDir = opts.definitionsDir ?? (fs.existsSync(path.join(shipped, 'search-parameters.json')) ? shipped : undefined);
+    const max = Math.max(1, opts.maxConcurrent ?? 4);
+    this.slots = new Semaphore(max);
+    this.bundler = new BotBundler({ esbuildPath: opts.esbuildPath });
+    this.pool = new IsolatePool({ workerPath: opts.workerPath, mode: opts.isolation, maxIdle: opts.maxIdleWorkers ?? max });
+  }
+
+  /** Runs queued or running now. */
+  get active(): number {
+    return this.handles.size;
+  }
+
+  /** Starts a run; the handle can cancel it. */
+  start(req: RunRequest): RunHandle {
+    const runId = randomUUID();
+    const traceId = req.traceId ?? randomUUID();
+    const control = { cancelled: false, hook: undefined as (() => void) | undefined };
+    const cancel = (): void => {
+      if (control.cancelled) return;
+      control.cancelled = true;
+      control.hook?.();
+    };
+    if (req.signal?.aborted) control.cancelled = true;
+    req.signal?.addEventListener('abort', cancel, { once: true });
+    const result = this.execute(req, runId, traceId, control).finally(() => {
+      this.handles.delete(runId);
+      req.signal?.removeEventListener('abort', cancel);
+    });
+    const handle: RunHandle = { runId, traceId, result, cancel };
+    this.handles.set(runId, handle);
+    return handle;
+  }
+
+  run(req: RunRequest): Promise<RunResult> {
+    return this.start(req).result;
+  }
+
+  /** Runs a recorded entry's input again with the bot's current code; the new entry has replayOf. */
+  replay(entry: ReplayableEntry, req: Omit<RunRequest, 'input' | 'inputText' | 'contentType' | 'replayOf'>): Promise<RunResult> {
+    return this.run({ ...req, inputText: entry.input, contentType: entry.contentType, replayOf: entry.id });
+  }
+
+  cancel(runId: string): boolean {
+    const h = this.handles.get(runId);
+    h?.cancel();
+    return !!h;
+  }
+
+  cancelAll(): void {
+    for (const h of this.handles.values()) h.cancel();
+  }
+
+  /** Starts pooled workers and esbuild ahead of the first run (a first run then takes ≈ 10 ms, not ≈ 500). */
+  async warmUp(memoryLimitMb = DEFAULT_BOT_SETTINGS.memoryLimitMb, count = 1): Promise<void> {
+    await Promise.all([this.pool.warmUp(memoryLimitMb, count), this.bundler.warmUp()]);
+  }
+
+  dispose(): void {
+    this.cancelAll();
+    this.pool.dispose();
+  }
+
+  private secretsFor(root: string): Record<string, string> {
+    const file = path.join(root, '.env');
+    let mtimeMs = -1;
+    try {
+      mtimeMs = fs.statSync(file).mtimeMs;
+    } catch {
+      /* no .env */
+    }
+    const c = this.secretsCache.get(root);
+    if (c && c.mtimeMs === mtimeMs) return c.values;
+    const values = mtimeMs < 0 ? {} : loadSecrets(root).values;
+    this.secretsCache.set(root, { mtimeMs, values });
+    return values;
+  }
+
+  private async execute(
+    req: RunRequest,
+    runId: string,
+    traceId: string,
+    control: { cancelled: boolean; hook?: () => void },
+  ): Promise<RunResult> {
+    const periodStart = Date.now();
+    const t0 = performance.now();
+    const root = path.resolve(req.root);
+    const botPath = path.resolve(root, req.bot.path);
+    const relPath = req.bot.relPath ?? path.relative(root, botPath).split(path.sep).join('/');
+    const settings: BotSettings = { ...DEFAULT_BOT_SETTINGS, ...req.bot.settings, ...req.settings } as BotSettings;
+    const name = req.settings?.name ?? req.bot.name ?? req.bot.settings?.name ?? path.basename(relPath).replace(/\.[cm]?[jt]s$/, '');
+    const entityId = req.bot.id ?? relPath;
+    const contentType = req.contentType ?? settings.contentType ?? CONTENT_TYPES.JSON;
+    const user = this.opts.user ?? detectUser(root);
+    const secrets = req.secrets ?? this.secretsFor(root);
+    const masker = new SecretMasker(Object.values(secrets));
+    const logs: LogLine[] = [];
+    const maxOutput = this.opts.maxOutputBytes ?? 16 * 1024 * 1024;
+    let outputBytes = 0;
+    let droppedLines = 0;
+    const addLog = (line: LogLine): void => {
+      const l = masker.empty ? line : { ...line, text: masker.maskText(line.text) };
+      req.onOutput?.(l);
+      outputBytes += l.text.length + 32;
+      if (outputBytes > maxOutput) {
+        droppedLines++;
+        return;
+      }
+      logs.push(l);
+    };
+
+    let failure: Failure | undefined;
+    let returnValue: string | undefined;
+    let bundleMs = 0;
+    let bundleCached = false;
+
+    const parsed = parseRunInput(contentType, req.input, req.inputText);
+    const storedInput = parsed.ok ? parsed.stored : req.inputText ?? (req.input === undefined ? undefined : safeJson(req.input));
+
+    run: {
+      if (!parsed.ok) {
+        failure = { kind: 'bad-input', message: parsed.reason };
+        break run;
+      }
+      if (control.cancelled) {
+        failure = { kind: 'cancelled', message: 'The run was cancelled before it started' };
+        break run;
+      }
+      let bundle;
+      try {
+        bundle = await this.bundler.bundle(botPath, root);
+        bundleMs = bundle.buildMs;
+        bundleCached = bundle.cached;
+      } catch (e) {
+        failure = { kind: 'compile', message: e instanceof BundleError ? e.message : `The bot could not be bundled: ${(e as Error).message}` };
+        break run;
+      }
+
+      // Wait for a slot; a cancel while waiting ends the run here.
+      const slot = this.slots.acquire();
+      const cancelledWhileQueued = new Promise<'cancelled'>((resolve) => {
+        control.hook = () => resolve('cancelled');
+        if (control.cancelled) resolve('cancelled');
+      });
+      if ((await Promise.race([slot.then(() => 'slot' as const), cancelledWhileQueued])) === 'cancelled') {
+        slot.abandon();
+        void slot.then(() => this.slots.release());
+        failure = { kind: 'cancelled', message: 'The run was cancelled before it started' };
+        break run;
+      }
+      let iso: Isolate | undefined;
+      try {
+        try {
+          iso = await this.pool.acquire(settings.memoryLimitMb);
+        } catch (e) {
+          failure = { kind: 'crash', message: `The bot worker could not start: ${(e as Error).message}` };
+          break run;
+        }
+        const outcome = await this.runIn(iso, {
+          runId,
+          bundle,
+          botPath,
+          root,
+          req,
+          contentType,
+          traceId,
+          secrets,
+          name,
+          entityId,
+          user,
+          masker,
+          timeoutMs: settings.timeout * 1000,
+          memoryLimitMb: settings.memoryLimitMb,
+          control,
+          addLog,
+          wire: parsed.wire,
+        });
+        failure = outcome.failure;
+        returnValue = outcome.returnValue;
+        if (outcome.healthy) this.pool.release(iso);
+        else this.pool.destroy(iso);
+      } finally {
+        this.slots.release();
+      }
+    }
+
+    const periodEnd = Date.now();
+    if (droppedLines > 0) {
+      logs.push({ time: new Date().toISOString(), level: 'warn', text: `[bot-audit] ${droppedLines} more line(s) of output were dropped past ${maxOutput} bytes` });
+    }
+    const output = logs.map(formatLogLine).join('\n');
+    const stack = failure?.stack ? masker.maskText(failure.stack) : undefined;
+    // A thrown error says what it is in its stack's first line ("TypeError: …"): keep that name
+    // rather than the generic title of the failure kind.
+    const header = stack?.split('\n', 1)[0];
+    const named =
+      (failure?.kind === 'error' || failure?.kind === 'client-error') && !!header && header === `${/^(\w+):/.exec(header)?.[1]}: ${masker.maskText(failure.message)}`;
+    const message = failure ? (named ? header : masker.maskText(`${FAILURE_TITLE[failure.kind]}: ${failure.message}`)) : undefined;
+    // The stack's first line repeats the message: keep its frames only.
+    const frames = stack?.split('\n').filter((l) => /^\s+at /.test(l)).join('\n');
+    const descParts = [message, frames, output].filter((x): x is string => !!x);
+    const outcomeDesc = descParts.join('\n\n');
+    const outcome: RunOutcome = failure ? FAILURE_OUTCOME[failure.kind] : 0;
+    const result: RunResult = {
+      runId,
+      traceId,
+      bot: { name, entityId, path: botPath },
+      outcome,
+      outcomeDisplay: OUTCOME_DISPLAY[outcome],
+      failureKind: failure?.kind,
+      ok: !failure,
+      message,
+      stack,
+      exitCode: failure?.exitCode,
+      logs,
+      output,
+      outcomeDesc,
+      returnValue: masker.maskText(returnValue),
+      contentType,
+      input: masker.maskText(storedInput),
+      replayOf: req.replayOf,
+      periodStart,
+      periodEnd,
+      durationMs: performance.now() - t0,
+      bundleMs,
+      bundleCached,
+      logged: false,
+    };
+    await this.record(result, settings, user);
+    return result;
+  }
+
+  private async record(result: RunResult, settings: BotSettings, user: string): Promise<void> {
+    if (this.opts.medplum?.flush) {
+      try {
+        await this.opts.medplum.flush();
+      } catch (e) {
+        result.recordError = (e as Error).message;
+      }
+    }
+    if (!shouldRecord(settings.auditEventTrigger, result.outcome, result.outcomeDesc)) return;
+    const dest = destinations(settings.auditEventDestination);
+    const entry: AuditEntryInput = {
+      user,
+      action: 'EXECUTED',
+      entityName: 'Bot',
+      entityId: result.bot.entityId,
+      bot: result.bot.name,
+      outcome: result.outcome,
+      failureKind: result.failureKind,
+      outcomeDesc: result.outcomeDesc,
+      periodStart: result.periodStart,
+      periodEnd: result.periodEnd,
+      traceId: result.traceId,
+      contentType: result.contentType,
+      input: result.input,
+      returnValue: result.returnValue,
+      replayOf: result.replayOf,
+    };
+    if (dest.resource && this.opts.store) {
+      try {
+        result.entryId = (await this.appendExecuted(this.opts.store, entry)).id;
+      } catch (e) {
+        result.recordError = `The run could not be recorded: ${(e as Error).message}`;
+      }
+    }
+    if (dest.log && this.opts.onLog) {
+      try {
+        this.opts.onLog(JSON.stringify({ type: 'execute', recorded: new Date(result.periodEnd).toISOString(), outcomeDisplay: result.outcomeDisplay, ...entry }));
+        result.logged = true;
+      } catch (e) {
+        result.recordError ??= `The run could not be logged: ${(e as Error).message}`;
+      }
+    }
+  }
+
+  /**
+   * Group commit of EXECUTED entries: while one durable write is in flight, the entries of runs
+   * that end meanwhile wait and go together in the next appendBatch (one fsync for all). A
+   * single run's entry is written at once, as with append().
+   */
+  private appendExecuted(store: AuditSink, entry: AuditEntryInput): Promise<{ id: number }> {
+    if (!store.appendBatch) return store.append(entry);
+    return new Promise((resolve, reject) => {
+      this.executedQueue.push({ entry, resolve, reject });
+      this.kickExecuted(store);
+    });
+  }
+
+  private kickExecuted(store: AuditSink): void {
+    if (this.executedInFlight || this.executedQueue.length === 0) return;
+    const batch = this.executedQueue.splice(0, 500);
+    this.executedInFlight = store.appendBatch!(batch.map((b) => b.entry))
+      .then(
+        (ids) => batch.forEach((b, i) => b.resolve(ids[i])),
+        (e) => batch.forEach((b) => b.reject(e)),
+      )
+      .finally(() => {
+        this.executedInFlight = undefined;
+        this.kickExecuted(store);
+      });
+  }
+
+  /** One run in one isolate. `healthy` says whether the isolate can be reused. */
+  private runIn(
+    iso: Isolate,
+    r: {
+      runId: string;
+      bundle: { hash: string; code: string };
+      botPath: string;
+      root: string;
+      req: RunRequest;
+      contentType: string;
+      traceId: string;
+      secrets: Record<string, string>;
+      name: string;
+      entityId: string;
+      user: string;
+      masker: SecretMasker;
+      timeoutMs: number;
+      memoryLimitMb: number;
+      control: { cancelled: boolean; hook?: () => void };
+      addLog: (l: LogLine) => void;
+      wire: RunMessage['event']['input'];
+    },
+  ): Promise<{ failure?: Failure; returnValue?: string; healthy: boolean }> {
+    return new Promise((resolve) => {
+      let settled = false;
+      let exitRequested: WireFailure | undefined;
+      const finish = (v: { failure?: Failure; returnValue?: string; healthy: boolean }): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        r.control.hook = undefined;
+        iso.onMessage = undefined;
+        iso.onExit = undefined;
+        iso.onStd = undefined;
+        resolve(v);
+      };
+      const timer = setTimeout(() => {
+        finish({ failure: { kind: 'timeout', message: `The bot ran past its timeout of ${r.timeoutMs / 1000} s and was stopped` }, healthy: false });
+      }, r.timeoutMs);
+      r.control.hook = () => finish({ failure: { kind: 'cancelled', message: 'The run was cancelled' }, healthy: false });
+      if (r.control.cancelled) r.control.hook();
+
+      iso.onStd = (which, text) => {
+        for (const line of text.replace(/\n$/, '').split('\n')) r.addLog({ time: new Date().toISOString(), level: which, text: line });
+      };
+      iso.onExit = (e: IsolateExit) => {
+        if (exitRequested) {
+          finish({ failure: { kind: 'exit', message: exitRequested.message, exitCode: exitRequested.exitCode }, healthy: false });
+        } else if (e.oom) {
+          finish({ failure: { kind: 'out-of-memory', message: `The bot ran out of memory (limit ${r.memoryLimitMb} MB)` }, healthy: false });
+        } else {
+          const why = e.error ?? (e.signal ? `signal ${e.signal}` : `exit code ${e.code}`);
+          finish({ failure: { kind: 'crash', message: `The bot's worker died (${why})` }, healthy: false });
+        }
+      };
+      iso.onMessage = (m: WorkerToHost) => {
+        if (settled || !('runId' in m) || m.runId !== r.runId) return;
+        if (m.t === 'log') r.addLog(m.line);
+        else if (m.t === 'rpc') this.answerRpc(iso, r, m);
+        else if (m.t === 'done') this.onDone(m, finish, (f) => (exitRequested = f));
+      };
+
+      const known = iso.knownBundles.has(r.bundle.hash);
+      const msg: RunMessage = {
+        t: 'run',
+        runId: r.runId,
+        hash: r.bundle.hash,
+        code: known ? undefined : r.bundle.code,
+        botPath: r.botPath,
+        root: r.root,
+        definitionsDir: this.definitionsDir,
+        event: {
+          bot: { reference: `Bot/${r.entityId}`, display: r.name },
+          contentType: r.contentType,
+          input: r.wire,
+          secrets: toEventSecrets(r.secrets),
+          traceId: r.traceId,
+          requester: r.req.requester ?? { reference: `Practitioner/${r.user}`, display: r.user },
+          headers: r.req.headers ?? {},
+        },
+      };
+      iso.knownBundles.add(r.bundle.hash);
+      iso.runs++;
+      iso.send(msg);
+    });
+  }
+
+  private onDone(
+    m: DoneMessage,
+    finish: (v: { failure?: Failure; returnValue?: string; healthy: boolean }) => void,
+    setExit: (f: WireFailure) => void,
+  ): void {
+    const f = m.failure;
+    if (f?.kind === 'exit') {
+      // The worker ends itself right after this message; wait for its exit (or finish now).
+      setExit(f);
+      finish({ failure: { kind: 'exit', message: f.message, exitCode: f.exitCode }, healthy: false });
+      return;
+    }
+    finish({
+      returnValue: m.returnValue,
+      failure: f ? { kind: f.kind, message: f.message, stack: f.stack } : undefined,
+      healthy: true,
+    });
+  }
+
+  private answerRpc(
+    iso: Isolate,
+    r: { runId: string; traceId: string; name: string; user: string; masker: SecretMasker; medplumCtx?: MedplumCallContext },
+    m: Extract<WorkerToHost, { t: 'rpc' }>,
+  ): void {
+    const reply = (value: unknown): void => iso.send({ t: 'rpc-result', runId: r.runId, callId: m.callId, ok: true, value, sync: m.sync });
+    const fail = (e: unknown): void => {
+      const err = e as { message?: string; status?: number; outcome?: unknown };
+      iso.send({ t: 'rpc-result', runId: r.runId, callId: m.callId, ok: false, error: { message: err?.message ?? String(e), status: err?.status, outcome: err?.outcome }, sync: m.sync });
+    };
+    try {
+      if (!this.opts.medplum) throw Object.assign(new Error('No local Medplum data store is configured for this runner'), { status: 501 });
+      r.medplumCtx ??= { botUser: `Bot/${r.name}`, botName: r.name, onBehalfOf: r.user, traceId: r.traceId, masker: r.masker };
+      const value = this.opts.medplum.handle(m.method, m.args, r.medplumCtx);
+      // Answered in the same tick when the host is synchronous (LocalMedplum is).
+      if (value instanceof Promise) value.then(reply, fail);
+      else reply(value);
+    } catch (e) {
+      fail(e);
+    }
+  }
+}
+
+function safeJson(v: unknown): string | undefined {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+}

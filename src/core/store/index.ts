@@ -1,0 +1,1058 @@
+// The audit store: an append-only, hash-chained, durable log on sql.js, shared by several processes.
+// See README.md beside this file for the design (journal, checkpoints, locks, chain, limits).
+// Node only: imports nothing from `vscode`.
+import * as fs from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
+import * as path from 'node:path';
+import { once } from 'node:events';
+import initSqlJs from 'sql.js';
+import type { Database, SqlJsStatic, Statement } from 'sql.js';
+import { buildWhere, entityNumber, parseQuery, QueryError, validateFilter, type Filter, type SqlWhere } from '../query';
+import { StoreError } from './errors';
+import { formatter, type ExportFormat } from './formats';
+import { Journal, writeFileAtomic } from './journal';
+import { FileLock } from './lock';
+import {
+  dbToRow,
+  GENESIS_HASH,
+  hashRow,
+  parseRowLine,
+  prepareRow,
+  ROW_COLUMNS,
+  rowToDb,
+  rowToEntry,
+  sealRow,
+  type Row,
+  type SqlValue,
+} from './record';
+import { APPLICATION_ID, createSchema, INSERT_SQL, migrate, SCHEMA_VERSION } from './schema';
+import { ACTIONS, type Action, type Entry, type NewEntry } from './types';
+
+export { ACTIONS, OUTCOMES, OUTCOME_NAMES, isAction, isOutcome } from './types';
+export type { Action, Outcome, NewEntry, Entry } from './types';
+export { StoreError } from './errors';
+export { capText, cutBytes, canonicalJson, GENESIS_HASH } from './record';
+export { toAuditEvent, type ExportFormat } from './formats';
+export { SCHEMA_VERSION, APPLICATION_ID } from './schema';
+export type { Filter } from '../query';
+
+export interface AutoCheckpoint {
+  /** Checkpoint after this long without an append by this process (default 30 s). */
+  idleMs?: number;
+  /** Checkpoint once the journal holds this many bytes of entries (default 8 MiB). */
+  maxJournalBytes?: number;
+  /** … or this many entries (default 10,000). */
+  maxJournalEntries?: number;
+}
+
+export interface OpenOptions {
+  /** Cap for outcome descriptions, inputs, return values and each snapshot, in UTF-8 bytes (default 1 MiB). */
+  capBytes?: number;
+  /** Path to sql-wasm.wasm; default: resolved from the sql.js package, else beside this bundle. */
+  wasmPath?: string;
+  /** Notice other processes' appends (fs.watch plus a poll); default true. */
+  watch?: boolean;
+  /** Poll interval of the watch fallback, ms (default 500). */
+  pollMs?: number;
+  /** When to fold the journal into the database file; false: only on checkpoint() and close(). */
+  autoCheckpoint?: AutoCheckpoint | false;
+  /** How long to wait for another process's lock before failing with LOCKED (default 30 s). */
+  lockTimeoutMs?: number;
+}
+
+export interface PageOptions {
+  limit?: number;
+  cursor?: string;
+  order?: 'desc' | 'asc';
+}
+
+export interface Page {
+  entries: Entry[];
+  nextCursor?: string;
+  total: number;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  count: number;
+  headHash: string;
+  firstBroken?: { id: number; reason: string };
+}
+
+export interface StoreWarning {
+  code: 'TORN_LINE' | 'BAD_LINE' | 'WATCH';
+  file: string;
+  message: string;
+  /** Byte offset in the file, when it applies. */
+  offset?: number;
+}
+
+export interface Disposable {
+  dispose(): void;
+}
+
+const DEFAULT_CAP = 1 << 20;
+const SELECT_COLS = `SELECT ${ROW_COLUMNS.join(', ')} FROM entries`;
+const MAX_LIMIT = 1000;
+
+const sqlModules = new Map<string, Promise<SqlJsStatic>>();
+
+function defaultWasmPath(): string {
+  try {
+    return require.resolve('sql.js/dist/sql-wasm.wasm');
+  } catch {
+    return path.join(__dirname, 'sql-wasm.wasm');
+  }
+}
+
+function loadSql(wasmPath?: string): Promise<SqlJsStatic> {
+  const p = wasmPath ?? defaultWasmPath();
+  let m = sqlModules.get(p);
+  if (!m) {
+    m = (async () => {
+      let wasmBinary: Buffer;
+      try {
+        wasmBinary = fs.readFileSync(p);
+      } catch (err) {
+        throw new StoreError('IO', `cannot read sql.js's WebAssembly file: ${(err as Error).message}`, p, { cause: err });
+      }
+      return initSqlJs({ wasmBinary: wasmBinary.buffer.slice(wasmBinary.byteOffset, wasmBinary.byteOffset + wasmBinary.byteLength) as ArrayBuffer });
+    })();
+    m.catch(() => sqlModules.delete(p));
+    sqlModules.set(p, m);
+  }
+  return m;
+}
+
+const SQLITE_MAGIC = 'SQLite format 3\0';
+
+/**
+ * Room left after the database in sql.js's in-memory file. That file grows by copying itself into a
+ * new array 1/8 larger; starting with room avoids those copies (and the page faults of the new
+ * memory) until the room is used. A large zeroed allocation is fresh, untouched memory, so the room
+ * costs address space, not memory, until SQLite writes pages into it; SQLite goes by the page count
+ * in the database header and ignores the zeros after it.
+ */
+function slackFor(size: number): number {
+  const want = Math.min(2 ** 31, Math.max(2 ** 28, Math.floor(size / 2)));
+  return Math.max(0, Math.min(want, bufferConstants.MAX_LENGTH - size - 1));
+}
+
+/** The database file in a Buffer with room after it (a Buffer, so that sql.js takes it without a copy). */
+function readPadded(file: string): { buf: Buffer; size: number } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.alloc(size + slackFor(size));
+    const view = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    let got = 0;
+    while (got < size) {
+      const n = fs.readSync(fd, view, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return { buf, size: got };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A copy of an exported database with room after it. */
+function padded(data: Uint8Array): Buffer {
+  const buf = Buffer.alloc(data.length + slackFor(data.length));
+  new Uint8Array(buf.buffer, buf.byteOffset, data.length).set(data);
+  return buf;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+interface Cursor {
+  id: number;
+  now: number;
+  order: 'desc' | 'asc';
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify([c.id, c.now, c.order === 'asc' ? 1 : 0])).toString('base64url');
+}
+
+function decodeCursor(s: string): Cursor {
+  try {
+    const [id, now, asc] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as [number, number, number];
+    if (Number.isSafeInteger(id) && Number.isFinite(now) && (asc === 0 || asc === 1)) return { id, now, order: asc ? 'asc' : 'desc' };
+  } catch {
+    /* fall through */
+  }
+  throw new QueryError('the page cursor is not one this store gave out', -1);
+}
+
+export class AuditStore {
+  readonly file: string;
+  readonly journalFile: string;
+  readonly lockFile: string;
+  /** Problems found and skipped (torn journal lines, …), oldest first. */
+  readonly warnings: StoreWarning[] = [];
+
+  private db!: Database;
+  private insertStmt!: Statement;
+  private stmts = new Map<string, Statement>();
+  private journal!: Journal;
+  private readonly lock: FileLock;
+  private lastId = 0;
+  private lastHash = GENESIS_HASH;
+  private dirty = false;
+  private closed = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly listeners = new Set<(entries: Entry[]) => void>();
+  private readonly warnListeners = new Set<(w: StoreWarning) => void>();
+  private distinctCache?: { users: Set<string>; actions: Set<string>; entityNames: Set<string>; bots: Set<string> };
+  private countCache = new Map<string, number>();
+  private watcher?: fs.FSWatcher;
+  private pollTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
+  private catchUpScheduled = false;
+  private checkpointScheduled = false;
+  private readonly capBytes: number;
+  private readonly auto: Required<AutoCheckpoint> | false;
+  private readonly lockTimeoutMs: number;
+
+  private constructor(
+    file: string,
+    private readonly SQL: SqlJsStatic,
+    private readonly opts: OpenOptions,
+  ) {
+    this.file = path.resolve(file);
+    this.journalFile = this.file + '.journal';
+    this.lockFile = this.file + '.lock';
+    this.lock = new FileLock(this.lockFile);
+    this.capBytes = Math.max(256, opts.capBytes ?? DEFAULT_CAP);
+    this.auto =
+      opts.autoCheckpoint === false
+        ? false
+        : { idleMs: 30_000, maxJournalBytes: 8 << 20, maxJournalEntries: 10_000, ...(opts.autoCheckpoint ?? {}) };
+    this.lockTimeoutMs = opts.lockTimeoutMs ?? 30_000;
+  }
+
+  /**
+   * Opens the log at `file`, creating it when there is none. Fails with StoreError (naming the file)
+   * when the file is not a Bot Audit log or is damaged; such a file is never written to.
+   */
+  static async open(file: string, opts: OpenOptions = {}): Promise<AuditStore> {
+    const SQL = await loadSql(opts.wasmPath);
+    const store = new AuditStore(file, SQL, opts);
+    await store.init();
+    return store;
+  }
+
+  // ---------------------------------------------------------------- open
+
+  private async init(): Promise<void> {
+    try {
+      fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    } catch (err) {
+      throw new StoreError('IO', `cannot create the folder: ${(err as Error).message}`, path.dirname(this.file), { cause: err });
+    }
+    await this.lock.acquire(this.lockTimeoutMs);
+    try {
+      this.removeLeftoverTemps();
+      this.loadDatabase();
+      this.openJournal();
+      this.applyNew(true);
+    } catch (err) {
+      this.journal?.close();
+      if (this.db) this.db.close();
+      throw err;
+    } finally {
+      this.lock.release();
+    }
+    if (this.dirty) await this.checkpoint();
+    if (this.opts.watch !== false) this.startWatching();
+  }
+
+  private removeLeftoverTemps(): void {
+    const dir = path.dirname(this.file);
+    const base = path.basename(this.file);
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const m = /\.tmp-(\d+)-[a-z0-9]+$/.exec(n);
+      if (!m || !(n.startsWith(base + '.tmp-') || n.startsWith(base + '.journal.tmp-'))) continue;
+      if (!pidAlive(Number(m[1]))) fs.rmSync(path.join(dir, n), { force: true });
+    }
+  }
+
+  /** Reads the database file into sql.js, or creates it. Throws StoreError without writing anything on a bad file. */
+  private loadDatabase(): void {
+    let buf: Buffer | undefined;
+    let size = 0;
+    try {
+      ({ buf, size } = readPadded(this.file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new StoreError('IO', `cannot read: ${(err as Error).message}`, this.file, { cause: err });
+      }
+    }
+    if (!buf) {
+      const existing = Journal.open(this.journalFile);
+      const base = existing?.header.base ?? 0;
+      existing?.close();
+      if (base > 0) {
+        throw new StoreError('CORRUPT', `the database file is missing, but its journal ${this.journalFile} follows entry ${base}; restore the database file from a backup`, this.file);
+      }
+      const fresh = new this.SQL.Database();
+      createSchema(fresh);
+      const image = fresh.export();
+      fresh.close();
+      writeFileAtomic(this.file, image);
+      this.db = new this.SQL.Database(padded(image));
+      this.setUp();
+      return;
+    }
+    const head = buf.toString('latin1', 0, Math.min(16, size));
+    if (size < 100 || head !== SQLITE_MAGIC) {
+      throw new StoreError(
+        'NOT_BOT_AUDIT_DB',
+        `is not a Bot Audit database: it is not an SQLite file (${size} bytes, starting ${JSON.stringify(head)}); it was left untouched`,
+        this.file,
+      );
+    }
+    const db = new this.SQL.Database(buf);
+    buf = undefined;
+    let appId: number;
+    let version: number;
+    try {
+      appId = db.exec('PRAGMA application_id')[0].values[0][0] as number;
+      version = db.exec('PRAGMA user_version')[0].values[0][0] as number;
+    } catch (err) {
+      db.close();
+      throw new StoreError('CORRUPT', `is damaged: ${(err as Error).message}; it was left untouched`, this.file, { cause: err });
+    }
+    if (appId !== APPLICATION_ID) {
+      db.close();
+      throw new StoreError(
+        'NOT_BOT_AUDIT_DB',
+        `is an SQLite database but not a Bot Audit log (application_id ${appId}, expected ${APPLICATION_ID}); it was left untouched`,
+        this.file,
+      );
+    }
+    if (version > SCHEMA_VERSION) {
+      db.close();
+      throw new StoreError('NEWER_SCHEMA', `was written by a newer Bot Audit (schema ${version}; this one reads up to ${SCHEMA_VERSION}); update the extension`, this.file);
+    }
+    try {
+      const pages = db.exec('PRAGMA page_count')[0].values[0][0] as number;
+      const pageSize = db.exec('PRAGMA page_size')[0].values[0][0] as number;
+      if (pages * pageSize > size) throw new Error(`the file is truncated (${size} bytes, its header says ${pages * pageSize})`);
+      if (version < 1) throw new Error(`schema version ${version} is not a Bot Audit schema`);
+      if (migrate(db, version) > 0) this.dirty = true;
+      this.db = db;
+      this.setUp();
+      const last = this.db.exec('SELECT id, hash FROM entries ORDER BY id DESC LIMIT 1');
+      if (last.length) {
+        this.lastId = last[0].values[0][0] as number;
+        this.lastHash = last[0].values[0][1] as string;
+      }
+    } catch (err) {
+      db.close();
+      if (err instanceof StoreError) throw err;
+      throw new StoreError('CORRUPT', `is damaged or not a Bot Audit log: ${(err as Error).message}; it was left untouched`, this.file, { cause: err });
+    }
+  }
+
+  private setUp(): void {
+    this.db.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY;');
+    for (const s of this.stmts.values()) s.free();
+    this.stmts.clear();
+    this.insertStmt = this.db.prepare(INSERT_SQL);
+    this.countCache.clear();
+    this.distinctCache = undefined;
+  }
+
+  private openJournal(): void {
+    const j = Journal.open(this.journalFile);
+    if (!j) {
+      this.journal = Journal.create(this.journalFile, this.lastId, this.lastHash);
+      return;
+    }
+    const { base, baseHash } = j.header;
+    if (base > this.lastId) {
+      j.close();
+      throw new StoreError('CORRUPT', `the journal ${this.journalFile} follows entry ${base}, but the database ends at entry ${this.lastId}; the database file is older than its journal`, this.file);
+    }
+    if (base > 0) {
+      const h = this.db.exec('SELECT hash FROM entries WHERE id = ?', [base]);
+      if (!h.length || h[0].values[0][0] !== baseHash) {
+        j.close();
+        throw new StoreError('CORRUPT', `the journal follows entry ${base} with hash ${baseHash.slice(0, 12)}…, which does not match the database`, this.journalFile);
+      }
+    }
+    this.journal = j;
+  }
+
+  // ---------------------------------------------------------------- reading the journal
+
+  private warn(w: StoreWarning): void {
+    this.warnings.push(w);
+    if (this.warnings.length > 1000) this.warnings.splice(0, this.warnings.length - 1000);
+    for (const l of this.warnListeners) {
+      try {
+        l(w);
+      } catch {
+        /* a listener's problem */
+      }
+    }
+  }
+
+  /**
+   * Applies the journal's new lines to the in-memory database (other processes' appends, or all of
+   * it on open). `underLock`: the caller holds the lock, so a line without its newline is torn.
+   * Returns the rows added.
+   */
+  private applyNew(underLock: boolean): Row[] {
+    const added: Row[] = [];
+    for (let round = 0; round < 8; round++) {
+      const { lines, sealed } = this.journal.readNew(underLock);
+      if (sealed) {
+        this.warn({
+          code: 'TORN_LINE',
+          file: this.journalFile,
+          offset: sealed.offset,
+          message: `the journal's last line (${Buffer.byteLength(sealed.text)} bytes at byte ${sealed.offset}) is torn, probably by a crash while writing; it was skipped and kept in the journal, every entry before it is kept`,
+        });
+      }
+      if (lines.length) this.applyLines(lines, added);
+      if (!this.journal.replaced()) break;
+      // A checkpoint replaced the journal: the old one is read to its end above; continue in the new one.
+      const next = Journal.open(this.journalFile);
+      if (!next) {
+        if (underLock) {
+          // The journal was deleted from outside: keep what we have durable.
+          this.writeCheckpoint();
+        }
+        break;
+      }
+      this.journal.close();
+      this.journal = next;
+      if (next.header.base > this.lastId) {
+        // Several checkpoints happened since we last looked: what we missed is in the database file.
+        added.push(...this.reloadFromDisk());
+      }
+    }
+    if (added.length) this.countCache.clear();
+    return added;
+  }
+
+  private applyLines(lines: { text: string; offset: number }[], added: Row[]): void {
+    const rows: Row[] = [];
+    let lastId = this.lastId;
+    let lastHash = this.lastHash;
+    for (const line of lines) {
+      let row: Row;
+      try {
+        row = parseRowLine(line.text);
+      } catch (err) {
+        let torn = true;
+        try {
+          JSON.parse(line.text);
+          torn = false;
+        } catch {
+          /* torn */
+        }
+        this.warn({
+          code: torn ? 'TORN_LINE' : 'BAD_LINE',
+          file: this.journalFile,
+          offset: line.offset,
+          message: torn
+            ? `a torn journal line (${Buffer.byteLength(line.text)} bytes at byte ${line.offset}) was skipped`
+            : `a journal line at byte ${line.offset} was skipped: ${(err as Error).message}`,
+        });
+        continue;
+      }
+      if (row.id <= lastId) continue; // already in the database file
+      if (row.id !== lastId + 1 || row.prevHash !== lastHash) {
+        throw new StoreError(
+          'CORRUPT',
+          `the journal entry at byte ${line.offset} (id ${row.id}) does not follow entry ${lastId}${row.id === lastId + 1 ? ' (its previous hash differs)' : ''}; entries are missing. The files were left untouched`,
+          this.journalFile,
+        );
+      }
+      rows.push(row);
+      lastId = row.id;
+      lastHash = row.hash;
+    }
+    if (!rows.length) return;
+    this.db.exec('BEGIN');
+    try {
+      for (const r of rows) this.insertStmt.run(rowToDb(r));
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+    this.lastId = lastId;
+    this.lastHash = lastHash;
+    for (const r of rows) this.noteDistinct(r);
+    added.push(...rows);
+  }
+
+  /** Replaces the in-memory database with the file on disk; returns the rows it has beyond ours. */
+  private reloadFromDisk(): Row[] {
+    const before = this.lastId;
+    const db = new this.SQL.Database(readPadded(this.file).buf);
+    const last = db.exec('SELECT id, hash FROM entries ORDER BY id DESC LIMIT 1');
+    const lastId = last.length ? (last[0].values[0][0] as number) : 0;
+    if (lastId < this.journal.header.base) {
+      db.close();
+      throw new StoreError('CORRUPT', `the database ends at entry ${lastId} but the journal follows entry ${this.journal.header.base}`, this.file);
+    }
+    for (const s of this.stmts.values()) s.free();
+    this.stmts.clear();
+    this.insertStmt.free();
+    this.db.close();
+    this.db = db;
+    this.setUp();
+    this.lastId = lastId;
+    this.lastHash = last.length ? (last[0].values[0][1] as string) : GENESIS_HASH;
+    return this.rows(`${SELECT_COLS} WHERE id > ? ORDER BY id LIMIT 10000`, [before]);
+  }
+
+  /** Catches up with other processes' appends (outside the lock) and tells listeners. */
+  private catchUp(): void {
+    if (this.closed) return;
+    let added: Row[];
+    try {
+      added = this.applyNew(false);
+    } catch (err) {
+      this.warn({ code: 'WATCH', file: this.journalFile, message: `reading other processes' appends failed: ${(err as Error).message}` });
+      return;
+    }
+    if (added.length) this.emitSoon(added);
+  }
+
+  private emitSoon(rows: Row[]): void {
+    if (!this.listeners.size) return;
+    setImmediate(() => this.emit(rows.map(rowToEntry)));
+  }
+
+  private emit(entries: Entry[]): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(entries);
+      } catch {
+        /* a listener's problem */
+      }
+    }
+  }
+
+  private startWatching(): void {
+    const poll = () => {
+      if (this.catchUpScheduled || this.closed) return;
+      this.catchUpScheduled = true;
+      setImmediate(() => {
+        this.catchUpScheduled = false;
+        this.catchUp();
+      });
+    };
+    try {
+      const base = path.basename(this.journalFile);
+      this.watcher = fs.watch(path.dirname(this.journalFile), { persistent: false }, (_ev, name) => {
+        if (!name || name === base) poll();
+      });
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch {
+      /* no fs.watch here: the poll alone */
+    }
+    this.pollTimer = setInterval(poll, Math.max(50, this.opts.pollMs ?? 500));
+    this.pollTimer.unref();
+  }
+
+  // ---------------------------------------------------------------- appending
+
+  private serial<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError('CLOSED', 'the store is closed', this.file);
+  }
+
+  /** Appends one entry. Resolves once it is durable (survives a kill -9 right after). */
+  async append(e: NewEntry): Promise<Entry> {
+    const [entry] = await this.appendBatch([e]);
+    return entry;
+  }
+
+  /** Appends entries in order, with consecutive IDs, in one durable write. */
+  async appendBatch(es: NewEntry[]): Promise<Entry[]> {
+    this.assertOpen();
+    if (!Array.isArray(es)) throw new StoreError('INVALID_ENTRY', 'appendBatch takes an array of entries');
+    const now = Date.now();
+    const prepared = es.map((e) => prepareRow(e, this.capBytes, now));
+    if (!prepared.length) return [];
+    return this.serial(async () => {
+      this.assertOpen();
+      if (!this.lock.tryAcquire()) await this.lock.acquire(this.lockTimeoutMs);
+      let others: Row[];
+      const rows: Row[] = [];
+      const lines: string[] = [];
+      try {
+        others = this.applyNew(true);
+        let id = this.lastId;
+        let prev = this.lastHash;
+        for (const p of prepared) {
+          const { row, line } = sealRow(p, ++id, prev);
+          prev = row.hash;
+          rows.push(row);
+          lines.push(line);
+        }
+        this.db.exec('BEGIN');
+        try {
+          for (const r of rows) this.insertStmt.run(rowToDb(r));
+          this.journal.append(lines.join(''));
+          this.db.exec('COMMIT');
+        } catch (err) {
+          this.db.exec('ROLLBACK');
+          throw err instanceof StoreError ? err : new StoreError('IO', `append failed: ${(err as Error).message}`, this.journalFile, { cause: err });
+        }
+        this.lastId = id;
+        this.lastHash = prev;
+      } finally {
+        this.lock.release();
+      }
+      this.countCache.clear();
+      for (const r of rows) this.noteDistinct(r);
+      if (others.length) this.emitSoon(others);
+      const entries = rows.map(rowToEntry);
+      if (this.listeners.size) setImmediate(() => this.emit(entries));
+      this.afterAppend();
+      return entries;
+    });
+  }
+
+  private afterAppend(): void {
+    if (!this.auto) return;
+    const pending = this.lastId - this.journal.header.base;
+    if (pending >= this.auto.maxJournalEntries || this.journal.entryBytes >= this.auto.maxJournalBytes) {
+      this.scheduleCheckpoint();
+      return;
+    }
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.scheduleCheckpoint(), this.auto.idleMs);
+    this.idleTimer.unref();
+  }
+
+  private scheduleCheckpoint(): void {
+    if (this.checkpointScheduled || this.closed) return;
+    this.checkpointScheduled = true;
+    this.checkpoint()
+      .catch((err) => this.warn({ code: 'WATCH', file: this.file, message: `automatic checkpoint failed: ${(err as Error).message}` }))
+      .finally(() => {
+        this.checkpointScheduled = false;
+      });
+  }
+
+  /**
+   * Folds the journal into the database file: exports the database, writes it to a temp file,
+   * fsyncs, renames it over the file, then starts a fresh journal the same way.
+   */
+  checkpoint(): Promise<void> {
+    return this.serial(async () => {
+      if (this.closed) return;
+      await this.lock.acquire(this.lockTimeoutMs);
+      let others: Row[] = [];
+      try {
+        others = this.applyNew(true);
+        if (this.lastId !== this.journal.header.base || this.dirty) this.writeCheckpoint();
+      } finally {
+        this.lock.release();
+      }
+      if (others.length) this.emitSoon(others);
+    });
+  }
+
+  /** Under the lock: database file then a fresh journal, each atomically. */
+  private writeCheckpoint(): void {
+    this.lock.refresh();
+    let data: Uint8Array | undefined = this.db.export();
+    writeFileAtomic(this.file, data);
+    data = undefined;
+    const j = Journal.create(this.journalFile, this.lastId, this.lastHash);
+    this.journal.close();
+    this.journal = j;
+    this.dirty = false;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  private stmt(sql: string): Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      if (this.stmts.size > 200) {
+        for (const x of this.stmts.values()) x.free();
+        this.stmts.clear();
+      }
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  private rows(sql: string, params: SqlValue[]): Row[] {
+    const s = this.stmt(sql);
+    const out: Row[] = [];
+    try {
+      s.bind(params);
+      while (s.step()) out.push(dbToRow(s.get() as SqlValue[]));
+    } finally {
+      s.reset();
+    }
+    return out;
+  }
+
+  private scalar(sql: string, params: SqlValue[]): SqlValue {
+    const s = this.stmt(sql);
+    try {
+      s.bind(params);
+      return s.step() ? (s.get()[0] as SqlValue) : null;
+    } finally {
+      s.reset();
+    }
+  }
+
+  private toFilters(filters: Filter[] | string): Filter[] {
+    return typeof filters === 'string' ? parseQuery(filters) : filters;
+  }
+
+  /** The entry with this ID. */
+  get(id: number): Entry | undefined {
+    this.assertOpen();
+    this.catchUp();
+    const [r] = this.rows(`${SELECT_COLS} WHERE id = ?`, [id]);
+    return r && rowToEntry(r);
+  }
+
+  /** The newest ID (0 when the log is empty); IDs run 1..lastId without gaps. */
+  get size(): number {
+    this.assertOpen();
+    this.catchUp();
+    return this.lastId;
+  }
+
+  /** The hash of the newest entry: keep it elsewhere to prove later that nothing before it changed. */
+  get headHash(): string {
+    this.assertOpen();
+    this.catchUp();
+    return this.lastHash;
+  }
+
+  /** The WHERE clause for filters; "contains" on entity names goes through the known names and their index. */
+  private where(fl: Filter[], now: number, selective = false): SqlWhere {
+    return buildWhere(fl, now, { entityNames: [...this.distinctSets().entityNames], entityIdUnion: selective });
+  }
+
+  /**
+   * The rows of one page. The plan follows what SQLite's planner cannot know: when few entries
+   * match, numeric entity-ID ranges use their indexes; a multi-value "is one of" on action or
+   * outcome becomes one newest-first, limited branch per value (each walks its index in ID order),
+   * merged, instead of collecting and sorting every match.
+   */
+  private pageRows(fl: Filter[], now: number, total: number, after: number | undefined, order: 'desc' | 'asc', limit: number): Row[] {
+    const selective = total <= Math.max(2000, this.lastId / 100);
+    const dir = order === 'desc' ? 'DESC' : 'ASC';
+    const keyset = after === undefined ? '' : order === 'desc' ? ' AND id < ?' : ' AND id > ?';
+    const keyParams: SqlValue[] = after === undefined ? [] : [after];
+    const k = fl.findIndex((f) => (f.column === 'action' || f.column === 'outcome') && f.op === 'oneOf' && f.value.length > 1 && f.value.length <= 12);
+    // Another indexed equality (a user, a bot, …) usually narrows more: then leave the plan to SQLite.
+    const otherEquality = fl.some((f, i) => i !== k && (f.op === 'equals' || (f.op === 'oneOf' && f.value.length === 1)));
+    if (k >= 0 && !otherEquality) {
+      const multi = fl[k] as Extract<Filter, { op: 'oneOf' }>;
+      const branches = (multi.value as (string | number)[]).map((v) => {
+        const sub = [...fl];
+        sub[k] = { ...multi, value: [v] } as Filter;
+        return this.where(sub, now, selective);
+      });
+      const sql =
+        `${SELECT_COLS} WHERE id IN (` +
+        branches.map((b) => `SELECT id FROM (SELECT id FROM entries WHERE (${b.sql})${keyset} ORDER BY id ${dir} LIMIT ?)`).join(' UNION ALL ') +
+        `) ORDER BY id ${dir} LIMIT ?`;
+      const params: SqlValue[] = [];
+      for (const b of branches) params.push(...b.params, ...keyParams, limit);
+      params.push(limit);
+      return this.rows(sql, params);
+    }
+    const where = this.where(fl, now, selective);
+    return this.rows(`${SELECT_COLS} WHERE (${where.sql})${keyset} ORDER BY id ${dir} LIMIT ?`, [...where.params, ...keyParams, limit]);
+  }
+
+  private countWhere(where: SqlWhere): number {
+    return Number(this.scalar(`SELECT count(*) FROM entries WHERE ${where.sql}`, where.params));
+  }
+
+  /**
+   * Counts matches, remembering the count until the log grows. IDs run 1..N without gaps, so no
+   * filter counts N and a lone ID filter is arithmetic; a lone negation counts as N minus its
+   * (indexed) positive; a lone numeric entity-ID range is two index ranges.
+   */
+  private countFilters(fl: Filter[], now: number): number {
+    if (!fl.length) return this.lastId;
+    const where = this.where(fl, now);
+    const key = where.sql + '\0' + JSON.stringify(where.params);
+    const hit = this.countCache.get(key);
+    if (hit !== undefined) return hit;
+    const n = this.countUncached(fl, now, where);
+    if (this.countCache.size > 100) this.countCache.clear();
+    this.countCache.set(key, n);
+    return n;
+  }
+
+  private countUncached(fl: Filter[], now: number, where: SqlWhere): number {
+    if (fl.length === 1) {
+      const f = validateFilter(fl[0]);
+      const n = this.lastId;
+      if (f.column === 'id') {
+        const v = f.value;
+        if (f.op === 'equals') return v >= 1 && v <= n ? 1 : 0;
+        if (f.op === 'notEquals') return v >= 1 && v <= n ? n - 1 : n;
+        if (f.op === 'greaterThan') return Math.max(0, n - Math.max(0, v));
+        return Math.min(n, Math.max(0, v - 1));
+      }
+      if (f.column === 'entityId' && (f.op === 'greaterThan' || f.op === 'lessThan') && entityNumber(f.value) !== null) {
+        const c = f.op === 'greaterThan' ? '>' : '<';
+        const nums = Number(this.scalar(`SELECT count(*) FROM entries WHERE entity_num ${c} ?`, [entityNumber(f.value)]));
+        const texts = Number(this.scalar(`SELECT count(*) FROM entries WHERE entity_num IS NULL AND entity_id ${c} ?`, [f.value]));
+        return nums + texts;
+      }
+      if (f.op === 'notEquals' || f.op === 'notContains') {
+        const positive = { ...f, op: f.op === 'notEquals' ? 'equals' : 'contains' } as Filter;
+        return n - this.countWhere(this.where([positive], now));
+      }
+    }
+    return this.countWhere(where);
+  }
+
+  /**
+   * A page of entries matching all filters, newest first by default, by keyset pagination: pass
+   * `nextCursor` back to get the next page. `total` counts all matches. A cursor pins "now" for
+   * relative times, so the pages of one listing agree.
+   */
+  query(filters: Filter[] | string, page: PageOptions = {}): Page {
+    this.assertOpen();
+    this.catchUp();
+    const fl = this.toFilters(filters);
+    const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(page.limit ?? 100)));
+    let order = page.order ?? 'desc';
+    let now = Date.now();
+    let after: number | undefined;
+    if (page.cursor) {
+      const c = decodeCursor(page.cursor);
+      if (page.order && page.order !== c.order) throw new QueryError(`the cursor continues a "${c.order}" listing, not "${page.order}"`, -1);
+      order = c.order;
+      now = c.now;
+      after = c.id;
+    }
+    const total = this.countFilters(fl, now);
+    const rows = this.pageRows(fl, now, total, after, order, limit + 1);
+    const more = rows.length > limit;
+    if (more) rows.length = limit;
+    const entries = rows.map(rowToEntry);
+    return more ? { entries, total, nextCursor: encodeCursor({ id: rows[rows.length - 1].id, now, order }) } : { entries, total };
+  }
+
+  /** How many entries match all filters. */
+  count(filters: Filter[] | string): number {
+    this.assertOpen();
+    this.catchUp();
+    return this.countFilters(this.toFilters(filters), Date.now());
+  }
+
+  private noteDistinct(r: Row): void {
+    const d = this.distinctCache;
+    if (!d) return;
+    d.users.add(r.user);
+    d.actions.add(r.action);
+    d.entityNames.add(r.entityName);
+    if (r.bot !== undefined) d.bots.add(r.bot);
+  }
+
+  private distinctSets(): NonNullable<AuditStore['distinctCache']> {
+    if (!this.distinctCache) {
+      // A skip-scan over each index: one index seek per distinct value, not a scan of the log.
+      const skip = (col: string) => {
+        const res = this.db.exec(
+          `WITH RECURSIVE v(x) AS (SELECT min(${col}) FROM entries WHERE ${col} IS NOT NULL UNION ALL SELECT (SELECT min(${col}) FROM entries WHERE ${col} > v.x) FROM v WHERE v.x IS NOT NULL) SELECT x FROM v WHERE x IS NOT NULL`,
+        );
+        return new Set(res.length ? res[0].values.map((r) => String(r[0])) : []);
+      };
+      this.distinctCache = { users: skip('user'), actions: skip('action'), entityNames: skip('entity_name'), bots: skip('bot') };
+    }
+    return this.distinctCache;
+  }
+
+  /** The distinct users, actions, entity names and bots in the log, for the filter dropdowns. */
+  distinct(): { users: string[]; actions: Action[]; entityNames: string[]; bots: string[] } {
+    this.assertOpen();
+    this.catchUp();
+    const d = this.distinctSets();
+    const sorted = (s: Set<string>) => [...s].sort((a, b) => a.localeCompare(b));
+    return {
+      users: sorted(d.users),
+      actions: ACTIONS.filter((a) => d.actions.has(a)),
+      entityNames: sorted(d.entityNames),
+      bots: sorted(d.bots),
+    };
+  }
+
+  /** All entries of one entity, oldest first. */
+  history(entityName: string, entityId: string): Entry[] {
+    this.assertOpen();
+    this.catchUp();
+    return this.rows(`${SELECT_COLS} WHERE entity_id = ? AND entity_name = ? ORDER BY id ASC`, [String(entityId), entityName]).map(rowToEntry);
+  }
+
+  /**
+   * Recomputes the hash chain from entry 1: every ID present in order, every entry's previous hash
+   * equal to the hash before it, and every hash equal to the SHA-256 of the entry's canonical JSON.
+   */
+  verify(): VerifyResult {
+    this.assertOpen();
+    this.catchUp();
+    const s = this.db.prepare(`${SELECT_COLS} ORDER BY id ASC`);
+    let expected = 1;
+    let prev = GENESIS_HASH;
+    let firstBroken: VerifyResult['firstBroken'];
+    try {
+      while (s.step()) {
+        const r = dbToRow(s.get() as SqlValue[]);
+        if (!firstBroken) {
+          if (r.id !== expected) {
+            firstBroken = { id: expected, reason: r.id > expected ? `entry ${expected} is missing (the next is ${r.id})` : `entry ${r.id} is out of order` };
+          } else if (r.prevHash !== prev) {
+            firstBroken = { id: r.id, reason: `its previous hash does not match the hash of entry ${r.id - 1} (an entry was changed, removed or inserted)` };
+          } else if (hashRow(r) !== r.hash) {
+            firstBroken = { id: r.id, reason: 'its content does not match its hash (the entry was changed)' };
+          }
+        }
+        prev = r.hash;
+        expected = r.id + 1;
+      }
+    } finally {
+      s.free();
+    }
+    const count = expected - 1;
+    return firstBroken ? { ok: false, count, headHash: prev, firstBroken } : { ok: true, count, headHash: prev };
+  }
+
+  /**
+   * Streams the entries matching the filters to `out` as CSV, NDJSON or a FHIR R4 Bundle of
+   * AuditEvents, in `order` (default newest first), in batches, waiting for `drain`. Does not end
+   * `out` unless `end` is true. Returns the number of entries written.
+   */
+  async exportTo(
+    filters: Filter[] | string,
+    format: ExportFormat,
+    out: NodeJS.WritableStream,
+    opts: { order?: 'desc' | 'asc'; end?: boolean } = {},
+  ): Promise<number> {
+    this.assertOpen();
+    this.catchUp();
+    const fl = this.toFilters(filters);
+    const now = Date.now();
+    const fmt = formatter(format, now);
+    const where = this.where(fl, now);
+    const desc = (opts.order ?? 'desc') === 'desc';
+    const maxId = this.lastId;
+    const write = async (chunk: string) => {
+      if (chunk && !out.write(chunk)) await once(out, 'drain');
+    };
+    await write(fmt.head);
+    let n = 0;
+    let edge = desc ? maxId + 1 : 0;
+    for (;;) {
+      this.assertOpen();
+      const sql = `${SELECT_COLS} WHERE (${where.sql}) AND id ${desc ? '<' : '>'} ? AND id <= ? ORDER BY id ${desc ? 'DESC' : 'ASC'} LIMIT 500`;
+      const rows = this.rows(sql, [...where.params, edge, maxId]);
+      if (!rows.length) break;
+      let chunk = '';
+      for (const r of rows) chunk += fmt.entry(rowToEntry(r), n++);
+      await write(chunk);
+      edge = rows[rows.length - 1].id;
+    }
+    await write(fmt.tail);
+    if (opts.end) {
+      out.end();
+      await once(out, 'finish').catch(() => undefined);
+    }
+    return n;
+  }
+
+  /** Called with new entries, this process's and other processes' (within about a second). */
+  onDidAppend(listener: (entries: Entry[]) => void): Disposable {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  /** Called when the store skips something it found damaged (a torn journal line, …). */
+  onDidWarn(listener: (w: StoreWarning) => void): Disposable {
+    this.warnListeners.add(listener);
+    return { dispose: () => this.warnListeners.delete(listener) };
+  }
+
+  /** Checkpoints if needed, then releases files and memory. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return this.queue.then(() => undefined);
+    this.stopTimers();
+    try {
+      await this.checkpoint();
+    } finally {
+      await this.serial(() => {
+        if (this.closed) return;
+        this.closed = true;
+        this.journal.close();
+        for (const s of this.stmts.values()) s.free();
+        this.stmts.clear();
+        this.insertStmt.free();
+        this.db.close();
+        this.listeners.clear();
+        this.warnListeners.clear();
+      });
+    }
+  }
+
+  private stopTimers(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+  }
+
+  /** Runs read-only SQL on the in-memory database (for tests and diagnostics). Writes are refused by the schema's triggers. */
+  unsafeExec(sql: string, params: SqlValue[] = []): SqlValue[][] {
+    this.assertOpen();
+    const s = this.db.prepare(sql);
+    try {
+      s.bind(params);
+      const out: SqlValue[][] = [];
+      while (s.step()) out.push(s.get() as SqlValue[]);
+      return out;
+    } finally {
+      s.free();
+    }
+  }
+}

@@ -1,0 +1,190 @@
+// The journal: an append-only NDJSON file beside the database. Its first line is a header naming the
+// entry it follows (`base`, the last entry already in the database file, and that entry's hash); each
+// further line is one entry (see record.ts). Appends are one write() with O_APPEND, then fdatasync.
+// A checkpoint replaces the journal with a fresh one (temp file, fsync, rename); readers holding the
+// old file open read it to its end first, so nothing is missed.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { StoreError } from './errors';
+
+/** A Buffer as a plain Uint8Array view (the Node typings in use do not accept Buffer where a view is expected). */
+export function view(b: Buffer | Uint8Array): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export interface JournalHeader {
+  botAuditJournal: 1;
+  base: number;
+  baseHash: string;
+}
+
+export interface JournalLine {
+  text: string;
+  /** Byte offset of the line in the journal. */
+  offset: number;
+}
+
+/** fsyncs a directory so that a rename or a new file in it is durable. */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    /* some platforms cannot fsync a directory */
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Writes a file atomically: temp file beside it, fsync, rename over, fsync the directory. */
+export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const fd = fs.openSync(tmp, 'wx');
+  try {
+    let off = 0;
+    const buf = view(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    while (off < buf.length) off += fs.writeSync(fd, buf, off, Math.min(buf.length - off, 64 << 20));
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fsyncDir(path.dirname(file));
+}
+
+export function headerLine(base: number, baseHash: string): string {
+  const h: JournalHeader = { botAuditJournal: 1, base, baseHash };
+  return JSON.stringify(h) + '\n';
+}
+
+export class Journal {
+  private fd: number;
+  readonly ino: number;
+  readonly header: JournalHeader;
+  /** Bytes consumed so far (always at a line boundary). */
+  pos: number;
+  /** Bytes of entries in this journal (after the header). */
+  get entryBytes(): number {
+    return this.pos - this.headerBytes;
+  }
+  private readonly headerBytes: number;
+
+  private constructor(readonly file: string, fd: number) {
+    this.fd = fd;
+    const st = fs.fstatSync(fd);
+    this.ino = st.ino;
+    const head = Buffer.alloc(Math.min(st.size, 4096));
+    fs.readSync(fd, view(head), 0, head.length, 0);
+    const nl = head.indexOf(10);
+    let header: JournalHeader | undefined;
+    if (nl > 0) {
+      try {
+        const h = JSON.parse(head.toString('utf8', 0, nl)) as JournalHeader;
+        if (h && h.botAuditJournal === 1 && Number.isSafeInteger(h.base) && typeof h.baseHash === 'string') header = h;
+      } catch {
+        /* not ours */
+      }
+    }
+    if (!header) {
+      fs.closeSync(fd);
+      throw new StoreError('NOT_BOT_AUDIT_DB', 'is not a Bot Audit journal (its first line is not a journal header); it was left untouched', file);
+    }
+    this.header = header;
+    this.headerBytes = nl + 1;
+    this.pos = nl + 1;
+  }
+
+  /** Opens the journal at `file`, or returns undefined when there is none. */
+  static open(file: string): Journal | undefined {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_APPEND);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new StoreError('IO', `cannot open the journal: ${(err as Error).message}`, file, { cause: err });
+    }
+    return new Journal(file, fd);
+  }
+
+  /** Atomically replaces (or creates) the journal with an empty one that follows entry `base`. */
+  static create(file: string, base: number, baseHash: string): Journal {
+    writeFileAtomic(file, headerLine(base, baseHash));
+    const j = Journal.open(file);
+    if (!j) throw new StoreError('IO', 'the journal vanished right after it was created', file);
+    return j;
+  }
+
+  /** True when the path now names another file (a checkpoint replaced the journal). */
+  replaced(): boolean {
+    try {
+      return fs.statSync(this.file).ino !== this.ino;
+    } catch {
+      return true;
+    }
+  }
+
+  size(): number {
+    return fs.fstatSync(this.fd).size;
+  }
+
+  /**
+   * Reads the complete lines after `pos`. A trailing line without its newline is left for later
+   * unless `sealTorn` (the caller holds the lock, so no writer is mid-line): then it is torn, and is
+   * terminated with a newline so that it stays on record as a skipped line and later appends start
+   * on a fresh line.
+   */
+  readNew(sealTorn: boolean): { lines: JournalLine[]; sealed?: JournalLine } {
+    const size = this.size();
+    const lines: JournalLine[] = [];
+    if (size <= this.pos) return { lines };
+    const buf = Buffer.allocUnsafe(size - this.pos);
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(this.fd, view(buf), got, buf.length - got, this.pos + got);
+      if (n === 0) break;
+      got += n;
+    }
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf(10, start);
+      if (nl < 0 || nl >= got) break;
+      if (nl > start) lines.push({ text: buf.toString('utf8', start, nl), offset: this.pos + start });
+      start = nl + 1;
+    }
+    let sealed: JournalLine | undefined;
+    if (start < got && sealTorn) {
+      sealed = { text: buf.toString('utf8', start, got), offset: this.pos + start };
+      fs.writeSync(this.fd, '\n');
+      fs.fdatasyncSync(this.fd);
+      start = got + 1;
+    }
+    this.pos += start;
+    return { lines, sealed };
+  }
+
+  /** Appends lines (each ending in a newline) and makes them durable. */
+  append(text: string): void {
+    const buf = view(Buffer.from(text, 'utf8'));
+    let off = 0;
+    while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off);
+    fs.fdatasyncSync(this.fd);
+    this.pos += buf.length;
+  }
+
+  close(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+  }
+}

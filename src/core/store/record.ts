@@ -1,0 +1,353 @@
+// The stored form of an entry (a "row"), its canonical JSON, its hash, and size caps.
+import { createHash, randomUUID } from 'node:crypto';
+import { entityNumber } from '../query/sql';
+import { isAction, isOutcome, type Entry, type NewEntry, type Outcome } from './types';
+import { StoreError } from './errors';
+
+/** The hash that precedes entry 1. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/**
+ * An entry as stored in the journal and the database. `before`/`after` are canonical JSON text.
+ * Absent optional fields are omitted (never null), so that the canonical JSON is unique.
+ */
+export interface Row {
+  id: number;
+  uuid: string;
+  recorded: number;
+  user: string;
+  action: string;
+  entityName: string;
+  entityId: string;
+  bot?: string;
+  outcome?: number;
+  failureKind?: string;
+  outcomeDesc?: string;
+  periodStart?: number;
+  periodEnd?: number;
+  traceId?: string;
+  contentType?: string;
+  input?: string;
+  returnValue?: string;
+  before?: string;
+  after?: string;
+  replayOf?: number;
+  prevHash: string;
+  hash: string;
+}
+
+/** Row keys in canonical (sorted) order, hash excluded. */
+export const HASHED_KEYS = [
+  'action',
+  'after',
+  'before',
+  'bot',
+  'contentType',
+  'entityId',
+  'entityName',
+  'failureKind',
+  'id',
+  'input',
+  'outcome',
+  'outcomeDesc',
+  'periodEnd',
+  'periodStart',
+  'prevHash',
+  'recorded',
+  'replayOf',
+  'returnValue',
+  'traceId',
+  'user',
+  'uuid',
+] as const satisfies readonly (keyof Row)[];
+
+/** Canonical JSON of a row without its hash: sorted keys, absent fields omitted. */
+export function canonicalRow(r: Omit<Row, 'hash'> | Row): string {
+  const o: Record<string, unknown> = {};
+  for (const k of HASHED_KEYS) {
+    const v = (r as Record<string, unknown>)[k];
+    if (v !== undefined && v !== null) o[k] = v;
+  }
+  return JSON.stringify(o);
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** SHA-256 of the row's canonical JSON, which includes the previous entry's hash. */
+export function hashRow(r: Omit<Row, 'hash'> | Row): string {
+  return sha256(canonicalRow(r));
+}
+
+/** Canonical JSON of any JSON value: object keys sorted, recursively. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value, 0));
+}
+
+function sortKeys(v: unknown, depth: number): unknown {
+  if (depth > 512) throw new StoreError('INVALID_ENTRY', 'snapshot nests deeper than 512 levels');
+  if (Array.isArray(v)) return v.map((x) => sortKeys(x, depth + 1));
+  if (v && typeof v === 'object') {
+    const src = v as Record<string, unknown>;
+    if (typeof (src as { toJSON?: unknown }).toJSON === 'function') return sortKeys((src as { toJSON(): unknown }).toJSON(), depth + 1);
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(src).sort()) {
+      if (src[k] !== undefined) out[k] = sortKeys(src[k], depth + 1);
+    }
+    return out;
+  }
+  return v;
+}
+
+/**
+ * Keeps a text whole when it fits in `capBytes` (UTF-8), else its head and tail with an explicit
+ * marker `…[cut N bytes]…` in between, the result fitting in the cap.
+ */
+export function capText(text: string, capBytes: number): string {
+  const total = Buffer.byteLength(text, 'utf8');
+  if (total <= capBytes) return text;
+  const buf = Buffer.from(text, 'utf8');
+  // The marker's length depends on N; reserve room for the longest N.
+  const markerRoom = Buffer.byteLength(`…[cut ${total} bytes]…`, 'utf8');
+  const room = Math.max(0, capBytes - markerRoom);
+  let headEnd = Math.floor(room / 2);
+  let tailStart = total - (room - headEnd);
+  // Do not split a UTF-8 sequence: back the head off continuation bytes, move the tail past them.
+  while (headEnd > 0 && (buf[headEnd] & 0xc0) === 0x80) headEnd--;
+  while (tailStart < total && (buf[tailStart] & 0xc0) === 0x80) tailStart++;
+  const cut = tailStart - headEnd;
+  return buf.toString('utf8', 0, headEnd) + `…[cut ${cut} bytes]…` + buf.toString('utf8', tailStart);
+}
+
+const MARKER_RE = /…\[cut (\d+) bytes\]…/;
+
+/** How many bytes were cut from a stored value (0 when it is whole). */
+export function cutBytes(text: string | undefined): number {
+  const m = text ? MARKER_RE.exec(text) : null;
+  return m ? Number(m[1]) : 0;
+}
+
+function optString(e: NewEntry, k: keyof NewEntry): string | undefined {
+  const v = e[k];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new StoreError('INVALID_ENTRY', `${k} must be a string`);
+  return v;
+}
+
+function optNumber(e: NewEntry, k: keyof NewEntry, integer = true): number | undefined {
+  const v = e[k];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isSafeInteger(v))) {
+    throw new StoreError('INVALID_ENTRY', `${k} must be ${integer ? 'an integer' : 'a number'}`);
+  }
+  return v;
+}
+
+function requiredString(e: NewEntry, k: 'user' | 'entityName' | 'entityId'): string {
+  const v = e[k] as unknown;
+  if (typeof v === 'number' && k === 'entityId' && Number.isFinite(v)) return String(v);
+  if (typeof v !== 'string' || v === '') throw new StoreError('INVALID_ENTRY', `${k} must be a non-empty string`);
+  return v;
+}
+
+function snapshot(v: unknown, cap: number): string | undefined {
+  if (v === undefined) return undefined;
+  let text: string;
+  try {
+    text = canonicalJson(v);
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    throw new StoreError('INVALID_ENTRY', `snapshot is not JSON: ${(err as Error).message}`);
+  }
+  if (text === undefined) return undefined; // a function or symbol
+  // Above the cap the snapshot is kept as a JSON string holding its head and tail.
+  return Buffer.byteLength(text, 'utf8') <= cap ? text : JSON.stringify(capText(text, cap));
+}
+
+/** Validates a new entry and turns it into a row (without id, prevHash and hash). */
+export function prepareRow(e: NewEntry, capBytes: number, now: number): Omit<Row, 'id' | 'prevHash' | 'hash'> {
+  if (!e || typeof e !== 'object') throw new StoreError('INVALID_ENTRY', 'entry must be an object');
+  if (!isAction(e.action)) throw new StoreError('INVALID_ENTRY', `action must be one of CREATED, UPDATED, DELETED, INVITED, ACCEPTED, LOGIN, LOGOUT, EXECUTED (got ${String(e.action)})`);
+  if (e.outcome !== undefined && e.outcome !== null && !isOutcome(e.outcome)) throw new StoreError('INVALID_ENTRY', `outcome must be 0, 4, 8 or 12 (got ${String(e.outcome)})`);
+  const cap = (s: string | undefined) => (s === undefined ? undefined : capText(s, capBytes));
+  const row: Omit<Row, 'id' | 'prevHash' | 'hash'> = {
+    uuid: randomUUID(),
+    recorded: optNumber(e, 'recorded') ?? now,
+    user: requiredString(e, 'user'),
+    action: e.action,
+    entityName: requiredString(e, 'entityName'),
+    entityId: requiredString(e, 'entityId'),
+    bot: optString(e, 'bot'),
+    outcome: e.outcome ?? undefined,
+    failureKind: optString(e, 'failureKind'),
+    outcomeDesc: cap(optString(e, 'outcomeDesc')),
+    periodStart: optNumber(e, 'periodStart'),
+    periodEnd: optNumber(e, 'periodEnd'),
+    traceId: optString(e, 'traceId'),
+    contentType: optString(e, 'contentType'),
+    input: cap(optString(e, 'input')),
+    returnValue: cap(optString(e, 'returnValue')),
+    before: snapshot(e.before, capBytes),
+    after: snapshot(e.after, capBytes),
+    replayOf: optNumber(e, 'replayOf'),
+  };
+  for (const k of Object.keys(row) as (keyof typeof row)[]) if (row[k] === undefined) delete row[k];
+  return row;
+}
+
+/** Completes a prepared row with its position in the chain; also returns its journal line. */
+export function sealRow(p: Omit<Row, 'id' | 'prevHash' | 'hash'>, id: number, prevHash: string): { row: Row; line: string } {
+  const r = { ...p, id, prevHash } as Row;
+  const canonical = canonicalRow(r);
+  r.hash = sha256(canonical);
+  return { row: r, line: lineOf(canonical, r.hash) };
+}
+
+function lineOf(canonical: string, hash: string): string {
+  return canonical.slice(0, -1) + `,"hash":"${hash}"}\n`;
+}
+
+/** The journal line for a row: its canonical JSON with the hash added (sorted keys, hash last). */
+export function rowLine(r: Row): string {
+  return lineOf(canonicalRow(r), r.hash);
+}
+
+/** Parses a journal line into a row; throws on anything that is not a well-formed row whose hash matches. */
+export function parseRowLine(line: string): Row {
+  const o = JSON.parse(line) as Row;
+  if (!o || typeof o !== 'object' || !Number.isSafeInteger(o.id) || typeof o.hash !== 'string' || typeof o.prevHash !== 'string') {
+    throw new Error('not an entry');
+  }
+  if (hashRow(o) !== o.hash) throw new Error('hash does not match its content');
+  return o;
+}
+
+function parseSnapshot(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function lazySnapshot(e: Entry, key: 'before' | 'after', text: string): void {
+  let value: unknown;
+  let parsed = false;
+  Object.defineProperty(e, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (!parsed) {
+        value = parseSnapshot(text);
+        parsed = true;
+      }
+      return value;
+    },
+    set(v: unknown) {
+      Object.defineProperty(e, key, { value: v, enumerable: true, configurable: true, writable: true });
+    },
+  });
+}
+
+/** The public entry for a row: snapshots come back as JSON values (parsed on first access). */
+export function rowToEntry(r: Row): Entry {
+  const e: Entry = {
+    id: r.id,
+    uuid: r.uuid,
+    recorded: r.recorded,
+    user: r.user,
+    action: r.action as Entry['action'],
+    entityName: r.entityName,
+    entityId: r.entityId,
+    hash: r.hash,
+    prevHash: r.prevHash,
+  };
+  if (r.bot !== undefined) e.bot = r.bot;
+  if (r.outcome !== undefined) e.outcome = r.outcome as Outcome;
+  if (r.failureKind !== undefined) e.failureKind = r.failureKind;
+  if (r.outcomeDesc !== undefined) e.outcomeDesc = r.outcomeDesc;
+  if (r.periodStart !== undefined) e.periodStart = r.periodStart;
+  if (r.periodEnd !== undefined) e.periodEnd = r.periodEnd;
+  if (r.traceId !== undefined) e.traceId = r.traceId;
+  if (r.contentType !== undefined) e.contentType = r.contentType;
+  if (r.input !== undefined) e.input = r.input;
+  if (r.returnValue !== undefined) e.returnValue = r.returnValue;
+  // Snapshots are parsed when first read: a page of 100 changes with 10 KB snapshots would
+  // otherwise spend most of its time in JSON.parse for values a list never shows.
+  if (r.before !== undefined) lazySnapshot(e, 'before', r.before);
+  if (r.after !== undefined) lazySnapshot(e, 'after', r.after);
+  if (r.replayOf !== undefined) e.replayOf = r.replayOf;
+  return e;
+}
+
+/** Database column for each row field, in the order of ROW_COLUMNS. */
+export const ROW_FIELDS = [
+  'id',
+  'uuid',
+  'recorded',
+  'user',
+  'action',
+  'entityName',
+  'entityId',
+  'bot',
+  'outcome',
+  'failureKind',
+  'outcomeDesc',
+  'periodStart',
+  'periodEnd',
+  'traceId',
+  'contentType',
+  'input',
+  'returnValue',
+  'before',
+  'after',
+  'replayOf',
+  'prevHash',
+  'hash',
+] as const satisfies readonly (keyof Row)[];
+
+export const ROW_COLUMNS = [
+  'id',
+  'uuid',
+  'recorded',
+  'user',
+  'action',
+  'entity_name',
+  'entity_id',
+  'bot',
+  'outcome',
+  'failure_kind',
+  'outcome_desc',
+  'period_start',
+  'period_end',
+  'trace_id',
+  'content_type',
+  'input',
+  'return_value',
+  'before_json',
+  'after_json',
+  'replay_of',
+  'prev_hash',
+  'hash',
+] as const;
+
+export type SqlValue = string | number | null | Uint8Array;
+
+/** A database result row (in ROW_COLUMNS order) to a row. */
+export function dbToRow(values: SqlValue[]): Row {
+  const r: Record<string, unknown> = {};
+  for (let i = 0; i < ROW_FIELDS.length; i++) {
+    const v = values[i];
+    if (v !== null && v !== undefined) r[ROW_FIELDS[i]] = v;
+  }
+  return r as unknown as Row;
+}
+
+/** Insert parameters for a row: the ROW_COLUMNS values, then entity_num. */
+export function rowToDb(r: Row): SqlValue[] {
+  const out: SqlValue[] = ROW_FIELDS.map((k) => (r[k] === undefined ? null : (r[k] as SqlValue)));
+  out.push(entityNumber(r.entityId));
+  return out;
+}

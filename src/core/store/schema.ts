@@ -1,0 +1,118 @@
+// The database schema, its version, and forward migrations.
+import type { Database } from 'sql.js';
+import { entityNumber } from '../query/sql';
+
+/** `PRAGMA application_id`: "BAud". Marks a SQLite file as a Bot Audit log. */
+export const APPLICATION_ID = 0x42417564;
+
+/** `PRAGMA user_version`: the schema version this code writes. */
+export const SCHEMA_VERSION = 3;
+
+const TABLE_V1 = `
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE entries(
+  id INTEGER PRIMARY KEY,
+  uuid TEXT NOT NULL,
+  recorded INTEGER NOT NULL,
+  user TEXT NOT NULL,
+  action TEXT NOT NULL,
+  entity_name TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  bot TEXT,
+  outcome INTEGER,
+  failure_kind TEXT,
+  outcome_desc TEXT,
+  period_start INTEGER,
+  period_end INTEGER,
+  trace_id TEXT,
+  content_type TEXT,
+  input TEXT,
+  before_json TEXT,
+  after_json TEXT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);`;
+
+const TRIGGERS = `
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries BEGIN SELECT RAISE(ABORT, 'audit entries are append-only: UPDATE is refused'); END;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'audit entries are append-only: DELETE is refused'); END;`;
+
+/** Schema version 1, kept to build old files in tests and to document what migration 1→2 changes. */
+export const SCHEMA_V1 = `
+PRAGMA application_id = ${APPLICATION_ID};
+${TABLE_V1}
+${TRIGGERS}
+CREATE INDEX entries_user ON entries(user);
+CREATE INDEX entries_action ON entries(action);
+CREATE INDEX entries_entity ON entries(entity_name, entity_id);
+CREATE INDEX entries_recorded ON entries(recorded);
+CREATE VIRTUAL TABLE entries_fts USING fts4(content="", body, tokenize=unicode61);
+CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
+  INSERT INTO entries_fts(docid, body) VALUES (new.id,
+    coalesce(new.outcome_desc, '') || ' ' || coalesce(new.input, '') || ' ' || coalesce(new.before_json, '') || ' ' || coalesce(new.after_json, ''));
+END;
+INSERT INTO meta(key, value) VALUES ('format', 'bot-audit');
+PRAGMA user_version = 1;`;
+
+/**
+ * Each migration takes the schema from version i+1 to i+2 (index 0: 1→2). Migrations only add:
+ * entries are never rewritten, so every hash stays valid.
+ */
+const MIGRATIONS: string[] = [
+  // 1→2: run return values, replays, numeric entity IDs, per-column indexes for bot and outcome,
+  // entity history by ID, and the return value in full-text search.
+  `
+  ALTER TABLE entries ADD COLUMN return_value TEXT;
+  ALTER TABLE entries ADD COLUMN replay_of INTEGER;
+  ALTER TABLE entries ADD COLUMN entity_num REAL;
+  DROP INDEX entries_entity;
+  CREATE INDEX entries_entity_name ON entries(entity_name);
+  CREATE INDEX entries_entity_id ON entries(entity_id, entity_name);
+  CREATE INDEX entries_entity_num ON entries(entity_num) WHERE entity_num IS NOT NULL;
+  CREATE INDEX entries_bot ON entries(bot) WHERE bot IS NOT NULL;
+  CREATE INDEX entries_outcome ON entries(outcome) WHERE outcome IS NOT NULL;
+  DROP TRIGGER entries_fts_insert;
+  CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
+    INSERT INTO entries_fts(docid, body) VALUES (new.id,
+      coalesce(new.outcome_desc, '') || ' ' || coalesce(new.input, '') || ' ' || coalesce(new.return_value, '') || ' ' ||
+      coalesce(new.before_json, '') || ' ' || coalesce(new.after_json, ''));
+  END;
+  PRAGMA user_version = 2;`,
+  // 2→3: text entity IDs get their own index, so that "entity-id:>42" (numbers compare as numbers,
+  // text as text) is two index ranges instead of a scan.
+  `
+  CREATE INDEX entries_entity_text ON entries(entity_id) WHERE entity_num IS NULL;
+  PRAGMA user_version = 3;`,
+];
+
+/** Creates the current schema in an empty database. */
+export function createSchema(db: Database): void {
+  db.exec(SCHEMA_V1);
+  migrate(db, 1);
+}
+
+/** Migrates forward from `from` to SCHEMA_VERSION, in one transaction. Returns the number of steps. */
+export function migrate(db: Database, from: number): number {
+  if (from >= SCHEMA_VERSION) return 0;
+  db.create_function('bot_audit_entity_num', (v: unknown) => entityNumber(String(v)));
+  db.exec('BEGIN');
+  try {
+    for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v - 1]);
+    if (from < 2) {
+      // Backfill entity_num: an ALTER of a derived, unhashed column. UPDATE is refused by the
+      // append-only trigger, so the trigger is lifted for this one statement inside the transaction.
+      db.exec(`DROP TRIGGER entries_no_update;
+        UPDATE entries SET entity_num = bot_audit_entity_num(entity_id);
+        CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries BEGIN SELECT RAISE(ABORT, 'audit entries are append-only: UPDATE is refused'); END;`);
+    }
+    db.exec('COMMIT');
+  } catch (err) {
+    db.exec('ROLLBACK');
+    throw err;
+  }
+  return SCHEMA_VERSION - from;
+}
+
+export const INSERT_SQL = `INSERT INTO entries(id, uuid, recorded, user, action, entity_name, entity_id, bot, outcome, failure_kind,
+  outcome_desc, period_start, period_end, trace_id, content_type, input, return_value, before_json, after_json, replay_of,
+  prev_hash, hash, entity_num) VALUES (${new Array(23).fill('?').join(',')})`;

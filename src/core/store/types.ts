@@ -1,0 +1,55 @@
+// Entry types shared by the store and the query module. Imports nothing.
+
+export const ACTIONS = ['CREATED', 'UPDATED', 'DELETED', 'INVITED', 'ACCEPTED', 'LOGIN', 'LOGOUT', 'EXECUTED'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+export const OUTCOMES = [0, 4, 8, 12] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** FHIR AuditEvent outcome codes and their display names. */
+export const OUTCOME_NAMES: Record<Outcome, string> = {
+  0: 'Success',
+  4: 'Minor failure',
+  8: 'Serious failure',
+  12: 'Major failure',
+};
+
+export function isAction(v: unknown): v is Action {
+  return typeof v === 'string' && (ACTIONS as readonly string[]).includes(v);
+}
+
+export function isOutcome(v: unknown): v is Outcome {
+  return typeof v === 'number' && (OUTCOMES as readonly number[]).includes(v);
+}
+
+/** What a caller hands to `append()`. */
+export interface NewEntry {
+  user: string;
+  action: Action;
+  entityName: string;
+  entityId: string;
+  bot?: string;
+  outcome?: Outcome;
+  failureKind?: string;
+  outcomeDesc?: string;
+  periodStart?: number;
+  periodEnd?: number;
+  traceId?: string;
+  contentType?: string;
+  input?: string;
+  returnValue?: string;
+  before?: unknown;
+  after?: unknown;
+  replayOf?: number;
+  /** UTC milliseconds; defaults to Date.now(). */
+  recorded?: number;
+}
+
+/** A stored entry. `before`/`after` come back as parsed JSON (or undefined). */
+export interface Entry extends NewEntry {
+  id: number;
+  uuid: string;
+  recorded: number;
+  hash: string;
+  prevHash: string;
+}

@@ -1,0 +1,152 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { settings } from '../config';
+import { Commands } from '../constants';
+import { LocalMedplum } from '../core/medplum';
+import { BotRunner, type RunResult } from '../core/runner';
+import { Disposable } from '../disposable';
+import { log } from '../logger';
+import type { BotInfo } from '../views/bots/botsModel';
+import type { AuditService } from './auditService';
+
+export interface RunInput {
+  input?: unknown;
+  inputText?: string;
+  contentType?: string;
+  replayOf?: number;
+}
+
+/** Thrown when a run is asked for in an untrusted workspace. */
+export class UntrustedWorkspaceError extends Error {
+  constructor() {
+    super(vscode.l10n.t('Bots run workspace code, so they run only in a trusted workspace. Trust this workspace to run bots.'));
+  }
+}
+
+/**
+ * Runs bots for the editor: one runner (isolated workers, bounded in time and memory) and the
+ * local Medplum client, both created on the first run. Shows each run in the status bar, where
+ * it can be cancelled.
+ */
+export class RunService extends Disposable {
+  private runner: Promise<BotRunner> | undefined;
+  private medplum: LocalMedplum | undefined;
+  private readonly running = new Map<string, { bot: BotInfo; cancel: () => void }>();
+  private readonly status = this.register(vscode.window.createStatusBarItem('botAudit.runs', vscode.StatusBarAlignment.Left, 50));
+  private readonly finished = this.register(new vscode.EventEmitter<RunResult>());
+  /** Fires after every run, recorded or not. */
+  readonly onDidFinish = this.finished.event;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly audit: AuditService,
+  ) {
+    super();
+    this.status.name = vscode.l10n.t('Bot Audit Runs');
+    this.status.command = Commands.cancelRuns;
+  }
+
+  private getRunner(): Promise<BotRunner> {
+    this.runner ??= (async () => {
+      const store = await this.audit.store();
+      const dist = vscode.Uri.joinPath(this.extensionUri, 'dist').fsPath;
+      // A packaged extension ships esbuild (which bundles bots) in dist/esbuild; in development it
+      // comes from node_modules.
+      const shipped = path.join(dist, 'esbuild', 'lib', 'main.js');
+      const esbuildPath = fs.existsSync(shipped) ? shipped : undefined;
+      if (esbuildPath) process.env.ESBUILD_BINARY_PATH = path.join(dist, 'esbuild', 'bin', process.platform === 'win32' ? 'esbuild.exe' : 'esbuild');
+      this.medplum = await LocalMedplum.open({
+        file: path.join(this.audit.dataDir, 'resources.db'),
+        store,
+        wasmPath: path.join(dist, 'sql-wasm.wasm'),
+      });
+      return new BotRunner({
+        workerPath: path.join(dist, 'bot-worker.js'),
+        store,
+        medplum: this.medplum,
+        maxConcurrent: settings().maxConcurrentRuns,
+        user: this.audit.user,
+        onLog: (line) => log.info(line),
+        esbuildPath,
+      });
+    })().catch((e) => {
+      this.runner = undefined;
+      throw e;
+    });
+    return this.runner;
+  }
+
+  /** Runs a bot, refusing in an untrusted workspace. Cancellable from the status bar. */
+  async run(bot: BotInfo, input: RunInput = {}): Promise<RunResult> {
+    // The run commands are hidden in Restricted Mode; this is the check that counts.
+    if (!vscode.workspace.isTrusted) throw new UntrustedWorkspaceError();
+    const runner = await this.getRunner();
+    const s = settings(bot.uri);
+    const handle = runner.start({
+      root: bot.workspaceFolder.uri.fsPath,
+      bot: { path: bot.uri.fsPath, name: bot.name, id: bot.entityId !== bot.relPath ? bot.entityId : undefined, relPath: bot.relPath, settings: bot.settings },
+      input: input.input,
+      inputText: input.inputText,
+      contentType: input.contentType,
+      replayOf: input.replayOf,
+      onOutput: (l) => log.trace(`[${bot.name}] ${l.level}: ${l.text}`),
+    });
+    this.running.set(handle.runId, { bot, cancel: handle.cancel });
+    this.updateStatus();
+    try {
+      const result = await handle.result;
+      log.info(`Ran ${bot.name}: ${result.outcome} ${result.outcomeDisplay}${result.failureKind ? ` (${result.failureKind})` : ''} in ${result.durationMs} ms${result.entryId ? `, entry ${result.entryId}` : ''}`);
+      if (result.recordError) log.error(`The run of ${bot.name} could not be recorded: ${result.recordError}`);
+      this.finished.fire(result);
+      if (result.outcome !== 0 && s.notifyOnFailure) void this.notifyFailure(result);
+      return result;
+    } finally {
+      this.running.delete(handle.runId);
+      this.updateStatus();
+    }
+  }
+
+  /** Starts the runner and a worker ahead of the first run. */
+  async warmUp(): Promise<void> {
+    const runner = await this.getRunner();
+    await runner.warmUp(settings().defaultMemoryLimitMb);
+  }
+
+  /** Cancels every run of this window. */
+  cancelAll(): number {
+    const n = this.running.size;
+    for (const r of this.running.values()) r.cancel();
+    return n;
+  }
+
+  get activeRuns(): number {
+    return this.running.size;
+  }
+
+  private updateStatus(): void {
+    const runs = [...this.running.values()];
+    if (!runs.length) {
+      this.status.hide();
+      return;
+    }
+    const names = runs.map((r) => r.bot.name);
+    this.status.text = runs.length === 1 ? `$(sync~spin) ${vscode.l10n.t('Running {0}', names[0])}` : `$(sync~spin) ${vscode.l10n.t('Running {0} bots', runs.length)}`;
+    this.status.tooltip = vscode.l10n.t('{0} — click to cancel', names.join(', '));
+    this.status.show();
+  }
+
+  private async notifyFailure(r: RunResult): Promise<void> {
+    const show = vscode.l10n.t('Show Event');
+    const msg = vscode.l10n.t('{0}: {1} {2}{3}', r.bot.name, String(r.outcome), r.outcomeDisplay, r.message ? ` — ${r.message}` : '');
+    const choice = await (r.outcome >= 8 ? vscode.window.showErrorMessage(msg, ...(r.entryId ? [show] : [])) : vscode.window.showWarningMessage(msg, ...(r.entryId ? [show] : [])));
+    if (choice === show && r.entryId) await vscode.commands.executeCommand(Commands.showEvent, r.entryId);
+  }
+
+  override dispose(): void {
+    this.cancelAll();
+    void this.runner?.then((r) => r.dispose()).catch(() => undefined);
+    void this.medplum?.close().catch(() => undefined);
+    super.dispose();
+  }
+}

@@ -1,0 +1,167 @@
+// bot-audit.json / medplum.config.json validation, .env parsing and masking, bot discovery.
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { loadBotAuditConfig, loadMedplumConfig, readSampleInput, resolveBotSettings, settingsForBot, formatConfigIssue } from '../../../src/core/bots/config';
+import { SECRET_MASK, SecretMasker, loadSecrets, parseDotEnv, toEventSecrets } from '../../../src/core/bots/secrets';
+import { botForFile, discoverBots } from '../../../src/core/bots/discovery';
+import { makeWorkspace, removeWorkspace } from '../runner/helpers';
+
+describe('bots: bot-audit.json', () => {
+  let roots: string[] = [];
+  const ws = (files: Record<string, string>): string => {
+    const r = makeWorkspace(files);
+    roots.push(r);
+    return r;
+  };
+  afterEach(() => {
+    roots.forEach(removeWorkspace);
+    roots = [];
+  });
+
+  it('a missing file gives the defaults and no issue', () => {
+    const root = ws({});
+    const cfg = loadBotAuditConfig(root);
+    assert.equal(cfg.exists, false);
+    assert.deepEqual(cfg.issues, []);
+    const s = settingsForBot(cfg, 'bots/a.ts', 'a');
+    assert.deepEqual(s, { timeout: 10, memoryLimitMb: 256, auditEventTrigger: 'always', auditEventDestination: ['resource'], contentType: 'application/json', inputs: {} });
+  });
+
+  it('reads settings by path or by name (path wins), a single destination string, inputs by value or file', () => {
+    const root = ws({
+      'bot-audit.json': JSON.stringify({
+        glob: 'src/**/*.ts',
+        bots: {
+          hello: { timeout: 5, auditEventTrigger: 'on-error' },
+          'bots/hello.ts': { name: 'Hello', timeout: 2, auditEventDestination: 'log', inputs: { ada: { name: 'Ada' }, fromFile: { file: 'inputs/x.json' } } },
+        },
+      }),
+      'inputs/x.json': '{"name":"X"}',
+    });
+    const cfg = loadBotAuditConfig(root);
+    assert.deepEqual(cfg.issues, []);
+    assert.equal(cfg.glob, 'src/**/*.ts');
+    const s = settingsForBot(cfg, 'bots/hello.ts', 'hello');
+    assert.equal(s.name, 'Hello');
+    assert.equal(s.timeout, 2);
+    assert.equal(s.auditEventTrigger, 'on-error');
+    assert.deepEqual(s.auditEventDestination, ['log']);
+    assert.deepEqual(readSampleInput(root, s.inputs.ada), { input: { name: 'Ada' } });
+    assert.deepEqual(readSampleInput(root, s.inputs.fromFile), { inputText: '{"name":"X"}' });
+  });
+
+  it('reports every bad field with the file, the field and the reason', () => {
+    const root = ws({
+      'bot-audit.json': JSON.stringify({
+        bots: {
+          'bots/a.ts': { timeout: -1, memoryLimitMb: 'lots', auditEventTrigger: 'sometimes', auditEventDestination: ['db'], contentType: 'image/png', colour: 'red', inputs: { f: { file: 3 } } },
+          b: 'nope',
+        },
+        extra: true,
+      }),
+    });
+    const cfg = loadBotAuditConfig(root);
+    const file = path.join(root, 'bot-audit.json');
+    const fields = cfg.issues.map((i) => i.field).sort();
+    assert.deepEqual(fields, [
+      'bots["b"]',
+      'bots["bots/a.ts"].auditEventDestination',
+      'bots["bots/a.ts"].auditEventTrigger',
+      'bots["bots/a.ts"].colour',
+      'bots["bots/a.ts"].contentType',
+      'bots["bots/a.ts"].inputs["f"].file',
+      'bots["bots/a.ts"].memoryLimitMb',
+      'bots["bots/a.ts"].timeout',
+      'extra',
+    ]);
+    for (const i of cfg.issues) {
+      assert.equal(i.file, file);
+      assert.ok(i.reason.length > 5);
+    }
+    assert.match(formatConfigIssue(cfg.issues[0]), new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(`));
+    // Valid fields of a bad entry still apply; bad ones fall back to defaults.
+    assert.equal(settingsForBot(cfg, 'bots/a.ts', 'a').timeout, 10);
+  });
+
+  it('reports a file that is not JSON', () => {
+    const root = ws({ 'bot-audit.json': '{ "bots": ' });
+    const cfg = loadBotAuditConfig(root);
+    assert.equal(cfg.issues.length, 1);
+    assert.equal(cfg.issues[0].field, '');
+    assert.match(cfg.issues[0].reason, /not valid JSON/);
+  });
+
+  it('medplum.config.json bots: validated, merged into discovery with their id', () => {
+    const root = ws({
+      'medplum.config.json': JSON.stringify({ bots: [{ name: 'custom', id: 'abc-123', source: 'src/custom-bot.ts', dist: 'dist/custom-bot.js' }, { name: 'ghost', source: 'src/missing.ts' }, { id: 'x' }] }),
+      'src/custom-bot.ts': 'export async function handler() {}',
+    });
+    const mp = loadMedplumConfig(root);
+    assert.deepEqual(mp.issues.map((i) => i.field), ['bots[1].source', 'bots[2].name']);
+    const d = discoverBots(root);
+    assert.deepEqual(d.bots.map((b) => [b.name, b.id, b.relPath, b.origin]), [['custom', 'abc-123', 'src/custom-bot.ts', 'medplum.config']]);
+  });
+
+  it('resolveBotSettings applies later parts over earlier ones', () => {
+    assert.equal(resolveBotSettings({ timeout: 3 }, { timeout: 4 }).timeout, 4);
+    assert.deepEqual(resolveBotSettings({ auditEventDestination: ['resource', 'log'] }).auditEventDestination, ['resource', 'log']);
+  });
+});
+
+describe('bots: secrets', () => {
+  it('parses NAME=value lines, comments, export, quotes and escapes', () => {
+    const { values, issues } = parseDotEnv(
+      ['# comment', 'A=1', 'export B = two words ', "C='single # not a comment'", 'D="line\\nbreak \\"q\\""', 'E=value # trailing comment', '', 'F=', 'bad line', 'G="multi', 'line"'].join('\n'),
+    );
+    assert.deepEqual(values, { A: '1', B: 'two words', C: 'single # not a comment', D: 'line\nbreak "q"', E: 'value', F: '', G: 'multi\nline' });
+    assert.deepEqual(issues.map((i) => i.field), ['line 9']);
+  });
+
+  it('loads .env from the root (missing is fine) and shapes secrets as Medplum does', () => {
+    const root = makeWorkspace({ '.env': 'TOKEN=abc\n' });
+    try {
+      assert.deepEqual(toEventSecrets(loadSecrets(root).values), { TOKEN: { name: 'TOKEN', valueString: 'abc' } });
+      assert.deepEqual(loadSecrets(path.join(root, 'nowhere')).values, {});
+    } finally {
+      removeWorkspace(root);
+    }
+  });
+
+  it('masks values in text and in JSON values (longest first), never empty ones', () => {
+    const m = new SecretMasker(['abc', 'abcdef', '']);
+    assert.equal(m.maskText('x abcdef y abc'), `x ${SECRET_MASK} y ${SECRET_MASK}`);
+    assert.deepEqual(m.maskValue({ k: ['abc', 1, true], abc: null }), { k: [SECRET_MASK, 1, true], [SECRET_MASK]: null });
+    assert.equal(new SecretMasker([]).maskText('abc'), 'abc');
+  });
+});
+
+describe('bots: discovery', () => {
+  it('finds bots by the glob, outside node_modules and .git, leaving out tests and specs', () => {
+    const root = makeWorkspace({
+      'bots/a.ts': '',
+      'bots/sub/b.mjs': '',
+      'bots/a.test.ts': '',
+      'bots/a.spec.js': '',
+      'bots/readme.md': '',
+      'bots/types.d.ts': '',
+      'node_modules/x/bots/c.ts': '',
+      '.git/bots/d.ts': '',
+      'src/e.ts': '',
+      'bot-audit.json': JSON.stringify({ bots: { 'bots/a.ts': { name: 'Alpha', timeout: 3 } } }),
+    });
+    try {
+      const d = discoverBots(root);
+      assert.deepEqual(d.bots.map((b) => b.relPath), ['bots/a.ts', 'bots/sub/b.mjs']);
+      assert.equal(d.bots[0].name, 'Alpha');
+      assert.equal(d.bots[0].settings.timeout, 3);
+      assert.equal(d.bots[1].name, 'b');
+      assert.equal(d.bots[0].path, path.join(root, 'bots/a.ts'));
+      assert.deepEqual(discoverBots(root, { glob: 'src/**/*.ts' }).bots.map((b) => b.relPath), ['src/e.ts']);
+      const one = botForFile(root, path.join(root, 'src/e.ts'));
+      assert.equal(one.relPath, 'src/e.ts');
+      assert.equal(one.settings.timeout, 10);
+    } finally {
+      removeWorkspace(root);
+    }
+  });
+});
