@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import { Commands, ContextKeys, Views } from './constants';
 import { initLogger, log } from './logger';
@@ -25,6 +26,8 @@ export interface BotAuditApi {
   readonly audit: AuditService | undefined;
   readonly fileAudit: FileAuditWatcher | undefined;
   readonly runs: RunService | undefined;
+  /** How long `activate` itself took. */
+  readonly activationMs: number;
   auditLogPanel(): AuditLogPanel | undefined;
   /** Records an entry in the workspace's audit log (for other extensions: INVITED, ACCEPTED, …). */
   record(entry: NewEntry): Promise<Entry>;
@@ -35,6 +38,7 @@ export interface BotAuditApi {
 let audit: AuditService | undefined;
 
 export function activate(context: vscode.ExtensionContext): BotAuditApi {
+  const started = performance.now();
   initLogger(context);
   log.info(`Bot Audit ${context.extension.packageJSON.version} activating in VS Code ${vscode.version}`);
 
@@ -144,6 +148,8 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
   );
 
   void bots.refresh();
+  const activationMs = performance.now() - started;
+  log.info(`Activated in ${activationMs.toFixed(1)} ms`);
   const requireAudit = () => {
     if (!audit) throw new Error('Bot Audit keeps its log in a workspace folder: open one first.');
     return audit;
@@ -154,6 +160,7 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
     audit,
     fileAudit,
     runs,
+    activationMs,
     auditLogPanel: () => AuditLogPanel.currentPanel,
     record: async (entry) => (await requireAudit().store()).append(entry),
     query: async (filter, limit = 100) => {

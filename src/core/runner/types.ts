@@ -1,7 +1,9 @@
-// Types shared by the runner's host side and its worker. Imports nothing at runtime.
+// Types shared by the runner's host side and its worker.
 import type { AuditEventDestination, AuditEventTrigger } from '../bots/config';
+import { OUTCOME_NAMES, type NewEntry, type Outcome } from '../store/types';
 
-export type RunOutcome = 0 | 4 | 8 | 12;
+/** The run outcomes are the store's: 0, 4, 8, 12. */
+export type RunOutcome = Outcome;
 
 /** Why a run failed, beside its outcome code. */
 export type FailureKind =
@@ -29,12 +31,8 @@ export const FAILURE_OUTCOME: Record<FailureKind, RunOutcome> = {
   crash: 12,
 };
 
-export const OUTCOME_DISPLAY: Record<RunOutcome, string> = {
-  0: 'Success',
-  4: 'Minor failure',
-  8: 'Serious failure',
-  12: 'Major failure',
-};
+/** Display names of the outcomes (one table, the store's). */
+export const OUTCOME_DISPLAY: Record<RunOutcome, string> = OUTCOME_NAMES;
 
 export type LogLevel = 'log' | 'info' | 'warn' | 'error' | 'debug' | 'trace' | 'stdout' | 'stderr';
 
@@ -64,30 +62,11 @@ export interface AuditSink {
   appendBatch?(es: AuditEntryInput[]): Promise<{ id: number }[]>;
 }
 
-/** The fields the runner and the local Medplum client append (a subset of the store's NewEntry). */
-export interface AuditEntryInput {
-  user: string;
-  action: 'CREATED' | 'UPDATED' | 'DELETED' | 'EXECUTED';
-  entityName: string;
-  entityId: string;
-  bot?: string;
-  outcome?: RunOutcome;
-  failureKind?: string;
-  outcomeDesc?: string;
-  periodStart?: number;
-  periodEnd?: number;
-  traceId?: string;
-  contentType?: string;
-  /** The input as text: JSON text for JSON content types, else the text itself. */
-  input?: string;
-  /** The return value as JSON text. */
-  returnValue?: string;
-  before?: unknown;
-  after?: unknown;
-  replayOf?: number;
-  /** For a change made by a bot: the person who ran it (the store keeps it once it has the field). */
-  onBehalfOf?: string;
-}
+/**
+ * What the runner and the local Medplum client append: the store's entry, limited to the actions a
+ * run produces. `input` is JSON text for JSON content types, else the text; `returnValue` is JSON text.
+ */
+export type AuditEntryInput = Omit<NewEntry, 'action' | 'recorded'> & { action: 'CREATED' | 'UPDATED' | 'DELETED' | 'EXECUTED' };
 
 export interface RunSettings {
   /** Seconds. */

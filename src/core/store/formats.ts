@@ -35,6 +35,7 @@ const CSV_COLUMNS: [string, (e: Entry) => string | number | undefined][] = [
   ['before', (e) => json(e.before)],
   ['after', (e) => json(e.after)],
   ['replay_of', (e) => e.replayOf],
+  ['on_behalf_of', (e) => e.onBehalfOf],
   ['prev_hash', (e) => e.prevHash],
   ['hash', (e) => e.hash],
 ];

@@ -11,7 +11,7 @@ import { buildWhere, entityNumber, parseQuery, QueryError, validateFilter, type 
 import { StoreError } from './errors';
 import { formatter, type ExportFormat } from './formats';
 import { Journal, writeFileAtomic } from './journal';
-import { FileLock } from './lock';
+import { FileLock, pidAlive } from './lock';
 import {
   dbToRow,
   GENESIS_HASH,
@@ -164,14 +164,6 @@ function padded(data: Uint8Array): Buffer {
   return buf;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 interface Cursor {
   id: number;
@@ -873,6 +865,17 @@ export class AuditStore {
     if (more) rows.length = limit;
     const entries = rows.map(rowToEntry);
     return more ? { entries, total, nextCursor: encodeCursor({ id: rows[rows.length - 1].id, now, order }) } : { entries, total };
+  }
+
+  /**
+   * The newest `limit` entries that match, without counting every match: for narrow filters (one
+   * entity, one bot) where a view needs only the last few, such as the Bots view's last outcome.
+   */
+  latest(filters: Filter[] | string, limit = 1): Entry[] {
+    this.assertOpen();
+    this.catchUp();
+    const n = Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
+    return this.pageRows(this.toFilters(filters), Date.now(), 0, undefined, 'desc', n).map(rowToEntry);
   }
 
   /** How many entries match all filters. */

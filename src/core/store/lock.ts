@@ -30,7 +30,8 @@ const SAME_HOST_STALE_MS = 10 * 60_000;
 const TOKEN_PREFIX = `${process.pid.toString(36)}-${randomBytes(6).toString('hex')}-`;
 let tokenCounter = 0;
 
-function pidAlive(pid: number): boolean {
+/** Whether a process of this host is alive (EPERM: alive, but not ours to signal). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -32,6 +32,7 @@ export interface Row {
   before?: string;
   after?: string;
   replayOf?: number;
+  onBehalfOf?: string;
   prevHash: string;
   hash: string;
 }
@@ -48,6 +49,7 @@ export const HASHED_KEYS = [
   'failureKind',
   'id',
   'input',
+  'onBehalfOf',
   'outcome',
   'outcomeDesc',
   'periodEnd',
@@ -191,6 +193,7 @@ export function prepareRow(e: NewEntry, capBytes: number, now: number): Omit<Row
     before: snapshot(e.before, capBytes),
     after: snapshot(e.after, capBytes),
     replayOf: optNumber(e, 'replayOf'),
+    onBehalfOf: optString(e, 'onBehalfOf'),
   };
   for (const k of Object.keys(row) as (keyof typeof row)[]) if (row[k] === undefined) delete row[k];
   return row;
@@ -279,6 +282,7 @@ export function rowToEntry(r: Row): Entry {
   if (r.before !== undefined) lazySnapshot(e, 'before', r.before);
   if (r.after !== undefined) lazySnapshot(e, 'after', r.after);
   if (r.replayOf !== undefined) e.replayOf = r.replayOf;
+  if (r.onBehalfOf !== undefined) e.onBehalfOf = r.onBehalfOf;
   return e;
 }
 
@@ -304,6 +308,7 @@ export const ROW_FIELDS = [
   'before',
   'after',
   'replayOf',
+  'onBehalfOf',
   'prevHash',
   'hash',
 ] as const satisfies readonly (keyof Row)[];
@@ -329,6 +334,7 @@ export const ROW_COLUMNS = [
   'before_json',
   'after_json',
   'replay_of',
+  'on_behalf_of',
   'prev_hash',
   'hash',
 ] as const;

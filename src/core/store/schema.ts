@@ -1,12 +1,13 @@
 // The database schema, its version, and forward migrations.
 import type { Database } from 'sql.js';
 import { entityNumber } from '../query/sql';
+import { ROW_COLUMNS } from './record';
 
 /** `PRAGMA application_id`: "BAud". Marks a SQLite file as a Bot Audit log. */
 export const APPLICATION_ID = 0x42417564;
 
 /** `PRAGMA user_version`: the schema version this code writes. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const TABLE_V1 = `
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -83,6 +84,10 @@ const MIGRATIONS: string[] = [
   `
   CREATE INDEX entries_entity_text ON entries(entity_id) WHERE entity_num IS NULL;
   PRAGMA user_version = 3;`,
+  // 3→4: who a bot acted for, beside its own user (Bot/<name>) on the changes it makes.
+  `
+  ALTER TABLE entries ADD COLUMN on_behalf_of TEXT;
+  PRAGMA user_version = 4;`,
 ];
 
 /** Creates the current schema in an empty database. */
@@ -113,6 +118,6 @@ export function migrate(db: Database, from: number): number {
   return SCHEMA_VERSION - from;
 }
 
-export const INSERT_SQL = `INSERT INTO entries(id, uuid, recorded, user, action, entity_name, entity_id, bot, outcome, failure_kind,
-  outcome_desc, period_start, period_end, trace_id, content_type, input, return_value, before_json, after_json, replay_of,
-  prev_hash, hash, entity_num) VALUES (${new Array(23).fill('?').join(',')})`;
+/** The insert of one row: the columns of ROW_COLUMNS, then the derived entity_num. */
+const INSERT_COLUMNS = [...ROW_COLUMNS, 'entity_num'];
+export const INSERT_SQL = `INSERT INTO entries(${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(',')})`;

@@ -41,6 +41,8 @@ export interface NewEntry {
   before?: unknown;
   after?: unknown;
   replayOf?: number;
+  /** For a change a bot made: the person who ran the bot (the entry's user is `Bot/<name>`). */
+  onBehalfOf?: string;
   /** UTC milliseconds; defaults to Date.now(). */
   recorded?: number;
 }

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Entry, NewEntry } from '../store';
+import { pidAlive } from '../store/lock';
 
 export interface EntrySink {
   append(e: NewEntry): Promise<Entry>;
@@ -23,14 +24,6 @@ interface Marker {
 
 export const SESSION_ENTITY = 'Session';
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class Session {
   private ended = false;

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { folderOf, inspectBotFile, isBotFile } from '../../core/bots/botFiles';
 import { type BotSettings, type ConfigIssue, formatConfigIssue, loadBotAuditConfig, loadMedplumConfig } from '../../core/bots/config';
@@ -145,16 +146,21 @@ export class BotsModel extends Disposable {
         const rel = path.relative(root, path.resolve(root, src)).split(path.sep).join('/');
         if (!rel.startsWith('..')) files.set(rel, vscode.Uri.file(path.join(root, rel)));
       }
-      for (const [relPath, uri] of files) {
-        const info = botForFile(root, relPath, { config, medplumConfig });
-        let status: BotInfo['status'];
-        try {
-          status = inspectBotFile(await vscode.workspace.fs.readFile(uri));
-        } catch (e) {
-          status = { kind: 'unreadable', reason: e instanceof Error ? e.message : String(e) };
-        }
-        bots.push({ uri, relPath, name: info.name, entityId: botEntityId(info), settings: info.settings, folder: folderOf(relPath), workspaceFolder, status });
-      }
+      // Read straight from disk, all at once: a round trip per file through the editor's file
+      // service costs seconds for hundreds of bots in a remote window.
+      const scanned = await Promise.all(
+        [...files].map(async ([relPath, uri]) => {
+          const info = botForFile(root, relPath, { config, medplumConfig });
+          let status: BotInfo['status'];
+          try {
+            status = inspectBotFile(await fs.promises.readFile(uri.fsPath));
+          } catch (e) {
+            status = { kind: 'unreadable', reason: e instanceof Error ? e.message : String(e) };
+          }
+          return { uri, relPath, name: info.name, entityId: botEntityId(info), settings: info.settings, folder: folderOf(relPath), workspaceFolder, status };
+        }),
+      );
+      bots.push(...scanned);
     }
     bots.sort((a, b) => a.relPath.localeCompare(b.relPath));
     for (const i of issues) log.warn(formatConfigIssue(i));

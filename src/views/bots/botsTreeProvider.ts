@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { Commands } from '../../constants';
 import type { Filter } from '../../core/query';
+import type { Entry } from '../../core/store';
 import { Disposable } from '../../disposable';
 import { log } from '../../logger';
 import type { AuditService } from '../../services/auditService';
@@ -26,6 +27,8 @@ export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvi
   private roots: FolderNode[] = [];
   /** Bot uri → how many pages of events to show. */
   private readonly pages = new Map<string, number>();
+  /** Bot entity id → its last run, kept up to date from new entries instead of asking the log again. */
+  private readonly lastRuns = new Map<string, Entry | null>();
 
   constructor(
     private readonly model: BotsModel,
@@ -34,7 +37,18 @@ export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvi
     super();
     this.register(model.onDidChange(() => this.changed.fire(undefined)));
     if (audit) {
-      this.register(audit.onDidAppend(() => this.changed.fire(undefined)));
+      this.register(
+        audit.onDidAppend((entries) => {
+          let runs = false;
+          for (const e of entries) {
+            if (e.action !== 'EXECUTED' || e.entityName !== 'Bot') continue;
+            const known = this.lastRuns.get(e.entityId);
+            if (!known || known.id < e.id) this.lastRuns.set(e.entityId, e);
+            runs = true;
+          }
+          if (runs) this.changed.fire(undefined);
+        }),
+      );
       this.register(audit.onDidOpen(() => this.changed.fire(undefined)));
     }
   }
@@ -57,8 +71,12 @@ export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvi
       if (!f) folders.set(key, (f = new FolderNode(bot.folder, bot.workspaceFolder)));
       let runs: RunSummary | undefined;
       if (store) {
-        const page = store.query(botRunsFilter(bot.entityId), { limit: 1 });
-        runs = { last: page.entries[0], total: page.total };
+        let last = this.lastRuns.get(bot.entityId);
+        if (last === undefined) {
+          last = store.latest(botRunsFilter(bot.entityId), 1)[0] ?? null;
+          this.lastRuns.set(bot.entityId, last);
+        }
+        runs = { last: last ?? undefined };
       }
       f.children.push(new BotNode(bot, f, runs));
     }

@@ -147,7 +147,7 @@ describe('Bot Audit in VS Code', () => {
     assert.match(html, /default-src 'none'/);
     assert.match(html, /script-src 'nonce-[A-Za-z0-9+/=]{16,}'/);
     assert.doesNotMatch(html, /unsafe-inline|unsafe-eval/);
-    await until('the webview to say ready', () => panel.isReady, 20_000);
+    await until('the webview to say ready', () => panel.isReady, 45_000);
     // A second open reveals the same panel.
     await vscode.commands.executeCommand('botAudit.openAuditLog');
     assert.equal(a.auditLogPanel(), panel);

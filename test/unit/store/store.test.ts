@@ -316,6 +316,19 @@ describe('AuditStore', function () {
       assert.equal(r.nextCursor, undefined);
     });
 
+    it('gives the newest matches without counting, the same as the first page', () => {
+      for (const q of ['', 'entity:story', 'action:CREATED,UPDATED', 'user:system entity:story']) {
+        for (const limit of [1, 3, 100]) {
+          assert.deepEqual(
+            store.latest(q, limit).map((e) => e.id),
+            store.query(q, { limit }).entries.map((e) => e.id),
+            `${q} ${limit}`,
+          );
+        }
+      }
+      assert.deepEqual(store.latest('user:nobody'), []);
+    });
+
     it('returns an empty page with total 0 when nothing matches', () => {
       assert.deepEqual(store.query('user:nobody'), { entries: [], total: 0 });
     });
@@ -575,5 +588,29 @@ describe('caps', function () {
         fs.chmodSync(dir, 0o700);
         removeDir(dir);
       });
+  });
+});
+
+describe('who a bot acted for', function () {
+  this.timeout(20_000);
+  it('keeps onBehalfOf beside the bot’s user, inside the hash', async () => {
+    const dir = tempDir();
+    const store = await AuditStore.open(path.join(dir, 'audit.db'), { watch: false });
+    try {
+      const e = await store.append({ user: 'Bot/crud', onBehalfOf: 'dev@example.com', action: 'CREATED', entityName: 'Patient', entityId: 'p-1', after: { resourceType: 'Patient' } });
+      assert.equal(store.get(e.id)?.onBehalfOf, 'dev@example.com');
+      const plain = await store.append({ user: 'dev@example.com', action: 'LOGIN', entityName: 'Session', entityId: 's' });
+      assert.equal(store.get(plain.id)?.onBehalfOf, undefined);
+      assert.equal(store.verify().ok, true);
+      // Changing who it was on behalf of breaks the chain.
+      store.unsafeExec("DROP TRIGGER entries_no_update");
+      store.unsafeExec("UPDATE entries SET on_behalf_of = 'someone@else' WHERE id = 1");
+      const v = store.verify();
+      assert.equal(v.ok, false);
+      assert.equal(v.firstBroken?.id, 1);
+    } finally {
+      await store.close();
+      removeDir(dir);
+    }
   });
 });

@@ -5,10 +5,9 @@ import { OUTCOME_NAMES, type Entry, type Outcome } from '../../../core/store';
 import type { BotInfo } from '../botsModel';
 import { outcomeIcon } from './outcomeIcon';
 
-/** What the tree knows of a bot's runs when it lists the bot. */
+/** What the tree knows of a bot's runs when it lists the bot (undefined: the log is not open yet). */
 export interface RunSummary {
   last?: Entry;
-  total: number;
 }
 
 export class BotNode {
@@ -29,7 +28,7 @@ export class BotNode {
 
   toTreeItem(): vscode.TreeItem {
     const { bot, runs } = this;
-    const expandable = (runs?.total ?? 0) > 0 || !this.storesEvents;
+    const expandable = runs?.last !== undefined || !this.storesEvents;
     const item = new vscode.TreeItem(bot.name, expandable ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = this.id;
     item.resourceUri = bot.uri;

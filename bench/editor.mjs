@@ -1,0 +1,55 @@
+// The editor benchmark: VS Code 1.100 (code-server) on a workspace of 500 bots with a 1M-entry log,
+// measured inside the extension host. Writes bench/results/editor.json.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CACHE, ROOT, launchChromium, remoteUri, startCodeServer, workbenchUrl } from '../test/harness/code-server.mjs';
+
+const TOTAL = Number(process.env.BOT_AUDIT_BENCH_ENTRIES ?? 1_000_000);
+const fixture = path.join(CACHE, 'bench', `editor-${TOTAL}`);
+if (!existsSync(path.join(fixture, '.done'))) {
+  console.log(`building the editor fixture (500 bots, ${TOTAL} entries) in ${fixture}, once…`);
+  rmSync(fixture, { recursive: true, force: true });
+  mkdirSync(fixture, { recursive: true });
+  const r = spawnSync(process.execPath, ['--max-old-space-size=8192', path.join(ROOT, 'out/bench/editor/fixture.js'), fixture, String(TOTAL)], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(1);
+  writeFileSync(path.join(fixture, '.done'), new Date().toISOString());
+}
+const dir = path.join(os.tmpdir(), `bot-audit-bench-${process.pid}`);
+const ws = path.join(dir, 'workspace');
+cpSync(fixture, ws, { recursive: true });
+const outFile = path.join(dir, 'editor.json');
+const server = await startCodeServer({
+  folder: ws,
+  userDataDir: path.join(dir, 'user-data'),
+  extensionsDir: path.join(dir, 'extensions'),
+  env: { BOT_AUDIT_BENCH_OUT: outFile },
+});
+let code = 1;
+try {
+  const browser = await launchChromium();
+  const page = await browser.newPage();
+  const done = new Promise((resolve) => page.exposeFunction('codeAutomationExit', resolve));
+  await page.exposeFunction('codeAutomationLog', () => undefined);
+  await page.goto(
+    workbenchUrl(server, ws, [
+      ['extensionDevelopmentPath', remoteUri(server, ROOT)],
+      ['extensionTestsPath', remoteUri(server, path.join(ROOT, 'out/bench/editor/suite.js'))],
+      ['skipWelcome', 'true'],
+    ]),
+  );
+  code = await Promise.race([done, new Promise((r) => setTimeout(() => r('timeout'), 10 * 60_000))]);
+  await browser.close();
+} finally {
+  await server.stop();
+}
+if (code !== 0 || !existsSync(outFile)) {
+  console.error(`the editor benchmark failed (${code})`);
+  process.exit(1);
+}
+const res = JSON.parse(readFileSync(outFile, 'utf8'));
+mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+writeFileSync(path.join(ROOT, 'bench/results/editor.json'), `${JSON.stringify(res, null, 2)}\n`);
+console.table(res);
+rmSync(dir, { recursive: true, force: true });

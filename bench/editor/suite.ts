@@ -1,0 +1,61 @@
+// Runs inside VS Code's extension host (code-server), loaded like the integration suite, and
+// measures what a person waits for in the editor. Writes { metric: number } to BOT_AUDIT_BENCH_OUT.
+import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import * as vscode from 'vscode';
+import type { BotAuditApi } from '../../src/extension';
+
+async function renderTree(api: BotAuditApi): Promise<number> {
+  let items = 0;
+  for (const folder of await api.tree.getChildren()) {
+    folder.toTreeItem();
+    for (const bot of await api.tree.getChildren(folder)) {
+      bot.toTreeItem();
+      items++;
+    }
+  }
+  return items;
+}
+
+export async function run(): Promise<void> {
+  const out: Record<string, number> = {};
+  const ext = vscode.extensions.getExtension<BotAuditApi>('bot-audit.bot-audit')!;
+  if (ext.isActive) throw new Error('the extension was active before the benchmark could time its activation');
+  let t = performance.now();
+  const api = await ext.activate();
+  out.activate_ms = performance.now() - t;
+  // The part that is the extension's own: activate() itself, without the host loading the module.
+  out.activate_body_ms = api.activationMs;
+
+  // First render: the tree as the view asks for it, bots found, log not yet open.
+  t = performance.now();
+  await api.bots.refresh();
+  out.bot_discovery_500_ms = performance.now() - t;
+  t = performance.now();
+  const shown = await renderTree(api);
+  out.tree_first_render_ms = performance.now() - t;
+  out.tree_bots = shown;
+
+  // The log opens in the background; then the tree shows every bot's last outcome.
+  t = performance.now();
+  const store = await api.audit!.store();
+  out.log_open_1m_ms = performance.now() - t;
+  out.log_entries = store.size;
+  t = performance.now();
+  await renderTree(api);
+  out.tree_render_with_outcomes_ms = performance.now() - t;
+
+  // After a run: an EXECUTED entry lands, the tree refreshes.
+  const samples: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    await api.record({ user: 'bench', action: 'EXECUTED', entityName: 'Bot', entityId: 'bots/group-00/bot-000.ts', bot: 'bot-000', outcome: 0, outcomeDesc: 'bench' });
+    t = performance.now();
+    await renderTree(api);
+    samples.push(performance.now() - t);
+  }
+  samples.sort((a, b) => a - b);
+  out.tree_refresh_after_run_ms = samples[Math.floor(samples.length / 2)];
+  out.tree_refresh_after_run_p95_ms = samples[Math.floor(samples.length * 0.95)];
+  for (const k of Object.keys(out)) out[k] = Math.round(out[k] * 100) / 100;
+  fs.writeFileSync(process.env.BOT_AUDIT_BENCH_OUT!, JSON.stringify(out, null, 2));
+}
