@@ -2,6 +2,7 @@
 // database file as the extension. No `vscode`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Transform } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { discoverBots, type BotInfo } from '../core/bots/discovery';
 import { formatConfigIssue, readSampleInput } from '../core/bots/config';
@@ -13,6 +14,7 @@ import { ensureDataDir, resolveDbPath } from '../core/workspace/layout';
 import { formatTable, outcomeText, safeText, styleFor } from './table';
 import { diffText } from './diff';
 import { formatter } from '../core/store/formats';
+import { progressBar } from './progress';
 
 /** Exit codes. A run exits with its outcome (0, 4, 8, 12); everything else has its own code. */
 export const EXIT = {
@@ -369,7 +371,26 @@ async function cmdExport(ctx: Ctx): Promise<number> {
   try {
     const file = typeof ctx.values.output === 'string' ? path.resolve(ctx.io.cwd, ctx.values.output) : undefined;
     const dest = file ? fs.createWriteStream(file) : ctx.io.stdout;
-    const n = await store.exportTo(filters, format as ExportFormat, dest, { end: Boolean(file) });
+    // The bar goes to stderr, so it shows when the export itself is piped or written to a file.
+    const total = store.count(filters);
+    const bar = progressBar(ctx.io.stderr as NodeJS.WriteStream, 'Exporting');
+    let written = 0;
+    const counting = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        // Lines approximate entries (a CSV field may span lines; the count is capped at the total).
+        written += chunk.toString('utf8').split('\n').length - 1;
+        bar.update(Math.min(written, total), total);
+        cb(null, chunk);
+      },
+    });
+    counting.pipe(dest, { end: dest !== ctx.io.stdout });
+    const n = await store.exportTo(filters, format as ExportFormat, counting, { end: true });
+    await new Promise<void>((resolve, reject) => {
+      if (dest === ctx.io.stdout) counting.once('end', () => resolve());
+      else (dest as fs.WriteStream).once('finish', () => resolve()).once('error', reject);
+    });
+    bar.update(total, total);
+    bar.done();
     if (file) ctx.io.stderr.write(`Exported ${n} entries to ${file}\n`);
     return EXIT.ok;
   } finally {
@@ -380,7 +401,9 @@ async function cmdExport(ctx: Ctx): Promise<number> {
 async function cmdVerify(ctx: Ctx): Promise<number> {
   const store = await openStore(ctx, false);
   try {
-    const r = store.verify();
+    const bar = progressBar(ctx.io.stderr as NodeJS.WriteStream, 'Verifying');
+    const r = store.verify((done, total) => bar.update(done, total));
+    bar.done();
     if (ctx.values.json) out(ctx, JSON.stringify(r, null, 2));
     else if (r.ok) out(ctx, `${r.count}/${r.count} entries valid\nhead ${r.headHash}`);
     else {

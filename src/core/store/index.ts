@@ -933,9 +933,11 @@ export class AuditStore {
    * Recomputes the hash chain from entry 1: every ID present in order, every entry's previous hash
    * equal to the hash before it, and every hash equal to the SHA-256 of the entry's canonical JSON.
    */
-  verify(): VerifyResult {
+  /** Recomputes the chain from entry 1. `onProgress(done, total)` is called every 10,000 entries. */
+  verify(onProgress?: (done: number, total: number) => void): VerifyResult {
     this.assertOpen();
     this.catchUp();
+    const total = this.lastId;
     const s = this.db.prepare(`${SELECT_COLS} ORDER BY id ASC`);
     let expected = 1;
     let prev = GENESIS_HASH;
@@ -954,11 +956,13 @@ export class AuditStore {
         }
         prev = r.hash;
         expected = r.id + 1;
+        if (onProgress && r.id % 10_000 === 0) onProgress(r.id, total);
       }
     } finally {
       s.free();
     }
     const count = expected - 1;
+    onProgress?.(count, total);
     return firstBroken ? { ok: false, count, headHash: prev, firstBroken } : { ok: true, count, headHash: prev };
   }
 

@@ -177,6 +177,24 @@ describe('bot-audit CLI (real child processes)', function () {
     assert.equal(cli(ws, 'export', '--format', 'xml').code, 2);
   });
 
+  it('draws a progress bar on a terminal only, and never into the data', async () => {
+    // Off a terminal (as here): no bar on stderr.
+    const plain = cli(ws, 'export', '--format', 'ndjson');
+    assert.equal(plain.stderr, '');
+    // On a terminal: script(1) gives the CLI a pseudo-terminal.
+    const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0;
+    assert.ok(hasScript, 'script(1) from util-linux is on this machine');
+    const out = path.join(ws, 'tty-export.ndjson');
+    const r = spawnSync('script', ['-qec', `${process.execPath} ${CLI} export --format ndjson -o ${out}`, '/dev/null'], { cwd: ws, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /Exporting \[#+\] 100% (\d+)\/\1/);
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+    for (const l of lines) JSON.parse(l);
+    const v = spawnSync('script', ['-qec', `${process.execPath} ${CLI} verify`, '/dev/null'], { cwd: ws, encoding: 'utf8' });
+    assert.match(v.stdout, /Verifying \[#+\] 100%/);
+    assert.match(v.stdout, /(\d+)\/\1 entries valid/);
+  });
+
   it('verifies the chain and prints N/N entries valid and the head hash', () => {
     const r = cli(ws, 'verify');
     assert.equal(r.code, 0);
