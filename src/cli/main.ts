@@ -222,20 +222,27 @@ async function cmdRun(ctx: Ctx): Promise<number> {
   }
 }
 
-async function cmdReplay(ctx: Ctx): Promise<number> {
+/** Opens the log and hands `fn` the entry named by the first argument (`usage` when there is none). */
+async function withEntry(ctx: Ctx, usage: string, fn: (store: AuditStore, entry: Entry) => Promise<number>): Promise<number> {
   const id = Number(ctx.positionals[0]);
-  if (!Number.isSafeInteger(id) || id < 1) throw new CliError(EXIT.usage, 'replay needs an event id: bot-audit replay <event-id>');
+  if (!Number.isSafeInteger(id) || id < 1) throw new CliError(EXIT.usage, usage);
   const store = await openStore(ctx, false);
   try {
     const entry = store.get(id);
     if (!entry) throw new CliError(EXIT.noEntry, `no entry ${id} in ${ctx.dbPath}`);
-    if (entry.action !== 'EXECUTED') throw new CliError(EXIT.noEntry, `entry ${id} is ${entry.action}, not a bot run`);
-    const bot = findBot(ctx, entry.entityId);
-    const r = await withRunner(ctx, store, (runner) => runner.replay(entry, { root: ctx.root, bot, onOutput: ctx.values.json ? undefined : (l) => out(ctx, safeText(formatLogLine(l))) }));
-    return printRun(ctx, r);
+    return await fn(store, entry);
   } finally {
     await store.close();
   }
+}
+
+function cmdReplay(ctx: Ctx): Promise<number> {
+  return withEntry(ctx, 'replay needs an event id: bot-audit replay <event-id>', async (store, entry) => {
+    if (entry.action !== 'EXECUTED') throw new CliError(EXIT.noEntry, `entry ${entry.id} is ${entry.action}, not a bot run`);
+    const bot = findBot(ctx, entry.entityId);
+    const r = await withRunner(ctx, store, (runner) => runner.replay(entry, { root: ctx.root, bot, onOutput: ctx.values.json ? undefined : (l) => out(ctx, safeText(formatLogLine(l))) }));
+    return printRun(ctx, r);
+  });
 }
 
 async function cmdBots(ctx: Ctx): Promise<number> {
@@ -326,13 +333,8 @@ async function cmdLog(ctx: Ctx): Promise<number> {
   }
 }
 
-async function cmdShow(ctx: Ctx): Promise<number> {
-  const id = Number(ctx.positionals[0]);
-  if (!Number.isSafeInteger(id) || id < 1) throw new CliError(EXIT.usage, 'show needs an entry id: bot-audit show <id>');
-  const store = await openStore(ctx, false);
-  try {
-    const e = store.get(id);
-    if (!e) throw new CliError(EXIT.noEntry, `no entry ${id} in ${ctx.dbPath}`);
+function cmdShow(ctx: Ctx): Promise<number> {
+  return withEntry(ctx, 'show needs an entry id: bot-audit show <id>', async (_store, e) => {
     if (ctx.values.json) {
       out(ctx, JSON.stringify(e, null, 2));
       return EXIT.ok;
@@ -354,13 +356,18 @@ async function cmdShow(ctx: Ctx): Promise<number> {
     if (e.outcomeDesc) out(ctx, `\n${st.bold('Outcome description')}\n${safeText(e.outcomeDesc)}`);
     if (e.input) out(ctx, `\n${st.bold('Input')}\n${safeText(e.input)}`);
     if (e.returnValue) out(ctx, `\n${st.bold('Return value')}\n${safeText(e.returnValue)}`);
-    if (ctx.values.diff || e.before !== undefined || e.after !== undefined) {
-      if (e.before !== undefined || e.after !== undefined) out(ctx, `\n${st.bold('Changes')}\n${diffText(e.before, e.after, Boolean(stdout.isTTY) && !('NO_COLOR' in ctx.io.env))}`);
+    if (e.before !== undefined || e.after !== undefined) {
+      if (ctx.values.diff) {
+        const color = Boolean(stdout.isTTY) && !('NO_COLOR' in ctx.io.env);
+        // diffText shows the values' control characters as text: its only escapes are its colours.
+        out(ctx, `\n${st.bold('Changes')}\n${diffText(e.before, e.after, color)}`);
+      } else {
+        if (e.before !== undefined) out(ctx, `\n${st.bold('Before')}\n${safeText(JSON.stringify(e.before, null, 2))}`);
+        if (e.after !== undefined) out(ctx, `\n${st.bold('After')}\n${safeText(JSON.stringify(e.after, null, 2))}`);
+      }
     }
     return EXIT.ok;
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 async function cmdExport(ctx: Ctx): Promise<number> {

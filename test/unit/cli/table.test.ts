@@ -1,0 +1,58 @@
+import * as assert from 'node:assert/strict';
+import { diffText } from '../../../src/cli/diff';
+import { formatTable, safeText, styleFor } from '../../../src/cli/table';
+import type { Entry } from '../../../src/core/store';
+
+const entry = (id: number, over: Partial<Entry> = {}): Entry => ({
+  id,
+  uuid: `u${id}`,
+  recorded: Date.UTC(2026, 10, 23, 12, 0, id),
+  hash: 'h',
+  prevHash: 'p',
+  user: 'dev@example.com',
+  action: 'EXECUTED',
+  entityName: 'Bot',
+  entityId: 'bots/hello-bot.ts',
+  outcome: 8,
+  outcomeDesc: 'TypeError: boom\n    at handler',
+  ...over,
+});
+
+describe('CLI output', () => {
+  it('fits the table to the terminal width', () => {
+    const plain = styleFor(false);
+    for (const width of [60, 80, 120, 200]) {
+      const lines = formatTable([entry(1), entry(22, { user: 'a-very-long-user-name@example.com', entityId: 'x'.repeat(80) })], width, plain).split('\n');
+      assert.equal(lines.length, 3);
+      for (const l of lines) assert.ok(l.length <= Math.max(width, 80), `${l.length} <= ${width}: ${l}`);
+    }
+    const wide = formatTable([entry(1)], 200, plain);
+    assert.match(wide, /Serious failure/);
+    assert.match(wide, /TypeError: boom/);
+    assert.doesNotMatch(wide, /at handler/, 'only the first line of the description');
+  });
+
+  it('colours only on a terminal without NO_COLOR', () => {
+    assert.equal(styleFor(true, {}).red('x'), '\x1b[31mx\x1b[39m');
+    assert.equal(styleFor(true, { NO_COLOR: '' }).red('x'), 'x');
+    assert.equal(styleFor(false, {}).red('x'), 'x');
+    assert.equal(styleFor(true, { TERM: 'dumb' }).red('x'), 'x');
+  });
+
+  it('shows control characters from entries instead of sending them to the terminal', () => {
+    assert.equal(safeText('a\x1b[2Jb\x07'), 'a\\x1b[2Jb\\x07');
+    assert.equal(safeText('tab\tand\nnewline'), 'tab\tand\nnewline', 'tabs and newlines are layout, kept');
+    const t = formatTable([entry(1, { user: 'evil\x1b]0;title\x07' })], 200, styleFor(false));
+    assert.doesNotMatch(t, /\x1b|\x07/);
+  });
+
+  it('diffs before and after as plain text off a terminal, control characters shown', () => {
+    const d = diffText({ name: 'Lovelace', n: 1 }, { name: 'LOVELACE', n: 1, x: 'evil\x1b[31m' }, false);
+    assert.match(d, /Lovelace/);
+    assert.match(d, /LOVELACE/);
+    assert.doesNotMatch(d, /\x1b/);
+    assert.match(d, /evil\\\\x1b\[31m|evil\\x1b\[31m/);
+    assert.equal(diffText({ a: 1 }, { a: 1 }, false), '(no change)');
+    assert.match(diffText(undefined, { created: true }, false), /created/);
+  });
+});
