@@ -155,6 +155,16 @@ describe('Bot Audit in VS Code', () => {
     assert.equal(a.auditLogPanel(), undefined);
   });
 
+  it('refreshes the bots on command, and opens the bot settings file', async () => {
+    const a = await api();
+    await vscode.commands.executeCommand('botAudit.refreshBots');
+    assert.deepEqual((await treeBots(a)).map((b) => b.bot.name).sort(), SAMPLE_BOTS);
+    await vscode.commands.executeCommand('botAudit.openBotSettings');
+    const editor = await until('bot-audit.json in an editor', () => vscode.window.activeTextEditor?.document.uri.path.endsWith('/bot-audit.json') && vscode.window.activeTextEditor);
+    assert.ok(JSON.parse(editor.document.getText()).bots['bots/hello-bot.ts']);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
   it('creates a sample bot from the welcome view command', async () => {
     const a = await api();
     await vscode.commands.executeCommand('botAudit.createSampleBot');
