@@ -208,6 +208,30 @@ describe('bot-audit CLI (real child processes)', function () {
     assert.equal(JSON.parse(r.stdout).replayOf, first.id);
   });
 
+  it('installs into another workspace from npm pack, with esbuild its only dependency', function () {
+    this.timeout(180_000);
+    const packDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-pack-'));
+    try {
+      // dist/ is already built by the test build; --ignore-scripts skips prepack's rebuild.
+      const pack = spawnSync('npm', ['pack', '--ignore-scripts', '--pack-destination', packDir], { cwd: ROOT, encoding: 'utf8' });
+      assert.equal(pack.status, 0, pack.stderr);
+      const tgz = path.join(packDir, fs.readdirSync(packDir).find((f) => f.endsWith('.tgz'))!);
+      const consumer = workspace();
+      fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+      const inst = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tgz], { cwd: consumer, encoding: 'utf8', timeout: 150_000 });
+      assert.equal(inst.status, 0, inst.stderr);
+      const installed = JSON.parse(fs.readFileSync(path.join(consumer, 'node_modules', 'bot-audit', 'package.json'), 'utf8'));
+      assert.deepEqual(Object.keys(installed.dependencies), ['esbuild']);
+      const bin = path.join(consumer, 'node_modules', '.bin', 'bot-audit');
+      const r = spawnSync(bin, ['run', 'hello-bot'], { cwd: consumer, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /Outcome: 0 Success/);
+      fs.rmSync(consumer, { recursive: true, force: true });
+    } finally {
+      fs.rmSync(packDir, { recursive: true, force: true });
+    }
+  });
+
   it('follows the log: sees an entry that another process appends', async () => {
     const follower = spawn(process.execPath, [CLI, 'log', '--follow', '--format', 'ndjson', '--limit', '1'], { cwd: ws, env: { ...process.env, NO_COLOR: '1' } });
     const exited = new Promise((r) => follower.once('exit', r));
