@@ -293,10 +293,11 @@ export function resolveBotSettings(...parts: (BotSettingsInput | undefined)[]): 
  * The settings for one bot: looks its relative path up first, then its name, in bot-audit.json.
  * `relPath` uses `/` separators.
  */
-export function settingsForBot(cfg: BotAuditConfig | undefined, relPath: string, name: string): BotSettings {
+export function settingsForBot(cfg: BotAuditConfig | undefined, relPath: string, name: string, defaults?: BotSettingsInput): BotSettings {
   const byPath = cfg?.bots[relPath] ?? cfg?.bots[`./${relPath}`];
   const byName = cfg?.bots[name];
-  return resolveBotSettings(byName, byPath);
+  // The editor's defaults (its settings) come first; the file's per-bot values win over them.
+  return resolveBotSettings(defaults, byName, byPath);
 }
 
 /**

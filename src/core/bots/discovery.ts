@@ -7,6 +7,7 @@ import { DEFAULT_BOT_GLOB, EXCLUDED_DIRS, botNameFromPath, isBotFile } from './b
 import {
   type BotAuditConfig,
   type BotSettings,
+  type BotSettingsInput,
   type ConfigIssue,
   type MedplumConfig,
   loadBotAuditConfig,
@@ -110,13 +111,13 @@ export function discoverBots(root: string, opts: DiscoveryOptions = {}): Discove
 }
 
 /** The bot for a file (absolute or relative to root), with its settings, whether or not it matches the glob. */
-export function botForFile(root: string, file: string, opts: Pick<DiscoveryOptions, 'config' | 'medplumConfig'> = {}): BotInfo {
+export function botForFile(root: string, file: string, opts: Pick<DiscoveryOptions, 'config' | 'medplumConfig'> & { defaults?: BotSettingsInput } = {}): BotInfo {
   const config = opts.config ?? loadBotAuditConfig(root);
   const medplumConfig = opts.medplumConfig ?? loadMedplumConfig(root);
   const abs = path.resolve(root, file);
   const rel = toPosix(path.relative(root, abs));
   const mp = medplumConfig.bots.find((b) => [b.source, b.dist].some((s) => s && path.resolve(root, s) === abs));
   const baseName = mp?.name ?? botNameFromPath(rel);
-  const settings = settingsForBot(config, rel, baseName);
+  const settings = settingsForBot(config, rel, baseName, opts.defaults);
   return { name: settings.name ?? baseName, id: mp?.id, path: abs, relPath: rel, origin: mp ? 'medplum.config' : 'glob', settings };
 }

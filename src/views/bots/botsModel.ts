@@ -44,10 +44,9 @@ export class BotsModel extends Disposable {
     this.watch();
     this.register(
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration(Settings.botGlob)) {
-          this.watch();
-          this.scheduleRefresh();
-        }
+        if (e.affectsConfiguration(Settings.botGlob)) this.watch();
+        // The glob, and the default timeout, memory limit, trigger and destination of every bot.
+        if (e.affectsConfiguration(Settings.section)) this.scheduleRefresh();
       }),
     );
     this.register(vscode.workspace.onDidChangeWorkspaceFolders(() => this.scheduleRefresh()));
@@ -140,6 +139,13 @@ export class BotsModel extends Disposable {
         if (isBotFile(rel, glob)) files.set(rel, uri);
       }
       // medplum.config.json's bots count too, wherever their source lives.
+      const editor = settings(workspaceFolder.uri);
+      const defaults = {
+        timeout: editor.defaultTimeout,
+        memoryLimitMb: editor.defaultMemoryLimitMb,
+        auditEventTrigger: editor.defaultAuditEventTrigger,
+        auditEventDestination: editor.defaultAuditEventDestination,
+      };
       for (const b of medplumConfig.bots) {
         const src = b.source ?? b.dist;
         if (!src) continue;
@@ -150,7 +156,7 @@ export class BotsModel extends Disposable {
       // service costs seconds for hundreds of bots in a remote window.
       const scanned = await Promise.all(
         [...files].map(async ([relPath, uri]) => {
-          const info = botForFile(root, relPath, { config, medplumConfig });
+          const info = botForFile(root, relPath, { config, medplumConfig, defaults });
           let status: BotInfo['status'];
           try {
             status = inspectBotFile(await fs.promises.readFile(uri.fsPath));

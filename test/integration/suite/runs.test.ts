@@ -97,6 +97,24 @@ describe('Running bots', function () {
     assert.equal((await run('bots/hello-bot.ts')).outcome, 0);
   });
 
+  it('applies the editor’s default timeout to bots whose settings file does not set one', async () => {
+    const a = await api();
+    const cfg = vscode.workspace.getConfiguration('botAudit');
+    await cfg.update('defaultTimeout', 1, vscode.ConfigurationTarget.Workspace);
+    try {
+      const hello = await until('the new default on hello-bot', async () => {
+        const n = await botNode(a, 'hello-bot');
+        return n.bot.settings.timeout === 1 && n;
+      });
+      assert.equal(hello.bot.settings.timeout, 1);
+      assert.equal((await botNode(a, 'endless-bot')).bot.settings.timeout, 2, 'bot-audit.json’s own timeout wins');
+      assert.equal((await botNode(a, 'memory-hog')).bot.settings.timeout, 30);
+    } finally {
+      await cfg.update('defaultTimeout', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+    await until('the built-in default back', async () => (await botNode(a, 'hello-bot')).bot.settings.timeout === 10);
+  });
+
   it('refuses input that does not parse before the bot starts', async () => {
     const r = await vscode.commands.executeCommand<RunResult>('botAudit.runBotWithInput', botUri('bots/hello-bot.ts'), { inputText: '{not json' });
     assert.equal(r.outcome, 4);

@@ -50,6 +50,18 @@ describe('bots: bot-audit.json', () => {
     assert.deepEqual(readSampleInput(root, s.inputs.fromFile), { inputText: '{"name":"X"}' });
   });
 
+  it('takes the editor’s defaults under the file’s per-bot values', () => {
+    const cfg = { file: 'bot-audit.json', exists: true, bots: { 'bots/a.ts': { timeout: 2 } }, issues: [] };
+    const defaults = { timeout: 30, memoryLimitMb: 512, auditEventDestination: ['log' as const] };
+    const a = settingsForBot(cfg, 'bots/a.ts', 'a', defaults);
+    assert.equal(a.timeout, 2, 'the file wins');
+    assert.equal(a.memoryLimitMb, 512, 'the editor default fills in');
+    assert.deepEqual(a.auditEventDestination, ['log']);
+    const b = settingsForBot(cfg, 'bots/b.ts', 'b', defaults);
+    assert.equal(b.timeout, 30);
+    assert.equal(settingsForBot(cfg, 'bots/b.ts', 'b').timeout, 10, 'without editor defaults, the built-in one');
+  });
+
   it('reports every bad field with the file, the field and the reason', () => {
     const root = ws({
       'bot-audit.json': JSON.stringify({
