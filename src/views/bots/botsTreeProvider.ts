@@ -62,26 +62,45 @@ export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvi
     if (node instanceof BotNode) return this.eventsOf(node);
     if (node) return [];
     const folders = new Map<string, FolderNode>();
-    // The bots show at once; their last outcomes follow when the log is open (onDidOpen refreshes).
+    // The bots show at once. Their last outcomes follow: when the log opens (onDidOpen refreshes),
+    // and, for bots not looked up yet, from a background pass that refreshes the view when done.
     const store = this.audit?.openStore;
     if (this.audit && !store) void this.audit.store().catch((e) => log.error('The Bots view cannot read the audit log', e));
-    for (const bot of await this.model.getBots()) {
+    const bots = await this.model.getBots();
+    if (store && bots.some((b) => !this.lastRuns.has(b.entityId))) void this.lookUpLastRuns();
+    for (const bot of bots) {
       const key = `${bot.workspaceFolder.uri.toString()}|${bot.folder}`;
       let f = folders.get(key);
       if (!f) folders.set(key, (f = new FolderNode(bot.folder, bot.workspaceFolder)));
-      let runs: RunSummary | undefined;
-      if (store) {
-        let last = this.lastRuns.get(bot.entityId);
-        if (last === undefined) {
-          last = store.latest(botRunsFilter(bot.entityId), 1)[0] ?? null;
-          this.lastRuns.set(bot.entityId, last);
-        }
-        runs = { last: last ?? undefined };
-      }
+      const last = store ? this.lastRuns.get(bot.entityId) : undefined;
+      const runs: RunSummary | undefined = last === undefined ? undefined : { last: last ?? undefined };
       f.children.push(new BotNode(bot, f, runs));
     }
     this.roots = [...folders.values()];
     return this.roots;
+  }
+
+  private lookingUp: Promise<void> | undefined;
+
+  /**
+   * Looks up the last run of every bot not known yet, a few at a time so the extension host stays
+   * responsive, then refreshes the view once. Resolves when every bot's last run is known.
+   */
+  lookUpLastRuns(): Promise<void> {
+    this.lookingUp ??= (async () => {
+      const store = await this.audit?.store();
+      if (!store) return;
+      const missing = (await this.model.getBots()).filter((b) => !this.lastRuns.has(b.entityId));
+      for (let i = 0; i < missing.length; i++) {
+        const bot = missing[i];
+        if (!this.lastRuns.has(bot.entityId)) this.lastRuns.set(bot.entityId, store.latest(botRunsFilter(bot.entityId), 1)[0] ?? null);
+        if (i % 25 === 24) await new Promise((r) => setImmediate(r));
+      }
+      if (missing.length) this.changed.fire(undefined);
+    })().finally(() => {
+      this.lookingUp = undefined;
+    });
+    return this.lookingUp;
   }
 
   private async eventsOf(node: BotNode): Promise<BotsTreeNode[]> {
