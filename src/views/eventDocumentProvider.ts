@@ -22,7 +22,8 @@ export class EventDocumentProvider extends Disposable implements vscode.TextDocu
     const store = await this.audit.store();
     const entry = Number.isSafeInteger(id) ? store.get(id) : undefined;
     if (!entry) return vscode.l10n.t('There is no entry {0} in {1}.', String(id), this.audit.dbPath);
-    const changes: never[] = [];
+    // What the run changed: the other entries of its trace.
+    const changes = entry.action === 'EXECUTED' && entry.traceId ? store.byTrace(entry.traceId).filter((e) => e.id !== entry.id) : [];
     return renderEventDocument(entry, changes, settings().timeZone);
   }
 }

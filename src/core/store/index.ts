@@ -867,6 +867,13 @@ export class AuditStore {
     return more ? { entries, total, nextCursor: encodeCursor({ id: rows[rows.length - 1].id, now, order }) } : { entries, total };
   }
 
+  /** Every entry of one run (one trace ID), oldest first: the run and what it changed. */
+  byTrace(traceId: string, limit = MAX_LIMIT): Entry[] {
+    this.assertOpen();
+    this.catchUp();
+    return this.rows(`${SELECT_COLS} WHERE trace_id = ? ORDER BY id ASC LIMIT ?`, [traceId, Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)))]).map(rowToEntry);
+  }
+
   /**
    * The newest `limit` entries that match, without counting every match: for narrow filters (one
    * entity, one bot) where a view needs only the last few, such as the Bots view's last outcome.

@@ -84,9 +84,11 @@ const MIGRATIONS: string[] = [
   `
   CREATE INDEX entries_entity_text ON entries(entity_id) WHERE entity_num IS NULL;
   PRAGMA user_version = 3;`,
-  // 3→4: who a bot acted for, beside its own user (Bot/<name>) on the changes it makes.
+  // 3→4: who a bot acted for, beside its own user (Bot/<name>) on the changes it makes; and the
+  // entries of one run (its trace ID), for "what this run changed".
   `
   ALTER TABLE entries ADD COLUMN on_behalf_of TEXT;
+  CREATE INDEX entries_trace ON entries(trace_id) WHERE trace_id IS NOT NULL;
   PRAGMA user_version = 4;`,
 ];
 

@@ -131,6 +131,9 @@ describe('Running bots', function () {
       assert.equal(c.traceId, r.traceId);
       assert.equal(c.onBehalfOf, a.audit!.user, 'a bot’s change names the person who ran it');
     }
+    // The run's event document lists what it changed.
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.from({ scheme: 'bot-audit-event', path: `/entry-${r.entryId}.md` }));
+    assert.match(doc.getText(), /## Changes made by this run\n\n- `#\d+ CREATED Patient\/[0-9a-f-]+`\n- `#\d+ CREATED Observation\//);
     const upd = changes[2];
     assert.equal((upd.before as { name: { family: string }[] }).name[0].family, 'Lovelace');
     assert.equal((upd.after as { name: { family: string }[] }).name[0].family, 'LOVELACE');

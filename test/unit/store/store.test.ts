@@ -602,6 +602,11 @@ describe('who a bot acted for', function () {
       const plain = await store.append({ user: 'dev@example.com', action: 'LOGIN', entityName: 'Session', entityId: 's' });
       assert.equal(store.get(plain.id)?.onBehalfOf, undefined);
       assert.equal(store.verify().ok, true);
+      // One run's entries, by its trace ID.
+      await store.append({ user: 'Bot/crud', action: 'UPDATED', entityName: 'Patient', entityId: 'p-1', traceId: 't-9' });
+      const run = await store.append({ user: 'dev@example.com', action: 'EXECUTED', entityName: 'Bot', entityId: 'bots/crud.ts', traceId: 't-9', outcome: 0 });
+      assert.deepEqual(store.byTrace('t-9').map((x) => x.id), [run.id - 1, run.id]);
+      assert.deepEqual(store.byTrace('nope'), []);
       // Changing who it was on behalf of breaks the chain.
       store.unsafeExec("DROP TRIGGER entries_no_update");
       store.unsafeExec("UPDATE entries SET on_behalf_of = 'someone@else' WHERE id = 1");
