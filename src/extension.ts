@@ -17,7 +17,7 @@ import { BotCodeLensProvider, StackTraceLinkProvider } from './views/botCodeLens
 import { EVENT_SCHEME } from './views/eventDocumentProvider';
 import type { Entry, NewEntry } from './core/store';
 import { type Filter, formatQuery, parseQuery } from './core/query';
-import { botRunsFilter } from './views/bots/botsTreeProvider';
+import { botRunsFilter } from './core/bots/discovery';
 
 /** What `activate` returns: used by the integration tests, not a public API. */
 export interface BotAuditApi {

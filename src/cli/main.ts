@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { discoverBots, type BotInfo } from '../core/bots/discovery';
+import { botEntityId, botRunsFilter, discoverBots, type BotInfo } from '../core/bots/discovery';
 import { formatConfigIssue, readSampleInput } from '../core/bots/config';
 import { QueryError, parseQuery, type Filter } from '../core/query';
 import { LocalMedplum } from '../core/medplum';
@@ -251,14 +251,7 @@ async function cmdBots(ctx: Ctx): Promise<number> {
   const store = fs.existsSync(ctx.dbPath) ? await openStore(ctx, false) : undefined;
   try {
     const rows = found.bots.map((b) => {
-      const last = store?.query(
-        [
-          { column: 'action', op: 'oneOf', value: ['EXECUTED'] },
-          { column: 'entityName', op: 'equals', value: 'Bot' },
-          { column: 'entityId', op: 'equals', value: b.id ?? b.relPath },
-        ],
-        { limit: 1 },
-      ).entries[0];
+      const last = store?.latest(botRunsFilter(botEntityId(b)), 1)[0];
       return { bot: b, last };
     });
     if (ctx.values.json) {

@@ -8,7 +8,7 @@ import { log } from '../logger';
 import type { AuditService } from '../services/auditService';
 import { type RunInput, RunService, UntrustedWorkspaceError } from '../services/runService';
 import type { BotInfo, BotsModel } from '../views/bots/botsModel';
-import { botRunsFilter } from '../views/bots/botsTreeProvider';
+import { botRunsFilter } from '../core/bots/discovery';
 
 /** What a command can be invoked with: a tree node, a URI (CodeLens, explorer), an entry id, or nothing (palette). */
 type Target = { bot?: BotInfo; entry?: Entry } | vscode.Uri | number | undefined;

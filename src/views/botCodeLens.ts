@@ -6,7 +6,7 @@ import { OUTCOME_NAMES, type Outcome } from '../core/store';
 import { Disposable } from '../disposable';
 import type { AuditService } from '../services/auditService';
 import type { BotsModel } from './bots/botsModel';
-import { botRunsFilter } from './bots/botsTreeProvider';
+import { botRunsFilter } from '../core/bots/discovery';
 
 /** "▶ Run", "Run with Input…" and "Events (N) · last: …" above a bot's exported handler. */
 export class BotCodeLensProvider extends Disposable implements vscode.CodeLensProvider {

@@ -3,6 +3,7 @@
 // with its settings from bot-audit.json. No `vscode`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Filter } from '../query';
 import { DEFAULT_BOT_GLOB, EXCLUDED_DIRS, botNameFromPath, isBotFile } from './botFiles';
 import {
   type BotAuditConfig,
@@ -55,6 +56,15 @@ const toPosix = (p: string): string => p.split(path.sep).join('/');
 /** The id the audit log uses for a bot: its Medplum id, else its relative path. */
 export function botEntityId(bot: Pick<BotInfo, 'id' | 'relPath'>): string {
   return bot.id ?? bot.relPath;
+}
+
+/** The filter for a bot's runs: EXECUTED entries filed under its entity id (as the runner writes them). */
+export function botRunsFilter(entityId: string): Filter[] {
+  return [
+    { column: 'action', op: 'oneOf', value: ['EXECUTED'] },
+    { column: 'entityName', op: 'equals', value: 'Bot' },
+    { column: 'entityId', op: 'equals', value: entityId },
+  ];
 }
 
 /** Walks `root` and returns the bots. */

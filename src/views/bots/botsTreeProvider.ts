@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { Commands } from '../../constants';
-import type { Filter } from '../../core/query';
+import { botRunsFilter } from '../../core/bots/discovery';
 import type { Entry } from '../../core/store';
 import { Disposable } from '../../disposable';
 import { log } from '../../logger';
@@ -10,15 +10,6 @@ import { BotNode, BotsTreeNode, EventNode, FolderNode, MoreEventsNode, NoticeNod
 
 /** How many of a bot's events one "page" of the tree shows. */
 export const EVENTS_PAGE = 20;
-
-/** The filter for a bot's runs: EXECUTED entries filed under its entity id. */
-export function botRunsFilter(entityId: string): Filter[] {
-  return [
-    { column: 'action', op: 'oneOf', value: ['EXECUTED'] },
-    { column: 'entityName', op: 'equals', value: 'Bot' },
-    { column: 'entityId', op: 'equals', value: entityId },
-  ];
-}
 
 /** Maps bots and their events to tree items: folders, bots, then each bot's events, newest first. */
 export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvider<BotsTreeNode> {
