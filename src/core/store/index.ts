@@ -27,6 +27,7 @@ import {
 } from './record';
 import { APPLICATION_ID, createSchema, INSERT_SQL, migrate, SCHEMA_VERSION } from './schema';
 import { ACTIONS, type Action, type Entry, type NewEntry } from './types';
+import { LogWindow, type WindowOptions, type WindowSource } from './window';
 
 export { ACTIONS, OUTCOMES, OUTCOME_NAMES, isAction, isOutcome } from './types';
 export type { Action, Outcome, NewEntry, Entry } from './types';
@@ -35,6 +36,7 @@ export { capText, cutBytes, canonicalJson, GENESIS_HASH } from './record';
 export { toAuditEvent, type ExportFormat } from './formats';
 export { SCHEMA_VERSION, APPLICATION_ID } from './schema';
 export type { Filter } from '../query';
+export { LogWindow, type WindowOptions } from './window';
 
 export interface AutoCheckpoint {
   /** Checkpoint after this long without an append by this process (default 30 s). */
@@ -763,9 +765,10 @@ export class AuditStore {
    * The rows of one page. The plan follows what SQLite's planner cannot know: when few entries
    * match, numeric entity-ID ranges use their indexes; a multi-value "is one of" on action or
    * outcome becomes one newest-first, limited branch per value (each walks its index in ID order),
-   * merged, instead of collecting and sorting every match.
+   * merged, instead of collecting and sorting every match. `offset` skips that many matches after
+   * the keyset (windows use it for the short distance from a known position).
    */
-  private pageRows(fl: Filter[], now: number, total: number, after: number | undefined, order: 'desc' | 'asc', limit: number): Row[] {
+  private pageRows(fl: Filter[], now: number, total: number, after: number | undefined, order: 'desc' | 'asc', limit: number, offset = 0): Row[] {
     const selective = total <= Math.max(2000, this.lastId / 100);
     const dir = order === 'desc' ? 'DESC' : 'ASC';
     const keyset = after === undefined ? '' : order === 'desc' ? ' AND id < ?' : ' AND id > ?';
@@ -780,17 +783,20 @@ export class AuditStore {
         sub[k] = { ...multi, value: [v] } as Filter;
         return this.where(sub, now, selective);
       });
-      const sql =
-        `${SELECT_COLS} WHERE id IN (` +
-        branches.map((b) => `SELECT id FROM (SELECT id FROM entries WHERE (${b.sql})${keyset} ORDER BY id ${dir} LIMIT ?)`).join(' UNION ALL ') +
-        `) ORDER BY id ${dir} LIMIT ?`;
+      const union = branches.map((b) => `SELECT id FROM (SELECT id FROM entries WHERE (${b.sql})${keyset} ORDER BY id ${dir} LIMIT ?)`).join(' UNION ALL ');
+      // The first limit + offset matches overall are among the first limit + offset of each branch.
+      // With an offset, skip over IDs only and read just the rows of the page (fewer row lookups).
+      const sql = offset
+        ? `${SELECT_COLS} WHERE id IN (SELECT id FROM (${union}) ORDER BY id ${dir} LIMIT ? OFFSET ?) ORDER BY id ${dir}`
+        : `${SELECT_COLS} WHERE id IN (${union}) ORDER BY id ${dir} LIMIT ?`;
       const params: SqlValue[] = [];
-      for (const b of branches) params.push(...b.params, ...keyParams, limit);
+      for (const b of branches) params.push(...b.params, ...keyParams, limit + offset);
       params.push(limit);
+      if (offset) params.push(offset);
       return this.rows(sql, params);
     }
     const where = this.where(fl, now, selective);
-    return this.rows(`${SELECT_COLS} WHERE (${where.sql})${keyset} ORDER BY id ${dir} LIMIT ?`, [...where.params, ...keyParams, limit]);
+    return this.rows(`${SELECT_COLS} WHERE (${where.sql})${keyset} ORDER BY id ${dir} LIMIT ? OFFSET ?`, [...where.params, ...keyParams, limit, offset]);
   }
 
   private countWhere(where: SqlWhere): number {
@@ -800,11 +806,13 @@ export class AuditStore {
   /**
    * Counts matches, remembering the count until the log grows. IDs run 1..N without gaps, so no
    * filter counts N and a lone ID filter is arithmetic; a lone negation counts as N minus its
-   * (indexed) positive; a lone numeric entity-ID range is two index ranges.
+   * (indexed) positive; a lone numeric entity-ID range is two index ranges. `remember: false` for
+   * one-off counts (a window's indexOf) that would only push useful counts out of the cache.
    */
-  private countFilters(fl: Filter[], now: number): number {
+  private countFilters(fl: Filter[], now: number, remember = true): number {
     if (!fl.length) return this.lastId;
     const where = this.where(fl, now);
+    if (!remember) return this.countUncached(fl, now, where);
     const key = where.sql + '\0' + JSON.stringify(where.params);
     const hit = this.countCache.get(key);
     if (hit !== undefined) return hit;
@@ -865,6 +873,27 @@ export class AuditStore {
     if (more) rows.length = limit;
     const entries = rows.map(rowToEntry);
     return more ? { entries, total, nextCursor: encodeCursor({ id: rows[rows.length - 1].id, now, order }) } : { entries, total };
+  }
+
+  /**
+   * A window on the entries matching `filters` for a virtualized table, which asks for rows by
+   * position: `rows(start, count)`. The window is pinned at the newest entry when it opens (later
+   * entries are not in it, so positions stay put while the log grows; `newSince()` counts them)
+   * and at one "now" for relative times. A query string is parsed (QueryError on bad text).
+   */
+  window(filters: Filter[] | string, opts: WindowOptions = {}): LogWindow {
+    this.assertOpen();
+    this.catchUp();
+    const source: WindowSource = {
+      ready: () => {
+        this.assertOpen();
+        this.catchUp();
+      },
+      lastId: () => this.lastId,
+      count: (fl, now, remember) => this.countFilters(fl, now, remember),
+      page: (fl, now, total, after, order, limit, offset) => this.pageRows(fl, now, total, after, order, limit, offset).map(rowToEntry),
+    };
+    return new LogWindow(source, this.toFilters(filters), opts);
   }
 
   /** Every entry of one run (one trace ID), oldest first: the run and what it changed. */
