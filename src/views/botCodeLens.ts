@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { Commands } from '../constants';
 import { findHandlerLine } from '../core/bots/botFiles';
 import { timeAgo } from '../core/format/time';
+import { STACK_LOCATION_RE } from '../core/format/outcomeDesc';
 import { OUTCOME_NAMES, type Outcome } from '../core/store';
 import { Disposable } from '../disposable';
 import type { AuditService } from '../services/auditService';
@@ -61,12 +62,10 @@ export class BotCodeLensProvider extends Disposable implements vscode.CodeLensPr
 
 /** Makes `path/to/bot.ts:12:30` in an event document a link to that line of the bot. */
 export class StackTraceLinkProvider implements vscode.DocumentLinkProvider {
-  static readonly RE = /((?:\/|[A-Za-z]:\\)[^\s:()'"`]+\.(?:ts|mts|cts|js|mjs|cjs)):(\d+)(?::(\d+))?/g;
-
   provideDocumentLinks(doc: vscode.TextDocument): vscode.DocumentLink[] {
     const text = doc.getText();
     const links: vscode.DocumentLink[] = [];
-    for (const m of text.matchAll(StackTraceLinkProvider.RE)) {
+    for (const m of text.matchAll(STACK_LOCATION_RE)) {
       const start = doc.positionAt(m.index!);
       const end = doc.positionAt(m.index! + m[0].length);
       const target = vscode.Uri.file(m[1]).with({ fragment: `L${m[2]}${m[3] ? `,${m[3]}` : ''}` });

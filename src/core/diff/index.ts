@@ -27,3 +27,14 @@ export function diffValues(before: unknown, after: unknown): Delta | undefined {
   if (before === undefined && after === undefined) return undefined;
   return differ.diff(before ?? null, after ?? null) ?? undefined;
 }
+
+/**
+ * The delta a reviewer expects: a created or deleted object shows field by field (all added or all
+ * removed), an update what changed. `left` is what the formatter shows unchanged fields from.
+ */
+export function reviewDelta(before: unknown, after: unknown): { delta: Delta | undefined; left: unknown } {
+  const isObj = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (before === undefined && isObj(after)) return { delta: diffValues({}, after), left: {} };
+  if (after === undefined && isObj(before)) return { delta: diffValues(before, {}), left: before };
+  return { delta: diffValues(before, after), left: before };
+}
