@@ -20,6 +20,7 @@ export const Commands = {
   exportAuditLog: 'botAudit.exportAuditLog',
   copyEventJson: 'botAudit.copyEventJson',
   showBotEvents: 'botAudit.showBotEvents',
+  showEntityHistory: 'botAudit.showEntityHistory',
 } as const;
 
 export const Views = {

@@ -2,13 +2,13 @@ import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import { Commands, ContextKeys, Views } from './constants';
 import { initLogger, log } from './logger';
-import { type BotInfo, BotsModel } from './views/bots/botsModel';
+import { BotsModel } from './views/bots/botsModel';
 import { BotsTreeProvider } from './views/bots/botsTreeProvider';
-import { AuditLogPanel, AuditLogSource } from './webviews/auditLog/auditLogPanel';
+import { AuditLogPanel } from './webviews/auditLog/auditLogPanel';
+import { registerAuditLog } from './webviews/auditLog/register';
 import { SAMPLE_BOT_SOURCE } from './sampleBot';
 import { AuditService } from './services/auditService';
 import { FileAuditWatcher } from './services/fileAuditWatcher';
-import { toRow } from './webviews/auditLog/rows';
 import { EventDocumentProvider } from './views/eventDocumentProvider';
 import { BOT_AUDIT_CONFIG_FILE } from './core/bots/config';
 import { RunService } from './services/runService';
@@ -16,8 +16,7 @@ import { registerRunCommands } from './commands/runCommands';
 import { BotCodeLensProvider, StackTraceLinkProvider } from './views/botCodeLens';
 import { EVENT_SCHEME } from './views/eventDocumentProvider';
 import type { Entry, NewEntry } from './core/store';
-import { type Filter, formatQuery, parseQuery } from './core/query';
-import { botRunsFilter } from './core/bots/discovery';
+import type { Filter } from './core/query';
 
 /** What `activate` returns: used by the integration tests, not a public API. */
 export interface BotAuditApi {
@@ -29,6 +28,8 @@ export interface BotAuditApi {
   /** How long `activate` itself took. */
   readonly activationMs: number;
   auditLogPanel(): AuditLogPanel | undefined;
+  /** Opens an audit-log link, as the URI handler does. */
+  openLink(uri: vscode.Uri): AuditLogPanel | undefined;
   /** Records an entry in the workspace's audit log (for other extensions: INVITED, ACCEPTED, …). */
   record(entry: NewEntry): Promise<Entry>;
   /** The newest entries that match, as filter rows or query text. */
@@ -94,37 +95,9 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
     }, 0);
   }
 
-  const source: AuditLogSource = {
-    load: async (query, variant, lastGood) => {
-      if (!audit) return { source: '', variant, query, entries: [], total: 0, error: vscode.l10n.t('Open a folder to keep an audit log.') };
-      const store = await audit.store();
-      let queryError: string | undefined;
-      let filters;
-      try {
-        filters = parseQuery(query);
-      } catch (e) {
-        queryError = e instanceof Error ? e.message : String(e);
-        filters = parseQuery(lastGood);
-      }
-      const page = store.query(filters, { limit: 200 });
-      return { source: audit.dbPath, variant, query, queryError, entries: page.entries.map(toRow), total: page.total };
-    },
-    onDidChange: audit ? (listener, thisArg, disposables) => audit!.onDidAppend(() => listener.call(thisArg, undefined), undefined, disposables) : undefined,
-  };
+  const openLink = registerAuditLog(context, audit, bots);
 
   context.subscriptions.push(
-    vscode.commands.registerCommand(Commands.openAuditLog, (query?: string) =>
-      AuditLogPanel.show(context.extensionUri, source, typeof query === 'string' ? { query, variant: { kind: 'log' } } : undefined),
-    ),
-    vscode.commands.registerCommand(Commands.showBotEvents, async (target?: { bot?: BotInfo } | vscode.Uri) => {
-      const list = await bots.getBots();
-      const bot =
-        target instanceof vscode.Uri
-          ? list.find((b) => b.uri.toString() === target.toString())
-          : (target?.bot ?? (await vscode.window.showQuickPick(list.map((b) => ({ label: b.name, description: b.relPath, bot: b })), { placeHolder: vscode.l10n.t('Bot') }))?.bot);
-      if (!bot) return undefined;
-      return AuditLogPanel.show(context.extensionUri, source, { query: formatQuery(botRunsFilter(bot.entityId)), variant: { kind: 'botEvents', bot: bot.name } });
-    }),
     vscode.commands.registerCommand(Commands.refreshBots, () => bots.refresh()),
     vscode.commands.registerCommand(Commands.openBotSource, async (uri: vscode.Uri, line = 0) => {
       const doc = await vscode.workspace.openTextDocument(uri);
@@ -144,7 +117,6 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
       if (!(await exists(uri))) await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode('{\n  "bots": {}\n}\n'));
       await vscode.window.showTextDocument(uri);
     }),
-    { dispose: () => AuditLogPanel.currentPanel?.dispose() },
   );
 
   void bots.refresh();
@@ -162,6 +134,7 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
     runs,
     activationMs,
     auditLogPanel: () => AuditLogPanel.currentPanel,
+    openLink,
     record: async (entry) => (await requireAudit().store()).append(entry),
     query: async (filter, limit = 100) => {
       const page = (await requireAudit().store()).query(filter, { limit });

@@ -4,6 +4,7 @@ import {
   provideVSCodeDesignSystem,
   vsCodeBadge,
   vsCodeButton,
+  vsCodeCheckbox,
   vsCodeDropdown,
   vsCodeOption,
   vsCodeProgressRing,
@@ -18,6 +19,7 @@ export function registerToolkit(): void {
   provideVSCodeDesignSystem().register(
     vsCodeBadge(),
     vsCodeButton(),
+    vsCodeCheckbox(),
     vsCodeDropdown(),
     vsCodeOption(),
     vsCodeProgressRing(),
@@ -58,4 +60,31 @@ export function badge(text: string): HTMLElement {
 
 export function progressRing(): HTMLElement {
   return document.createElement('vscode-progress-ring');
+}
+
+export type Dropdown = HTMLElement & { value: string };
+
+/** A toolkit dropdown. Option labels are text, never HTML. */
+export function dropdown(options: readonly { value: string; label: string }[], value: string, ariaLabel: string): Dropdown {
+  const d = document.createElement('vscode-dropdown') as Dropdown;
+  d.setAttribute('aria-label', ariaLabel);
+  for (const o of options) {
+    const opt = document.createElement('vscode-option');
+    opt.setAttribute('value', o.value);
+    opt.textContent = o.label;
+    if (o.value === value) opt.setAttribute('selected', '');
+    d.appendChild(opt);
+  }
+  d.value = value;
+  return d;
+}
+
+export type Checkbox = HTMLElement & { checked: boolean };
+
+export function checkbox(label: string, checked: boolean): Checkbox {
+  const c = document.createElement('vscode-checkbox') as Checkbox;
+  c.textContent = label;
+  if (checked) c.setAttribute('checked', '');
+  c.checked = checked;
+  return c;
 }

@@ -200,19 +200,21 @@ export function registerRunCommands(context: vscode.ExtensionContext, bots: Bots
       }
       return r;
     }),
-    vscode.commands.registerCommand(Commands.exportAuditLog, async (to?: vscode.Uri, format?: ExportFormat) => {
+    // `query`: export only the entries that match (the audit log page exports its filtered view).
+    vscode.commands.registerCommand(Commands.exportAuditLog, async (to?: vscode.Uri, format?: ExportFormat, query = '') => {
       const store = await audit.store();
+      const ext = format === 'ndjson' ? 'ndjson' : format === 'fhir' ? 'json' : 'csv';
       const target =
         to ??
         (await vscode.window.showSaveDialog({
-          title: vscode.l10n.t('Export Audit Log'),
-          defaultUri: vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'audit-log.csv'),
+          title: query ? vscode.l10n.t('Export Filtered Audit Log') : vscode.l10n.t('Export Audit Log'),
+          defaultUri: vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, `audit-log.${ext}`),
           filters: { CSV: ['csv'], NDJSON: ['ndjson', 'jsonl'], 'FHIR Bundle': ['json'] },
         }));
       if (!target) return undefined;
       const fmt: ExportFormat = format ?? (target.path.endsWith('.csv') ? 'csv' : target.path.endsWith('.json') ? 'fhir' : 'ndjson');
       const out = fs.createWriteStream(target.fsPath);
-      const n = await store.exportTo([], fmt, out, { end: true });
+      const n = await store.exportTo(query, fmt, out, { end: true });
       void vscode.window.showInformationMessage(vscode.l10n.t('Exported {0} entries to {1}', n, vscode.workspace.asRelativePath(target)));
       return n;
     }),

@@ -5,102 +5,20 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
-  CODE_SERVER_BIN, ROOT, ensureCodeServer, freshWorkspace, launchChromium, remoteUri, startCodeServer, workbenchUrl,
+  CODE_SERVER_BIN, ROOT, ensureCodeServer, freshWorkspace, launchChromium, remoteUri, startCodeServer,
 } from '../harness/code-server.mjs';
+import { openBotAuditView, openWorkbench, runCommand, setTheme, waitForRows, webviewFrame } from './helpers.mjs';
 
 const SHOTS = path.join(ROOT, 'test-results');
 mkdirSync(SHOTS, { recursive: true });
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const VSIX = path.join(ROOT, `bot-audit-${pkg.version}.vsix`);
 
-/** Opens VS Code on a folder and waits for the workbench. */
-async function openWorkbench(browser, server, folder, payload) {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
-  await page.goto(workbenchUrl(server, folder, payload), { waitUntil: 'domcontentloaded', timeout: 60_000 });
-  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-  await page.locator('.activitybar').waitFor({ timeout: 60_000 });
-  return page;
-}
-
-async function openBotAuditView(page) {
-  const icon = page.locator('.activitybar [aria-label^="Bot Audit"]').first();
-  await icon.waitFor({ timeout: 60_000 });
-  await icon.click();
-  // With one view in the container its header is hidden (the container's title stands in), so wait
-  // for it to be attached rather than visible.
-  await page.locator('.sidebar .pane-header[aria-label^="Bots"]').first().waitFor({ state: 'attached', timeout: 30_000 });
-}
-
-async function treeRows(page) {
-  return page.locator('.sidebar .monaco-list-row .label-name').allInnerTexts();
-}
-
-async function waitForRows(page, wanted, timeout = 30_000) {
-  const end = Date.now() + timeout;
-  let rows = [];
-  while (Date.now() < end) {
-    rows = (await treeRows(page)).map((r) => r.trim());
-    if (wanted.every((w) => rows.includes(w))) return rows;
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`Tree rows ${JSON.stringify(rows)} lack ${JSON.stringify(wanted)}`);
-}
-
-async function runCommand(page, title) {
-  const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
-  // The palette can be caught mid-transition (a quick pick closing): start from a closed one, and
-  // try again once.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await page.keyboard.press('Escape');
-      await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
-      await page.keyboard.press('Control+Shift+P');
-      const input = page.locator('.quick-input-widget input');
-      await input.waitFor({ state: 'visible', timeout: 10_000 });
-      await input.fill(`>${title}`);
-      // Click the row whose label is exactly the title (the first row may be a longer command).
-      const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: exact }) }).first();
-      await row.waitFor({ state: 'visible', timeout: 10_000 });
-      await row.click({ timeout: 10_000 });
-      return;
-    } catch (e) {
-      if (attempt >= 2) throw e;
-    }
-  }
-}
-
-/** A webview's content lives in nested iframes: find the frame that holds `selector`. */
-async function webviewFrame(page, selector, timeout = 30_000) {
-  const end = Date.now() + timeout;
-  while (Date.now() < end) {
-    for (const f of page.frames()) {
-      try {
-        if (await f.locator(selector).count()) return f;
-      } catch {
-        /* frame went away */
-      }
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`No webview frame holds ${selector}`);
-}
-
 describe('Bot Audit as a person sees it', function () {
   let browser;
   let server;
   let page;
   let ws;
-
-  /** Switches the colour theme as a person does: Preferences: Color Theme, then the theme's name. */
-  async function setTheme(theme) {
-    await runCommand(page, 'Preferences: Color Theme');
-    const input = page.locator('.quick-input-widget input[placeholder*="Color Theme" i]');
-    await input.waitFor({ timeout: 10_000 });
-    await input.fill(theme);
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: theme }).first().waitFor({ timeout: 10_000 });
-    await page.keyboard.press('Enter');
-    await page.waitForTimeout(800);
-  }
 
   before(async function () {
     const fresh = await freshWorkspace();
@@ -133,7 +51,7 @@ describe('Bot Audit as a person sees it', function () {
     await runCommand(page, 'Bot Audit: Open Audit Log');
     const frame = await webviewFrame(page, '#app .toolbar h1');
     assert.equal(await frame.locator('#app .toolbar h1').innerText(), 'Audit Log');
-    await frame.locator('.grid .row', { hasText: 'LOGIN' }).first().waitFor({ timeout: 15_000 });
+    await frame.locator('.rows .row', { hasText: 'LOGIN' }).first().waitFor({ timeout: 15_000 });
     assert.match(await frame.locator('.count').innerText(), /^\d+ of \d+ entries$/);
     // The toolkit's web components were defined (the CSP let the script run).
     assert.equal(await frame.evaluate(() => Boolean(customElements.get('vscode-button'))), true);
@@ -158,12 +76,12 @@ describe('Bot Audit as a person sees it', function () {
     await page.keyboard.press('ArrowRight');
     await page.locator('.sidebar .monaco-list-row .label-name', { hasText: /^Success$/ }).first().waitFor({ timeout: 15_000 });
     await page.screenshot({ path: path.join(SHOTS, 'run-light.png') });
-    await setTheme('Dark Modern');
+    await setTheme(page, 'Dark Modern');
     await page.screenshot({ path: path.join(SHOTS, 'run-dark.png') });
     const bg = await page.locator('.sidebar').evaluate((e) => getComputedStyle(e).backgroundColor);
     const [r, g, b] = bg.match(/\d+/g).map(Number);
     assert.ok(r + g + b < 200, `the dark theme is applied (sidebar ${bg})`);
-    await setTheme('Light Modern');
+    await setTheme(page, 'Light Modern');
   });
 
   it('shows a welcome view with a button in a workspace without bots', async () => {

@@ -1,96 +1,530 @@
-// The audit-log page. Browser code only: it talks to the host through the shared protocol
-// and renders every value as text.
+// The audit-log page. Browser code only: it talks to the host through the shared protocol and
+// renders every value as text. The page owns its filters, sort and layout (kept in the webview's
+// state); rows come from the host in pages, by position in the current result.
+// jsondiffpatch's diff layout first: auditLog.css overrides its colours with the theme's.
+import 'jsondiffpatch/formatters/styles/html.css';
 import './auditLog.css';
-import { EntryRow, LogState, isHostNotification } from '../../src/webviews/protocol';
+import { QueryError } from '../../src/core/query';
+import {
+  asPageState,
+  isHostNotification,
+  type Choices,
+  type EntryDetail,
+  type EntryRow,
+  type HostNotification,
+  type LogVariant,
+  type PageState,
+  type WebviewCommand,
+} from '../../src/webviews/protocol';
 import { clear, el } from '../dom';
-import { badge, button, progressRing, registerToolkit, textField } from '../toolkit';
+import { button, registerToolkit, textField } from '../toolkit';
 import { vscodeApi } from '../vscodeApi';
+import { DetailPane, QuickView } from './detail';
+import { FilterBar } from './filters';
+import { columnsFor, PAGE_SIZE, partsFromQuery, queryFromParts, RowCache } from './model';
+import { VirtualTable } from './table';
 
 registerToolkit();
-const vscode = vscodeApi<{ query?: string }>();
+const vscode = vscodeApi<PageState>();
+const post = (m: WebviewCommand) => vscode.postMessage(m);
 
-const app = document.getElementById('app')!;
-const refresh = button('Refresh', { appearance: 'secondary', icon: 'refresh', title: 'Refresh' });
-const query = textField('Filter, e.g. action:UPDATED user:dev@example.com', { ariaLabel: 'Query' });
-const saved = vscode.getState()?.query;
-if (saved !== undefined) query.value = saved;
-let debounce: ReturnType<typeof setTimeout> | undefined;
-query.addEventListener('input', () => {
-  vscode.setState({ query: query.value });
-  if (debounce) clearTimeout(debounce);
-  debounce = setTimeout(() => vscode.postMessage({ type: 'setQuery', query: query.value }), 200);
+const defaultState = (variant: LogVariant): PageState => ({
+  variant,
+  query: '',
+  order: variant.kind === 'history' ? 'asc' : 'desc',
+  widths: {},
+  hidden: [],
+  utc: false,
+  detailOpen: true,
+  detailWidth: 420,
+  showUnchanged: false,
 });
-const queryError = el('div', { class: 'query-error', role: 'alert', 'aria-live': 'polite' });
+
+const saved = asPageState(vscode.getState());
+let state: PageState = saved ?? defaultState({ kind: 'log' });
+const save = () => vscode.setState(state);
+
+// ------------------------------------------------------------------ layout
+const app = document.getElementById('app')!;
 const title = el('h1', {}, 'Audit Log');
 const count = el('span', { class: 'count', 'aria-live': 'polite' });
-const body = el('div', { class: 'body' }, progressRing());
+const pill = button('New entries', { appearance: 'primary', icon: 'arrow-up', title: 'Show the new entries' });
+pill.classList.add('new-pill');
+pill.hidden = true;
+const zoneToggle = button('Local time', { appearance: 'secondary', icon: 'globe', title: 'Show timestamps in UTC or local time' });
+zoneToggle.classList.add('zone-toggle');
+const columnsButton = button('Columns', { appearance: 'secondary', icon: 'list-flat', title: 'Show or hide columns' });
+const exportButton = button('Export', { appearance: 'secondary', icon: 'export', title: 'Export the entries of this view' });
+exportButton.classList.add('export');
+const linkButton = button('Copy link', { appearance: 'icon', icon: 'link', title: 'Copy a link to this view' });
+linkButton.classList.add('copy-view-link');
+const detailToggle = button('Details', { appearance: 'icon', icon: 'layout-sidebar-right', title: 'Show or hide the details pane' });
+detailToggle.classList.add('detail-toggle');
+const refreshButton = button('Refresh', { appearance: 'icon', icon: 'refresh', title: 'Refresh' });
 
-app.append(
-  el('header', { class: 'toolbar' }, title, count, el('span', { class: 'spacer' }), refresh),
-  el('div', { class: 'filters' }, query),
-  queryError,
-  body,
+const search = textField('Search outcome descriptions and snapshots ( / )', { ariaLabel: 'Search' });
+search.classList.add('search');
+const queryBox = textField('Query, e.g. action:UPDATED user:dev@example.com created:>now-7d', { ariaLabel: 'Query' });
+queryBox.classList.add('query');
+const queryError = el('div', { class: 'query-error', role: 'alert', 'aria-live': 'polite' });
+
+const filterBar = new FilterBar(
+  () => onPartsChanged(),
+  () => state.utc,
+);
+const quick = new QuickView();
+const detail = new DetailPane(
+  {
+    copyLink: (id) => post({ type: 'copyLink', query: state.query, entry: id }),
+    openHistory: (entityName, entityId) => post({ type: 'openHistory', entityName, entityId }),
+    openSource: (path, line, column) => post({ type: 'openSource', path, line, column }),
+    showUnchangedChanged: (show) => {
+      state.showUnchanged = show;
+      save();
+    },
+  },
+  state.showUnchanged,
+  state.utc,
 );
 
-refresh.addEventListener('click', () => vscode.postMessage({ type: 'refresh' }));
+const table = new VirtualTable({
+  need: (pages) => want(pages),
+  select: (_index, row) => onSelect(row),
+  open: (index) => {
+    setDetailOpen(true);
+    const row = current?.cache.get(index);
+    if (row) onSelect(row);
+    detail.element.focus({ preventScroll: true });
+  },
+  toggleOrder: () => {
+    state.order = state.order === 'desc' ? 'asc' : 'desc';
+    save();
+    applyColumns();
+    runQuery({ select: state.selected });
+  },
+  resized: (key, width) => {
+    state.widths = { ...state.widths, [key]: width };
+    save();
+  },
+  quickView: (row, anchor) => void onQuickView(row, anchor),
+  compareChanged: () => showCompare(),
+  scrolledToTop: () => {
+    if (!pill.hidden && state.order === 'desc') runQuery({ keepScroll: true, select: state.selected });
+  },
+});
 
-type ColumnDef = { key: string; label: string; cell: (r: EntryRow) => Node | string };
-const outcomeCell = (r: EntryRow) => (r.outcome === undefined ? '' : el('span', { class: `outcome outcome-${r.outcome}` }, r.outcomeName ?? String(r.outcome)));
-/** Medplum's Event tab: ID, Outcome, Outcome Desc, Last Updated. */
-const EVENT_COLUMNS: ColumnDef[] = [
-  { key: 'id', label: 'ID', cell: (r) => String(r.id) },
-  { key: 'outcome', label: 'Outcome', cell: outcomeCell },
-  { key: 'desc', label: 'Outcome Desc', cell: (r) => r.outcomeDescFirstLine ?? '' },
-  { key: 'recorded', label: 'Last Updated', cell: (r) => new Date(r.recorded).toLocaleString() },
-];
-const COLUMNS: ColumnDef[] = [
-  { key: 'id', label: 'ID', cell: (r) => String(r.id) },
-  { key: 'user', label: 'User', cell: (r) => r.user },
-  { key: 'action', label: 'Action', cell: (r) => el('span', { class: `action action-${r.action.toLowerCase()}` }, r.action) },
-  { key: 'entityName', label: 'Entity Name', cell: (r) => r.entityName },
-  { key: 'entityId', label: 'Entity ID', cell: (r) => r.entityId },
-  { key: 'recorded', label: 'Timestamp', cell: (r) => new Date(r.recorded).toLocaleString() },
-  { key: 'outcome', label: 'Outcome', cell: outcomeCell },
-  { key: 'desc', label: 'Outcome Desc', cell: (r) => r.outcomeDescFirstLine ?? '' },
-];
+const splitter = el('div', { class: 'splitter', role: 'separator', 'aria-orientation': 'vertical', 'aria-label': 'Resize the details pane', tabindex: '0' });
+const main = el('main', { class: 'split' }, table.element, splitter, detail.element);
+const message = el('div', { class: 'message', hidden: '' });
+const footer = el('footer', { class: 'source' });
 
-function render(state: LogState): void {
-  clear(body);
-  const columns = state.variant.kind === 'botEvents' ? EVENT_COLUMNS : COLUMNS;
-  title.textContent = state.variant.kind === 'botEvents' ? `Events: ${state.variant.bot}` : 'Audit Log';
-  if (document.activeElement !== query) query.value = state.query;
-  queryError.textContent = state.queryError ?? '';
-  count.textContent = `${state.entries.length} of ${state.total} entries`;
-  if (state.error) {
-    body.append(el('div', { class: 'message error', role: 'alert' }, el('span', { class: 'codicon codicon-error' }), ' ', state.error));
+app.append(
+  el('header', { class: 'toolbar' }, title, count, pill, el('span', { class: 'spacer' }), zoneToggle, columnsButton, exportButton, linkButton, detailToggle, refreshButton),
+  el('section', { class: 'filters', 'aria-label': 'Filters' }, filterBar.element, el('div', { class: 'query-line' }, search, queryBox), queryError),
+  message,
+  main,
+  footer,
+  quick.element,
+);
+
+// ------------------------------------------------------------------ query state
+let seq = 0;
+let current: { seq: number; cache: RowCache; total: number; logSize: number } | undefined;
+let lastQuery: string | undefined;
+
+function runQuery(opts: { keepScroll?: boolean; select?: number } = {}): void {
+  seq++;
+  pendingKeepScroll = opts.keepScroll === true;
+  queue.length = 0;
+  inflight = 0;
+  // Keep the selected entry selected when the new result still has it.
+  post({ type: 'query', seq, query: state.query, order: state.order, select: 'select' in opts ? opts.select : state.selected });
+}
+let pendingKeepScroll = false;
+
+/** Shows query text's filter rows and search; false (with the error shown) when the text is not valid. */
+function showParts(query: string): boolean {
+  try {
+    const parts = partsFromQuery(query);
+    filterBar.set(parts.drafts);
+    search.value = parts.search;
+    queryError.textContent = '';
+    return true;
+  } catch (e) {
+    // Keep the last valid rows; say what is wrong, and where.
+    queryError.textContent = e instanceof QueryError ? e.message : String(e);
+    return false;
+  }
+}
+
+let partsTimer: ReturnType<typeof setTimeout> | undefined;
+function onPartsChanged(): void {
+  const text = queryFromParts(filterBar.value, search.value);
+  queryBox.value = text;
+  queryError.textContent = '';
+  if (partsTimer) clearTimeout(partsTimer);
+  partsTimer = setTimeout(() => {
+    if (text === state.query) return;
+    state.query = text;
+    save();
+    runQuery();
+  }, 150);
+}
+
+let queryTimer: ReturnType<typeof setTimeout> | undefined;
+queryBox.addEventListener('input', () => {
+  if (queryTimer) clearTimeout(queryTimer);
+  queryTimer = setTimeout(() => {
+    const text = queryBox.value;
+    if (!showParts(text) || text === state.query) return;
+    state.query = text;
+    save();
+    runQuery();
+  }, 250);
+});
+search.addEventListener('input', () => onPartsChanged());
+
+// ------------------------------------------------------------------ paging
+const queue: number[] = [];
+let inflight = 0;
+const MAX_INFLIGHT = 2;
+
+function want(pages: number[]): void {
+  queue.push(...pages);
+  pump();
+}
+
+/** Asks for the wanted pages nearest the view first; pages scrolled far away are dropped. */
+function pump(): void {
+  const c = current;
+  if (!c) return;
+  const center = Math.max(0, table.selected >= 0 && isNear(table.selected) ? table.selected : firstVisible());
+  while (inflight < MAX_INFLIGHT && queue.length) {
+    queue.sort((a, b) => Math.abs(a * PAGE_SIZE - center) - Math.abs(b * PAGE_SIZE - center));
+    const p = queue.shift()!;
+    if (Math.abs(p * PAGE_SIZE - center) > PAGE_SIZE * 3) {
+      c.cache.unask(p);
+      continue;
+    }
+    inflight++;
+    post({ type: 'rows', seq: c.seq, start: p * PAGE_SIZE, count: PAGE_SIZE });
+  }
+}
+
+function firstVisible(): number {
+  const id = table.viewport.getAttribute('aria-activedescendant');
+  const rows = table.viewport.querySelectorAll<HTMLElement>('.rows .row:not([hidden])');
+  const top = table.viewport.getBoundingClientRect().top;
+  for (const r of rows) if (r.getBoundingClientRect().bottom > top) return Number(r.dataset.index);
+  return id ? Number(id.slice(4)) : 0;
+}
+
+function isNear(index: number): boolean {
+  return Math.abs(index - firstVisible()) < PAGE_SIZE;
+}
+
+// ------------------------------------------------------------------ selection and details
+const details = new Map<number, EntryDetail>();
+const detailWaiters = new Map<number, ((d: EntryDetail | undefined, error?: string) => void)[]>();
+
+function getDetail(id: number): Promise<{ entry?: EntryDetail; error?: string }> {
+  const hit = details.get(id);
+  if (hit) return Promise.resolve({ entry: hit });
+  return new Promise((resolve) => {
+    const list = detailWaiters.get(id) ?? [];
+    list.push((entry, error) => resolve({ entry, error }));
+    detailWaiters.set(id, list);
+    if (list.length === 1) post({ type: 'detail', id });
+  });
+}
+
+let selectToken = 0;
+function onSelect(row: EntryRow | undefined): void {
+  if (!row) return;
+  state.selected = row.id;
+  save();
+  if (state.variant.kind === 'history' && table.compare.size === 2) return;
+  if (!state.detailOpen) return;
+  const token = ++selectToken;
+  detail.loading(row.id);
+  // While arrows fly through rows, ask only for the one the user stops on.
+  setTimeout(() => {
+    if (token !== selectToken) return;
+    void getDetail(row.id).then(({ entry, error }) => {
+      if (token !== selectToken) return;
+      if (entry) detail.show(entry);
+      else detail.error(error ?? `Entry ${row.id} could not be read.`);
+    });
+  }, 60);
+}
+
+async function showCompare(): Promise<void> {
+  const ids = [...table.compare].sort((a, b) => a - b);
+  if (ids.length !== 2) {
+    if (ids.length === 1) detail.empty('Choose one more version to compare.');
     return;
   }
-  if (state.total === 0 && !state.query) {
-    body.append(
-      el(
-        'div',
-        { class: 'message empty' },
-        el('span', { class: 'codicon codicon-checklist' }),
-        el('p', {}, 'No entries yet.'),
-        el('p', { class: 'hint' }, 'Every bot run and every change to a record will appear here, newest first.'),
-      ),
-    );
+  setDetailOpen(true);
+  const token = ++selectToken;
+  const [a, b] = await Promise.all(ids.map(getDetail));
+  if (token !== selectToken) return;
+  if (a.entry && b.entry) detail.show(a.entry, b.entry);
+  else detail.error(a.error ?? b.error ?? 'These versions could not be read.');
+}
+
+async function onQuickView(row: EntryRow | undefined, anchor: HTMLElement | undefined): Promise<void> {
+  if (!row || !anchor) {
+    quick.hide();
     return;
   }
-  const table = el('div', { class: `grid grid-${state.variant.kind}`, role: 'grid', 'aria-rowcount': String(state.total + 1) });
-  const head = el('div', { class: 'row head', role: 'row' });
-  for (const c of columns) head.append(el('div', { class: `cell col-${c.key}`, role: 'columnheader' }, c.label));
-  table.append(head);
-  for (const r of state.entries) {
-    const row = el('div', { class: 'row', role: 'row', tabindex: '-1', 'data-id': String(r.id) });
-    for (const c of columns) row.append(el('div', { class: `cell col-${c.key}`, role: 'gridcell' }, c.cell(r)));
-    table.append(row);
+  const { entry } = await getDetail(row.id);
+  if (entry && anchor.isConnected) quick.show(entry, anchor);
+}
+
+function setDetailOpen(open: boolean): void {
+  state.detailOpen = open;
+  save();
+  main.classList.toggle('no-detail', !open);
+  detail.element.hidden = !open;
+  splitter.hidden = !open;
+  main.style.setProperty('--detail-width', `${state.detailWidth}px`);
+  detailToggle.setAttribute('aria-pressed', String(open));
+}
+
+detailToggle.addEventListener('click', () => {
+  setDetailOpen(!state.detailOpen);
+  if (state.detailOpen && state.selected !== undefined) {
+    const idx = current?.cache.find(state.selected);
+    if (idx !== undefined) onSelect(current!.cache.get(idx));
   }
-  body.append(table);
-  body.append(el('div', { class: 'source' }, badge(String(state.total)), ' ', state.source));
+});
+
+splitter.addEventListener('pointerdown', (e) => {
+  e.preventDefault();
+  splitter.setPointerCapture(e.pointerId);
+  const move = (ev: PointerEvent) => {
+    const w = Math.min(Math.max(240, main.getBoundingClientRect().right - ev.clientX), Math.max(240, window.innerWidth - 320));
+    state.detailWidth = Math.round(w);
+    main.style.setProperty('--detail-width', `${state.detailWidth}px`);
+  };
+  const up = () => {
+    splitter.removeEventListener('pointermove', move);
+    splitter.removeEventListener('pointerup', up);
+    save();
+  };
+  splitter.addEventListener('pointermove', move);
+  splitter.addEventListener('pointerup', up);
+});
+splitter.addEventListener('keydown', (e) => {
+  if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+  state.detailWidth = Math.max(240, state.detailWidth + (e.key === 'ArrowLeft' ? 24 : -24));
+  main.style.setProperty('--detail-width', `${state.detailWidth}px`);
+  save();
+});
+
+// ------------------------------------------------------------------ toolbar
+function applyColumns(): void {
+  const cols = columnsFor(state.variant).filter((c) => c.fixed || !state.hidden.includes(c.key));
+  table.setColumns(cols, state.widths, state.order, state.utc);
+  zoneToggle.lastChild!.textContent = state.utc ? 'UTC' : 'Local time';
+  zoneToggle.setAttribute('aria-pressed', String(state.utc));
+}
+
+let zoneToggled = false;
+zoneToggle.addEventListener('click', () => {
+  zoneToggled = true;
+  state.utc = !state.utc;
+  save();
+  detail.utc = state.utc;
+  applyColumns();
+  detail.redraw();
+});
+
+/** A small menu under a toolbar button; closes on Escape, on a choice or on a click elsewhere. */
+function openMenu(anchor: HTMLElement, items: HTMLElement[]): void {
+  document.querySelector('.menu')?.remove();
+  const menu = el('div', { class: 'menu', role: 'menu' }, ...items);
+  const r = anchor.getBoundingClientRect();
+  menu.style.top = `${Math.round(r.bottom + 2)}px`;
+  menu.style.right = `${Math.round(window.innerWidth - r.right)}px`;
+  document.body.append(menu);
+  const close = (e: Event) => {
+    if (e instanceof KeyboardEvent && e.key !== 'Escape') return;
+    if (e.type === 'pointerdown' && menu.contains(e.target as Node)) return;
+    menu.remove();
+    document.removeEventListener('pointerdown', close, true);
+    document.removeEventListener('keydown', close, true);
+    anchor.focus();
+  };
+  document.addEventListener('pointerdown', close, true);
+  document.addEventListener('keydown', close, true);
+  items[0]?.focus();
+}
+
+columnsButton.addEventListener('click', () => {
+  const items = columnsFor(state.variant)
+    .filter((c) => !c.fixed)
+    .map((c) => {
+      const box = el('input', { type: 'checkbox', 'data-column': c.key });
+      box.checked = !state.hidden.includes(c.key);
+      box.addEventListener('change', () => {
+        state.hidden = box.checked ? state.hidden.filter((h) => h !== c.key) : [...state.hidden, c.key];
+        save();
+        applyColumns();
+      });
+      return el('label', { class: 'menu-item', role: 'menuitemcheckbox' }, box, ` ${c.label}`);
+    });
+  openMenu(columnsButton, items);
+});
+
+exportButton.addEventListener('click', () => {
+  const items = (
+    [
+      ['csv', 'CSV'],
+      ['ndjson', 'NDJSON'],
+      ['fhir', 'FHIR Bundle'],
+    ] as const
+  ).map(([format, label]) => {
+    const b = el('button', { class: `menu-item export-${format}`, role: 'menuitem' }, label);
+    b.addEventListener('click', () => {
+      document.querySelector('.menu')?.remove();
+      post({ type: 'export', format, query: state.query });
+    });
+    return b;
+  });
+  openMenu(exportButton, items);
+});
+
+linkButton.addEventListener('click', () => post({ type: 'copyLink', query: state.query }));
+refreshButton.addEventListener('click', () => runQuery({ keepScroll: true, select: state.selected }));
+pill.addEventListener('click', () => {
+  table.scrollToTop();
+  runQuery({ select: state.selected });
+});
+
+document.addEventListener('keydown', (e) => {
+  if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey) return;
+  const t = e.target as HTMLElement;
+  if (t.closest('input, textarea, vscode-text-field, vscode-dropdown')) return;
+  e.preventDefault();
+  search.focus();
+});
+
+// ------------------------------------------------------------------ messages
+function showMessage(text: string | undefined, hint?: string, kind = ''): void {
+  clear(message);
+  message.hidden = !text;
+  message.className = `message ${kind}`;
+  if (text) message.append(el('p', {}, text), hint ? el('p', { class: 'hint' }, hint) : '');
+}
+
+function updateCount(): void {
+  const c = current;
+  if (!c) return;
+  count.textContent = `${c.total.toLocaleString('en-US')} of ${c.logSize.toLocaleString('en-US')} entries`;
+}
+
+function titleFor(v: LogVariant): string {
+  return v.kind === 'botEvents' ? `Events: ${v.bot}` : v.kind === 'history' ? `History: ${v.entityName}/${v.entityId}` : 'Audit Log';
+}
+
+function onMessage(m: HostNotification): void {
+  switch (m.type) {
+    case 'init': {
+      const sameVariant = JSON.stringify(m.variant) === JSON.stringify(state.variant);
+      // A first open follows the editor's time-zone setting; after that the page's toggle rules.
+      if (!saved && !zoneToggled) state.utc = m.utc;
+      if (!sameVariant) state = { ...defaultState(m.variant), widths: state.widths, hidden: state.hidden, utc: state.utc, detailWidth: state.detailWidth, showUnchanged: state.showUnchanged };
+      detail.utc = state.utc;
+      if (m.query !== undefined) {
+        state.query = m.query;
+        state.order = m.order ?? defaultState(m.variant).order;
+        state.selected = m.select;
+      }
+      save();
+      if (!sameVariant) {
+        // Another page now: no rows of the last one stay on screen while the first page comes.
+        current = undefined;
+        count.textContent = '';
+        table.setResult(new RowCache(0), undefined, false);
+      }
+      title.textContent = titleFor(m.variant);
+      footer.textContent = m.source;
+      filterBar.setChoices(m.choices);
+      table.compare.clear();
+      detail.empty();
+      applyColumns();
+      setDetailOpen(state.detailOpen);
+      queryBox.value = state.query;
+      showParts(state.query);
+      if (m.error) {
+        showMessage(m.error, undefined, 'error');
+        main.hidden = true;
+        return;
+      }
+      main.hidden = false;
+      runQuery({ select: state.selected });
+      break;
+    }
+    case 'choices':
+      filterBar.setChoices(m.choices as Choices);
+      break;
+    case 'result': {
+      if (m.seq !== seq) return;
+      if (m.queryError) {
+        queryError.textContent = m.queryError;
+        return;
+      }
+      if (m.error) {
+        showMessage(m.error, undefined, 'error');
+        return;
+      }
+      const cache = new RowCache(m.total);
+      cache.put(0, m.first);
+      current = { seq: m.seq, cache, total: m.total, logSize: m.logSize };
+      lastQuery = m.query;
+      pill.hidden = true;
+      updateCount();
+      if (m.total === 0) showMessage(lastQuery ? 'No entries match these filters.' : 'No entries yet.', lastQuery ? undefined : 'Every bot run and every change to a record will appear here, newest first.', 'empty');
+      else showMessage(undefined);
+      table.setResult(cache, m.selectedIndex, pendingKeepScroll);
+      if (m.selectedIndex === undefined && state.selected !== undefined && !pendingKeepScroll) detail.empty();
+      break;
+    }
+    case 'rows': {
+      if (!current || m.seq !== current.seq) return;
+      inflight = Math.max(0, inflight - 1);
+      current.cache.put(m.start, m.rows);
+      table.schedule();
+      pump();
+      break;
+    }
+    case 'detail': {
+      if (m.entry) {
+        details.set(m.id, m.entry);
+        if (details.size > 50) details.delete(details.keys().next().value as number);
+      }
+      const waiters = detailWaiters.get(m.id) ?? [];
+      detailWaiters.delete(m.id);
+      for (const w of waiters) w(m.entry, m.error);
+      break;
+    }
+    case 'newEntries': {
+      if (!current || m.seq !== current.seq || m.count <= 0) return;
+      const atTop = table.viewport.scrollTop === 0 && state.order === 'desc';
+      if (atTop) runQuery({ keepScroll: true, select: state.selected });
+      else {
+        pill.hidden = false;
+        pill.lastChild!.textContent = `${m.count.toLocaleString('en-US')} new ${m.count === 1 ? 'entry' : 'entries'}`;
+      }
+      break;
+    }
+  }
 }
 
 window.addEventListener('message', (e: MessageEvent<unknown>) => {
-  if (isHostNotification(e.data)) render(e.data.state);
+  if (isHostNotification(e.data)) onMessage(e.data);
 });
-vscode.postMessage({ type: 'ready' });
+applyColumns();
+setDetailOpen(state.detailOpen);
+post({ type: 'ready' });

@@ -1,9 +1,9 @@
+import { outcomeSummary } from '../../core/format/outcomeDesc';
 import { OUTCOME_NAMES, type Entry } from '../../core/store';
-import type { EntryRow } from '../protocol';
+import type { EntryDetail, EntryRow } from '../protocol';
 
 /** The table's view of an entry: plain values, the first line of the description. */
 export function toRow(e: Entry): EntryRow {
-  const firstLine = e.outcomeDesc?.split('\n', 1)[0];
   return {
     id: e.id,
     user: e.user,
@@ -14,6 +14,28 @@ export function toRow(e: Entry): EntryRow {
     bot: e.bot,
     outcome: e.outcome,
     outcomeName: e.outcome === undefined ? undefined : OUTCOME_NAMES[e.outcome],
-    outcomeDescFirstLine: firstLine,
+    outcomeDescFirstLine: outcomeSummary(e.outcomeDesc),
+    onBehalfOf: e.onBehalfOf,
+  };
+}
+
+/** Everything the detail pane shows; snapshots travel as JSON text and are parsed by the page. */
+export function toDetail(e: Entry): EntryDetail {
+  return {
+    ...toRow(e),
+    uuid: e.uuid,
+    outcomeDesc: e.outcomeDesc,
+    failureKind: e.failureKind,
+    periodStart: e.periodStart,
+    periodEnd: e.periodEnd,
+    traceId: e.traceId,
+    contentType: e.contentType,
+    input: e.input,
+    returnValue: e.returnValue,
+    replayOf: e.replayOf,
+    hash: e.hash,
+    prevHash: e.prevHash,
+    before: e.before === undefined ? undefined : JSON.stringify(e.before),
+    after: e.after === undefined ? undefined : JSON.stringify(e.after),
   };
 }

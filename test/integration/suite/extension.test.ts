@@ -1,33 +1,11 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { BotAuditApi } from '../../../src/extension';
+import { api, until, EXTENSION_ID } from './helpers';
 // Types only: the extension's classes live in its own bundle, so `instanceof` cannot be used here.
 import type { BotNode, FolderNode } from '../../../src/views/bots/nodes/botNode';
 
-const EXTENSION_ID = 'bot-audit.bot-audit';
 const SAMPLE_BOTS = ['broken-bot', 'endless-bot', 'hello-bot', 'memory-hog', 'nightly-report', 'patient-crud', 'quitter', 'validate-patient'];
-
-async function api(): Promise<BotAuditApi> {
-  const ext = vscode.extensions.getExtension<BotAuditApi>(EXTENSION_ID);
-  assert.ok(ext, `extension ${EXTENSION_ID} is installed`);
-  return ext.activate();
-}
-
-/** Polls until `fn` returns a truthy value, or fails after `ms`. */
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function treeBots(a: BotAuditApi): Promise<BotNode[]> {
   const roots = await a.tree.getChildren();

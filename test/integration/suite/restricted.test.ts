@@ -2,11 +2,8 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { BotAuditApi } from '../../../src/extension';
+import { api } from './helpers';
 import type { BotNode } from '../../../src/views/bots/nodes/botNode';
-
-async function api(): Promise<BotAuditApi> {
-  return vscode.extensions.getExtension<BotAuditApi>('bot-audit.bot-audit')!.activate();
-}
 
 async function bots(a: BotAuditApi): Promise<BotNode[]> {
   const out: BotNode[] = [];

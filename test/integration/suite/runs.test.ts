@@ -4,24 +4,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { BotAuditApi } from '../../../src/extension';
+import { api, until } from './helpers';
 import type { RunResult } from '../../../src/core/runner';
 import type { BotNode, BotsTreeNode, EventNode } from '../../../src/views/bots/nodes/botNode';
-
-const EXTENSION_ID = 'bot-audit.bot-audit';
-
-async function api(): Promise<BotAuditApi> {
-  return vscode.extensions.getExtension<BotAuditApi>(EXTENSION_ID)!.activate();
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import type { AuditLogPanel } from '../../../src/webviews/auditLog/auditLogPanel';
+import type { ResultNotification } from '../../../src/webviews/protocol';
 
 function botUri(rel: string): vscode.Uri {
   return vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, rel);
@@ -261,16 +248,14 @@ describe('Bot events in the editor', function () {
 
   it('shows a bot’s events in the audit log with the Event-tab columns', async () => {
     const a = await api();
-    const panel = await vscode.commands.executeCommand<{ state?: { variant: { kind: string; bot?: string }; entries: { action: string; outcome?: number }[]; total: number; query: string }; isReady: boolean }>(
-      'botAudit.showBotEvents',
-      botUri('bots/hello-bot.ts'),
-    );
-    // A webview can take a while to load on a busy machine.
-    const state = await until('the bot events state', () => panel.isReady && panel.state?.variant.kind === 'botEvents' && panel.state, 45_000);
-    assert.equal(state.variant.bot, 'hello-bot');
-    assert.ok(state.total > 0);
-    assert.ok(state.entries.every((e) => e.action === 'EXECUTED'));
-    assert.match(state.query, /action:EXECUTED/);
+    const panel = await vscode.commands.executeCommand<AuditLogPanel>('botAudit.showBotEvents', botUri('bots/hello-bot.ts'));
+    assert.equal(panel.currentVariant.kind, 'botEvents');
+    assert.equal(panel.currentVariant.kind === 'botEvents' && panel.currentVariant.bot, 'hello-bot');
+    // A webview can take a while to load on a busy machine; the page asks its first query itself.
+    const result = await until('the bot events result', () => panel.isReady && panel.sent.find((m): m is ResultNotification => m.type === 'result' && !m.queryError), 45_000);
+    assert.ok(result.total > 0);
+    assert.ok(result.first.every((e) => e.action === 'EXECUTED' && e.entityId === 'bots/hello-bot.ts'));
+    assert.ok(result.first.every((e) => e.outcomeName !== undefined));
     assert.equal(a.auditLogPanel()?.panel.title, 'Events: hello-bot');
     a.auditLogPanel()?.panel.dispose();
   });

@@ -1,0 +1,75 @@
+// The audit log's glue: its commands, the panel serializer (it reopens after a reload) and the
+// link handler. Rows come from the core store's windows; nothing here builds SQL.
+import * as vscode from 'vscode';
+import { Commands, EXTENSION_ID, WebviewTypes } from '../../constants';
+import { botRunsFilter } from '../../core/bots/discovery';
+import { formatQuery } from '../../core/query';
+import { log } from '../../logger';
+import type { AuditService } from '../../services/auditService';
+import type { BotInfo, BotsModel } from '../../views/bots/botsModel';
+import { decodeLogLink, LOG_LINK_PATH } from '../links';
+import { AuditLogPanel, type AuditLogSource, type LogView } from './auditLogPanel';
+
+export function auditLogSource(audit: AuditService | undefined): AuditLogSource {
+  return {
+    location: audit?.dbPath,
+    open: async (filters, order) => {
+      if (!audit) throw new Error(vscode.l10n.t('Open a folder to keep an audit log.'));
+      return (await audit.store()).window(filters, { order });
+    },
+    get: async (id) => (audit ? (await audit.store()).get(id) : undefined),
+    choices: async () => (audit ? (await audit.store()).distinct() : { users: [], actions: [], entityNames: [], bots: [] }),
+    exportView: (query, format) => vscode.commands.executeCommand(Commands.exportAuditLog, undefined, format, query),
+    onDidChange: audit ? (listener, thisArg, disposables) => audit.onDidAppend(() => listener.call(thisArg, undefined), undefined, disposables) : undefined,
+  };
+}
+
+/** Registers the audit log's commands, serializer and link handler; returns the link handler. */
+export function registerAuditLog(context: vscode.ExtensionContext, audit: AuditService | undefined, bots: BotsModel): (uri: vscode.Uri) => AuditLogPanel | undefined {
+  const source = auditLogSource(audit);
+  const show = (view?: LogView) => AuditLogPanel.show(context.extensionUri, source, view);
+  const handleUri = (uri: vscode.Uri): AuditLogPanel | undefined => {
+    if (uri.path !== LOG_LINK_PATH) {
+      void vscode.window.showErrorMessage(vscode.l10n.t('Bot Audit cannot open {0}: only {1} links are known.', uri.toString(true), LOG_LINK_PATH));
+      return undefined;
+    }
+    try {
+      const link = decodeLogLink(uri.query);
+      return show({ variant: link.variant, query: link.query, order: link.order, select: link.entry });
+    } catch (e) {
+      log.warn(`Ignored a bad link ${uri.toString(true)}: ${(e as Error).message}`);
+      void vscode.window.showErrorMessage(vscode.l10n.t('This Bot Audit link is not valid: {0}', (e as Error).message));
+      return undefined;
+    }
+  };
+  context.subscriptions.push(
+    vscode.commands.registerCommand(Commands.openAuditLog, (query?: string, entry?: number) => {
+      if (typeof query === 'string' || typeof entry === 'number') return show({ variant: { kind: 'log' }, query: typeof query === 'string' ? query : '', select: entry });
+      // From a bot's events or an entity's history, the command goes back to the whole log.
+      const open = AuditLogPanel.currentPanel;
+      return show(open && open.currentVariant.kind !== 'log' ? { variant: { kind: 'log' }, query: '' } : undefined);
+    }),
+    vscode.commands.registerCommand(Commands.showBotEvents, async (target?: { bot?: BotInfo } | vscode.Uri) => {
+      const list = await bots.getBots();
+      const bot =
+        target instanceof vscode.Uri
+          ? list.find((b) => b.uri.toString() === target.toString())
+          : (target?.bot ??
+            (await vscode.window.showQuickPick(list.map((b) => ({ label: b.name, description: b.relPath, bot: b })), { placeHolder: vscode.l10n.t('Bot') }))?.bot);
+      if (!bot) return undefined;
+      return show({ variant: { kind: 'botEvents', bot: bot.name, query: formatQuery(botRunsFilter(bot.entityId)) }, query: '' });
+    }),
+    vscode.commands.registerCommand(Commands.showEntityHistory, (entityName: string, entityId: string) =>
+      show({ variant: { kind: 'history', entityName: String(entityName), entityId: String(entityId) }, query: '', order: 'asc' }),
+    ),
+    vscode.window.registerWebviewPanelSerializer(WebviewTypes.auditLog, {
+      deserializeWebviewPanel: async (panel, state) => {
+        AuditLogPanel.revive(panel, context.extensionUri, source, state);
+      },
+    }),
+    vscode.window.registerUriHandler({ handleUri: (uri) => void handleUri(uri) }),
+    { dispose: () => AuditLogPanel.currentPanel?.dispose() },
+  );
+  log.debug(`Links open with ${vscode.env.uriScheme}://${EXTENSION_ID}${LOG_LINK_PATH}`);
+  return handleUri;
+}

@@ -1,0 +1,29 @@
+// What every integration test file needs: the extension's API and a polling wait.
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { BotAuditApi } from '../../../src/extension';
+
+export const EXTENSION_ID = 'bot-audit.bot-audit';
+
+/** Activates the extension (once) and returns its test API. */
+export async function api(): Promise<BotAuditApi> {
+  const ext = vscode.extensions.getExtension<BotAuditApi>(EXTENSION_ID);
+  assert.ok(ext, `extension ${EXTENSION_ID} is installed`);
+  return ext.activate();
+}
+
+/** Polls until `fn` returns a truthy value, or fails after `ms`. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,87 @@
+// Shared steps of the UI checks: open the workbench, run a command from the palette, find a
+// webview's frame, switch the colour theme, as a person would.
+import { workbenchUrl } from '../harness/code-server.mjs';
+
+/** Opens VS Code on a folder and waits for the workbench. */
+export async function openWorkbench(browser, server, folder, payload) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  await page.goto(workbenchUrl(server, folder, payload), { waitUntil: 'domcontentloaded', timeout: 60_000 });
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  await page.locator('.activitybar').waitFor({ timeout: 60_000 });
+  return page;
+}
+
+export async function openBotAuditView(page) {
+  const icon = page.locator('.activitybar [aria-label^="Bot Audit"]').first();
+  await icon.waitFor({ timeout: 60_000 });
+  await icon.click();
+  // With one view in the container its header is hidden (the container's title stands in), so wait
+  // for it to be attached rather than visible.
+  await page.locator('.sidebar .pane-header[aria-label^="Bots"]').first().waitFor({ state: 'attached', timeout: 30_000 });
+}
+
+export async function treeRows(page) {
+  return page.locator('.sidebar .monaco-list-row .label-name').allInnerTexts();
+}
+
+export async function waitForRows(page, wanted, timeout = 30_000) {
+  const end = Date.now() + timeout;
+  let rows = [];
+  while (Date.now() < end) {
+    rows = (await treeRows(page)).map((r) => r.trim());
+    if (wanted.every((w) => rows.includes(w))) return rows;
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`Tree rows ${JSON.stringify(rows)} lack ${JSON.stringify(wanted)}`);
+}
+
+export async function runCommand(page, title) {
+  const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  // The palette can be caught mid-transition (a quick pick closing): start from a closed one, and
+  // try again once.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.keyboard.press('Escape');
+      await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
+      await page.keyboard.press('Control+Shift+P');
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.fill(`>${title}`);
+      // Click the row whose label is exactly the title (the first row may be a longer command).
+      const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: exact }) }).first();
+      await row.waitFor({ state: 'visible', timeout: 10_000 });
+      await row.click({ timeout: 10_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 2) throw e;
+    }
+  }
+}
+
+/** A webview's content lives in nested iframes: find the frame that holds `selector`. */
+export async function webviewFrame(page, selector, timeout = 30_000) {
+  const end = Date.now() + timeout;
+  while (Date.now() < end) {
+    for (const f of page.frames()) {
+      try {
+        if (await f.locator(selector).count()) return f;
+      } catch {
+        /* frame went away */
+      }
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`No webview frame holds ${selector}`);
+}
+
+/** Switches the colour theme as a person does: Preferences: Color Theme, then the theme's name. */
+export async function setTheme(page, theme) {
+  await runCommand(page, 'Preferences: Color Theme');
+  const input = page.locator('.quick-input-widget input[placeholder*="Color Theme" i]');
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill(theme);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: theme }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+  await page.waitForTimeout(800);
+}
+

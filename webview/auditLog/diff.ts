@@ -1,0 +1,56 @@
+// Diffs as a reviewer reads them: jsondiffpatch's HTML formatter over the shared differ.
+// The formatter escapes every key and value; on top of that its output is parsed inertly and
+// only its own elements and classes are kept, so stored text can never become live HTML.
+import { format } from 'jsondiffpatch/formatters/html';
+import { reviewDelta } from '../../src/core/diff';
+import { el } from '../dom';
+
+/** Past this many characters of JSON a diff waits for "Compute diff" (a 5 MB diff takes seconds). */
+export const DIFF_SIZE_BOUND = 512 * 1024;
+
+const ALLOWED_TAGS = new Set(['DIV', 'UL', 'LI', 'PRE', 'SPAN']);
+const ALLOWED_ATTRS = new Set(['class', 'data-key']);
+
+/** Keeps the formatter's own markup only: its tags, its classes; anything else goes. */
+function sanitize(root: Element): void {
+  const all = Array.from(root.querySelectorAll('*'));
+  for (const node of all) {
+    if (!ALLOWED_TAGS.has(node.tagName)) {
+      node.remove();
+      continue;
+    }
+    for (const a of Array.from(node.attributes)) if (!ALLOWED_ATTRS.has(a.name)) node.removeAttribute(a.name);
+    const cls = node.getAttribute('class');
+    if (cls !== null && !/^[\w -]*$/.test(cls)) node.removeAttribute('class');
+  }
+}
+
+/** Renders the diff from `before` to `after` into a new element (the caller adds it to the page). */
+export function renderDiff(before: unknown, after: unknown, showUnchanged: boolean): HTMLElement {
+  const box = el('div', { class: `diff ${showUnchanged ? '' : 'jsondiffpatch-unchanged-hidden'}` });
+  let delta: ReturnType<typeof reviewDelta>['delta'];
+  let left: unknown;
+  let html: string;
+  try {
+    ({ delta, left } = reviewDelta(before, after));
+    html = delta === undefined ? '' : (format(delta, left) ?? '');
+  } catch (e) {
+    // jsondiffpatch overflows its stack on some very large arrays: say so, and point at the raw views.
+    box.append(el('p', { class: 'error' }, `The diff could not be computed (${e instanceof Error ? e.message : String(e)}). The Before and After tabs show the snapshots.`));
+    return box;
+  }
+  if (delta === undefined) {
+    box.append(el('p', { class: 'hint' }, before === undefined && after === undefined ? 'This entry has no snapshots.' : 'No changes.'));
+    return box;
+  }
+  const doc = new DOMParser().parseFromString(`<body><div>${html}</div></body>`, 'text/html');
+  const wrapper = doc.body.firstElementChild!;
+  sanitize(wrapper);
+  box.append(...Array.from(wrapper.childNodes).map((n) => document.adoptNode(n)));
+  return box;
+}
+
+/** A JSON snapshot shown as text, pretty-printed. */
+export function rawJson(value: unknown): HTMLElement {
+  return el('pre', { class: 'raw' }, value === undefined ? '(none)' : JSON.stringify(value, null, 2));
+}

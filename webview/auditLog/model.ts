@@ -1,0 +1,285 @@
+// The audit-log page's pure parts: columns, time formatting, the virtual scroll arithmetic, the
+// row cache and the filter-row drafts. No DOM here, so the unit tests run it in Node.
+import { columnSpec, formatQuery, parseQuery, type Column, type Filter, type TimeValue } from '../../src/core/query';
+import type { EntryRow, LogVariant } from '../../src/webviews/protocol';
+
+// ------------------------------------------------------------------ columns
+
+export type ColumnKey = 'compare' | 'id' | 'user' | 'action' | 'entityName' | 'entityId' | 'recorded' | 'bot' | 'outcome' | 'desc';
+
+export interface ColumnDef {
+  key: ColumnKey;
+  label: string;
+  width: number;
+  /** Can't be hidden. */
+  fixed?: boolean;
+}
+
+const ALL: Record<ColumnKey, ColumnDef> = {
+  compare: { key: 'compare', label: 'Compare', width: 76, fixed: true },
+  id: { key: 'id', label: 'ID', width: 72, fixed: true },
+  user: { key: 'user', label: 'User', width: 170 },
+  action: { key: 'action', label: 'Action', width: 100 },
+  entityName: { key: 'entityName', label: 'Entity Name', width: 130 },
+  entityId: { key: 'entityId', label: 'Entity ID', width: 150 },
+  recorded: { key: 'recorded', label: 'Timestamp', width: 176 },
+  bot: { key: 'bot', label: 'Bot', width: 120 },
+  outcome: { key: 'outcome', label: 'Outcome', width: 124 },
+  desc: { key: 'desc', label: 'Outcome Desc', width: 320 },
+};
+
+/** The columns of a variant, in order. Bot events use Medplum's Event tab: ID, Outcome, Outcome Desc, Last Updated. */
+export function columnsFor(variant: LogVariant): ColumnDef[] {
+  switch (variant.kind) {
+    case 'botEvents':
+      return [ALL.id, ALL.outcome, ALL.desc, { ...ALL.recorded, label: 'Last Updated' }];
+    case 'history':
+      return [ALL.compare, ALL.id, ALL.user, ALL.action, ALL.recorded, ALL.bot, ALL.outcome, ALL.desc];
+    case 'log':
+      return [ALL.id, ALL.user, ALL.action, ALL.entityName, ALL.entityId, ALL.recorded, ALL.bot, ALL.outcome, ALL.desc];
+  }
+}
+
+export const MIN_COLUMN_WIDTH = 40;
+
+/** The CSS grid template for the visible columns: fixed widths, the last one takes what is left. */
+export function gridTemplate(cols: readonly ColumnDef[], widths: Record<string, number>): string {
+  return cols
+    .map((c, i) => {
+      const w = Math.max(MIN_COLUMN_WIDTH, Math.round(widths[c.key] ?? c.width));
+      return i === cols.length - 1 ? `minmax(${w}px, 1fr)` : `${w}px`;
+    })
+    .join(' ');
+}
+
+// ------------------------------------------------------------------ time
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+/** `2026-11-23 19:05:02` in UTC or local time: sortable, compact, the same width in every row. */
+export function formatTimestamp(ms: number, utc: boolean): string {
+  const d = new Date(ms);
+  return utc
+    ? `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`
+    : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** The zone for the Timestamp header: `UTC`, or `UTC+01:00 Europe/Berlin`. */
+export function zoneLabel(utc: boolean, at = Date.now(), zoneName?: string): string {
+  if (utc) return 'UTC';
+  const off = -new Date(at).getTimezoneOffset();
+  const sign = off < 0 ? '-' : '+';
+  const abs = Math.abs(off);
+  const name = zoneName ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return `UTC${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}${name ? ` ${name}` : ''}`;
+}
+
+/** The value of a `datetime-local` input for an instant. */
+export function toDateTimeInput(ms: number, utc: boolean): string {
+  return formatTimestamp(ms, utc).replace(' ', 'T');
+}
+
+/** An instant from a `datetime-local` input (`2026-11-23T19:05` or with seconds); undefined when empty or bad. */
+export function fromDateTimeInput(text: string, utc: boolean): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1).map((x) => Number(x ?? 0));
+  const t = utc ? Date.UTC(y, mo - 1, d, h, mi, s) : new Date(y, mo - 1, d, h, mi, s).getTime();
+  return Number.isFinite(t) ? t : undefined;
+}
+
+// ------------------------------------------------------------------ virtual scrolling
+
+/** Browsers cap an element's height (Chromium near 33M px); past this the scrollbar is scaled. */
+export const MAX_SCROLL_PX = 8_000_000;
+
+export interface VirtualLayout {
+  /** The scroller's content height. */
+  height: number;
+  /** The first row to draw. */
+  first: number;
+  /** Where, in content pixels, that row's top goes. */
+  top: number;
+  /** How many rows to draw. */
+  count: number;
+}
+
+/**
+ * Which rows to draw for a scroll position. Up to MAX_SCROLL_PX the scroller is 1:1 with rows;
+ * beyond it the scroll position maps proportionally onto rows, so the first and the last of a
+ * million rows are both reachable and rows still move smoothly under the wheel.
+ */
+export function layout(total: number, rowHeight: number, viewport: number, scrollTop: number, overscan = 2): VirtualLayout {
+  const visible = Math.ceil(viewport / rowHeight) + 1;
+  const natural = total * rowHeight;
+  if (total === 0) return { height: 0, first: 0, top: 0, count: 0 };
+  let exact: number;
+  let height: number;
+  if (natural <= MAX_SCROLL_PX) {
+    height = natural;
+    exact = scrollTop / rowHeight;
+  } else {
+    height = MAX_SCROLL_PX;
+    const range = Math.max(1, height - viewport);
+    const rowsRange = Math.max(0, total - Math.floor(viewport / rowHeight));
+    exact = (Math.min(Math.max(0, scrollTop), range) / range) * rowsRange;
+  }
+  exact = Math.min(Math.max(0, exact), Math.max(0, total - 1));
+  const first = Math.floor(exact);
+  const top = scrollTop - (exact - first) * rowHeight;
+  const start = Math.max(0, first - overscan);
+  return { height, first: start, top: top - (first - start) * rowHeight, count: Math.min(total - start, visible + overscan * 2) };
+}
+
+/** The scroll position that puts row `index` at the top of the viewport. */
+export function scrollTopFor(index: number, total: number, rowHeight: number, viewport: number): number {
+  const natural = total * rowHeight;
+  if (natural <= MAX_SCROLL_PX) return index * rowHeight;
+  const range = Math.max(1, MAX_SCROLL_PX - viewport);
+  const rowsRange = Math.max(1, total - Math.floor(viewport / rowHeight));
+  return (Math.min(index, rowsRange) / rowsRange) * range;
+}
+
+/** The scroll position that brings row `index` into view, moving as little as possible. */
+export function scrollIntoView(index: number, total: number, rowHeight: number, viewport: number, scrollTop: number): number {
+  const l = layout(total, rowHeight, viewport, scrollTop, 0);
+  const y = l.top - scrollTop + (index - l.first) * rowHeight;
+  if (y >= 0 && y + rowHeight <= viewport) return scrollTop;
+  if (y < 0) return scrollTopFor(index, total, rowHeight, viewport);
+  return scrollTopFor(Math.max(0, index - Math.floor(viewport / rowHeight) + 1), total, rowHeight, viewport);
+}
+
+// ------------------------------------------------------------------ row cache
+
+export const PAGE_SIZE = 100;
+
+/**
+ * Rows by position, in pages of PAGE_SIZE, for one query result. Holds at most `maxPages` pages
+ * (least recently used go first), so memory stays flat however far the user scrolls.
+ */
+export class RowCache {
+  private pages = new Map<number, EntryRow[]>();
+  private pending = new Set<number>();
+
+  constructor(
+    readonly total: number,
+    private readonly maxPages = 60,
+  ) {}
+
+  get(index: number): EntryRow | undefined {
+    const p = Math.floor(index / PAGE_SIZE);
+    const page = this.pages.get(p);
+    if (!page) return undefined;
+    // Refresh recency.
+    this.pages.delete(p);
+    this.pages.set(p, page);
+    return page[index - p * PAGE_SIZE];
+  }
+
+  /** Stores rows from `start`; pages are filled whole or partly (the last page). */
+  put(start: number, rows: readonly EntryRow[]): void {
+    for (let i = 0; i < rows.length; ) {
+      const idx = start + i;
+      const p = Math.floor(idx / PAGE_SIZE);
+      const page = this.pages.get(p) ?? [];
+      const off = idx - p * PAGE_SIZE;
+      const n = Math.min(PAGE_SIZE - off, rows.length - i);
+      for (let k = 0; k < n; k++) page[off + k] = rows[i + k];
+      this.pages.delete(p);
+      this.pages.set(p, page);
+      if (this.isComplete(p, page)) this.pending.delete(p);
+      i += n;
+    }
+    while (this.pages.size > this.maxPages) {
+      const oldest = this.pages.keys().next().value as number;
+      this.pages.delete(oldest);
+    }
+  }
+
+  private isComplete(p: number, page: EntryRow[]): boolean {
+    const want = Math.min(PAGE_SIZE, this.total - p * PAGE_SIZE);
+    for (let k = 0; k < want; k++) if (!page[k]) return false;
+    return true;
+  }
+
+  /** Pages that rows [from, to) need and that are neither held nor asked for; marks them asked. */
+  missing(from: number, to: number): number[] {
+    const out: number[] = [];
+    const a = Math.max(0, Math.floor(from / PAGE_SIZE));
+    const b = Math.floor((Math.min(this.total, to) - 1) / PAGE_SIZE);
+    for (let p = a; p <= b; p++) {
+      const page = this.pages.get(p);
+      if ((page && this.isComplete(p, page)) || this.pending.has(p)) continue;
+      this.pending.add(p);
+      out.push(p);
+    }
+    return out;
+  }
+
+  /** Forget that a page was asked for (its answer was dropped). */
+  unask(p: number): void {
+    this.pending.delete(p);
+  }
+
+  get pageCount(): number {
+    return this.pages.size;
+  }
+
+  /** The position of an entry ID among held rows, if held. */
+  find(id: number): number | undefined {
+    for (const [p, page] of this.pages) {
+      const k = page.findIndex((r) => r?.id === id);
+      if (k >= 0) return p * PAGE_SIZE + k;
+    }
+    return undefined;
+  }
+}
+
+// ------------------------------------------------------------------ filter rows
+
+/** A filter row as the user edits it: the value may be missing while they choose it. */
+export interface Draft {
+  column: Exclude<Column, 'text'>;
+  op: Filter['op'];
+  value?: Filter['value'];
+}
+
+/** The filter-row columns (full text has its own search box). */
+export const DRAFT_COLUMNS = (['id', 'user', 'action', 'entityName', 'entityId', 'timestamp', 'bot', 'outcome'] as const).map((c) => columnSpec(c));
+
+export function newDraft(column: Draft['column']): Draft {
+  return { column, op: columnSpec(column).ops[0].op };
+}
+
+/** Whether a draft is a whole filter (it then goes into the query text). */
+export function completeFilter(d: Draft): Filter | undefined {
+  if (d.value === undefined) return undefined;
+  if (Array.isArray(d.value) && d.value.length === 0) return undefined;
+  if (typeof d.value === 'string' && d.value.trim() === '') return undefined;
+  if (typeof d.value === 'number' && !Number.isFinite(d.value)) return undefined;
+  return { column: d.column, op: d.op, value: d.value } as Filter;
+}
+
+/** The query text for filter rows and a search box. Incomplete rows are left out. */
+export function queryFromParts(drafts: readonly Draft[], search: string): string {
+  const filters = drafts.map(completeFilter).filter((f): f is Filter => !!f);
+  if (search.trim()) filters.push({ column: 'text', op: 'matches', value: search.trim() });
+  return formatQuery(filters);
+}
+
+/** Filter rows and search text from query text; throws QueryError when the text is not valid. */
+export function partsFromQuery(query: string): { drafts: Draft[]; search: string } {
+  const filters = parseQuery(query);
+  return {
+    drafts: filters.filter((f) => f.column !== 'text').map((f) => ({ column: f.column as Draft['column'], op: f.op, value: f.value })),
+    search: filters
+      .filter((f): f is Extract<Filter, { column: 'text' }> => f.column === 'text')
+      .map((f) => f.value)
+      .join(' '),
+  };
+}
+
+/** A time value's label in the value editor. */
+export function timeLabel(v: TimeValue, utc: boolean): string {
+  return typeof v === 'number' ? formatTimestamp(v, utc) : v.relative;
+}

@@ -1,0 +1,336 @@
+// The virtualized table: only the rows in view are in the DOM (a small pool, reused), positions map
+// onto the row cache, and missing pages are asked of the host. A grid for screen readers: the
+// scroller is the focusable grid, rows carry aria-rowindex, the selection is aria-activedescendant.
+import type { EntryRow } from '../../src/webviews/protocol';
+import { clear, el } from '../dom';
+import { formatTimestamp, gridTemplate, layout, MIN_COLUMN_WIDTH, PAGE_SIZE, RowCache, scrollIntoView, scrollTopFor, zoneLabel, type ColumnDef } from './model';
+
+export const ROW_HEIGHT = 24;
+
+export interface TableHost {
+  /** Pages the table needs and the cache does not hold. */
+  need(pages: number[]): void;
+  select(index: number, row: EntryRow | undefined): void;
+  /** Enter on a row. */
+  open(index: number): void;
+  toggleOrder(): void;
+  resized(key: string, width: number): void;
+  /** Hover or focus on an entity name; undefined: it left. */
+  quickView(row: EntryRow | undefined, anchor: HTMLElement | undefined): void;
+  compareChanged(ids: number[]): void;
+  scrolledToTop(): void;
+}
+
+export class VirtualTable {
+  readonly element: HTMLElement;
+  readonly viewport: HTMLElement;
+  private readonly head: HTMLElement;
+  private readonly sizer: HTMLElement;
+  private readonly rowsBox: HTMLElement;
+  private pool: HTMLElement[] = [];
+  private cols: ColumnDef[] = [];
+  private widths: Record<string, number> = {};
+  private cache = new RowCache(0);
+  private gen = 0;
+  private frame = 0;
+  private order: 'desc' | 'asc' = 'desc';
+  utc = false;
+  selected = -1;
+  private selectedId: number | undefined;
+  readonly compare = new Set<number>();
+  /** Rows in the DOM at most, since the page opened (for the benchmark). */
+  maxDomRows = 0;
+
+  constructor(private readonly host: TableHost) {
+    this.head = el('div', { class: 'row head', role: 'row', 'aria-rowindex': '1' });
+    this.sizer = el('div', { class: 'sizer' });
+    this.rowsBox = el('div', { class: 'rows', role: 'rowgroup' });
+    this.sizer.append(this.rowsBox);
+    this.viewport = el('div', { class: 'viewport', tabindex: '0', role: 'grid', 'aria-label': 'Audit log entries', 'aria-multiselectable': 'false' });
+    const headBox = el('div', { class: 'head-box', role: 'rowgroup' }, this.head);
+    this.viewport.append(this.sizer);
+    this.element = el('div', { class: 'table' }, headBox, this.viewport);
+    this.viewport.addEventListener('scroll', () => {
+      headBox.scrollLeft = this.viewport.scrollLeft;
+      this.schedule();
+      if (this.viewport.scrollTop === 0) this.host.scrolledToTop();
+    });
+    this.viewport.addEventListener('keydown', (e) => this.onKey(e));
+    this.rowsBox.addEventListener('click', (e) => {
+      const target = e.target as HTMLElement;
+      const row = target.closest<HTMLElement>('.row');
+      if (!row?.dataset.index) return;
+      if (target instanceof HTMLInputElement && target.classList.contains('compare')) {
+        const id = Number(row.dataset.id);
+        if (target.checked) {
+          this.compare.add(id);
+          // Two versions at a time: the oldest choice gives way.
+          if (this.compare.size > 2) this.compare.delete(this.compare.values().next().value as number);
+        } else this.compare.delete(id);
+        this.host.compareChanged([...this.compare]);
+        this.render(true);
+        return;
+      }
+      this.select(Number(row.dataset.index));
+      this.viewport.focus({ preventScroll: true });
+    });
+    this.rowsBox.addEventListener('dblclick', (e) => {
+      const row = (e.target as HTMLElement).closest<HTMLElement>('.row');
+      if (row?.dataset.index) this.host.open(Number(row.dataset.index));
+    });
+    let hoverTimer: ReturnType<typeof setTimeout> | undefined;
+    const quick = (e: Event, on: boolean) => {
+      const t = (e.target as HTMLElement).closest<HTMLElement>('.entity');
+      if (!t) return;
+      if (hoverTimer) clearTimeout(hoverTimer);
+      const row = this.cache.get(Number(t.closest<HTMLElement>('.row')?.dataset.index));
+      if (on) hoverTimer = setTimeout(() => this.host.quickView(row, t), e.type === 'focusin' ? 0 : 350);
+      else this.host.quickView(undefined, undefined);
+    };
+    this.rowsBox.addEventListener('mouseover', (e) => quick(e, true));
+    this.rowsBox.addEventListener('mouseout', (e) => quick(e, false));
+    this.rowsBox.addEventListener('focusin', (e) => quick(e, true));
+    this.rowsBox.addEventListener('focusout', (e) => quick(e, false));
+    new ResizeObserver(() => this.schedule()).observe(this.viewport);
+  }
+
+  setColumns(cols: ColumnDef[], widths: Record<string, number>, order: 'desc' | 'asc', utc: boolean): void {
+    this.cols = cols;
+    this.widths = widths;
+    this.order = order;
+    this.utc = utc;
+    this.viewport.style.setProperty('--cols', gridTemplate(cols, widths));
+    this.element.style.setProperty('--cols', gridTemplate(cols, widths));
+    this.element.style.setProperty('--min-width', `${cols.reduce((s, c) => s + (widths[c.key] ?? c.width), 0)}px`);
+    this.viewport.setAttribute('aria-colcount', String(cols.length));
+    this.renderHead();
+    for (const r of this.pool) r.remove();
+    this.pool = [];
+    this.render(true);
+  }
+
+  private renderHead(): void {
+    clear(this.head);
+    this.cols.forEach((c, i) => {
+      const sortable = c.key === 'id' || c.key === 'recorded';
+      const label = c.key === 'recorded' ? `${c.label} (${zoneLabel(this.utc)})` : c.label;
+      const cell = el('div', { class: `cell col-${c.key}`, role: 'columnheader', 'aria-colindex': String(i + 1) });
+      if (sortable) {
+        cell.setAttribute('aria-sort', this.order === 'desc' ? 'descending' : 'ascending');
+        const b = el(
+          'button',
+          { class: 'sort', title: this.order === 'desc' ? 'Newest first: click for oldest first' : 'Oldest first: click for newest first' },
+          label,
+          el('span', { class: `codicon codicon-arrow-${this.order === 'desc' ? 'down' : 'up'}` }),
+        );
+        b.addEventListener('click', () => this.host.toggleOrder());
+        cell.append(b);
+      } else cell.append(el('span', { class: 'label' }, label));
+      const grip = el('div', { class: 'resizer', role: 'separator', 'aria-orientation': 'vertical', 'aria-label': `Resize ${c.label}`, tabindex: '-1' });
+      grip.addEventListener('pointerdown', (e) => this.startResize(e, c, cell));
+      cell.append(grip);
+      this.head.append(cell);
+    });
+  }
+
+  private startResize(e: PointerEvent, c: ColumnDef, cell: HTMLElement): void {
+    e.preventDefault();
+    const grip = e.target as HTMLElement;
+    grip.setPointerCapture(e.pointerId);
+    const startX = e.clientX;
+    const startW = cell.getBoundingClientRect().width;
+    const move = (ev: PointerEvent) => {
+      this.widths = { ...this.widths, [c.key]: Math.max(MIN_COLUMN_WIDTH, Math.round(startW + ev.clientX - startX)) };
+      const t = gridTemplate(this.cols, this.widths);
+      this.element.style.setProperty('--cols', t);
+      this.viewport.style.setProperty('--cols', t);
+    };
+    const up = () => {
+      grip.removeEventListener('pointermove', move);
+      grip.removeEventListener('pointerup', up);
+      this.host.resized(c.key, this.widths[c.key] ?? c.width);
+    };
+    grip.addEventListener('pointermove', move);
+    grip.addEventListener('pointerup', up);
+  }
+
+  /** A new result: its total, its cache, and what to select. */
+  setResult(cache: RowCache, selectIndex: number | undefined, keepScroll: boolean): void {
+    this.cache = cache;
+    this.gen++;
+    this.viewport.setAttribute('aria-rowcount', String(cache.total + 1));
+    this.selected = selectIndex ?? -1;
+    this.selectedId = undefined;
+    if (!keepScroll) this.viewport.scrollTop = 0;
+    this.render(true);
+    if (selectIndex !== undefined) this.reveal(selectIndex, true);
+  }
+
+  get total(): number {
+    return this.cache.total;
+  }
+
+  schedule(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.render(false);
+    });
+  }
+
+  /** Draws the rows in view; `force` redraws rows whose content did not change. */
+  render(force: boolean): void {
+    const vh = this.viewport.clientHeight || 400;
+    const l = layout(this.cache.total, ROW_HEIGHT, vh, this.viewport.scrollTop);
+    this.sizer.style.height = `${l.height}px`;
+    this.rowsBox.style.transform = `translateY(${l.top}px)`;
+    while (this.pool.length < l.count) {
+      const r = el('div', { class: 'row', role: 'row' });
+      for (const c of this.cols) r.append(el('div', { class: `cell col-${c.key}`, role: 'gridcell' }));
+      this.pool.push(r);
+      this.rowsBox.append(r);
+    }
+    let active: string | undefined;
+    for (let k = 0; k < this.pool.length; k++) {
+      const r = this.pool[k];
+      if (k >= l.count) {
+        r.hidden = true;
+        r.classList.remove('selected');
+        continue;
+      }
+      r.hidden = false;
+      const index = l.first + k;
+      const data = this.cache.get(index);
+      const key = `${this.gen}:${index}:${data ? data.id : '-'}`;
+      if (force || r.dataset.key !== key) {
+        r.dataset.key = key;
+        r.dataset.index = String(index);
+        r.id = `row-${index}`;
+        r.setAttribute('aria-rowindex', String(index + 2));
+        this.fill(r, data);
+      }
+      const sel = index === this.selected;
+      r.classList.toggle('selected', sel);
+      r.setAttribute('aria-selected', String(sel));
+      const entity = r.querySelector<HTMLElement>('.entity');
+      if (entity) entity.tabIndex = sel ? 0 : -1;
+      if (sel) active = r.id;
+      if (sel && data && this.selectedId !== data.id) {
+        this.selectedId = data.id;
+        this.host.select(index, data);
+      }
+    }
+    if (active) this.viewport.setAttribute('aria-activedescendant', active);
+    else this.viewport.removeAttribute('aria-activedescendant');
+    const visibleRows = this.pool.filter((r) => !r.hidden).length;
+    this.maxDomRows = Math.max(this.maxDomRows, visibleRows);
+    const missing = this.cache.missing(Math.max(0, l.first - PAGE_SIZE / 2), l.first + l.count + PAGE_SIZE / 2);
+    if (missing.length) this.host.need(missing);
+  }
+
+  private fill(r: HTMLElement, d: EntryRow | undefined): void {
+    r.classList.toggle('loading', !d);
+    r.dataset.id = d ? String(d.id) : '';
+    const cells = r.children;
+    for (let i = 0; i < this.cols.length; i++) {
+      const cell = cells[i] as HTMLElement;
+      clear(cell);
+      cell.removeAttribute('title');
+      if (!d) continue;
+      const key = this.cols[i].key;
+      switch (key) {
+        case 'compare': {
+          const box = el('input', { type: 'checkbox', class: 'compare', 'aria-label': `Compare entry ${d.id}` });
+          box.checked = this.compare.has(d.id);
+          cell.append(box);
+          break;
+        }
+        case 'id':
+          cell.textContent = String(d.id);
+          break;
+        case 'user':
+          cell.textContent = d.user;
+          if (d.onBehalfOf) cell.title = `${d.user}, on behalf of ${d.onBehalfOf}`;
+          break;
+        case 'action':
+          cell.append(el('span', { class: `badge action action-${d.action.toLowerCase()}` }, d.action));
+          break;
+        case 'entityName':
+          cell.append(el('span', { class: 'entity', tabindex: '-1', 'aria-label': `${d.entityName}: show changes` }, d.entityName));
+          break;
+        case 'entityId':
+          cell.textContent = d.entityId;
+          break;
+        case 'recorded':
+          cell.textContent = formatTimestamp(d.recorded, this.utc);
+          break;
+        case 'bot':
+          cell.textContent = d.bot ?? '';
+          break;
+        case 'outcome':
+          if (d.outcome !== undefined) cell.append(el('span', { class: `badge outcome outcome-${d.outcome}` }, d.outcomeName ?? String(d.outcome)));
+          break;
+        case 'desc':
+          cell.textContent = d.outcomeDescFirstLine ?? '';
+          cell.title = d.outcomeDescFirstLine ?? '';
+          break;
+      }
+    }
+  }
+
+  /** Moves the selection to `index` and brings it into view. */
+  select(index: number): void {
+    if (this.cache.total === 0) return;
+    this.selected = Math.min(Math.max(0, index), this.cache.total - 1);
+    this.selectedId = undefined;
+    this.reveal(this.selected, false);
+    this.render(false);
+    const d = this.cache.get(this.selected);
+    if (!d) this.host.select(this.selected, undefined);
+  }
+
+  private reveal(index: number, top: boolean): void {
+    const vh = this.viewport.clientHeight || 400;
+    this.viewport.scrollTop = top
+      ? scrollTopFor(Math.max(0, index - 3), this.cache.total, ROW_HEIGHT, vh)
+      : scrollIntoView(index, this.cache.total, ROW_HEIGHT, vh, this.viewport.scrollTop);
+  }
+
+  scrollToTop(): void {
+    this.viewport.scrollTop = 0;
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const pageRows = Math.max(1, Math.floor((this.viewport.clientHeight || 400) / ROW_HEIGHT) - 1);
+    const at = this.selected < 0 ? -1 : this.selected;
+    let next: number | undefined;
+    switch (e.key) {
+      case 'ArrowDown':
+        next = at + 1;
+        break;
+      case 'ArrowUp':
+        next = Math.max(0, at - 1);
+        break;
+      case 'PageDown':
+        next = at + pageRows;
+        break;
+      case 'PageUp':
+        next = Math.max(0, at - pageRows);
+        break;
+      case 'Home':
+        next = 0;
+        break;
+      case 'End':
+        next = this.cache.total - 1;
+        break;
+      case 'Enter':
+        if (at >= 0) this.host.open(at);
+        e.preventDefault();
+        return;
+      default:
+        return;
+    }
+    e.preventDefault();
+    this.select(next);
+  }
+}
