@@ -1,7 +1,7 @@
 // The diff model the page renders: created and deleted objects field by field, updates by what
 // changed, array items matched by id, long text by line.
 import * as assert from 'node:assert/strict';
-import { reviewDelta } from '../../../src/core/diff';
+import { diffValues, differ, reviewDelta } from '../../../src/core/diff';
 
 describe('audit log page: diffs', () => {
   it('shows a created object field by field, all added', () => {
@@ -27,6 +27,35 @@ describe('audit log page: diffs', () => {
     const changed = Object.values(delta.entry).filter((d) => !Array.isArray(d) && typeof d === 'object');
     assert.deepEqual(changed, [{ v: [1, 2] }]);
     assert.equal(Object.keys(delta.entry).filter((k) => k.startsWith('_') && k !== '_t').length, 0, 'nothing removed');
+  });
+
+  it('shows an item without an id that changed as its change, not a remove and an add', () => {
+    const before = { name: [{ given: ['Ada'], family: 'Lovelace' }] };
+    const after = { name: [{ given: ['Ada', 'Augusta'], family: 'Lovelace' }] };
+    assert.deepEqual(diffValues(before, after), { name: { _t: 'a', 0: { given: { _t: 'a', 1: ['Augusta'] } } } });
+  });
+
+  it('pairs changed items between the same unchanged neighbours, in order, and keeps the delta patchable', () => {
+    const cases: [unknown, unknown][] = [
+      [{ a: [{ x: 1 }, { y: 1 }, { z: 1 }] }, { a: [{ x: 1 }, { y: 2 }, { z: 1 }] }],
+      [{ a: [{ x: 1 }, { y: 1 }] }, { a: [{ n: 0 }, { x: 1 }, { y: 2 }, { w: 3 }] }],
+      [{ a: [{ y: 1 }, 'k', { z: 1 }, { q: 1 }] }, { a: ['k', { z: 2 }] }],
+      [{ a: [{ id: 'p', v: 1 }, { v: [{ m: 1 }] }] }, { a: [{ id: 'p', v: 2 }, { v: [{ m: 2 }] }] }],
+      [{ a: [[1, 2], { t: 1 }] }, { a: [{ t: 2 }, [1, 3]] }],
+      [[{ s: 'a' }, { s: 'b' }, { s: 'c' }], [{ s: 'c' }, { s: 'a2' }]],
+    ];
+    for (const [before, after] of cases) {
+      const delta = diffValues(before, after);
+      assert.ok(delta, JSON.stringify(before));
+      assert.deepEqual(differ.patch(structuredClone(before), structuredClone(delta)), after, JSON.stringify({ before, after, delta }));
+    }
+    const middle = diffValues(cases[0][0], cases[0][1]) as Record<string, Record<string, unknown>>;
+    assert.deepEqual(middle.a, { _t: 'a', 1: { y: [1, 2] } });
+  });
+
+  it('keeps items with different ids a remove and an add', () => {
+    const delta = diffValues({ a: [{ id: 'p', v: 1 }] }, { a: [{ id: 'q', v: 1 }] }) as Record<string, Record<string, unknown>>;
+    assert.deepEqual(delta.a, { _t: 'a', _0: [{ id: 'p', v: 1 }, 0, 0], 0: [{ id: 'q', v: 1 }] });
   });
 
   it('diffs long text (a bot’s source) by line', () => {
