@@ -118,6 +118,13 @@ describe('The audit log page, as a reviewer uses it', function () {
     assert.ok(inDom <= 200, `${inDom} rows in the DOM`);
     assert.equal(await frame.locator('.viewport').getAttribute('role'), 'grid');
     assert.equal(Number(await frame.locator('.viewport').getAttribute('aria-rowcount')), (await countOf()) + 1);
+    // Nothing selected yet: the table has the whole width, every column in view.
+    assert.equal(await frame.locator('.detail').isVisible(), false, 'no details pane before a selection');
+    const table = await frame.locator('.viewport').boundingBox();
+    for (const col of ['recorded', 'bot', 'outcome']) {
+      const box = await frame.locator(`.head .col-${col}`).boundingBox();
+      assert.ok(box && table && box.x + box.width <= table.x + table.width + 1, `the ${col} column is in view (${JSON.stringify(box)} in ${JSON.stringify(table)})`);
+    }
     await page.screenshot({ path: path.join(SHOTS, 'audit-log-light.png') });
   });
 
@@ -249,6 +256,7 @@ describe('The audit log page, as a reviewer uses it', function () {
     assert.ok(or > og && ng > nr, `old ${o.background}, new ${n.background}`);
     // The array item added to `given` is green; unchanged fields are hidden until asked for.
     assert.equal(await frame.locator('.detail .jsondiffpatch-added .jsondiffpatch-value pre', { hasText: 'Augusta' }).count(), 1);
+    assert.equal(await frame.locator('.detail .jsondiffpatch-deleted', { hasText: 'Lovelace' }).count(), 0, 'the name that gained a given name is a change of that name, not a remove and an add');
     assert.equal(await frame.locator('.detail .jsondiffpatch-unchanged:visible').count(), 0);
     await frame.locator('.detail vscode-checkbox.show-unchanged').click();
     assert.ok((await frame.locator('.detail .jsondiffpatch-unchanged:visible').count()) > 0);

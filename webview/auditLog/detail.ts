@@ -41,10 +41,11 @@ export class DetailPane {
     this.empty();
   }
 
-  empty(message = 'Select an entry to see what changed.'): void {
+  /** No entry: the pane gives its room to the table. With a message (history: "choose one more"), it stays. */
+  empty(message?: string): void {
     this.current = undefined;
     clear(this.element);
-    this.element.append(el('p', { class: 'hint detail-empty' }, message));
+    this.element.append(message ? el('p', { class: 'hint detail-empty' }, message) : el('p', { class: 'hint detail-none' }, 'Select an entry to see what changed.'));
   }
 
   loading(id: number): void {

@@ -18,14 +18,14 @@ export interface ColumnDef {
 const ALL: Record<ColumnKey, ColumnDef> = {
   compare: { key: 'compare', label: 'Compare', width: 76, fixed: true },
   id: { key: 'id', label: 'ID', width: 72, fixed: true },
-  user: { key: 'user', label: 'User', width: 170 },
-  action: { key: 'action', label: 'Action', width: 100 },
-  entityName: { key: 'entityName', label: 'Entity Name', width: 130 },
-  entityId: { key: 'entityId', label: 'Entity ID', width: 150 },
-  recorded: { key: 'recorded', label: 'Timestamp', width: 176 },
-  bot: { key: 'bot', label: 'Bot', width: 120 },
-  outcome: { key: 'outcome', label: 'Outcome', width: 124 },
-  desc: { key: 'desc', label: 'Outcome Desc', width: 320 },
+  user: { key: 'user', label: 'User', width: 160 },
+  action: { key: 'action', label: 'Action', width: 96 },
+  entityName: { key: 'entityName', label: 'Entity Name', width: 120 },
+  entityId: { key: 'entityId', label: 'Entity ID', width: 120 },
+  recorded: { key: 'recorded', label: 'Timestamp', width: 160 },
+  bot: { key: 'bot', label: 'Bot', width: 110 },
+  outcome: { key: 'outcome', label: 'Outcome', width: 116 },
+  desc: { key: 'desc', label: 'Outcome Desc', width: 240 },
 };
 
 /** The columns of a variant, in order. Bot events use Medplum's Event tab: ID, Outcome, Outcome Desc, Last Updated. */
