@@ -27,6 +27,11 @@ export function pageInit() {
     },
   };
   window.acquireVsCodeApi = () => api;
+  // What the CSP refused, and where: the console line alone names neither the element nor the code.
+  document.addEventListener('securitypolicyviolation', (e) => {
+    const t = e.target instanceof Element ? e.target.outerHTML.slice(0, 160) : String(e.target?.nodeName ?? '');
+    console.warn(`CSP refused ${e.effectiveDirective} at ${e.sourceFile || '?'}:${e.lineNumber}:${e.columnNumber} on ${t}`);
+  });
   // Registered before the page's listener, so it sees each answer first.
   window.addEventListener(
     'message',

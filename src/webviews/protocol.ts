@@ -53,6 +53,7 @@ export interface Choices {
   entityNames: string[];
   bots: string[];
 }
+export const EMPTY_CHOICES: Readonly<Choices> = Object.freeze({ users: [], actions: [], entityNames: [], bots: [] });
 
 /** What the page keeps across reloads (`vscode.setState`): filters, sort, layout. Never data. */
 export interface PageState {
@@ -134,9 +135,8 @@ export type WebviewCommand =
 export interface InitNotification {
   type: 'init';
   variant: LogVariant;
-  /** Where the log lives, for the footer. */
+  /** Where the log lives, for the footer. The dropdowns' values follow in a `choices` message. */
   source: string;
-  choices: Choices;
   /** A query the page must show (from a command or a link); otherwise it keeps its own. */
   query?: string;
   order?: SortOrder;

@@ -132,8 +132,13 @@ let seq = 0;
 let current: { seq: number; cache: RowCache; total: number; logSize: number } | undefined;
 let lastQuery: string | undefined;
 
+/** The view the last query asked for: an init that changes nothing asks again for nothing. */
+let asked: string | undefined;
+const viewKey = () => JSON.stringify([state.variant, state.query, state.order]);
+
 function runQuery(opts: { keepScroll?: boolean; select?: number } = {}): void {
   seq++;
+  asked = viewKey();
   pendingKeepScroll = opts.keepScroll === true;
   queue.length = 0;
   inflight = 0;
@@ -198,7 +203,7 @@ function want(pages: number[]): void {
 function pump(): void {
   const c = current;
   if (!c) return;
-  const center = Math.max(0, table.selected >= 0 && isNear(table.selected) ? table.selected : firstVisible());
+  const center = Math.max(0, table.selected >= 0 && isNear(table.selected) ? table.selected : table.visibleFirst);
   while (inflight < MAX_INFLIGHT && queue.length) {
     queue.sort((a, b) => Math.abs(a * PAGE_SIZE - center) - Math.abs(b * PAGE_SIZE - center));
     const p = queue.shift()!;
@@ -211,16 +216,8 @@ function pump(): void {
   }
 }
 
-function firstVisible(): number {
-  const id = table.viewport.getAttribute('aria-activedescendant');
-  const rows = table.viewport.querySelectorAll<HTMLElement>('.rows .row:not([hidden])');
-  const top = table.viewport.getBoundingClientRect().top;
-  for (const r of rows) if (r.getBoundingClientRect().bottom > top) return Number(r.dataset.index);
-  return id ? Number(id.slice(4)) : 0;
-}
-
 function isNear(index: number): boolean {
-  return Math.abs(index - firstVisible()) < PAGE_SIZE;
+  return Math.abs(index - table.visibleFirst) < PAGE_SIZE;
 }
 
 // ------------------------------------------------------------------ selection and details
@@ -450,7 +447,6 @@ function onMessage(m: HostNotification): void {
       }
       title.textContent = titleFor(m.variant);
       footer.textContent = m.source;
-      filterBar.setChoices(m.choices);
       table.compare.clear();
       detail.empty();
       applyColumns();
@@ -463,7 +459,8 @@ function onMessage(m: HostNotification): void {
         return;
       }
       main.hidden = false;
-      runQuery({ select: state.selected });
+      // The page asked for its own view with `ready`; a command or a link may want another.
+      if (m.query !== undefined || asked !== viewKey()) runQuery({ select: state.selected });
       break;
     }
     case 'choices':
@@ -528,3 +525,5 @@ window.addEventListener('message', (e: MessageEvent<unknown>) => {
 applyColumns();
 setDetailOpen(state.detailOpen);
 post({ type: 'ready' });
+// The page's own view right away, without waiting for the init: the first rows come sooner.
+runQuery({ select: state.selected });

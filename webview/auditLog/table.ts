@@ -7,6 +7,9 @@ import { formatTimestamp, gridTemplate, layout, MIN_COLUMN_WIDTH, PAGE_SIZE, Row
 
 export const ROW_HEIGHT = 24;
 
+/** The IANA zone name for the header, looked up when the page is idle: ICU's first lookup takes tens of ms. */
+let zoneName: string | undefined;
+
 export interface TableHost {
   /** Pages the table needs and the cache does not hold. */
   need(pages: number[]): void;
@@ -27,7 +30,15 @@ export class VirtualTable {
   private readonly head: HTMLElement;
   private readonly sizer: HTMLElement;
   private readonly rowsBox: HTMLElement;
+  /** The row elements, in DOM order; pool[k] shows position poolFirst + k. */
   private pool: HTMLElement[] = [];
+  private poolFirst = 0;
+  /** The viewport's height, from the ResizeObserver: reading clientHeight would force a layout. */
+  private viewportHeight = 0;
+  /** The first position drawn by the last render (the overscan included). */
+  firstDrawn = 0;
+  /** Positions in view, from the last render. */
+  visibleFirst = 0;
   private cols: ColumnDef[] = [];
   private widths: Record<string, number> = {};
   private cache = new RowCache(0);
@@ -91,10 +102,18 @@ export class VirtualTable {
     this.rowsBox.addEventListener('mouseout', (e) => quick(e, false));
     this.rowsBox.addEventListener('focusin', (e) => quick(e, true));
     this.rowsBox.addEventListener('focusout', (e) => quick(e, false));
-    new ResizeObserver(() => this.schedule()).observe(this.viewport);
+    new ResizeObserver((entries) => {
+      this.viewportHeight = entries[entries.length - 1].contentRect.height;
+      this.schedule();
+    }).observe(this.viewport);
   }
 
+  private columnsKey = '';
+
   setColumns(cols: ColumnDef[], widths: Record<string, number>, order: 'desc' | 'asc', utc: boolean): void {
+    const key = JSON.stringify([cols.map((c) => c.key), widths, order, utc]);
+    if (key === this.columnsKey) return;
+    this.columnsKey = key;
     this.cols = cols;
     this.widths = widths;
     this.order = order;
@@ -106,15 +125,22 @@ export class VirtualTable {
     this.renderHead();
     for (const r of this.pool) r.remove();
     this.pool = [];
-    this.render(true);
+    this.schedule();
   }
 
   private renderHead(): void {
+    if (zoneName === undefined && !this.utc) {
+      requestIdleCallback(() => {
+        if (zoneName !== undefined) return;
+        zoneName = Intl.DateTimeFormat().resolvedOptions().timeZone ?? '';
+        this.renderHead();
+      });
+    }
     clear(this.head);
     this.cols.forEach((c, i) => {
       const sortable = c.key === 'id' || c.key === 'recorded';
-      const label = c.key === 'recorded' ? `${c.label} (${zoneLabel(this.utc)})` : c.label;
-      const cell = el('div', { class: `cell col-${c.key}`, role: 'columnheader', 'aria-colindex': String(i + 1) });
+      const label = c.key === 'recorded' ? `${c.label} (${zoneLabel(this.utc, Date.now(), zoneName ?? '')})` : c.label;
+      const cell = el('div', { class: `cell col-${c.key}`, role: 'columnheader', 'aria-colindex': String(i + 1), title: label });
       if (sortable) {
         cell.setAttribute('aria-sort', this.order === 'desc' ? 'descending' : 'ascending');
         const b = el(
@@ -178,12 +204,45 @@ export class VirtualTable {
     });
   }
 
+  private height(): number {
+    return this.viewportHeight || this.viewport.clientHeight || 400;
+  }
+
+  /**
+   * Keeps each row element on the position it shows when the view moves by less than a screen:
+   * the rows that left at one end move to the other (DOM order stays the visual order), so only
+   * the rows that came into view are filled again.
+   */
+  private rotate(first: number): void {
+    const n = this.pool.length;
+    const d = first - this.poolFirst;
+    this.poolFirst = first;
+    if (d === 0 || n === 0 || Math.abs(d) >= n) return;
+    if (d > 0) {
+      const moved = this.pool.splice(0, d);
+      this.pool.push(...moved);
+      this.rowsBox.append(...moved);
+    } else {
+      const moved = this.pool.splice(n + d, -d);
+      this.pool.unshift(...moved);
+      this.rowsBox.prepend(...moved);
+    }
+  }
+
   /** Draws the rows in view; `force` redraws rows whose content did not change. */
   render(force: boolean): void {
-    const vh = this.viewport.clientHeight || 400;
-    const l = layout(this.cache.total, ROW_HEIGHT, vh, this.viewport.scrollTop);
+    if (this.frame) {
+      cancelAnimationFrame(this.frame);
+      this.frame = 0;
+    }
+    const vh = this.height();
+    const scrollTop = this.viewport.scrollTop;
+    const l = layout(this.cache.total, ROW_HEIGHT, vh, scrollTop);
+    this.firstDrawn = l.first;
+    this.visibleFirst = Math.min(Math.max(0, this.cache.total - 1), l.first + Math.max(0, Math.floor((scrollTop - l.top) / ROW_HEIGHT)));
     this.sizer.style.height = `${l.height}px`;
     this.rowsBox.style.transform = `translateY(${l.top}px)`;
+    this.rotate(l.first);
     while (this.pool.length < l.count) {
       const r = el('div', { class: 'row', role: 'row' });
       for (const c of this.cols) r.append(el('div', { class: `cell col-${c.key}`, role: 'gridcell' }));
@@ -222,8 +281,7 @@ export class VirtualTable {
     }
     if (active) this.viewport.setAttribute('aria-activedescendant', active);
     else this.viewport.removeAttribute('aria-activedescendant');
-    const visibleRows = this.pool.filter((r) => !r.hidden).length;
-    this.maxDomRows = Math.max(this.maxDomRows, visibleRows);
+    this.maxDomRows = Math.max(this.maxDomRows, Math.min(this.pool.length, l.count));
     const missing = this.cache.missing(Math.max(0, l.first - PAGE_SIZE / 2), l.first + l.count + PAGE_SIZE / 2);
     if (missing.length) this.host.need(missing);
   }
@@ -290,7 +348,7 @@ export class VirtualTable {
   }
 
   private reveal(index: number, top: boolean): void {
-    const vh = this.viewport.clientHeight || 400;
+    const vh = this.height();
     this.viewport.scrollTop = top
       ? scrollTopFor(Math.max(0, index - 3), this.cache.total, ROW_HEIGHT, vh)
       : scrollIntoView(index, this.cache.total, ROW_HEIGHT, vh, this.viewport.scrollTop);
@@ -301,7 +359,7 @@ export class VirtualTable {
   }
 
   private onKey(e: KeyboardEvent): void {
-    const pageRows = Math.max(1, Math.floor((this.viewport.clientHeight || 400) / ROW_HEIGHT) - 1);
+    const pageRows = Math.max(1, Math.floor(this.height() / ROW_HEIGHT) - 1);
     const at = this.selected < 0 ? -1 : this.selected;
     let next: number | undefined;
     switch (e.key) {

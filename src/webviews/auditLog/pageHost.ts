@@ -36,7 +36,6 @@ export const FIRST_PAGE = 100;
 export const MAX_ROWS_PER_REQUEST = 500;
 /** How many recent results the host keeps rows for. */
 export const KEPT_RESULTS = 4;
-export const EMPTY_CHOICES: Choices = { users: [], actions: [], entityNames: [], bots: [] };
 
 /** The filters a variant always applies under the user's own. */
 export function baseQuery(variant: LogVariant): string {
@@ -74,29 +73,36 @@ export class LogPageHost {
     private readonly utcDefault: () => boolean = () => false,
   ) {}
 
-  /** Tells the page what it shows; `view` (from a command or link) overrides the page's own filters. */
+  /**
+   * Tells the page what it shows; `view` (from a command or link) overrides the page's own filters.
+   * The init goes out at once; the dropdowns' values follow in a `choices` message, so the page's
+   * first query is not held up behind them.
+   */
   async init(view?: LogView): Promise<void> {
-    let choices = EMPTY_CHOICES;
-    let error: string | undefined;
-    if (this.source.location === undefined) error = this.noFolderMessage;
-    else {
-      try {
-        choices = await this.source.choices();
-      } catch (e) {
-        error = e instanceof Error ? e.message : String(e);
-      }
-    }
+    const error = this.source.location === undefined ? this.noFolderMessage : undefined;
     await this.post({
       type: 'init',
       variant: this.variant,
       source: this.source.location ?? '',
-      choices,
       query: view?.query,
       order: view?.order,
       select: view?.select,
       error,
       utc: this.utcDefault(),
     });
+    if (!error) await this.sendChoices();
+  }
+
+  private async sendChoices(): Promise<void> {
+    let choices: Choices;
+    try {
+      choices = await this.source.choices();
+    } catch (e) {
+      // The page's query meets the same failure and shows it; the dropdowns stay empty.
+      this.onError('could not read the filter values', e);
+      return;
+    }
+    await this.post({ type: 'choices', choices });
   }
 
   /** Runs the page's query under the variant's filters; answers with the first page. */
@@ -157,7 +163,7 @@ export class LogPageHost {
 
   /** The log grew: new dropdown values, and how many new entries match the current query. */
   async appended(): Promise<void> {
-    await this.post({ type: 'choices', choices: await this.source.choices() });
+    await this.sendChoices();
     const w = this.window;
     if (!w) return;
     const n = w.newSince();

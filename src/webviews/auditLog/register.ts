@@ -8,6 +8,7 @@ import { log } from '../../logger';
 import type { AuditService } from '../../services/auditService';
 import type { BotInfo, BotsModel } from '../../views/bots/botsModel';
 import { decodeLogLink, LOG_LINK_PATH } from '../links';
+import { EMPTY_CHOICES } from '../protocol';
 import { AuditLogPanel, type AuditLogSource, type LogView } from './auditLogPanel';
 
 export function auditLogSource(audit: AuditService | undefined): AuditLogSource {
@@ -18,7 +19,7 @@ export function auditLogSource(audit: AuditService | undefined): AuditLogSource 
       return (await audit.store()).window(filters, { order });
     },
     get: async (id) => (audit ? (await audit.store()).get(id) : undefined),
-    choices: async () => (audit ? (await audit.store()).distinct() : { users: [], actions: [], entityNames: [], bots: [] }),
+    choices: async () => (audit ? (await audit.store()).distinct() : EMPTY_CHOICES),
     exportView: (query, format) => vscode.commands.executeCommand(Commands.exportAuditLog, undefined, format, query),
     onDidChange: audit ? (listener, thisArg, disposables) => audit.onDidAppend(() => listener.call(thisArg, undefined), undefined, disposables) : undefined,
   };
