@@ -8,6 +8,7 @@ import { asPageState, isWebviewCommand, type EntryRow } from '../../../src/webvi
 import {
   columnsFor,
   completeFilter,
+  formatCount,
   formatTimestamp,
   fromDateTimeInput,
   gridTemplate,
@@ -41,7 +42,7 @@ describe('audit log page: columns', () => {
 
   it('builds a grid template from saved widths, with a floor, the last column flexible', () => {
     const cols = columnsFor({ kind: 'botEvents', bot: 'b', query: '' });
-    assert.equal(gridTemplate(cols, { id: 90, outcome: 3 }), '90px 40px 320px minmax(176px, 1fr)');
+    assert.equal(gridTemplate(cols, { id: 90, outcome: 3 }), '90px 40px 240px minmax(184px, 1fr)');
   });
 });
 
@@ -49,6 +50,7 @@ describe('audit log page: time', () => {
   const t = Date.UTC(2026, 10, 23, 19, 5, 2, 345);
   it('formats UTC the same width in every row', () => {
     assert.equal(formatTimestamp(t, true), '2026-11-23 19:05:02');
+    for (const n of [0, 7, 999, 1000, 20005, 999999, 1000005, 123456789]) assert.equal(formatCount(n), n.toLocaleString('en-US'));
     assert.equal(formatTimestamp(Date.UTC(2026, 0, 1, 0, 0, 0), true), '2026-01-01 00:00:00');
   });
   it('names the zone in the header', () => {
