@@ -94,6 +94,9 @@ const configs = [
     format: 'esm',
     target: 'es2022',
     loader: { '.css': 'css' },
+    // The webview toolkit is imported on demand (webview/toolkit.ts): a chunk beside the page's script.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
   },
 ];
 

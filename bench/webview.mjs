@@ -71,6 +71,8 @@ await Promise.all([
     format: 'esm',
     target: 'es2022',
     loader: { '.css': 'css' },
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     minify: !process.env.BOT_AUDIT_BENCH_UNMINIFIED,
     logLevel: 'silent',
   }),
@@ -220,13 +222,11 @@ function shell() {
 }
 
 const files = new Map([['/vscode-theme.css', { body: Buffer.from(themeCss), type: 'text/css' }]]);
-for (const [name, type] of [
-  ['auditLog.js', 'text/javascript'],
-  ['auditLog.css', 'text/css'],
-  ['codicon.css', 'text/css'],
-  ['codicon.ttf', 'font/ttf'],
-]) {
-  files.set(`/${name}`, { body: readFileSync(path.join(pageDir, name)), type });
+// Every file of the page's build (its chunks too), as the webview serves dist/webview.
+const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.ttf': 'font/ttf' };
+for (const name of readdirSync(pageDir, { recursive: true })) {
+  const type = TYPES[path.extname(name)];
+  if (type) files.set(`/${name.split(path.sep).join('/')}`, { body: readFileSync(path.join(pageDir, name)), type });
 }
 
 const browser = await launchChromium();

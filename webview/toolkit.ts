@@ -1,30 +1,56 @@
 // The only place that touches @vscode/webview-ui-toolkit (deprecated upstream in 2025):
 // replacing it later changes this file and nothing else.
-import {
-  provideVSCodeDesignSystem,
-  vsCodeBadge,
-  vsCodeButton,
-  vsCodeCheckbox,
-  vsCodeDropdown,
-  vsCodeOption,
-  vsCodeProgressRing,
-  vsCodeTextField,
-} from '@vscode/webview-ui-toolkit';
+// The toolkit itself is loaded on demand (registerToolkit), in a chunk of its own: its code is
+// not on the way to the page's first rows. The helpers below only make elements.
 
 let registered = false;
 
-export function registerToolkit(): void {
-  if (registered) return;
-  registered = true;
-  provideVSCodeDesignSystem().register(
-    vsCodeBadge(),
-    vsCodeButton(),
-    vsCodeCheckbox(),
-    vsCodeDropdown(),
-    vsCodeOption(),
-    vsCodeProgressRing(),
-    vsCodeTextField(),
-  );
+/**
+ * Controls made before the toolkit is registered (the page registers it after its first rows are
+ * painted) are plain elements until then. Setting `value` or `checked` on one would leave an own
+ * property that hides the control's own once it upgrades; so until then these are kept aside and
+ * handed to the control when it comes to life.
+ */
+const SHIMMED = ['value', 'checked'] as const;
+const early: { el: HTMLElement; props: Map<string, unknown> }[] = [];
+
+function track<T extends HTMLElement>(e: T): T {
+  if (registered) return e;
+  const props = new Map<string, unknown>();
+  for (const p of SHIMMED) {
+    Object.defineProperty(e, p, {
+      configurable: true,
+      get: () => props.get(p) ?? (p === 'checked' ? false : ''),
+      set: (v: unknown) => props.set(p, v),
+    });
+  }
+  early.push({ el: e, props });
+  return e;
+}
+
+let registering: Promise<void> | undefined;
+
+/** Loads the toolkit and brings every control made so far to life; once, however often it is called. */
+export function registerToolkit(): Promise<void> {
+  registering ??= (async () => {
+    const tk = await import('@vscode/webview-ui-toolkit');
+    tk.provideVSCodeDesignSystem().register(
+      tk.vsCodeBadge(),
+      tk.vsCodeButton(),
+      tk.vsCodeCheckbox(),
+      tk.vsCodeDropdown(),
+      tk.vsCodeOption(),
+      tk.vsCodeProgressRing(),
+      tk.vsCodeTextField(),
+    );
+    registered = true;
+    for (const { el, props } of early.splice(0)) {
+      customElements.upgrade(el);
+      for (const p of SHIMMED) delete (el as unknown as Record<string, unknown>)[p];
+      for (const [p, v] of props) (el as unknown as Record<string, unknown>)[p] = v;
+    }
+  })();
+  return registering;
 }
 
 /** Creates a toolkit button. `appearance` is the toolkit's: primary, secondary or icon. */
@@ -46,7 +72,7 @@ export function button(label: string, opts: { appearance?: 'primary' | 'secondar
 }
 
 export function textField(placeholder: string, opts: { ariaLabel?: string } = {}): HTMLElement & { value: string } {
-  const f = document.createElement('vscode-text-field') as HTMLElement & { value: string };
+  const f = track(document.createElement('vscode-text-field') as HTMLElement & { value: string });
   f.setAttribute('placeholder', placeholder);
   f.setAttribute('aria-label', opts.ariaLabel ?? placeholder);
   return f;
@@ -66,7 +92,7 @@ export type Dropdown = HTMLElement & { value: string };
 
 /** A toolkit dropdown. Option labels are text, never HTML. */
 export function dropdown(options: readonly { value: string; label: string }[], value: string, ariaLabel: string): Dropdown {
-  const d = document.createElement('vscode-dropdown') as Dropdown;
+  const d = track(document.createElement('vscode-dropdown') as Dropdown);
   d.setAttribute('aria-label', ariaLabel);
   for (const o of options) {
     const opt = document.createElement('vscode-option');
@@ -82,7 +108,7 @@ export function dropdown(options: readonly { value: string; label: string }[], v
 export type Checkbox = HTMLElement & { checked: boolean };
 
 export function checkbox(label: string, checked: boolean): Checkbox {
-  const c = document.createElement('vscode-checkbox') as Checkbox;
+  const c = track(document.createElement('vscode-checkbox') as Checkbox);
   c.textContent = label;
   if (checked) c.setAttribute('checked', '');
   c.checked = checked;

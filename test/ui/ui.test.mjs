@@ -53,7 +53,9 @@ describe('Bot Audit as a person sees it', function () {
     assert.equal(await frame.locator('#app .toolbar h1').innerText(), 'Audit Log');
     await frame.locator('.rows .row', { hasText: 'LOGIN' }).first().waitFor({ timeout: 15_000 });
     assert.match(await frame.locator('.count').innerText(), /^\d+ of \d+ entries$/);
-    // The toolkit's web components were defined (the CSP let the script run).
+    // The toolkit's web components get defined just after the first rows: the CSP let the page's
+    // script and its on-demand toolkit chunk run.
+    await frame.waitForFunction(() => Boolean(customElements.get('vscode-button')), undefined, { timeout: 10_000 });
     assert.equal(await frame.evaluate(() => Boolean(customElements.get('vscode-button'))), true);
     // Theme variables reach the page.
     const fg = await frame.evaluate(() => getComputedStyle(document.body).getPropertyValue('--vscode-foreground').trim());

@@ -167,7 +167,8 @@ export class DetailPane {
     unchanged.addEventListener('change', () => {
       this.showUnchanged = unchanged.checked;
       this.host.showUnchangedChanged(this.showUnchanged);
-      this.element.querySelector('.diff')?.classList.toggle('jsondiffpatch-unchanged-hidden', !this.showUnchanged);
+      this.draw();
+      this.element.querySelector<HTMLElement>('.show-unchanged')?.focus();
     });
     if (bytes > DIFF_SIZE_BOUND && !this.forced.has(key)) {
       const compute = button('Compute diff', { appearance: 'secondary', icon: 'diff', title: 'Compute the diff (it may take a few seconds)' });

@@ -33,7 +33,9 @@ export function renderDiff(before: unknown, after: unknown, showUnchanged: boole
   let html: string;
   try {
     ({ delta, left } = reviewDelta(before, after));
-    html = delta === undefined ? '' : (format(delta, left) ?? '');
+    // Without `left` the formatter leaves unchanged fields out altogether: far less markup for a big
+    // snapshot with a small change. Showing them renders again with it.
+    html = delta === undefined ? '' : (format(delta, showUnchanged ? left : undefined) ?? '');
   } catch (e) {
     // jsondiffpatch overflows its stack on some very large arrays: say so, and point at the raw views.
     box.append(el('p', { class: 'error' }, `The diff could not be computed (${e instanceof Error ? e.message : String(e)}). The Before and After tabs show the snapshots.`));

@@ -1,12 +1,13 @@
 // The audit-log page. Browser code only: it talks to the host through the shared protocol and
 // renders every value as text. The page owns its filters, sort and layout (kept in the webview's
 // state); rows come from the host in pages, by position in the current result.
+// The first query goes out before anything else loads.
+import { defaultState, FIRST_SEQ, initialState, saved } from './start';
 // jsondiffpatch's diff layout first: auditLog.css overrides its colours with the theme's.
 import 'jsondiffpatch/formatters/styles/html.css';
 import './auditLog.css';
 import { QueryError } from '../../src/core/query';
 import {
-  asPageState,
   isHostNotification,
   type Choices,
   type EntryDetail,
@@ -21,27 +22,24 @@ import { button, registerToolkit, textField } from '../toolkit';
 import { vscodeApi } from '../vscodeApi';
 import { DetailPane, QuickView } from './detail';
 import { FilterBar } from './filters';
-import { columnsFor, PAGE_SIZE, partsFromQuery, queryFromParts, RowCache } from './model';
+import { columnsFor, formatCount, PAGE_SIZE, partsFromQuery, queryFromParts, RowCache } from './model';
 import { VirtualTable } from './table';
 
-registerToolkit();
+// The toolkit's controls come to life once the first rows are painted (or after a moment without
+// them): their set-up takes tens of milliseconds that the first rows need not wait for.
+const toolkitFallback = setTimeout(() => void registerToolkit(), 400);
+let toolkitScheduled = false;
+function registerToolkitAfterPaint(): void {
+  if (toolkitScheduled) return;
+  toolkitScheduled = true;
+  clearTimeout(toolkitFallback);
+  // Two frames on: the frame that paints the rows is done, and so is whatever waited for it.
+  requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => void registerToolkit(), 0)));
+}
 const vscode = vscodeApi<PageState>();
 const post = (m: WebviewCommand) => vscode.postMessage(m);
 
-const defaultState = (variant: LogVariant): PageState => ({
-  variant,
-  query: '',
-  order: variant.kind === 'history' ? 'asc' : 'desc',
-  widths: {},
-  hidden: [],
-  utc: false,
-  detailOpen: true,
-  detailWidth: 420,
-  showUnchanged: false,
-});
-
-const saved = asPageState(vscode.getState());
-let state: PageState = saved ?? defaultState({ kind: 'log' });
+let state: PageState = initialState;
 const save = () => vscode.setState(state);
 
 // ------------------------------------------------------------------ layout
@@ -128,13 +126,13 @@ app.append(
 );
 
 // ------------------------------------------------------------------ query state
-let seq = 0;
+let seq = FIRST_SEQ;
 let current: { seq: number; cache: RowCache; total: number; logSize: number } | undefined;
 let lastQuery: string | undefined;
 
 /** The view the last query asked for: an init that changes nothing asks again for nothing. */
-let asked: string | undefined;
 const viewKey = () => JSON.stringify([state.variant, state.query, state.order]);
+let asked: string | undefined = viewKey();
 
 function runQuery(opts: { keepScroll?: boolean; select?: number } = {}): void {
   seq++;
@@ -418,7 +416,7 @@ function showMessage(text: string | undefined, hint?: string, kind = ''): void {
 function updateCount(): void {
   const c = current;
   if (!c) return;
-  count.textContent = `${c.total.toLocaleString('en-US')} of ${c.logSize.toLocaleString('en-US')} entries`;
+  count.textContent = `${formatCount(c.total)} of ${formatCount(c.logSize)} entries`;
 }
 
 function titleFor(v: LogVariant): string {
@@ -454,6 +452,7 @@ function onMessage(m: HostNotification): void {
       queryBox.value = state.query;
       showParts(state.query);
       if (m.error) {
+        void registerToolkit();
         showMessage(m.error, undefined, 'error');
         main.hidden = true;
         return;
@@ -485,6 +484,7 @@ function onMessage(m: HostNotification): void {
       if (m.total === 0) showMessage(lastQuery ? 'No entries match these filters.' : 'No entries yet.', lastQuery ? undefined : 'Every bot run and every change to a record will appear here, newest first.', 'empty');
       else showMessage(undefined);
       table.setResult(cache, m.selectedIndex, pendingKeepScroll);
+      registerToolkitAfterPaint();
       if (m.selectedIndex === undefined && state.selected !== undefined && !pendingKeepScroll) detail.empty();
       break;
     }
@@ -512,7 +512,7 @@ function onMessage(m: HostNotification): void {
       if (atTop) runQuery({ keepScroll: true, select: state.selected });
       else {
         pill.hidden = false;
-        pill.lastChild!.textContent = `${m.count.toLocaleString('en-US')} new ${m.count === 1 ? 'entry' : 'entries'}`;
+        pill.lastChild!.textContent = `${formatCount(m.count)} new ${m.count === 1 ? 'entry' : 'entries'}`;
       }
       break;
     }
@@ -524,6 +524,3 @@ window.addEventListener('message', (e: MessageEvent<unknown>) => {
 });
 applyColumns();
 setDetailOpen(state.detailOpen);
-post({ type: 'ready' });
-// The page's own view right away, without waiting for the init: the first rows come sooner.
-runQuery({ select: state.selected });

@@ -22,8 +22,8 @@ const ALL: Record<ColumnKey, ColumnDef> = {
   action: { key: 'action', label: 'Action', width: 96 },
   entityName: { key: 'entityName', label: 'Entity Name', width: 120 },
   entityId: { key: 'entityId', label: 'Entity ID', width: 120 },
-  recorded: { key: 'recorded', label: 'Timestamp', width: 160 },
-  bot: { key: 'bot', label: 'Bot', width: 110 },
+  recorded: { key: 'recorded', label: 'Timestamp', width: 184 },
+  bot: { key: 'bot', label: 'Bot', width: 104 },
   outcome: { key: 'outcome', label: 'Outcome', width: 116 },
   desc: { key: 'desc', label: 'Outcome Desc', width: 240 },
 };
@@ -55,6 +55,15 @@ export function gridTemplate(cols: readonly ColumnDef[], widths: Record<string, 
 // ------------------------------------------------------------------ time
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+/**
+ * `1,000,005`: a count with thousands separators. Written out rather than `toLocaleString`, whose
+ * first call loads ICU's number formats (tens of ms) on the way to the first rows.
+ */
+export function formatCount(n: number): string {
+  const s = String(Math.trunc(n));
+  return s.replace(/\B(?=(\d{3})+$)/g, ',');
+}
 
 /** `2026-11-23 19:05:02` in UTC or local time: sortable, compact, the same width in every row. */
 export function formatTimestamp(ms: number, utc: boolean): string {

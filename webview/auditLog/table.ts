@@ -24,6 +24,18 @@ export interface TableHost {
   scrolledToTop(): void;
 }
 
+/** The cell's one span, made once and then reused, with this class and text. */
+function span(cell: HTMLElement, cls: string, text: string): HTMLElement {
+  let s = cell.firstElementChild as HTMLElement | null;
+  if (!s || s.tagName !== 'SPAN' || cell.childNodes.length !== 1) {
+    cell.textContent = '';
+    cell.append((s = document.createElement('span')));
+  }
+  if (s.className !== cls) s.className = cls;
+  s.textContent = text;
+  return s;
+}
+
 export class VirtualTable {
   readonly element: HTMLElement;
   readonly viewport: HTMLElement;
@@ -33,6 +45,8 @@ export class VirtualTable {
   /** The row elements, in DOM order; pool[k] shows position poolFirst + k. */
   private pool: HTMLElement[] = [];
   private poolFirst = 0;
+  /** The position rows are placed from (see render). */
+  private anchor = 0;
   /** The viewport's height, from the ResizeObserver: reading clientHeight would force a layout. */
   private viewportHeight = 0;
   /** The first position drawn by the last render (the overscan included). */
@@ -129,23 +143,18 @@ export class VirtualTable {
   }
 
   private renderHead(): void {
-    if (zoneName === undefined && !this.utc) {
-      requestIdleCallback(() => {
-        if (zoneName !== undefined) return;
-        zoneName = Intl.DateTimeFormat().resolvedOptions().timeZone ?? '';
-        this.renderHead();
-      });
-    }
     clear(this.head);
     this.cols.forEach((c, i) => {
       const sortable = c.key === 'id' || c.key === 'recorded';
-      const label = c.key === 'recorded' ? `${c.label} (${zoneLabel(this.utc, Date.now(), zoneName ?? '')})` : c.label;
-      const cell = el('div', { class: `cell col-${c.key}`, role: 'columnheader', 'aria-colindex': String(i + 1), title: label });
+      // The zone's offset in the header; its name too in the tooltip (once looked up).
+      const label = c.key === 'recorded' ? `${c.label} (${zoneLabel(this.utc, Date.now(), '')})` : c.label;
+      const title = c.key === 'recorded' ? `${c.label} (${zoneLabel(this.utc, Date.now(), zoneName ?? '')})` : c.label;
+      const cell = el('div', { class: `cell col-${c.key}`, role: 'columnheader', 'aria-colindex': String(i + 1), title });
       if (sortable) {
         cell.setAttribute('aria-sort', this.order === 'desc' ? 'descending' : 'ascending');
         const b = el(
           'button',
-          { class: 'sort', title: this.order === 'desc' ? 'Newest first: click for oldest first' : 'Oldest first: click for newest first' },
+          { class: 'sort', title: `${title}. ${this.order === 'desc' ? 'Newest first: click for oldest first' : 'Oldest first: click for newest first'}` },
           label,
           el('span', { class: `codicon codicon-arrow-${this.order === 'desc' ? 'down' : 'up'}` }),
         );
@@ -180,8 +189,25 @@ export class VirtualTable {
     grip.addEventListener('pointerup', up);
   }
 
+  private zoneLookup = false;
+
+  /** The zone name for the header, a while after the first rows: off the way of the first paint. */
+  private lookUpZoneLater(): void {
+    if (this.zoneLookup || zoneName !== undefined) return;
+    this.zoneLookup = true;
+    setTimeout(
+      () =>
+        requestIdleCallback(() => {
+          zoneName = Intl.DateTimeFormat().resolvedOptions().timeZone ?? '';
+          this.renderHead();
+        }),
+      1000,
+    );
+  }
+
   /** A new result: its total, its cache, and what to select. */
   setResult(cache: RowCache, selectIndex: number | undefined, keepScroll: boolean): void {
+    this.lookUpZoneLater();
     this.cache = cache;
     this.gen++;
     this.viewport.setAttribute('aria-rowcount', String(cache.total + 1));
@@ -204,8 +230,9 @@ export class VirtualTable {
     });
   }
 
+  /** Until the ResizeObserver has said, the window's height stands in (a few rows too many, no layout forced). */
   private height(): number {
-    return this.viewportHeight || this.viewport.clientHeight || 400;
+    return this.viewportHeight || window.innerHeight || 400;
   }
 
   /**
@@ -241,7 +268,12 @@ export class VirtualTable {
     this.firstDrawn = l.first;
     this.visibleFirst = Math.min(Math.max(0, this.cache.total - 1), l.first + Math.max(0, Math.floor((scrollTop - l.top) / ROW_HEIGHT)));
     this.sizer.style.height = `${l.height}px`;
-    this.rowsBox.style.transform = `translateY(${l.top}px)`;
+    // Each row sits at its own offset from an anchor position, and the row box moves so that the
+    // anchor is where it belongs: rows that stay in view do not move inside the (composited) box,
+    // so a frame paints only the rows that came into view. A jump or a long way sets a new anchor.
+    const n = this.pool.length;
+    if (Math.abs(l.first - this.poolFirst) >= n || Math.abs(l.first - this.anchor) > 1000) this.anchor = l.first;
+    this.rowsBox.style.transform = `translateY(${l.top - (l.first - this.anchor) * ROW_HEIGHT}px)`;
     this.rotate(l.first);
     while (this.pool.length < l.count) {
       const r = el('div', { class: 'row', role: 'row' });
@@ -259,6 +291,8 @@ export class VirtualTable {
       }
       r.hidden = false;
       const index = l.first + k;
+      const offset = `translateY(${(index - this.anchor) * ROW_HEIGHT}px)`;
+      if (r.style.transform !== offset) r.style.transform = offset;
       const data = this.cache.get(index);
       const key = `${this.gen}:${index}:${data ? data.id : '-'}`;
       if (force || r.dataset.key !== key) {
@@ -286,53 +320,62 @@ export class VirtualTable {
     if (missing.length) this.host.need(missing);
   }
 
+  /** Puts a row's values in its cells, reusing what the cells hold (a refill costs text, not elements). */
   private fill(r: HTMLElement, d: EntryRow | undefined): void {
     r.classList.toggle('loading', !d);
     r.dataset.id = d ? String(d.id) : '';
     const cells = r.children;
     for (let i = 0; i < this.cols.length; i++) {
       const cell = cells[i] as HTMLElement;
-      clear(cell);
-      cell.removeAttribute('title');
-      if (!d) continue;
-      const key = this.cols[i].key;
-      switch (key) {
-        case 'compare': {
-          const box = el('input', { type: 'checkbox', class: 'compare', 'aria-label': `Compare entry ${d.id}` });
-          box.checked = this.compare.has(d.id);
-          cell.append(box);
-          break;
+      let title = '';
+      if (!d) {
+        if (cell.firstChild) cell.textContent = '';
+      } else {
+        switch (this.cols[i].key) {
+          case 'compare': {
+            let box = cell.firstElementChild as HTMLInputElement | null;
+            if (!box) cell.append((box = el('input', { type: 'checkbox', class: 'compare' })));
+            box.setAttribute('aria-label', `Compare entry ${d.id}`);
+            box.checked = this.compare.has(d.id);
+            break;
+          }
+          case 'id':
+            cell.textContent = String(d.id);
+            break;
+          case 'user':
+            cell.textContent = d.user;
+            if (d.onBehalfOf) title = `${d.user}, on behalf of ${d.onBehalfOf}`;
+            break;
+          case 'action':
+            span(cell, `badge action action-${d.action.toLowerCase()}`, d.action);
+            break;
+          case 'entityName': {
+            const s = span(cell, 'entity', d.entityName);
+            s.tabIndex = -1;
+            s.setAttribute('aria-label', `${d.entityName}: show changes`);
+            break;
+          }
+          case 'entityId':
+            cell.textContent = d.entityId;
+            break;
+          case 'recorded':
+            cell.textContent = formatTimestamp(d.recorded, this.utc);
+            break;
+          case 'bot':
+            cell.textContent = d.bot ?? '';
+            break;
+          case 'outcome':
+            if (d.outcome !== undefined) span(cell, `badge outcome outcome-${d.outcome}`, d.outcomeName ?? String(d.outcome));
+            else cell.textContent = '';
+            break;
+          case 'desc':
+            cell.textContent = d.outcomeDescFirstLine ?? '';
+            title = d.outcomeDescFirstLine ?? '';
+            break;
         }
-        case 'id':
-          cell.textContent = String(d.id);
-          break;
-        case 'user':
-          cell.textContent = d.user;
-          if (d.onBehalfOf) cell.title = `${d.user}, on behalf of ${d.onBehalfOf}`;
-          break;
-        case 'action':
-          cell.append(el('span', { class: `badge action action-${d.action.toLowerCase()}` }, d.action));
-          break;
-        case 'entityName':
-          cell.append(el('span', { class: 'entity', tabindex: '-1', 'aria-label': `${d.entityName}: show changes` }, d.entityName));
-          break;
-        case 'entityId':
-          cell.textContent = d.entityId;
-          break;
-        case 'recorded':
-          cell.textContent = formatTimestamp(d.recorded, this.utc);
-          break;
-        case 'bot':
-          cell.textContent = d.bot ?? '';
-          break;
-        case 'outcome':
-          if (d.outcome !== undefined) cell.append(el('span', { class: `badge outcome outcome-${d.outcome}` }, d.outcomeName ?? String(d.outcome)));
-          break;
-        case 'desc':
-          cell.textContent = d.outcomeDescFirstLine ?? '';
-          cell.title = d.outcomeDescFirstLine ?? '';
-          break;
       }
+      if (title) cell.title = title;
+      else if (cell.hasAttribute('title')) cell.removeAttribute('title');
     }
   }
 
