@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { AuditStore } from '../src/core/store';
+import { AuditStore, SCHEMA_VERSION } from '../src/core/store';
 import { buildWhere, parseQuery } from '../src/core/query';
 import { entry, RARE_WORD } from './data';
 
@@ -31,7 +31,8 @@ type NativeDatabaseCtor = new (file: string, opts: { readonly?: boolean; fileMus
 
 const ROOT = process.cwd();
 const CACHE = path.join(ROOT, '.cache', 'bench');
-const FIXTURE_VERSION = 'v4';
+/** The cached 1M log is rebuilt whenever the file format changes. */
+const FIXTURE_VERSION = `v${SCHEMA_VERSION}`;
 const FIXTURE_1M = path.join(CACHE, `store-1m-${FIXTURE_VERSION}`);
 const RESULTS = path.join(ROOT, 'bench', 'results', 'store.json');
 const N_1M = 1_000_000;
@@ -113,7 +114,7 @@ function filterKinds(): Record<string, string> {
 }
 
 /** Builds a log of n entries at dir/audit.db with batch appends; the last `tail` stay in the journal. */
-async function buildLog(file: string, n: number, tail: number, batch = 5000): Promise<{ perSecond: number }> {
+async function buildLog(file: string, n: number, tail: number, batch = 5000): Promise<{ perSecond: number; withFtsPerSecond: number }> {
   const store = await AuditStore.open(file, { watch: false, autoCheckpoint: false });
   let appendMs = 0;
   let done = 0;
@@ -129,11 +130,16 @@ async function buildLog(file: string, n: number, tail: number, batch = 5000): Pr
     }
   };
   await appendUpTo(n - tail);
+  // Full-text indexing is off the append path (done when idle, before a search or a checkpoint):
+  // a search now indexes everything appended so far; timed, for the all-in rate.
+  const t = now();
+  store.count(`"${RARE_WORD}"`);
+  const ftsMs = now() - t;
   await store.checkpoint();
   await appendUpTo(n);
   if (tail === 0) await store.close();
   // With a tail, the caller exits without closing, so that the tail stays in the journal (as after a crash).
-  return { perSecond: n / (appendMs / 1000) };
+  return { perSecond: n / (appendMs / 1000), withFtsPerSecond: (n - tail) / ((appendMs * ((n - tail) / n) + ftsMs) / 1000) };
 }
 
 // ------------------------------------------------------------------ child phases
@@ -142,9 +148,9 @@ async function phaseBuild(dir: string, n: number, tail: number): Promise<Metrics
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const t = now();
-  const { perSecond } = await buildLog(path.join(dir, 'audit.db'), n, tail);
+  const { perSecond, withFtsPerSecond } = await buildLog(path.join(dir, 'audit.db'), n, tail);
   fs.writeFileSync(path.join(dir, 'done.json'), JSON.stringify({ n, tail, version: FIXTURE_VERSION, ms: now() - t }));
-  return { build_entries_per_s: perSecond, build_ms: now() - t };
+  return { build_entries_per_s: perSecond, build_with_fts_entries_per_s: withFtsPerSecond, build_ms: now() - t };
 }
 
 async function phaseMeasure(dir: string, label: string): Promise<Metrics> {
@@ -352,6 +358,7 @@ async function main(): Promise<void> {
     const dir100k = path.join(work, '100k');
     const b = await runPhase(['build', dir100k, String(N_100K), '0']);
     m.append_batch_entries_per_s = b.build_entries_per_s;
+    m.append_batch_with_fts_entries_per_s = b.build_with_fts_entries_per_s;
     log(`100k: ${round(b.build_entries_per_s, 0)} entries/s`);
     const m100k = await runPhase(['measure', dir100k, '100k']);
     delete m100k.entries;
@@ -388,6 +395,7 @@ const GOALS: [string, string, (v: number) => boolean][] = [
   ['append_durable_p50_ms', '≤ 1', (v) => v <= 1],
   ['append_durable_p95_ms', '', () => true],
   ['append_batch_entries_per_s', '≥ 50,000', (v) => v >= 50_000],
+  ['append_batch_with_fts_entries_per_s', '', () => true],
   ['open_1m_ms', '≤ 1,500', (v) => v <= 1500],
   ['page_1m_p50_ms', '≤ 5 (indexed)', (v) => v <= 5],
   ['page_1m_worst_p50_ms', '', () => true],

@@ -14,6 +14,7 @@ import { Journal, writeFileAtomic } from './journal';
 import { FileLock, pidAlive } from './lock';
 import {
   dbToRow,
+  ftsBody,
   GENESIS_HASH,
   hashRow,
   parseRowLine,
@@ -22,10 +23,11 @@ import {
   rowToDb,
   rowToEntry,
   sealRow,
+  textOf,
   type Row,
   type SqlValue,
 } from './record';
-import { APPLICATION_ID, createSchema, INSERT_SQL, migrate, SCHEMA_VERSION } from './schema';
+import { APPLICATION_ID, createSchema, FTS_INSERT_SQL, FTS_UPTO_SQL, INSERT_SQL, migrate, SCHEMA_VERSION } from './schema';
 import { ACTIONS, type Action, type Entry, type NewEntry } from './types';
 import { LogWindow, type WindowOptions, type WindowSource } from './window';
 
@@ -96,6 +98,11 @@ export interface Disposable {
 const DEFAULT_CAP = 1 << 20;
 const SELECT_COLS = `SELECT ${ROW_COLUMNS.join(', ')} FROM entries`;
 const MAX_LIMIT = 1000;
+/** Full-text indexing when idle: this long after the last new entry, this many entries a turn. */
+const FTS_IDLE_MS = 500;
+const FTS_IDLE_CHUNK = 500;
+/** The columns full-text search indexes, in the order of ftsBody's fields. */
+const FTS_COLS = 'SELECT id, outcome_desc, input, return_value, before_json, after_json FROM entries WHERE id > ? ORDER BY id LIMIT ?';
 
 const sqlModules = new Map<string, Promise<SqlJsStatic>>();
 
@@ -211,6 +218,9 @@ export class AuditStore {
   private watcher?: fs.FSWatcher;
   private pollTimer?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
+  private ftsTimer?: NodeJS.Timeout;
+  /** Entries 1..ftsUpTo are in the full-text index; later ones are indexed when idle or before a search. */
+  private ftsUpTo = 0;
   private catchUpScheduled = false;
   private checkpointScheduled = false;
   private readonly capBytes: number;
@@ -369,6 +379,7 @@ export class AuditStore {
     for (const s of this.stmts.values()) s.free();
     this.stmts.clear();
     this.insertStmt = this.db.prepare(INSERT_SQL);
+    this.ftsUpTo = Number(this.db.exec(FTS_UPTO_SQL)[0].values[0][0]);
     this.countCache.clear();
     this.distinctCache = undefined;
   }
@@ -443,7 +454,10 @@ export class AuditStore {
         added.push(...this.reloadFromDisk());
       }
     }
-    if (added.length) this.countCache.clear();
+    if (added.length) {
+      this.countCache.clear();
+      this.scheduleFtsIndex();
+    }
     return added;
   }
 
@@ -630,6 +644,7 @@ export class AuditStore {
         this.lock.release();
       }
       this.countCache.clear();
+      this.scheduleFtsIndex();
       for (const r of rows) this.noteDistinct(r);
       if (others.length) this.emitSoon(others);
       const entries = rows.map(rowToEntry);
@@ -683,6 +698,8 @@ export class AuditStore {
   /** Under the lock: database file then a fresh journal, each atomically. */
   private writeCheckpoint(): void {
     this.lock.refresh();
+    // The file always carries a complete full-text index, so that opening it indexes only the journal.
+    this.indexPending(Infinity);
     let data: Uint8Array | undefined = this.db.export();
     writeFileAtomic(this.file, data);
     data = undefined;
@@ -691,6 +708,69 @@ export class AuditStore {
     this.journal = j;
     this.dirty = false;
     if (this.idleTimer) clearTimeout(this.idleTimer);
+  }
+
+  // ---------------------------------------------------------------- full-text index
+
+  /**
+   * Adds up to `max` entries after ftsUpTo to the full-text index, in ID order, in one transaction
+   * per 5,000. Returns how many entries are still not indexed. Synchronous: nothing else touches the
+   * database meanwhile.
+   */
+  private indexPending(max: number): number {
+    let budget = max;
+    while (this.ftsUpTo < this.lastId && budget > 0) {
+      const n = Math.min(budget, 5000, this.lastId - this.ftsUpTo);
+      const sel = this.stmt(FTS_COLS);
+      const ins = this.stmt(FTS_INSERT_SQL);
+      let upTo = this.ftsUpTo;
+      this.db.exec('BEGIN');
+      try {
+        const batch: [number, string][] = [];
+        try {
+          sel.bind([this.ftsUpTo, n]);
+          while (sel.step()) {
+            const v = sel.get() as SqlValue[];
+            const text = (i: number) => (v[i] === null ? undefined : textOf(v[i]));
+            batch.push([v[0] as number, ftsBody({ outcomeDesc: text(1), input: text(2), returnValue: text(3), before: text(4), after: text(5) })]);
+          }
+        } finally {
+          sel.reset();
+        }
+        for (const [id, body] of batch) {
+          if (id !== upTo + 1) throw new StoreError('CORRUPT', `entry ${upTo + 1} is missing (full-text indexing found ${id} next)`, this.file);
+          ins.run([id, body]);
+          upTo = id;
+        }
+        this.db.exec('COMMIT');
+      } catch (err) {
+        this.db.exec('ROLLBACK');
+        throw err;
+      }
+      if (upTo === this.ftsUpTo) break;
+      budget -= upTo - this.ftsUpTo;
+      this.ftsUpTo = upTo;
+    }
+    return this.lastId - this.ftsUpTo;
+  }
+
+  /** Indexes new entries for full-text search once appends pause, a few hundred at a time. */
+  private scheduleFtsIndex(): void {
+    if (this.closed) return;
+    if (this.ftsTimer) clearTimeout(this.ftsTimer);
+    const turn = () => {
+      this.ftsTimer = undefined;
+      if (this.closed) return;
+      try {
+        if (this.indexPending(FTS_IDLE_CHUNK) > 0) this.ftsTimer = setTimeout(turn, 0);
+      } catch (err) {
+        this.warn({ code: 'WATCH', file: this.file, message: `full-text indexing failed: ${(err as Error).message}` });
+        return;
+      }
+      this.ftsTimer?.unref();
+    };
+    this.ftsTimer = setTimeout(turn, FTS_IDLE_MS);
+    this.ftsTimer.unref();
   }
 
   // ---------------------------------------------------------------- reading
@@ -758,6 +838,8 @@ export class AuditStore {
 
   /** The WHERE clause for filters; "contains" on entity names goes through the known names and their index. */
   private where(fl: Filter[], now: number, selective = false): SqlWhere {
+    // Full-text search sees every entry: whatever is not indexed yet is indexed first.
+    if (fl.some((f) => f.column === 'text')) this.indexPending(Infinity);
     return buildWhere(fl, now, { entityNames: [...this.distinctSets().entityNames], entityIdUnion: selective });
   }
 
@@ -1083,6 +1165,7 @@ export class AuditStore {
     this.watcher = undefined;
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.ftsTimer) clearTimeout(this.ftsTimer);
   }
 
   /** Runs read-only SQL on the in-memory database (for tests and diagnostics). Writes are refused by the schema's triggers. */

@@ -286,6 +286,14 @@ export function rowToEntry(r: Row): Entry {
   return e;
 }
 
+/**
+ * The text full-text search indexes for a row: outcome description, input, return value and both
+ * snapshots, joined by spaces (exactly what the insert trigger of schema versions 2–4 indexed).
+ */
+export function ftsBody(r: Pick<Row, 'outcomeDesc' | 'input' | 'returnValue' | 'before' | 'after'>): string {
+  return `${r.outcomeDesc ?? ''} ${r.input ?? ''} ${r.returnValue ?? ''} ${r.before ?? ''} ${r.after ?? ''}`;
+}
+
 /** Database column for each row field, in the order of ROW_COLUMNS. */
 export const ROW_FIELDS = [
   'id',
@@ -340,6 +348,11 @@ export const ROW_COLUMNS = [
 ] as const;
 
 export type SqlValue = string | number | null | Uint8Array;
+
+/** A text column's value as text. */
+export function textOf(v: SqlValue): string {
+  return typeof v === 'string' ? v : String(v);
+}
 
 /** A database result row (in ROW_COLUMNS order) to a row. */
 export function dbToRow(values: SqlValue[]): Row {

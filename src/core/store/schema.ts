@@ -7,7 +7,7 @@ import { ROW_COLUMNS } from './record';
 export const APPLICATION_ID = 0x42417564;
 
 /** `PRAGMA user_version`: the schema version this code writes. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 const TABLE_V1 = `
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -90,7 +90,19 @@ const MIGRATIONS: string[] = [
   ALTER TABLE entries ADD COLUMN on_behalf_of TEXT;
   CREATE INDEX entries_trace ON entries(trace_id) WHERE trace_id IS NOT NULL;
   PRAGMA user_version = 4;`,
+  // 4→5: full-text indexing leaves the append path. The store indexes entries itself, in ID order, in
+  // batches (when idle, before a checkpoint, and before any full-text query), so the insert trigger
+  // goes. Every entry so far was indexed by the trigger; the index's own docsize table tells how far
+  // it reaches (its largest docid), so no extra bookkeeping is stored.
+  `
+  DROP TRIGGER entries_fts_insert;
+  PRAGMA user_version = 5;`,
 ];
+
+/** The text full-text search indexes for an entry (the same concatenation the trigger of versions 2–4 used). */
+export const FTS_INSERT_SQL = 'INSERT INTO entries_fts(docid, body) VALUES (?, ?)';
+/** How far the full-text index reaches: entries 1..N are indexed (docids are inserted in ID order). */
+export const FTS_UPTO_SQL = 'SELECT coalesce(max(docid), 0) FROM entries_fts_docsize';
 
 /** Creates the current schema in an empty database. */
 export function createSchema(db: Database): void {
@@ -98,13 +110,19 @@ export function createSchema(db: Database): void {
   migrate(db, 1);
 }
 
-/** Migrates forward from `from` to SCHEMA_VERSION, in one transaction. Returns the number of steps. */
-export function migrate(db: Database, from: number): number {
-  if (from >= SCHEMA_VERSION) return 0;
+/** Creates the schema of an older version in an empty database (to build old files in tests). */
+export function createSchemaAt(db: Database, version: number): void {
+  db.exec(SCHEMA_V1);
+  migrate(db, 1, version);
+}
+
+/** Migrates forward from `from` to `to` (default SCHEMA_VERSION), in one transaction. Returns the number of steps. */
+export function migrate(db: Database, from: number, to = SCHEMA_VERSION): number {
+  if (from >= to) return 0;
   db.create_function('bot_audit_entity_num', (v: unknown) => entityNumber(String(v)));
   db.exec('BEGIN');
   try {
-    for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v - 1]);
+    for (let v = from; v < to; v++) db.exec(MIGRATIONS[v - 1]);
     if (from < 2) {
       // Backfill entity_num: an ALTER of a derived, unhashed column. UPDATE is refused by the
       // append-only trigger, so the trigger is lifted for this one statement inside the transaction.
@@ -117,7 +135,7 @@ export function migrate(db: Database, from: number): number {
     db.exec('ROLLBACK');
     throw err;
   }
-  return SCHEMA_VERSION - from;
+  return to - from;
 }
 
 /** The insert of one row: the columns of ROW_COLUMNS, then the derived entity_num. */
