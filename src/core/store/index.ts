@@ -16,6 +16,7 @@ import {
   dbToRow,
   ftsBody,
   GENESIS_HASH,
+  hashOf,
   hashRow,
   parseRowLine,
   prepareRow,
@@ -365,7 +366,7 @@ export class AuditStore {
       const last = this.db.exec('SELECT id, hash FROM entries ORDER BY id DESC LIMIT 1');
       if (last.length) {
         this.lastId = last[0].values[0][0] as number;
-        this.lastHash = last[0].values[0][1] as string;
+        this.lastHash = hashOf(last[0].values[0][1] as SqlValue);
       }
     } catch (err) {
       db.close();
@@ -397,7 +398,7 @@ export class AuditStore {
     }
     if (base > 0) {
       const h = this.db.exec('SELECT hash FROM entries WHERE id = ?', [base]);
-      if (!h.length || h[0].values[0][0] !== baseHash) {
+      if (!h.length || hashOf(h[0].values[0][0] as SqlValue) !== baseHash) {
         j.close();
         throw new StoreError('CORRUPT', `the journal follows entry ${base} with hash ${baseHash.slice(0, 12)}…, which does not match the database`, this.journalFile);
       }
@@ -531,7 +532,7 @@ export class AuditStore {
     this.db = db;
     this.setUp();
     this.lastId = lastId;
-    this.lastHash = last.length ? (last[0].values[0][1] as string) : GENESIS_HASH;
+    this.lastHash = last.length ? hashOf(last[0].values[0][1] as SqlValue) : GENESIS_HASH;
     return this.rows(`${SELECT_COLS} WHERE id > ? ORDER BY id LIMIT 10000`, [before]);
   }
 

@@ -1,5 +1,6 @@
 // The stored form of an entry (a "row"), its canonical JSON, its hash, and size caps.
 import { createHash, randomUUID } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { entityNumber } from '../query/sql';
 import { isAction, isOutcome, type Entry, type NewEntry, type Outcome } from './types';
 import { StoreError } from './errors';
@@ -235,7 +236,7 @@ function parseSnapshot(text: string | undefined): unknown {
   }
 }
 
-function lazySnapshot(e: Entry, key: 'before' | 'after', text: string): void {
+function lazySnapshot(e: Entry, key: 'before' | 'after', text: () => string): void {
   let value: unknown;
   let parsed = false;
   Object.defineProperty(e, key, {
@@ -243,7 +244,7 @@ function lazySnapshot(e: Entry, key: 'before' | 'after', text: string): void {
     configurable: true,
     get() {
       if (!parsed) {
-        value = parseSnapshot(text);
+        value = parseSnapshot(text());
         parsed = true;
       }
       return value;
@@ -279,8 +280,9 @@ export function rowToEntry(r: Row): Entry {
   if (r.returnValue !== undefined) e.returnValue = r.returnValue;
   // Snapshots are parsed when first read: a page of 100 changes with 10 KB snapshots would
   // otherwise spend most of its time in JSON.parse for values a list never shows.
-  if (r.before !== undefined) lazySnapshot(e, 'before', r.before);
-  if (r.after !== undefined) lazySnapshot(e, 'after', r.after);
+  // A stored snapshot may still be compressed (see dbToRow): `in` does not decompress it.
+  if ('before' in r && r.before !== undefined) lazySnapshot(e, 'before', () => r.before!);
+  if ('after' in r && r.after !== undefined) lazySnapshot(e, 'after', () => r.after!);
   if (r.replayOf !== undefined) e.replayOf = r.replayOf;
   if (r.onBehalfOf !== undefined) e.onBehalfOf = r.onBehalfOf;
   return e;
@@ -349,9 +351,92 @@ export const ROW_COLUMNS = [
 
 export type SqlValue = string | number | null | Uint8Array;
 
-/** A text column's value as text. */
+// ---------------------------------------------------------------- stored form (schema 6)
+//
+// The database keeps the same values as the journal, in a more compact form; reading gives back
+// exactly the row that was hashed, so the chain and its meaning do not change:
+//  - uuid: 16 bytes, hash and prev_hash: 32 bytes (BLOBs) instead of hex text, when they have the
+//    canonical lowercase form (anything else stays text);
+//  - outcome descriptions, inputs, return values and snapshots of COMPRESS_MIN bytes or more: a BLOB
+//    of one format byte (1: raw DEFLATE of the UTF-8 text) and the compressed bytes, when that saves
+//    at least an eighth; smaller values stay text.
+// Rows written by schemas 1–5 are all text and read the same way.
+
+/** Text columns this size (UTF-8 bytes) or larger are compressed. */
+export const COMPRESS_MIN = 1024;
+const CODEC_DEFLATE = 1;
+const DEFLATE_OPTS = { level: 1, windowBits: 12, memLevel: 8 };
+const HEX64 = /^[0-9a-f]{64}$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Columns (ROW_COLUMNS positions) that may be compressed, and the binary ones. */
+const TEXT_COLS = [10, 15, 16, 17, 18];
+const UUID_COL = 1;
+const HASH_COLS = [21, 22];
+
+/** A long text as a compressed BLOB, or the text itself when it is short or does not compress. */
+export function packText(text: string): string | Uint8Array {
+  if (text.length < COMPRESS_MIN / 4) return text;
+  const raw = Buffer.from(text, 'utf8');
+  if (raw.length < COMPRESS_MIN) return text;
+  const z = deflateRawSync(raw, DEFLATE_OPTS);
+  if (z.length + 1 > raw.length - (raw.length >> 3)) return text;
+  const out = new Uint8Array(z.length + 1);
+  out[0] = CODEC_DEFLATE;
+  out.set(z, 1);
+  return out;
+}
+
+/** A text column's value as text: decompressed when it is a BLOB. A damaged BLOB reads as a marker (verify() then reports the entry). */
 export function textOf(v: SqlValue): string {
-  return typeof v === 'string' ? v : String(v);
+  if (typeof v === 'string') return v;
+  if (v instanceof Uint8Array) {
+    try {
+      if (v[0] !== CODEC_DEFLATE) throw new Error(`unknown format ${v[0]}`);
+      return inflateRawSync(v.subarray(1)).toString('utf8');
+    } catch (err) {
+      return `…[damaged stored value: ${(err as Error).message}]…`;
+    }
+  }
+  return String(v);
+}
+
+function hexOf(v: SqlValue): string {
+  return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') : String(v);
+}
+
+/** A hash column's value as hex text. */
+export function hashOf(v: SqlValue): string {
+  return hexOf(v);
+}
+
+function uuidOf(v: SqlValue): string {
+  if (!(v instanceof Uint8Array) || v.length !== 16) return hexOf(v);
+  const h = hexOf(v);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+function packHash(h: string): string | Uint8Array {
+  return HEX64.test(h) ? Buffer.from(h, 'hex') : h;
+}
+
+function packUuid(u: string): string | Uint8Array {
+  return UUID_RE.test(u) ? Buffer.from(u.replace(/-/g, ''), 'hex') : u;
+}
+
+/** A property that decompresses its value on first read (a list rarely shows snapshots). */
+function lazyText(r: Record<string, unknown>, key: string, blob: Uint8Array): void {
+  let value: string | undefined;
+  Object.defineProperty(r, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (value === undefined) value = textOf(blob);
+      return value;
+    },
+    set(v: unknown) {
+      Object.defineProperty(r, key, { value: v, enumerable: true, configurable: true, writable: true });
+    },
+  });
 }
 
 /** A database result row (in ROW_COLUMNS order) to a row. */
@@ -359,14 +444,23 @@ export function dbToRow(values: SqlValue[]): Row {
   const r: Record<string, unknown> = {};
   for (let i = 0; i < ROW_FIELDS.length; i++) {
     const v = values[i];
-    if (v !== null && v !== undefined) r[ROW_FIELDS[i]] = v;
+    if (v === null || v === undefined) continue;
+    if (v instanceof Uint8Array) {
+      if (i === UUID_COL) r[ROW_FIELDS[i]] = uuidOf(v);
+      else if (i === 21 || i === 22) r[ROW_FIELDS[i]] = hexOf(v);
+      else if (i === 17 || i === 18) lazyText(r, ROW_FIELDS[i], v);
+      else r[ROW_FIELDS[i]] = textOf(v);
+    } else r[ROW_FIELDS[i]] = v;
   }
   return r as unknown as Row;
 }
 
-/** Insert parameters for a row: the ROW_COLUMNS values, then entity_num. */
+/** Insert parameters for a row: the ROW_COLUMNS values in their stored form, then entity_num. */
 export function rowToDb(r: Row): SqlValue[] {
   const out: SqlValue[] = ROW_FIELDS.map((k) => (r[k] === undefined ? null : (r[k] as SqlValue)));
+  out[UUID_COL] = packUuid(r.uuid);
+  for (const i of HASH_COLS) out[i] = packHash(out[i] as string);
+  for (const i of TEXT_COLS) if (typeof out[i] === 'string') out[i] = packText(out[i] as string);
   out.push(entityNumber(r.entityId));
   return out;
 }

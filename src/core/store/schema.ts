@@ -7,7 +7,7 @@ import { ROW_COLUMNS } from './record';
 export const APPLICATION_ID = 0x42417564;
 
 /** `PRAGMA user_version`: the schema version this code writes. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 const TABLE_V1 = `
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -97,6 +97,11 @@ const MIGRATIONS: string[] = [
   `
   DROP TRIGGER entries_fts_insert;
   PRAGMA user_version = 5;`,
+  // 5→6: a compact stored form for new rows (record.ts: uuid and hashes as BLOBs, long texts
+  // compressed). Older rows stay as they are and read the same; older code cannot read the new
+  // rows, hence the version.
+  `
+  PRAGMA user_version = 6;`,
 ];
 
 /** The text full-text search indexes for an entry (the same concatenation the trigger of versions 2–4 used). */

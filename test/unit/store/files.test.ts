@@ -193,7 +193,8 @@ describe('store files', function () {
     await s.close();
     const buf = fs.readFileSync(file);
     // Rewrite entry 3's stored hash (its first occurrence is entry 3's own hash column or entry 4's prev_hash).
-    const h = Buffer.from(es[2].hash);
+    // Since schema 6 the database stores hashes as 32 bytes, not hex text.
+    const h = Buffer.from(es[2].hash, 'hex');
     let at = buf.indexOf(h);
     const positions: number[] = [];
     while (at >= 0) {
@@ -201,7 +202,7 @@ describe('store files', function () {
       at = buf.indexOf(h, at + 1);
     }
     assert.ok(positions.length >= 2);
-    for (const p of positions) buf[p] = buf[p] === 0x61 ? 0x62 : 0x61;
+    for (const p of positions) buf[p] ^= 0x01;
     fs.writeFileSync(file, buf);
     const t = await AuditStore.open(file, { watch: false });
     const v = t.verify();
