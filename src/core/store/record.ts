@@ -255,6 +255,12 @@ function lazySnapshot(e: Entry, key: 'before' | 'after', text: () => string): vo
   });
 }
 
+/** Whether the row has a value for `key`, without reading it (a lazy property stays unread). */
+function present(r: Row, key: 'before' | 'after'): boolean {
+  const d = Object.getOwnPropertyDescriptor(r, key);
+  return d !== undefined && (d.get !== undefined || d.value !== undefined);
+}
+
 /** The public entry for a row: snapshots come back as JSON values (parsed on first access). */
 export function rowToEntry(r: Row): Entry {
   const e: Entry = {
@@ -280,9 +286,9 @@ export function rowToEntry(r: Row): Entry {
   if (r.returnValue !== undefined) e.returnValue = r.returnValue;
   // Snapshots are parsed when first read: a page of 100 changes with 10 KB snapshots would
   // otherwise spend most of its time in JSON.parse for values a list never shows.
-  // A stored snapshot may still be compressed (see dbToRow): `in` does not decompress it.
-  if ('before' in r && r.before !== undefined) lazySnapshot(e, 'before', () => r.before!);
-  if ('after' in r && r.after !== undefined) lazySnapshot(e, 'after', () => r.after!);
+  // A stored snapshot may still be compressed (see dbToRow): looking at its property does not decompress it.
+  if (present(r, 'before')) lazySnapshot(e, 'before', () => r.before!);
+  if (present(r, 'after')) lazySnapshot(e, 'after', () => r.after!);
   if (r.replayOf !== undefined) e.replayOf = r.replayOf;
   if (r.onBehalfOf !== undefined) e.onBehalfOf = r.onBehalfOf;
   return e;
