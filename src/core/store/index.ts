@@ -723,7 +723,6 @@ export class AuditStore {
     while (this.ftsUpTo < this.lastId && budget > 0) {
       const n = Math.min(budget, 5000, this.lastId - this.ftsUpTo);
       const sel = this.stmt(FTS_COLS);
-      const ins = this.stmt(FTS_INSERT_SQL);
       let upTo = this.ftsUpTo;
       this.db.exec('BEGIN');
       try {
@@ -738,6 +737,8 @@ export class AuditStore {
         } finally {
           sel.reset();
         }
+        // Taken only now: taking a statement may free the cached ones (sel among them) when there are many.
+        const ins = this.stmt(FTS_INSERT_SQL);
         for (const [id, body] of batch) {
           if (id !== upTo + 1) throw new StoreError('CORRUPT', `entry ${upTo + 1} is missing (full-text indexing found ${id} next)`, this.file);
           ins.run([id, body]);
