@@ -102,6 +102,8 @@ const MAX_LIMIT = 1000;
 /** Full-text indexing when idle: this long after the last new entry, this many entries a turn. */
 const FTS_IDLE_MS = 500;
 const FTS_IDLE_CHUNK = 500;
+/** … but with this many entries waiting, indexing is no longer put off by further appends. */
+const FTS_MAX_PENDING = 2000;
 /** The columns full-text search indexes, in the order of ftsBody's fields. */
 const FTS_COLS = 'SELECT id, outcome_desc, input, return_value, before_json, after_json FROM entries WHERE id > ? ORDER BY id LIMIT ?';
 
@@ -756,9 +758,13 @@ export class AuditStore {
     return this.lastId - this.ftsUpTo;
   }
 
-  /** Indexes new entries for full-text search once appends pause, a few hundred at a time. */
+  /**
+   * Indexes new entries for full-text search once appends pause (or once FTS_MAX_PENDING wait, even
+   * if they do not), a few hundred at a time.
+   */
   private scheduleFtsIndex(): void {
     if (this.closed) return;
+    if (this.ftsTimer && this.lastId - this.ftsUpTo >= FTS_MAX_PENDING) return;
     if (this.ftsTimer) clearTimeout(this.ftsTimer);
     const turn = () => {
       this.ftsTimer = undefined;

@@ -79,6 +79,18 @@ describe('store: deferred full-text index', function () {
     await s.close();
   });
 
+  it('indexes even when appends never pause, once enough entries wait', async () => {
+    const s = await AuditStore.open(file, { watch: false, autoCheckpoint: false });
+    await s.appendBatch(Array.from({ length: 2500 }, (_, i) => ({ user: 'u', action: 'EXECUTED' as const, entityName: 'bot', entityId: 'b', outcomeDesc: `run ${i}` })));
+    // One append every 100 ms: never 500 ms of quiet.
+    for (let i = 0; i < 30 && indexedUpTo(s) === 0; i++) {
+      await s.append({ user: 'u', action: 'LOGIN', entityName: 'access', entityId: '1' });
+      await sleep(100);
+    }
+    assert.ok(indexedUpTo(s) > 0, 'indexing started');
+    await s.close();
+  });
+
   it('writes a complete index at a checkpoint, and indexes the journal after reopening', async () => {
     const s = await AuditStore.open(file, { watch: false, autoCheckpoint: false });
     await s.appendBatch(sampleEntries());
