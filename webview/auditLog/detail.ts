@@ -1,5 +1,6 @@
 // The detail pane: the whole entry, its diff, the raw snapshots and what the bot printed.
 import { parseOutcomeDesc, STACK_LOCATION_RE } from '../../src/core/format/outcomeDesc';
+import { parseSnapshot } from '../../src/core/format/snapshot';
 import type { EntryDetail } from '../../src/webviews/protocol';
 import { clear, el } from '../dom';
 import { button, checkbox } from '../toolkit';
@@ -14,15 +15,6 @@ export interface DetailHost {
 }
 
 type Tab = 'changes' | 'before' | 'after' | 'output' | 'io';
-
-function parseSnapshot(text: string | undefined): unknown {
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
 
 const size = (n: number) => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(0)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`);
 

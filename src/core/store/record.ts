@@ -2,6 +2,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { entityNumber } from '../query/sql';
+import { parseSnapshot } from '../format/snapshot';
 import { isAction, isOutcome, type Entry, type NewEntry, type Outcome } from './types';
 import { StoreError } from './errors';
 
@@ -225,15 +226,6 @@ export function parseRowLine(line: string): Row {
   }
   if (hashRow(o) !== o.hash) throw new Error('hash does not match its content');
   return o;
-}
-
-function parseSnapshot(text: string | undefined): unknown {
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }
 
 function lazySnapshot(e: Entry, key: 'before' | 'after', text: () => string): void {

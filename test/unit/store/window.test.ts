@@ -3,19 +3,8 @@ import * as path from 'node:path';
 import { AuditStore, LogWindow, StoreError, type Entry, type Filter, type NewEntry } from '../../../src/core/store';
 import type { WindowSource } from '../../../src/core/store/window';
 import { QueryError } from '../../../src/core/query';
+import { rng as prng } from '../../../bench/data';
 import { removeDir, T0, tempDir } from './helpers';
-
-/** A small seeded PRNG (mulberry32), so that a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HOUR = 3_600_000;
 const SPAN = 16 * HOUR;
