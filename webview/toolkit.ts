@@ -34,6 +34,10 @@ let registering: Promise<void> | undefined;
 export function registerToolkit(): Promise<void> {
   registering ??= (async () => {
     const tk = await import('@vscode/webview-ui-toolkit');
+    // The toolkit applies the editor's theme to its controls on the window's 'load' event (and
+    // follows theme changes from then on). Loaded after that event, it would keep its dark
+    // defaults: so it gets the event it waits for.
+    if (document.readyState === 'complete') window.dispatchEvent(new Event('load'));
     tk.provideVSCodeDesignSystem().register(
       tk.vsCodeBadge(),
       tk.vsCodeButton(),

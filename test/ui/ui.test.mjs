@@ -57,9 +57,19 @@ describe('Bot Audit as a person sees it', function () {
     // script and its on-demand toolkit chunk run.
     await frame.waitForFunction(() => Boolean(customElements.get('vscode-button')), undefined, { timeout: 10_000 });
     assert.equal(await frame.evaluate(() => Boolean(customElements.get('vscode-button'))), true);
-    // Theme variables reach the page.
+    // Theme variables reach the page, and the toolkit's controls take them (not its dark defaults).
     const fg = await frame.evaluate(() => getComputedStyle(document.body).getPropertyValue('--vscode-foreground').trim());
     assert.notEqual(fg, '');
+    const field = await frame.evaluate(() => {
+      const root = document.querySelector('vscode-text-field.search')?.shadowRoot?.querySelector('.root');
+      const probe = document.createElement('div');
+      probe.style.backgroundColor = 'var(--vscode-input-background)';
+      document.body.append(probe);
+      const want = getComputedStyle(probe).backgroundColor;
+      probe.remove();
+      return { got: root ? getComputedStyle(root).backgroundColor : '(no control)', want };
+    });
+    assert.equal(field.got, field.want, 'the search field has the theme’s input background');
     await page.screenshot({ path: path.join(SHOTS, 'audit-log.png') });
   });
 
