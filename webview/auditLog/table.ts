@@ -49,8 +49,6 @@ export class VirtualTable {
   private anchor = 0;
   /** The viewport's height, from the ResizeObserver: reading clientHeight would force a layout. */
   private viewportHeight = 0;
-  /** The first position drawn by the last render (the overscan included). */
-  firstDrawn = 0;
   /** Positions in view, from the last render. */
   visibleFirst = 0;
   private cols: ColumnDef[] = [];
@@ -265,7 +263,6 @@ export class VirtualTable {
     const vh = this.height();
     const scrollTop = this.viewport.scrollTop;
     const l = layout(this.cache.total, ROW_HEIGHT, vh, scrollTop);
-    this.firstDrawn = l.first;
     this.visibleFirst = Math.min(Math.max(0, this.cache.total - 1), l.first + Math.max(0, Math.floor((scrollTop - l.top) / ROW_HEIGHT)));
     this.sizer.style.height = `${l.height}px`;
     // Each row sits at its own offset from an anchor position, and the row box moves so that the
@@ -287,6 +284,7 @@ export class VirtualTable {
       if (k >= l.count) {
         r.hidden = true;
         r.classList.remove('selected');
+        r.setAttribute('aria-selected', 'false');
         continue;
       }
       r.hidden = false;
@@ -295,7 +293,8 @@ export class VirtualTable {
       if (r.style.transform !== offset) r.style.transform = offset;
       const data = this.cache.get(index);
       const key = `${this.gen}:${index}:${data ? data.id : '-'}`;
-      if (force || r.dataset.key !== key) {
+      const refill = force || r.dataset.key !== key;
+      if (refill) {
         r.dataset.key = key;
         r.dataset.index = String(index);
         r.id = `row-${index}`;
@@ -303,10 +302,13 @@ export class VirtualTable {
         this.fill(r, data);
       }
       const sel = index === this.selected;
-      r.classList.toggle('selected', sel);
-      r.setAttribute('aria-selected', String(sel));
-      const entity = r.querySelector<HTMLElement>('.entity');
-      if (entity) entity.tabIndex = sel ? 0 : -1;
+      // Only rows that were refilled or whose selection changed are written to.
+      if (refill || r.classList.contains('selected') !== sel) {
+        r.classList.toggle('selected', sel);
+        r.setAttribute('aria-selected', String(sel));
+        const entity = r.querySelector<HTMLElement>('.entity');
+        if (entity) entity.tabIndex = sel ? 0 : -1;
+      }
       if (sel) active = r.id;
       if (sel && data && this.selectedId !== data.id) {
         this.selectedId = data.id;
