@@ -27,14 +27,20 @@ import { VirtualTable } from './table';
 
 // The toolkit's controls come to life once the first rows are painted (or after a moment without
 // them): their set-up takes tens of milliseconds that the first rows need not wait for.
-const toolkitFallback = setTimeout(() => void registerToolkit(), 400);
+function startToolkit(): void {
+  registerToolkit().catch((e: unknown) => {
+    // Without the toolkit the filters and buttons stay hidden: say so rather than leave a bare table.
+    showMessage(`The page's controls could not be loaded (${e instanceof Error ? e.message : String(e)}).`, 'Reopen the Audit Log; the entries below are still current.', 'error');
+  });
+}
+const toolkitFallback = setTimeout(startToolkit, 400);
 let toolkitScheduled = false;
 function registerToolkitAfterPaint(): void {
   if (toolkitScheduled) return;
   toolkitScheduled = true;
   clearTimeout(toolkitFallback);
   // Two frames on: the frame that paints the rows is done, and so is whatever waited for it.
-  requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => void registerToolkit(), 0)));
+  requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(startToolkit, 0)));
 }
 const vscode = vscodeApi<PageState>();
 const post = (m: WebviewCommand) => vscode.postMessage(m);
@@ -452,7 +458,7 @@ function onMessage(m: HostNotification): void {
       queryBox.value = state.query;
       showParts(state.query);
       if (m.error) {
-        void registerToolkit();
+        startToolkit();
         showMessage(m.error, undefined, 'error');
         main.hidden = true;
         return;
