@@ -2,15 +2,15 @@
 // See README.md beside this file for the design (journal, checkpoints, locks, chain, limits).
 // Node only: imports nothing from `vscode`.
 import * as fs from 'node:fs';
-import { constants as bufferConstants } from 'node:buffer';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import initSqlJs from 'sql.js';
-import type { Database, SqlJsStatic, Statement } from 'sql.js';
+import type { Database, QueryExecResult, SqlJsStatic, Statement } from 'sql.js';
 import { buildWhere, entityNumber, parseQuery, QueryError, validateFilter, type Filter, type SqlWhere } from '../query';
 import { StoreError } from './errors';
 import { formatter, type ExportFormat } from './formats';
-import { Journal, writeFileAtomic } from './journal';
+import { Journal, replaceFileAtomic, writeFileAtomic } from './journal';
+import { PagedFile } from './pagefile';
 import { FileLock, pidAlive } from './lock';
 import {
   dbToRow,
@@ -138,44 +138,29 @@ function loadSql(wasmPath?: string): Promise<SqlJsStatic> {
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
-/**
- * Room left after the database in sql.js's in-memory file. That file grows by copying itself into a
- * new array 1/8 larger; starting with room avoids those copies (and the page faults of the new
- * memory) until the room is used. A large zeroed allocation is fresh, untouched memory, so the room
- * costs address space, not memory, until SQLite writes pages into it; SQLite goes by the page count
- * in the database header and ignores the zeros after it.
- */
-function slackFor(size: number): number {
-  const want = Math.min(2 ** 31, Math.max(2 ** 28, Math.floor(size / 2)));
-  return Math.max(0, Math.min(want, bufferConstants.MAX_LENGTH - size - 1));
-}
-
-/** The database file in a Buffer with room after it (a Buffer, so that sql.js takes it without a copy). */
-function readPadded(file: string): { buf: Buffer; size: number } {
+/** The first 16 bytes of a file (fewer if it is shorter) and its size. */
+function readHead(file: string): { head: string; size: number } {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
-    const buf = Buffer.alloc(size + slackFor(size));
-    const view = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    let got = 0;
-    while (got < size) {
-      const n = fs.readSync(fd, view, got, size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return { buf, size: got };
+    const buf = Buffer.alloc(16);
+    const n = fs.readSync(fd, buf, 0, 16, 0);
+    return { head: buf.toString('latin1', 0, n), size };
   } finally {
     fs.closeSync(fd);
   }
 }
 
-/** A copy of an exported database with room after it. */
-function padded(data: Uint8Array): Buffer {
-  const buf = Buffer.alloc(data.length + slackFor(data.length));
-  new Uint8Array(buf.buffer, buf.byteOffset, data.length).set(data);
-  return buf;
+/** Opens a database file in sql.js, read from disk page by page (see pagefile.ts). */
+function openPaged(SQL: SqlJsStatic, file: string): { db: Database; pages: PagedFile } {
+  const pages = new PagedFile(file);
+  try {
+    return { db: new SQL.Database(pages as unknown as Uint8Array), pages };
+  } catch (err) {
+    pages.close();
+    throw err;
+  }
 }
-
 
 interface Cursor {
   id: number;
@@ -205,6 +190,8 @@ export class AuditStore {
   readonly warnings: StoreWarning[] = [];
 
   private db!: Database;
+  /** The database file under this.db: its pages on disk and those written since the last checkpoint. */
+  private pages!: PagedFile;
   private insertStmt!: Statement;
   private stmts = new Map<string, Statement>();
   private journal!: Journal;
@@ -275,6 +262,7 @@ export class AuditStore {
     } catch (err) {
       this.journal?.close();
       if (this.db) this.db.close();
+      this.pages?.close();
       throw err;
     } finally {
       this.lock.release();
@@ -299,18 +287,18 @@ export class AuditStore {
     }
   }
 
-  /** Reads the database file into sql.js, or creates it. Throws StoreError without writing anything on a bad file. */
+  /** Opens the database file in sql.js (read from disk as pages are needed), or creates it. Throws StoreError without writing anything on a bad file. */
   private loadDatabase(): void {
-    let buf: Buffer | undefined;
+    let head: string | undefined;
     let size = 0;
     try {
-      ({ buf, size } = readPadded(this.file));
+      ({ head, size } = readHead(this.file));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw new StoreError('IO', `cannot read: ${(err as Error).message}`, this.file, { cause: err });
       }
     }
-    if (!buf) {
+    if (head === undefined) {
       const existing = Journal.open(this.journalFile);
       const base = existing?.header.base ?? 0;
       existing?.close();
@@ -322,11 +310,10 @@ export class AuditStore {
       const image = fresh.export();
       fresh.close();
       writeFileAtomic(this.file, image);
-      this.db = new this.SQL.Database(padded(image));
+      ({ db: this.db, pages: this.pages } = openPaged(this.SQL, this.file));
       this.setUp();
       return;
     }
-    const head = buf.toString('latin1', 0, Math.min(16, size));
     if (size < 100 || head !== SQLITE_MAGIC) {
       throw new StoreError(
         'NOT_BOT_AUDIT_DB',
@@ -334,19 +321,29 @@ export class AuditStore {
         this.file,
       );
     }
-    const db = new this.SQL.Database(buf);
-    buf = undefined;
+    let opened: { db: Database; pages: PagedFile };
+    try {
+      opened = openPaged(this.SQL, this.file);
+    } catch (err) {
+      throw new StoreError('IO', `cannot read: ${(err as Error).message}`, this.file, { cause: err });
+    }
+    const { db, pages } = opened;
+    const drop = () => {
+      db.close();
+      pages.close();
+    };
+    size = pages.byteLength;
     let appId: number;
     let version: number;
     try {
       appId = db.exec('PRAGMA application_id')[0].values[0][0] as number;
       version = db.exec('PRAGMA user_version')[0].values[0][0] as number;
     } catch (err) {
-      db.close();
+      drop();
       throw new StoreError('CORRUPT', `is damaged: ${(err as Error).message}; it was left untouched`, this.file, { cause: err });
     }
     if (appId !== APPLICATION_ID) {
-      db.close();
+      drop();
       throw new StoreError(
         'NOT_BOT_AUDIT_DB',
         `is an SQLite database but not a Bot Audit log (application_id ${appId}, expected ${APPLICATION_ID}); it was left untouched`,
@@ -354,16 +351,17 @@ export class AuditStore {
       );
     }
     if (version > SCHEMA_VERSION) {
-      db.close();
+      drop();
       throw new StoreError('NEWER_SCHEMA', `was written by a newer Bot Audit (schema ${version}; this one reads up to ${SCHEMA_VERSION}); update the extension`, this.file);
     }
     try {
-      const pages = db.exec('PRAGMA page_count')[0].values[0][0] as number;
+      const pageCount = db.exec('PRAGMA page_count')[0].values[0][0] as number;
       const pageSize = db.exec('PRAGMA page_size')[0].values[0][0] as number;
-      if (pages * pageSize > size) throw new Error(`the file is truncated (${size} bytes, its header says ${pages * pageSize})`);
+      if (pageCount * pageSize > size) throw new Error(`the file is truncated (${size} bytes, its header says ${pageCount * pageSize})`);
       if (version < 1) throw new Error(`schema version ${version} is not a Bot Audit schema`);
       if (migrate(db, version) > 0) this.dirty = true;
       this.db = db;
+      this.pages = pages;
       this.setUp();
       const last = this.db.exec('SELECT id, hash FROM entries ORDER BY id DESC LIMIT 1');
       if (last.length) {
@@ -371,7 +369,7 @@ export class AuditStore {
         this.lastHash = hashOf(last[0].values[0][1] as SqlValue);
       }
     } catch (err) {
-      db.close();
+      drop();
       if (err instanceof StoreError) throw err;
       throw new StoreError('CORRUPT', `is damaged or not a Bot Audit log: ${(err as Error).message}; it was left untouched`, this.file, { cause: err });
     }
@@ -517,21 +515,42 @@ export class AuditStore {
     added.push(...rows);
   }
 
+  /** Opens the database file again (after writing it whole), with the same entries. */
+  private reopenPaged(): void {
+    for (const s of this.stmts.values()) s.free();
+    this.stmts.clear();
+    this.insertStmt.free();
+    this.db.close();
+    this.pages.close();
+    ({ db: this.db, pages: this.pages } = openPaged(this.SQL, this.file));
+    this.setUp();
+  }
+
   /** Replaces the in-memory database with the file on disk; returns the rows it has beyond ours. */
   private reloadFromDisk(): Row[] {
     const before = this.lastId;
-    const db = new this.SQL.Database(readPadded(this.file).buf);
-    const last = db.exec('SELECT id, hash FROM entries ORDER BY id DESC LIMIT 1');
+    const { db, pages } = openPaged(this.SQL, this.file);
+    let last: QueryExecResult[];
+    try {
+      last = db.exec('SELECT id, hash FROM entries ORDER BY id DESC LIMIT 1');
+    } catch (err) {
+      db.close();
+      pages.close();
+      throw new StoreError('CORRUPT', `is damaged: ${(err as Error).message}`, this.file, { cause: err });
+    }
     const lastId = last.length ? (last[0].values[0][0] as number) : 0;
     if (lastId < this.journal.header.base) {
       db.close();
+      pages.close();
       throw new StoreError('CORRUPT', `the database ends at entry ${lastId} but the journal follows entry ${this.journal.header.base}`, this.file);
     }
     for (const s of this.stmts.values()) s.free();
     this.stmts.clear();
     this.insertStmt.free();
     this.db.close();
+    this.pages.close();
     this.db = db;
+    this.pages = pages;
     this.setUp();
     this.lastId = lastId;
     this.lastHash = last.length ? hashOf(last[0].values[0][1] as SqlValue) : GENESIS_HASH;
@@ -703,9 +722,17 @@ export class AuditStore {
     this.lock.refresh();
     // The file always carries a complete full-text index, so that opening it indexes only the journal.
     this.indexPending(Infinity);
-    let data: Uint8Array | undefined = this.db.export();
-    writeFileAtomic(this.file, data);
-    data = undefined;
+    if (this.pages.detached) {
+      // sql.js copied the file into memory (see pagefile.ts): write that copy, then read the file again.
+      let data: Uint8Array | undefined = this.db.export();
+      writeFileAtomic(this.file, data);
+      data = undefined;
+      this.reopenPaged();
+    } else {
+      // The file on disk plus the pages written since: copied by the kernel where it can, then patched.
+      replaceFileAtomic(this.file, (fd, tmp) => this.pages.writeTo(fd, tmp, this.file));
+      this.pages.rebase(fs.openSync(this.file, 'r'));
+    }
     const j = Journal.create(this.journalFile, this.lastId, this.lastHash);
     this.journal.close();
     this.journal = j;
@@ -1162,6 +1189,7 @@ export class AuditStore {
         this.stmts.clear();
         this.insertStmt.free();
         this.db.close();
+        this.pages.close();
         this.listeners.clear();
         this.warnListeners.clear();
       });

@@ -37,14 +37,15 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Writes a file atomically: temp file beside it, fsync, rename over, fsync the directory. */
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+/**
+ * Replaces a file atomically: `write` fills a temp file beside it (given its descriptor and path),
+ * which is fsynced and renamed over the file; then the directory is fsynced.
+ */
+export function replaceFileAtomic(file: string, write: (fd: number, tmp: string) => void): void {
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   const fd = fs.openSync(tmp, 'wx');
   try {
-    let off = 0;
-    const buf = view(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    while (off < buf.length) off += fs.writeSync(fd, buf, off, Math.min(buf.length - off, 64 << 20));
+    write(fd, tmp);
     fs.fsyncSync(fd);
   } catch (err) {
     fs.closeSync(fd);
@@ -59,6 +60,15 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
     throw err;
   }
   fsyncDir(path.dirname(file));
+}
+
+/** Writes a file atomically: temp file beside it, fsync, rename over, fsync the directory. */
+export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+  replaceFileAtomic(file, (fd) => {
+    let off = 0;
+    const buf = view(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    while (off < buf.length) off += fs.writeSync(fd, buf, off, Math.min(buf.length - off, 64 << 20));
+  });
 }
 
 export function headerLine(base: number, baseHash: string): string {
