@@ -654,7 +654,7 @@ export class AuditStore {
         this.db.exec('BEGIN');
         try {
           for (const r of rows) this.insertStmt.run(rowToDb(r));
-          this.journal.append(lines.join(''));
+          this.journal.append(lines);
           this.db.exec('COMMIT');
         } catch (err) {
           this.db.exec('ROLLBACK');

@@ -1,4 +1,5 @@
 // The stored form of an entry (a "row"), its canonical JSON, its hash, and size caps.
+import * as crypto from 'node:crypto';
 import { createHash, randomUUID } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { entityNumber } from '../query/sql';
@@ -75,8 +76,11 @@ export function canonicalRow(r: Omit<Row, 'hash'> | Row): string {
   return JSON.stringify(o);
 }
 
+/** One-shot hashing (Node 20.12+) skips the Hash object: about twice as fast for a 1 KB entry. */
+const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
 export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return oneShot ? oneShot('sha256', text, 'hex') : createHash('sha256').update(text).digest('hex');
 }
 
 /** SHA-256 of the row's canonical JSON, which includes the previous entry's hash. */
@@ -175,38 +179,49 @@ export function prepareRow(e: NewEntry, capBytes: number, now: number): Omit<Row
   if (!isAction(e.action)) throw new StoreError('INVALID_ENTRY', `action must be one of CREATED, UPDATED, DELETED, INVITED, ACCEPTED, LOGIN, LOGOUT, EXECUTED (got ${String(e.action)})`);
   if (e.outcome !== undefined && e.outcome !== null && !isOutcome(e.outcome)) throw new StoreError('INVALID_ENTRY', `outcome must be 0, 4, 8 or 12 (got ${String(e.outcome)})`);
   const cap = (s: string | undefined) => (s === undefined ? undefined : capText(s, capBytes));
-  const row: Omit<Row, 'id' | 'prevHash' | 'hash'> = {
+  // Only the fields that are present, assigned rather than deleted afterwards: deleting properties
+  // turns an object into a slow dictionary, which every later step pays for.
+  const row = {
     uuid: randomUUID(),
     recorded: optNumber(e, 'recorded') ?? now,
     user: requiredString(e, 'user'),
     action: e.action,
     entityName: requiredString(e, 'entityName'),
     entityId: requiredString(e, 'entityId'),
-    bot: optString(e, 'bot'),
-    outcome: e.outcome ?? undefined,
-    failureKind: optString(e, 'failureKind'),
-    outcomeDesc: cap(optString(e, 'outcomeDesc')),
-    periodStart: optNumber(e, 'periodStart'),
-    periodEnd: optNumber(e, 'periodEnd'),
-    traceId: optString(e, 'traceId'),
-    contentType: optString(e, 'contentType'),
-    input: cap(optString(e, 'input')),
-    returnValue: cap(optString(e, 'returnValue')),
-    before: snapshot(e.before, capBytes),
-    after: snapshot(e.after, capBytes),
-    replayOf: optNumber(e, 'replayOf'),
-    onBehalfOf: optString(e, 'onBehalfOf'),
+  } as Omit<Row, 'id' | 'prevHash' | 'hash'>;
+  const put = <K extends keyof typeof row>(k: K, v: (typeof row)[K] | undefined) => {
+    if (v !== undefined) row[k] = v;
   };
-  for (const k of Object.keys(row) as (keyof typeof row)[]) if (row[k] === undefined) delete row[k];
+  put('bot', optString(e, 'bot'));
+  put('outcome', e.outcome ?? undefined);
+  put('failureKind', optString(e, 'failureKind'));
+  put('outcomeDesc', cap(optString(e, 'outcomeDesc')));
+  put('periodStart', optNumber(e, 'periodStart'));
+  put('periodEnd', optNumber(e, 'periodEnd'));
+  put('traceId', optString(e, 'traceId'));
+  put('contentType', optString(e, 'contentType'));
+  put('input', cap(optString(e, 'input')));
+  put('returnValue', cap(optString(e, 'returnValue')));
+  put('before', snapshot(e.before, capBytes));
+  put('after', snapshot(e.after, capBytes));
+  put('replayOf', optNumber(e, 'replayOf'));
+  put('onBehalfOf', optString(e, 'onBehalfOf'));
   return row;
 }
 
 /** Completes a prepared row with its position in the chain; also returns its journal line. */
 export function sealRow(p: Omit<Row, 'id' | 'prevHash' | 'hash'>, id: number, prevHash: string): { row: Row; line: string } {
-  const r = { ...p, id, prevHash } as Row;
-  const canonical = canonicalRow(r);
-  r.hash = sha256(canonical);
-  return { row: r, line: lineOf(canonical, r.hash) };
+  // Built in canonical key order, so that JSON.stringify of the row is its canonical JSON.
+  const r: Record<string, unknown> = {};
+  const src = p as Record<string, unknown>;
+  for (const k of HASHED_KEYS) {
+    const v = k === 'id' ? id : k === 'prevHash' ? prevHash : src[k];
+    if (v !== undefined && v !== null) r[k] = v;
+  }
+  const canonical = JSON.stringify(r);
+  const hash = sha256(canonical);
+  r.hash = hash;
+  return { row: r as unknown as Row, line: lineOf(canonical, hash) };
 }
 
 function lineOf(canonical: string, hash: string): string {
@@ -373,9 +388,9 @@ const HASH_COLS = [21, 22];
 
 /** A long text as a compressed BLOB, or the text itself when it is short or does not compress. */
 export function packText(text: string): string | Uint8Array {
-  if (text.length < COMPRESS_MIN / 4) return text;
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: most bot logs are ruled out without encoding them.
+  if (text.length * 3 < COMPRESS_MIN || Buffer.byteLength(text, 'utf8') < COMPRESS_MIN) return text;
   const raw = Buffer.from(text, 'utf8');
-  if (raw.length < COMPRESS_MIN) return text;
   const z = deflateRawSync(raw, DEFLATE_OPTS);
   if (z.length + 1 > raw.length - (raw.length >> 3)) return text;
   const out = new Uint8Array(z.length + 1);

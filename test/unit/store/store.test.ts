@@ -2,7 +2,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
-import { AuditStore, GENESIS_HASH, StoreError, capText, cutBytes, type Entry, type Filter } from '../../../src/core/store';
+import { AuditStore, GENESIS_HASH, StoreError, capText, cutBytes, type Entry, type Filter, type NewEntry } from '../../../src/core/store';
+import { hashRow, parseRowLine, prepareRow, rowLine, sealRow } from '../../../src/core/store/record';
 import { QueryError, buildWhere, formatQuery } from '../../../src/core/query';
 import { removeDir, sampleEntries, T0, tempDir } from './helpers';
 
@@ -82,6 +83,28 @@ describe('AuditStore', function () {
     assert.equal(store.headHash, all[39].hash);
     const v = store.verify();
     assert.deepEqual(v, { ok: true, count: 40, headHash: all[39].hash });
+  });
+
+  it('seals each row with the hash of its canonical JSON, and writes that JSON as its journal line', () => {
+    const full: NewEntry = {
+      ...sampleEntries()[7],
+      failureKind: 'timeout',
+      returnValue: '{"ok":true}',
+      before: { z: 1, a: [{ y: 2, b: 1 }] },
+      after: { a: null, z: 'ünï' },
+      replayOf: 3,
+      onBehalfOf: 'dev@example.com',
+      bot: undefined,
+    };
+    let prev = GENESIS_HASH;
+    for (const [i, e] of [full, ...sampleEntries()].entries()) {
+      const { row, line } = sealRow(prepareRow(e, 1 << 20, T0), i + 1, prev);
+      assert.equal(row.hash, hashRow(row), `entry ${i + 1}`);
+      assert.equal(line, rowLine(row));
+      assert.deepEqual(parseRowLine(line), row);
+      assert.ok(!Object.values(row).includes(undefined), 'absent fields are left out, not undefined');
+      prev = row.hash;
+    }
   });
 
   it('returns what was appended, snapshots parsed', () => {
