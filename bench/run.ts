@@ -178,6 +178,15 @@ async function phaseMeasure(dir: string, label: string): Promise<Metrics> {
   m.entries = store.size;
   log(`${label}: opened ${store.size} entries in ${round(m[`open_${label}_ms`])} ms, RSS ${round(m[`rss_${label}_mb`])} MB`);
 
+  // What the audit-log page asks for first, right after open: SQLite's page cache is still empty,
+  // so this is where reading the file on demand shows (the operating system's cache is warm).
+  t = now();
+  const first = store.window([]);
+  first.rows(0, 100);
+  store.distinct();
+  m[`first_view_after_open_${label}_ms`] = now() - t;
+  log(`${label}: first window, 100 rows and the distinct values after open in ${round(m[`first_view_after_open_${label}_ms`])} ms`);
+
   // Checkpoint (folds the journal tail into the file): time and peak memory.
   fullGc();
   const canReset = resetPeakRss();
@@ -399,6 +408,7 @@ const GOALS: [string, string, (v: number) => boolean][] = [
   ['append_batch_entries_per_s', '≥ 50,000', (v) => v >= 50_000],
   ['append_batch_with_fts_entries_per_s', '', () => true],
   ['open_1m_ms', '≤ 1,500', (v) => v <= 1500],
+  ['first_view_after_open_1m_ms', '', () => true],
   ['page_1m_p50_ms', '≤ 5 (indexed)', (v) => v <= 5],
   ['page_1m_worst_p50_ms', '', () => true],
   ['count_1m_p50_ms', '≤ 100', (v) => v <= 100],
