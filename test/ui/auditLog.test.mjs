@@ -364,6 +364,43 @@ describe('The audit log page, as a reviewer uses it', function () {
     await page.screenshot({ path: path.join(SHOTS, 'audit-log-end.png') });
   });
 
+  it('draws rows as placeholders in frames that scroll more than a screen and a half, and fills them when the view slows', async () => {
+    const vp = frame.locator('.viewport');
+    await vp.evaluate((e) => (e.scrollTop = 0));
+    await visibleRows().first().waitFor({ timeout: 10_000 });
+    // The first 100 positions are loaded: a placeholder among them means the frame chose not to fill its rows.
+    const slow = await vp.evaluate(async (e) => {
+      const next = () => new Promise((r) => requestAnimationFrame(() => r(undefined)));
+      const seen = [];
+      for (let i = 0; i < 8; i++) {
+        e.scrollTop += 100;
+        await next();
+        await next();
+        seen.push([...e.querySelectorAll('.rows .row:not([hidden])')].filter((r) => r.classList.contains('loading')).length);
+      }
+      return seen;
+    });
+    assert.deepEqual(slow, [0, 0, 0, 0, 0, 0, 0, 0], 'a wheel-speed scroll over loaded rows always shows them');
+    await vp.evaluate((e) => (e.scrollTop = 0));
+    await page.waitForTimeout(100);
+    const fast = await vp.evaluate(async (e) => {
+      const next = () => new Promise((r) => requestAnimationFrame(() => r(undefined)));
+      const snap = () => {
+        const rows = [...e.querySelectorAll('.rows .row:not([hidden])')];
+        return [rows.length, rows.filter((r) => r.classList.contains('loading')).length];
+      };
+      const seen = [];
+      e.scrollTop = e.clientHeight * 2.5; // one frame's drag of two and a half screens, within the loaded rows
+      for (let i = 0; i < 6; i++) {
+        await next();
+        seen.push(snap());
+      }
+      return seen;
+    });
+    assert.ok(fast.some(([shown, loading]) => shown > 0 && loading === shown), `a frame drew placeholders: ${JSON.stringify(fast)}`);
+    assert.equal(fast.at(-1)[1], 0, `then the rows were filled: ${JSON.stringify(fast)}`);
+  });
+
   it('offers new entries with a pill when scrolled down, and shows them at the top', async () => {
     await frame.locator('.viewport').evaluate((e) => (e.scrollTop = 5000));
     await page.waitForTimeout(300);

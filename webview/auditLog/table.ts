@@ -6,6 +6,12 @@ import { clear, el } from '../dom';
 import { formatTimestamp, gridTemplate, layout, MIN_COLUMN_WIDTH, PAGE_SIZE, RowCache, scrollIntoView, scrollTopFor, zoneLabel, type ColumnDef } from './model';
 
 export const ROW_HEIGHT = 24;
+/**
+ * A frame that scrolls further than this many screens (dragging the scrollbar, a fling) draws its
+ * rows as placeholders: nobody reads rows that are gone the next frame, and filling every row of a
+ * screen with text costs more than a frame here. The first frame that moves less fills them.
+ */
+const SKIM_SCREENS = 1.5;
 
 /** The IANA zone name for the header, looked up when the page is idle: ICU's first lookup takes tens of ms. */
 let zoneName: string | undefined;
@@ -63,6 +69,8 @@ export class VirtualTable {
   readonly compare = new Set<number>();
   /** Rows in the DOM at most, since the page opened (for the benchmark). */
   maxDomRows = 0;
+  /** scrollTop at the last render: how far a frame scrolled. */
+  private lastScrollTop = 0;
 
   constructor(private readonly host: TableHost) {
     this.head = el('div', { class: 'row head', role: 'row', 'aria-rowindex': '1' });
@@ -262,6 +270,8 @@ export class VirtualTable {
     }
     const vh = this.height();
     const scrollTop = this.viewport.scrollTop;
+    const skimming = !force && Math.abs(scrollTop - this.lastScrollTop) > SKIM_SCREENS * vh;
+    this.lastScrollTop = scrollTop;
     const l = layout(this.cache.total, ROW_HEIGHT, vh, scrollTop);
     this.visibleFirst = Math.min(Math.max(0, this.cache.total - 1), l.first + Math.max(0, Math.floor((scrollTop - l.top) / ROW_HEIGHT)));
     this.sizer.style.height = `${l.height}px`;
@@ -291,7 +301,7 @@ export class VirtualTable {
       const index = l.first + k;
       const offset = `translateY(${(index - this.anchor) * ROW_HEIGHT}px)`;
       if (r.style.transform !== offset) r.style.transform = offset;
-      const data = this.cache.get(index);
+      const data = skimming ? undefined : this.cache.get(index);
       const key = `${this.gen}:${index}:${data ? data.id : '-'}`;
       const refill = force || r.dataset.key !== key;
       if (refill) {
@@ -320,6 +330,8 @@ export class VirtualTable {
     this.maxDomRows = Math.max(this.maxDomRows, Math.min(this.pool.length, l.count));
     const missing = this.cache.missing(Math.max(0, l.first - PAGE_SIZE / 2), l.first + l.count + PAGE_SIZE / 2);
     if (missing.length) this.host.need(missing);
+    // The next frame fills the rows if the view has come (nearly) to rest by then.
+    if (skimming) this.schedule();
   }
 
   /** Puts a row's values in its cells, reusing what the cells hold (a refill costs text, not elements). */
