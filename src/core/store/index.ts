@@ -107,6 +107,28 @@ const FTS_MAX_PENDING = 2000;
 /** The columns full-text search indexes, in the order of ftsBody's fields. */
 const FTS_COLS = 'SELECT id, outcome_desc, input, return_value, before_json, after_json FROM entries WHERE id > ? ORDER BY id LIMIT ?';
 
+/** Counts intersect the IDs of two conditions when both match fewer entries than this (see countByIntersection). */
+const INTERSECT_MAX = 200_000;
+
+/** A condition whose matching IDs one index gives without reading entries. */
+function isIndexedSet(f: Filter): boolean {
+  switch (f.column) {
+    case 'user':
+    case 'bot':
+    case 'entityId':
+      return f.op === 'equals';
+    case 'entityName':
+      return f.op === 'equals' || f.op === 'contains';
+    case 'action':
+    case 'outcome':
+    case 'timestamp':
+    case 'text':
+      return true;
+    default:
+      return false;
+  }
+}
+
 const sqlModules = new Map<string, Promise<SqlJsStatic>>();
 
 function defaultWasmPath(): string {
@@ -961,7 +983,35 @@ export class AuditStore {
         return n - this.countWhere(this.where([positive], now));
       }
     }
-    return this.countWhere(where);
+    return this.countByIntersection(fl, now, where) ?? this.countWhere(where);
+  }
+
+  /**
+   * Several indexed conditions: SQLite walks one index and reads every entry it finds to test the
+   * others, and those entries lie all over the file (`bot:triage outcome:8,12` reads 70,000 rows to
+   * find 2,800). Instead, the IDs of the two narrowest conditions are intersected from their
+   * indexes alone, and only the entries in both are read to test the rest. Undefined when fewer
+   * than two conditions are indexed sets, or the second narrowest is too broad to be worth it.
+   */
+  private countByIntersection(fl: Filter[], now: number, where: SqlWhere): number | undefined {
+    const sets: { w: SqlWhere; size: number }[] = [];
+    for (const f of fl) {
+      if (!isIndexedSet(f)) continue;
+      const w = this.where([f], now);
+      const size = Number(this.scalar(`SELECT count(*) FROM (SELECT 1 FROM entries WHERE ${w.sql} LIMIT ${INTERSECT_MAX})`, w.params));
+      if (size === 0) return 0;
+      sets.push({ w, size });
+    }
+    if (sets.length < 2) return undefined;
+    sets.sort((a, b) => a.size - b.size);
+    const [a, b] = sets;
+    if (b.size >= INTERSECT_MAX) return undefined;
+    return Number(
+      this.scalar(
+        `SELECT count(*) FROM entries WHERE id IN (SELECT id FROM entries WHERE ${a.w.sql} INTERSECT SELECT id FROM entries WHERE ${b.w.sql}) AND ${where.sql}`,
+        [...a.w.params, ...b.w.params, ...where.params],
+      ),
+    );
   }
 
   /**

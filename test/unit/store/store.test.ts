@@ -180,6 +180,28 @@ describe('AuditStore', function () {
       { column: 'outcome', op: 'oneOf', value: [8, 12] },
       { column: 'outcome', op: 'oneOf', value: [0] },
     ];
+    it('counts every pair of these filters, and three at once, as the reference does', () => {
+      // Pairs of indexed conditions are counted by intersecting their IDs (countByIntersection).
+      const realNow = Date.now;
+      Date.now = () => now;
+      try {
+        const text: Filter = { column: 'text', op: 'matches', value: 'timeout' };
+        const all3: Filter[][] = [];
+        const pool = [...cases, text];
+        for (let i = 0; i < pool.length; i++) for (let j = i + 1; j < pool.length; j++) all3.push([pool[i], pool[j]]);
+        all3.push([cases[14], cases[12], cases[21]], [cases[25], cases[27], cases[13]], [text, cases[14], cases[27]]);
+        let both = 0;
+        for (const fl of all3) {
+          const want = all.filter((e) => fl.every((f) => (f.column === 'text' ? (e.outcomeDesc ?? '').includes('timeout') : matches(e, f, now)))).length;
+          if (want > 0) both++;
+          assert.equal(store.count(fl), want, formatQuery(fl));
+        }
+        assert.ok(both > 50, `${both} combinations match something`);
+      } finally {
+        Date.now = realNow;
+      }
+    });
+
     for (const f of cases) {
       it(`${formatQuery([f])}`, () => {
         // Pin "now" for relative times through the cursor-free first page: query at a fixed clock.
