@@ -134,9 +134,10 @@ export class PagedFile {
   // ---------------------------------------------------------------- checkpoints
 
   /**
-   * Writes the whole file, as SQLite sees it, to the new file `fd` (opened for writing, empty).
-   * `sameAsBase` says that `source` still names the file this reads from, so the kernel can copy it
-   * (copy_file_range, or a reflink where the file system has them) and only the overlay is written.
+   * Writes the whole file, as SQLite sees it, to the new, empty file `tmp` (open for writing as
+   * `fd`). When `source` still names the file this reads from, the kernel copies it (copyFileSync:
+   * copy_file_range, or a reflink where the file system has them) and only the overlay is written
+   * over it; otherwise the old file is copied from this object's own descriptor.
    */
   writeTo(fd: number, tmp: string, source: string): void {
     this.check();
