@@ -537,13 +537,18 @@ export class AuditStore {
     added.push(...rows);
   }
 
-  /** Opens the database file again (after writing it whole), with the same entries. */
-  private reopenPaged(): void {
+  /** Frees the prepared statements, then closes the database and its file. */
+  private closeDatabase(): void {
     for (const s of this.stmts.values()) s.free();
     this.stmts.clear();
     this.insertStmt.free();
     this.db.close();
     this.pages.close();
+  }
+
+  /** Opens the database file again (after writing it whole), with the same entries. */
+  private reopenPaged(): void {
+    this.closeDatabase();
     ({ db: this.db, pages: this.pages } = openPaged(this.SQL, this.file));
     this.setUp();
   }
@@ -566,11 +571,7 @@ export class AuditStore {
       pages.close();
       throw new StoreError('CORRUPT', `the database ends at entry ${lastId} but the journal follows entry ${this.journal.header.base}`, this.file);
     }
-    for (const s of this.stmts.values()) s.free();
-    this.stmts.clear();
-    this.insertStmt.free();
-    this.db.close();
-    this.pages.close();
+    this.closeDatabase();
     this.db = db;
     this.pages = pages;
     this.setUp();
@@ -1235,11 +1236,7 @@ export class AuditStore {
         if (this.closed) return;
         this.closed = true;
         this.journal.close();
-        for (const s of this.stmts.values()) s.free();
-        this.stmts.clear();
-        this.insertStmt.free();
-        this.db.close();
-        this.pages.close();
+        this.closeDatabase();
         this.listeners.clear();
         this.warnListeners.clear();
       });
