@@ -63,6 +63,11 @@ export interface OpenOptions {
   autoCheckpoint?: AutoCheckpoint | false;
   /** How long to wait for another process's lock before failing with LOCKED (default 30 s). */
   lockTimeoutMs?: number;
+  /**
+   * A condition matching this many entries or more is too broad to intersect in a count (default
+   * 200,000; see countByIntersection). Tests lower it to reach that path with a small log.
+   */
+  intersectMax?: number;
 }
 
 export interface PageOptions {
@@ -238,6 +243,7 @@ export class AuditStore {
   private readonly capBytes: number;
   private readonly auto: Required<AutoCheckpoint> | false;
   private readonly lockTimeoutMs: number;
+  private readonly intersectMax: number;
 
   private constructor(
     file: string,
@@ -254,6 +260,7 @@ export class AuditStore {
         ? false
         : { idleMs: 30_000, maxJournalBytes: 8 << 20, maxJournalEntries: 10_000, ...(opts.autoCheckpoint ?? {}) };
     this.lockTimeoutMs = opts.lockTimeoutMs ?? 30_000;
+    this.intersectMax = Math.max(1, opts.intersectMax ?? INTERSECT_MAX);
   }
 
   /**
@@ -984,35 +991,54 @@ export class AuditStore {
         return n - this.countWhere(this.where([positive], now));
       }
     }
-    return this.countByIntersection(fl, now, where) ?? this.countWhere(where);
+    return this.countByIntersection(fl, now) ?? this.countWhere(where);
   }
 
   /**
    * Several indexed conditions: SQLite walks one index and reads every entry it finds to test the
    * others, and those entries lie all over the file (`bot:triage outcome:8,12` reads 70,000 rows to
    * find 2,800). Instead, the IDs of the two narrowest conditions are intersected from their
-   * indexes alone, and only the entries in both are read to test the rest. Undefined when fewer
-   * than two conditions are indexed sets, or the second narrowest is too broad to be worth it.
+   * indexes alone, and only the entries in both are read to test the rest. A broad action filter
+   * beside a narrow condition is counted through its complement: the matches without it, less those
+   * with one of the other actions (`action:EXECUTED` of one bot: all its entries, less the few that
+   * are not runs). Undefined when nothing narrow enough is there to intersect.
    */
-  private countByIntersection(fl: Filter[], now: number, where: SqlWhere): number | undefined {
-    const sets: { w: SqlWhere; size: number }[] = [];
+  private countByIntersection(fl: Filter[], now: number): number | undefined {
+    const max = this.intersectMax;
+    const capped = (w: SqlWhere) => Number(this.scalar(`SELECT count(*) FROM (SELECT 1 FROM entries WHERE ${w.sql} LIMIT ${max})`, w.params));
+    const sets: { f: Filter; w: SqlWhere; size: number }[] = [];
     for (const f of fl) {
       if (!isIndexedSet(f)) continue;
       const w = this.where([f], now);
-      const size = Number(this.scalar(`SELECT count(*) FROM (SELECT 1 FROM entries WHERE ${w.sql} LIMIT ${INTERSECT_MAX})`, w.params));
+      const size = capped(w);
       if (size === 0) return 0;
-      sets.push({ w, size });
+      sets.push({ f, w, size });
     }
-    if (sets.length < 2) return undefined;
+    if (!sets.length) return undefined;
     sets.sort((a, b) => a.size - b.size);
     const [a, b] = sets;
-    if (b.size >= INTERSECT_MAX) return undefined;
-    return Number(
-      this.scalar(
-        `SELECT count(*) FROM entries WHERE id IN (SELECT id FROM entries WHERE ${a.w.sql} INTERSECT SELECT id FROM entries WHERE ${b.w.sql}) AND ${where.sql}`,
-        [...a.w.params, ...b.w.params, ...where.params],
-      ),
-    );
+    if (a.size >= max) return undefined;
+    if (b && b.size < max) {
+      // The narrowest condition walks its index; "+id" keeps SQLite from walking b's IDs instead
+      // (and reading each entry to test a). Not INTERSECT: merging wants both sides in ID order,
+      // which SQLite gets for a range on `recorded` by scanning the whole table.
+      const both = `SELECT id FROM entries WHERE ${a.w.sql} AND +id IN (SELECT id FROM entries WHERE ${b.w.sql})`;
+      const params = [...a.w.params, ...b.w.params];
+      const rest = fl.filter((f) => f !== a.f && f !== b.f);
+      if (!rest.length) return Number(this.scalar(`SELECT count(*) FROM (${both})`, params));
+      const r = this.where(rest, now);
+      return Number(this.scalar(`SELECT count(*) FROM entries WHERE id IN (${both}) AND ${r.sql}`, [...params, ...r.params]));
+    }
+    const broad = sets.find((x) => x.size >= max && x.f.column === 'action');
+    if (!broad) return undefined;
+    const wanted = (broad.f as Extract<Filter, { column: 'action' }>).value as readonly string[];
+    const others = ACTIONS.filter((x) => !wanted.includes(x));
+    const rest = fl.filter((f) => f !== broad.f);
+    if (!others.length) return this.countFilters(rest, now);
+    const complement: Filter = { column: 'action', op: 'oneOf', value: others };
+    // The complement must be narrow itself, or its count would come back here.
+    if (capped(this.where([complement], now)) >= max) return undefined;
+    return this.countFilters(rest, now) - this.countFilters([...rest, complement], now);
   }
 
   /**

@@ -180,25 +180,35 @@ describe('AuditStore', function () {
       { column: 'outcome', op: 'oneOf', value: [8, 12] },
       { column: 'outcome', op: 'oneOf', value: [0] },
     ];
-    it('counts every pair of these filters, and three at once, as the reference does', () => {
+    it('counts every pair of these filters, and three at once, as the reference does', async () => {
       // Pairs of indexed conditions are counted by intersecting their IDs (countByIntersection).
+      // A second store on the same log takes conditions of 6 or more entries as broad, so that a
+      // broad action beside a narrow condition goes through its complement.
+      const text: Filter = { column: 'text', op: 'matches', value: 'timeout' };
+      const combos: Filter[][] = [];
+      const pool = [...cases, text];
+      for (let i = 0; i < pool.length; i++) for (let j = i + 1; j < pool.length; j++) combos.push([pool[i], pool[j]]);
+      combos.push([cases[14], cases[12], cases[21]], [cases[25], cases[27], cases[13]], [text, cases[14], cases[27]]);
+      const broadActions: Filter[] = [
+        { column: 'action', op: 'oneOf', value: ['CREATED', 'UPDATED', 'DELETED', 'INVITED', 'ACCEPTED', 'LOGIN', 'LOGOUT'] },
+        { column: 'action', op: 'oneOf', value: ['CREATED', 'UPDATED', 'DELETED', 'INVITED', 'ACCEPTED', 'LOGIN', 'LOGOUT', 'EXECUTED'] },
+      ];
+      for (const b of broadActions) for (const f of pool) combos.push([b, f], [f, b, cases[25]]);
+      const small = await AuditStore.open(path.join(dir, 'audit.db'), { watch: false, autoCheckpoint: false, intersectMax: 6 });
       const realNow = Date.now;
       Date.now = () => now;
       try {
-        const text: Filter = { column: 'text', op: 'matches', value: 'timeout' };
-        const all3: Filter[][] = [];
-        const pool = [...cases, text];
-        for (let i = 0; i < pool.length; i++) for (let j = i + 1; j < pool.length; j++) all3.push([pool[i], pool[j]]);
-        all3.push([cases[14], cases[12], cases[21]], [cases[25], cases[27], cases[13]], [text, cases[14], cases[27]]);
-        let both = 0;
-        for (const fl of all3) {
+        let matching = 0;
+        for (const fl of combos) {
           const want = all.filter((e) => fl.every((f) => (f.column === 'text' ? (e.outcomeDesc ?? '').includes('timeout') : matches(e, f, now)))).length;
-          if (want > 0) both++;
+          if (want > 0) matching++;
           assert.equal(store.count(fl), want, formatQuery(fl));
+          assert.equal(small.count(fl), want, `${formatQuery(fl)} (intersecting only below 6)`);
         }
-        assert.ok(both > 50, `${both} combinations match something`);
+        assert.ok(matching > 50, `${matching} combinations match something`);
       } finally {
         Date.now = realNow;
+        await small.close();
       }
     });
 
