@@ -2,13 +2,12 @@
 // compact stored form (binary hashes and UUIDs, compressed long texts), and migration of older files.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import initSqlJs from 'sql.js';
 import { AuditStore } from '../../../src/core/store';
 import { COMPRESS_MIN, GENESIS_HASH, hashRow, packText, ROW_FIELDS, textOf, type Row } from '../../../src/core/store/record';
 import { entityNumber } from '../../../src/core/query/sql';
 import { createSchemaAt, INSERT_SQL, SCHEMA_VERSION } from '../../../src/core/store/schema';
-import { removeDir, sampleEntries, tempDir } from './helpers';
+import { sampleEntries, useTempLog } from './helpers';
 
 /** How far the in-memory full-text index of a store reaches. */
 function indexedUpTo(s: AuditStore): number {
@@ -23,13 +22,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('store: deferred full-text index', function () {
   this.timeout(30_000);
-  let dir: string;
   let file: string;
-  beforeEach(() => {
-    dir = tempDir();
-    file = path.join(dir, 'audit.db');
-  });
-  afterEach(() => removeDir(dir));
+  useTempLog((_dir, f) => (file = f));
 
   it('does not index on the append path', async () => {
     const s = await AuditStore.open(file, { watch: false, autoCheckpoint: false });
@@ -180,13 +174,8 @@ describe('store: deferred full-text index', function () {
 
 describe('store: compact stored form', function () {
   this.timeout(30_000);
-  let dir: string;
   let file: string;
-  beforeEach(() => {
-    dir = tempDir();
-    file = path.join(dir, 'audit.db');
-  });
-  afterEach(() => removeDir(dir));
+  useTempLog((_dir, f) => (file = f));
 
   const bigSnapshot = (tag: string) => ({
     id: 7,

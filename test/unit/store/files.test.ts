@@ -1,13 +1,12 @@
 // Real files: bad databases, torn journals, tampering, migrations, locks, checkpoints, two stores on one log.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import initSqlJs from 'sql.js';
 import { AuditStore, StoreError, type Entry } from '../../../src/core/store';
 import { FileLock } from '../../../src/core/store/lock';
 import { GENESIS_HASH, hashRow, type Row } from '../../../src/core/store/record';
 import { SCHEMA_V1, SCHEMA_VERSION } from '../../../src/core/store/schema';
-import { removeDir, sampleEntries, tempDir } from './helpers';
+import { sampleEntries, useTempLog } from './helpers';
 
 const isStoreError = (code: string, re?: RegExp) => (e: unknown) => {
   assert.ok(e instanceof StoreError, String(e));
@@ -20,11 +19,10 @@ describe('store files', function () {
   this.timeout(30_000);
   let dir: string;
   let file: string;
-  beforeEach(() => {
-    dir = tempDir();
-    file = path.join(dir, 'audit.db');
+  useTempLog((d, f) => {
+    dir = d;
+    file = f;
   });
-  afterEach(() => removeDir(dir));
 
   it('creates the database, a journal and no leftovers', async () => {
     const s = await AuditStore.open(file, { watch: false });

@@ -13,6 +13,19 @@ export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * A fresh temp folder for each test of the enclosing suite, removed after it; `set` receives the
+ * folder and the log file in it (`audit.db`, not created).
+ */
+export function useTempLog(set: (dir: string, file: string) => void): void {
+  let dir = '';
+  beforeEach(() => {
+    dir = tempDir();
+    set(dir, path.join(dir, 'audit.db'));
+  });
+  afterEach(() => removeDir(dir));
+}
+
 /** The compiled fixture script `name` (out/test/fixtures/store/name.js). */
 export function fixture(name: string): string {
   return path.join(__dirname, '..', '..', 'fixtures', 'store', `${name}.js`);

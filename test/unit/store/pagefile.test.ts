@@ -8,7 +8,7 @@ import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { AuditStore, type NewEntry } from '../../../src/core/store';
 import { PagedFile } from '../../../src/core/store/pagefile';
 import { rng } from '../../../bench/data';
-import { removeDir, sampleEntries, T0, tempDir } from './helpers';
+import { sampleEntries, T0, useTempLog } from './helpers';
 
 function pagesOf(s: AuditStore): PagedFile {
   return (s as unknown as { pages: PagedFile }).pages;
@@ -53,10 +53,7 @@ describe('store: the database file read on demand', function () {
   before(async () => {
     SQL = await initSqlJs();
   });
-  beforeEach(() => {
-    dir = tempDir();
-  });
-  afterEach(() => removeDir(dir));
+  useTempLog((d) => (dir = d));
 
   it('reads and writes like a plain array, across block edges and past the end', () => {
     const file = path.join(dir, 'f.bin');

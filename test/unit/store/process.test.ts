@@ -2,20 +2,14 @@
 // processes, and appends noticed across processes.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { AuditStore, type Entry } from '../../../src/core/store';
-import { fixture, removeDir, startChild, tempDir } from './helpers';
+import { fixture, startChild, useTempLog } from './helpers';
 
 describe('store across processes', function () {
   this.timeout(120_000);
-  let dir: string;
   let file: string;
   before(() => assert.ok(fs.existsSync(fixture('appender')), `compiled fixture missing: ${fixture('appender')}`));
-  beforeEach(() => {
-    dir = tempDir();
-    file = path.join(dir, 'audit.db');
-  });
-  afterEach(() => removeDir(dir));
+  useTempLog((_dir, f) => (file = f));
 
   it('keeps every entry whose append resolved when the process is killed -9 right after', async () => {
     for (let round = 0; round < 3; round++) {
