@@ -7,6 +7,7 @@
 //   BOT_AUDIT_BENCH_KEEP=1          keep the temp dir: screenshots, the scroll trace
 //   BOT_AUDIT_BENCH_TRACE=f.json    a Chromium trace of the first cold load (Perfetto, chrome://tracing)
 //   BOT_AUDIT_BENCH_PROFILE=f.cpuprofile   a CPU profile of the first cold load (DevTools)
+//   BOT_AUDIT_BENCH_COLD_RUN=1      trace or profile the second cold load instead (the host warm)
 //   BOT_AUDIT_BENCH_UNMINIFIED=1    the page built without minifying, for readable profiles
 import * as esbuild from 'esbuild';
 import { spawnSync } from 'node:child_process';
@@ -384,6 +385,7 @@ function frameTasks(buf) {
 // Warm: reloads in the last context. The rest of the run works on the last cold load.
 log('opening the page…');
 const PROFILE = process.env.BOT_AUDIT_BENCH_PROFILE;
+const TRACED_RUN = Number(process.env.BOT_AUDIT_BENCH_COLD_RUN ?? 0);
 const COLD_RUNS = 3;
 const noise = {};
 const cold = [];
@@ -392,17 +394,17 @@ for (let i = 0; i < COLD_RUNS; i++) {
   if (view) await view.context.close();
   view = await newPage();
   await quiet();
-  const profiler = PROFILE && i === 0 ? await view.context.newCDPSession(view.page) : undefined;
+  const profiler = PROFILE && i === TRACED_RUN ? await view.context.newCDPSession(view.page) : undefined;
   if (profiler) {
     await profiler.send('Profiler.enable');
     await profiler.send('Profiler.setSamplingInterval', { interval: 200 });
     await profiler.send('Profiler.start');
   }
-  if (process.env.BOT_AUDIT_BENCH_TRACE && i === 0) await browser.startTracing(view.page, { path: process.env.BOT_AUDIT_BENCH_TRACE, screenshots: false });
+  if (process.env.BOT_AUDIT_BENCH_TRACE && i === TRACED_RUN) await browser.startTracing(view.page, { path: process.env.BOT_AUDIT_BENCH_TRACE, screenshots: false });
   const c0 = await cpuNow();
   cold.push(await open(view));
   (noise.first_rows ??= []).push(await interference(c0));
-  if (process.env.BOT_AUDIT_BENCH_TRACE && i === 0) await browser.stopTracing();
+  if (process.env.BOT_AUDIT_BENCH_TRACE && i === TRACED_RUN) await browser.stopTracing();
   if (profiler) writeFileSync(PROFILE, JSON.stringify((await profiler.send('Profiler.stop')).profile));
 }
 const warm = [];
