@@ -480,6 +480,8 @@ for (const q of QUERIES) {
     debounce_ms: r.tQuery - r.tInput,
     round_trip_ms: r.tResult - r.tQuery,
     render_ms: r.tPaint - r.tResult,
+    // A broad query: its count came after its rows (the header said "100+" until then).
+    ...(r.tTotal !== undefined ? { count_ms: r.tTotal - r.tQuery } : {}),
   });
 }
 await page.screenshot({ path: path.join(tmp, 'filtered.png') });
@@ -551,7 +553,7 @@ const res = {
     page: 'webview/auditLog built minified (as --production), served from a fake origin in a shell like webviewHtml (nonce, strict CSP, dark theme variables); acquireVsCodeApi posts over a CDP binding to LogPageHost over the AuditStore in Node, which answers with a message event (Runtime.evaluate); one page host per load',
     interference: 'CPU seconds other processes used during each measurement (the machine is shared); each measurement waits up to 10 s for a quiet machine first (quiet_waits)',
     first_rows_ms: `navigation start → first .rows .row with data painted (rAF, then the first task after the frame), no filter; median of ${COLD_RUNS} cold opens, each in a new browser context (a new renderer, nothing compiled); the store is open, and cold for the first of them only. first_rows_breakdown_ms: page-side timestamps of the first and the last cold open`,
-    filter_change_ms: `query message posted → first row of the new result painted, worst of ${JSON.stringify(QUERIES)}; the page's 250 ms input debounce comes before (filter_change_from_input_ms)`,
+    filter_change_ms: `query message posted → first row of the new result painted, worst of ${JSON.stringify(QUERIES)}; the page's 250 ms input debounce comes before (filter_change_from_input_ms); a broad query's count comes after its rows (count_ms, from the query message)`,
     scroll_frame_ms: 'p95 of the main-thread time of each frame while scrolling (from a Chromium trace: the task that runs scroll events, rAF callbacks, style, layout, paint and commit); 180 frames at 100 px/frame from the top (a brisk wheel), 180 more at 2000 px/frame (dragging the scrollbar), a 240-frame sweep top to bottom, jumps to 50/25/75/99.9/0/100 % each waiting for its rows; placeholder_share: the share of drawn row slots still waiting for their page (cheap to draw). Headless Chromium draws at 60 Hz, so rAF intervals are multiples of 16.7 ms: scroll_frame_interval_p95_ms and scroll_frames_missed say how many frames were late',
     dom_rows_max: '.rows .row elements, sampled every frame and on every DOM change',
     diff_100kb_ms: 'detail message received → diff painted (the detail pane with its Changes tab), median of 5 UPDATED entries with ~100 KB before and after snapshots, opened one after another; diff_100kb_first_ms: the first, with nothing compiled yet; diff_from_click_ms adds the 60 ms selection debounce and the round trip',

@@ -39,7 +39,7 @@ export function pageInit() {
       const d = e.data;
       if (!d || typeof d !== 'object') return;
       if (d.type === 'rows') B.rowsIn++;
-      else B.log.push({ dir: 'in', type: d.type, seq: d.seq, id: d.id, total: d.total, t: now() });
+      else B.log.push({ dir: 'in', type: d.type, seq: d.seq, id: d.id, total: d.total, counting: d.counting, t: now() });
     },
     true,
   );
@@ -265,7 +265,13 @@ export function pageInit() {
     }, `the result of "${text}"`);
     const sent = B.log.slice(from).find((m) => m.dir === 'out' && m.type === 'query');
     const answer = sent && B.log.slice(from).find((m) => m.dir === 'in' && m.type === 'result' && m.seq === sent.seq);
-    return { query: text, tInput, tQuery: sent?.t, tResult: answer?.t, total: answer?.total, ...p, rowsInView: B.visibleRows().length };
+    // A broad query's rows come first and its count after (a `total` message): wait for that too.
+    let counted;
+    for (const end = now() + 10_000; answer?.counting && !counted && now() < end; await new Promise((r) => setTimeout(r, 5))) {
+      counted = B.log.slice(from).find((m) => m.dir === 'in' && m.type === 'total' && m.seq === sent.seq);
+    }
+    if (answer?.counting && !counted) throw new Error(`no count came for "${text}"`);
+    return { query: text, tInput, tQuery: sent?.t, tResult: answer?.t, total: counted?.total ?? answer?.total, tTotal: counted?.t, ...p, rowsInView: B.visibleRows().length };
   };
 
   // ---- the diff of one entry: click its row, wait for the diff in the detail pane

@@ -153,13 +153,21 @@ export interface ResultNotification {
   order: SortOrder;
   /** Why the query is not valid; the page keeps its last valid rows. */
   queryError?: string;
+  /** The number of matches; with `counting`, only a lower bound (the rows in `first`) until a `total` comes. */
   total: number;
+  counting?: boolean;
   /** Entries logged since the whole log had this many; for "N new entries". */
   logSize: number;
   first: EntryRow[];
   /** Where `select` is in the result, when it is. */
   selectedIndex?: number;
   error?: string;
+}
+/** The count of a result that came `counting`. */
+export interface TotalNotification {
+  type: 'total';
+  seq: number;
+  total: number;
 }
 export interface RowsNotification {
   type: 'rows';
@@ -183,7 +191,7 @@ export interface ChoicesNotification {
   type: 'choices';
   choices: Choices;
 }
-export type HostNotification = InitNotification | ResultNotification | RowsNotification | DetailNotification | NewEntriesNotification | ChoicesNotification;
+export type HostNotification = InitNotification | ResultNotification | TotalNotification | RowsNotification | DetailNotification | NewEntriesNotification | ChoicesNotification;
 
 // ---- guards: both sides check what they receive; anything else is dropped with a log line.
 type Shape = Record<string, 'string' | 'number' | 'string?' | 'number?'>;
@@ -221,7 +229,7 @@ export function isWebviewCommand(msg: unknown): msg is WebviewCommand {
   return !!shape && hasShape(m, shape);
 }
 
-const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<HostNotification['type']>(['init', 'result', 'rows', 'detail', 'newEntries', 'choices']);
+const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<HostNotification['type']>(['init', 'result', 'total', 'rows', 'detail', 'newEntries', 'choices']);
 
 export function isHostNotification(msg: unknown): msg is HostNotification {
   return typeof msg === 'object' && msg !== null && NOTIFICATION_TYPES.has((msg as { type?: unknown }).type as string);

@@ -133,7 +133,7 @@ app.append(
 
 // ------------------------------------------------------------------ query state
 let seq = FIRST_SEQ;
-let current: { seq: number; cache: RowCache; total: number; logSize: number } | undefined;
+let current: { seq: number; cache: RowCache; total: number; counting: boolean; logSize: number } | undefined;
 let lastQuery: string | undefined;
 
 /** The view the last query asked for: an init that changes nothing asks again for nothing. */
@@ -422,7 +422,10 @@ function showMessage(text: string | undefined, hint?: string, kind = ''): void {
 function updateCount(): void {
   const c = current;
   if (!c) return;
-  count.textContent = `${formatCount(c.total)} of ${formatCount(c.logSize)} entries`;
+  // While a broad query is counted, its first rows are on screen and the count says "at least".
+  count.textContent = `${formatCount(c.total)}${c.counting ? '+' : ''} of ${formatCount(c.logSize)} entries`;
+  count.title = c.counting ? 'Counting the matches…' : '';
+  count.setAttribute('aria-busy', String(c.counting));
 }
 
 function titleFor(v: LogVariant): string {
@@ -483,7 +486,7 @@ function onMessage(m: HostNotification): void {
       }
       const cache = new RowCache(m.total);
       cache.put(0, m.first);
-      current = { seq: m.seq, cache, total: m.total, logSize: m.logSize };
+      current = { seq: m.seq, cache, total: m.total, counting: m.counting === true, logSize: m.logSize };
       lastQuery = m.query;
       pill.hidden = true;
       updateCount();
@@ -492,6 +495,15 @@ function onMessage(m: HostNotification): void {
       table.setResult(cache, m.selectedIndex, pendingKeepScroll);
       registerToolkitAfterPaint();
       if (m.selectedIndex === undefined && state.selected !== undefined && !pendingKeepScroll) detail.empty();
+      break;
+    }
+    case 'total': {
+      if (!current || m.seq !== current.seq) return;
+      current.total = m.total;
+      current.counting = false;
+      current.cache.setTotal(m.total);
+      table.totalChanged();
+      updateCount();
       break;
     }
     case 'rows': {

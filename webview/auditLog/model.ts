@@ -177,9 +177,18 @@ export class RowCache {
   private pending = new Set<number>();
 
   constructor(
-    readonly total: number,
+    private count: number,
     private readonly maxPages = 60,
   ) {}
+
+  get total(): number {
+    return this.count;
+  }
+
+  /** The count came in after the first rows (a result sent `counting`); the rows held stay. */
+  setTotal(total: number): void {
+    this.count = total;
+  }
 
   get(index: number): EntryRow | undefined {
     const p = Math.floor(index / PAGE_SIZE);

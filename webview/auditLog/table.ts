@@ -228,6 +228,12 @@ export class VirtualTable {
     return this.cache.total;
   }
 
+  /** The result's count changed (it came after the first rows): the scroll range follows, nothing moves. */
+  totalChanged(): void {
+    this.viewport.setAttribute('aria-rowcount', String(this.cache.total + 1));
+    this.schedule();
+  }
+
   schedule(): void {
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {

@@ -68,6 +68,12 @@ export interface OpenOptions {
    * 200,000; see countByIntersection). Tests lower it to reach that path with a small log.
    */
   intersectMax?: number;
+  /**
+   * A query matching more entries than this (default 2,000, or 1 % of the log when that is more)
+   * is broad: its pages walk the log in ID order, and a window counts it only when asked (see
+   * LogWindow.totalKnown). Tests lower it to reach those paths with a small log.
+   */
+  broadAbove?: number;
 }
 
 export interface PageOptions {
@@ -114,6 +120,10 @@ const FTS_COLS = 'SELECT id, outcome_desc, input, return_value, before_json, aft
 
 /** Counts intersect the IDs of two conditions when both match fewer entries than this (see countByIntersection). */
 const INTERSECT_MAX = 200_000;
+/** The count cache's key of a WHERE clause. */
+const countKey = (w: SqlWhere): string => w.sql + '\0' + JSON.stringify(w.params);
+/** See OpenOptions.broadAbove. */
+const BROAD_ABOVE = 2000;
 
 /** A condition whose matching IDs one index gives without reading entries. */
 function isIndexedSet(f: Filter): boolean {
@@ -244,6 +254,7 @@ export class AuditStore {
   private readonly auto: Required<AutoCheckpoint> | false;
   private readonly lockTimeoutMs: number;
   private readonly intersectMax: number;
+  private readonly broadAbove: number;
 
   private constructor(
     file: string,
@@ -261,6 +272,7 @@ export class AuditStore {
         : { idleMs: 30_000, maxJournalBytes: 8 << 20, maxJournalEntries: 10_000, ...(opts.autoCheckpoint ?? {}) };
     this.lockTimeoutMs = opts.lockTimeoutMs ?? 30_000;
     this.intersectMax = Math.max(1, opts.intersectMax ?? INTERSECT_MAX);
+    this.broadAbove = Math.max(0, Math.floor(opts.broadAbove ?? BROAD_ABOVE));
   }
 
   /**
@@ -915,8 +927,17 @@ export class AuditStore {
    * merged, instead of collecting and sorting every match. `offset` skips that many matches after
    * the keyset (windows use it for the short distance from a known position).
    */
-  private pageRows(fl: Filter[], now: number, total: number, after: number | undefined, order: 'desc' | 'asc', limit: number, offset = 0): Row[] {
-    const selective = total <= Math.max(2000, this.lastId / 100);
+  /** The most matches a narrow query has (OpenOptions.broadAbove). */
+  private narrowMax(): number {
+    return Math.max(this.broadAbove, Math.floor(this.lastId / 100));
+  }
+
+  /**
+   * `total` is the number of matches, or undefined for a query known to be broad and not counted:
+   * a narrow one is served from its indexes, a broad one by walking IDs (see buildWhere).
+   */
+  private pageRows(fl: Filter[], now: number, total: number | undefined, after: number | undefined, order: 'desc' | 'asc', limit: number, offset = 0): Row[] {
+    const selective = total !== undefined && total <= this.narrowMax();
     const dir = order === 'desc' ? 'DESC' : 'ASC';
     const keyset = after === undefined ? '' : order === 'desc' ? ' AND id < ?' : ' AND id > ?';
     const keyParams: SqlValue[] = after === undefined ? [] : [after];
@@ -960,13 +981,29 @@ export class AuditStore {
     if (!fl.length) return this.lastId;
     const where = this.where(fl, now);
     if (!remember) return this.countUncached(fl, now, where);
-    const key = where.sql + '\0' + JSON.stringify(where.params);
-    const hit = this.countCache.get(key);
-    if (hit !== undefined) return hit;
-    const n = this.countUncached(fl, now, where);
+    const key = countKey(where);
+    return this.countCache.get(key) ?? this.rememberCount(key, this.countUncached(fl, now, where));
+  }
+
+  private rememberCount(key: string, n: number): number {
     if (this.countCache.size > 100) this.countCache.clear();
     this.countCache.set(key, n);
     return n;
+  }
+
+  /**
+   * The count when it comes at the price of a page: remembered, or a narrow query's (counted up to
+   * one past narrowMax, which is quick however large the log). Undefined for a broad query.
+   */
+  private quickCount(fl: Filter[], now: number): number | undefined {
+    if (!fl.length) return this.lastId;
+    const where = this.where(fl, now);
+    const key = countKey(where);
+    const hit = this.countCache.get(key);
+    if (hit !== undefined) return hit;
+    const cap = this.narrowMax() + 1;
+    const n = Number(this.scalar(`SELECT count(*) FROM (SELECT 1 FROM entries WHERE ${where.sql} LIMIT ${cap})`, where.params));
+    return n < cap ? this.rememberCount(key, n) : undefined;
   }
 
   private countUncached(fl: Filter[], now: number, where: SqlWhere): number {
@@ -1085,6 +1122,7 @@ export class AuditStore {
       },
       lastId: () => this.lastId,
       count: (fl, now, remember) => this.countFilters(fl, now, remember),
+      quickCount: (fl, now) => this.quickCount(fl, now),
       page: (fl, now, total, after, order, limit, offset) => this.pageRows(fl, now, total, after, order, limit, offset).map(rowToEntry),
     };
     return new LogWindow(source, this.toFilters(filters), opts);

@@ -22,8 +22,16 @@ export interface WindowSource {
   lastId(): number;
   /** How many entries match; `remember: false` keeps a one-off count out of the store's cache. */
   count(filters: Filter[], now: number, remember?: boolean): number;
-  /** Matches in `order`, after the keyset `after` (exclusive), skipping `offset`, at most `limit`. */
-  page(filters: Filter[], now: number, total: number, after: number | undefined, order: 'desc' | 'asc', limit: number, offset: number): Entry[];
+  /**
+   * How many entries match, when that costs no more than a page: a remembered count, or a narrow
+   * query's. Undefined for a broad query, whose count can take a while (all of a big index).
+   */
+  quickCount(filters: Filter[], now: number): number | undefined;
+  /**
+   * Matches in `order`, after the keyset `after` (exclusive), skipping `offset`, at most `limit`.
+   * `total` (the number of matches, undefined when broad and not counted yet) guides the plan.
+   */
+  page(filters: Filter[], now: number, total: number | undefined, after: number | undefined, order: 'desc' | 'asc', limit: number, offset: number): Entry[];
 }
 
 /** How many positions → IDs a window remembers (least recently used go first). */
@@ -53,8 +61,8 @@ export class LogWindow {
   readonly now: number;
   /** The newest entry ID when the window was opened; later entries are not in it. */
   readonly maxId: number;
-  /** Matches with id <= maxId. */
-  readonly total: number;
+  /** Matches with id <= maxId, once counted (see totalKnown). */
+  private known: number | undefined;
 
   /** The filters as planned (a private copy, safe from changes to `filters`). */
   private readonly user: Filter[];
@@ -80,7 +88,20 @@ export class LogWindow {
     this.user = structuredClone(filters);
     this.maxId = source.lastId();
     this.bounded = [...this.user, { column: 'id', op: 'lessThan', value: this.maxId + 1 }];
-    this.total = source.count(this.bounded, now);
+    this.known = this.user.length ? source.quickCount(this.bounded, now) : this.maxId;
+  }
+
+  /** Matches with id <= maxId. Reading it counts them, if that was not done yet (see totalKnown). */
+  get total(): number {
+    return (this.known ??= this.source.count(this.bounded, this.now));
+  }
+
+  /**
+   * Whether `total` is known without counting. A broad query is counted only when asked: its first
+   * pages come by keyset without a count, so a page can show rows before the count is in.
+   */
+  get totalKnown(): boolean {
+    return this.known !== undefined;
   }
 
   /** Entries at positions [start, start+count) in the window's order, clamped to [0,total). Synchronous. */
@@ -88,7 +109,8 @@ export class LogWindow {
     this.source.ready();
     const s = whole(start);
     const lo = Math.max(0, s);
-    const hi = Math.min(this.total, s + Math.max(0, whole(count)));
+    if (this.known === undefined) return this.rowsUncounted(lo, s + Math.max(0, whole(count)) - lo);
+    const hi = Math.min(this.known, s + Math.max(0, whole(count)));
     if (!(hi > lo)) return [];
     const n = hi - lo;
     if (!this.user.length) {
@@ -119,6 +141,25 @@ export class LogWindow {
     } else {
       this.anchors.clear(); // cannot happen in an append-only log; never build on a wrong anchor
     }
+    return rows;
+  }
+
+  /**
+   * Rows before the count is in: a walk forward from the nearest known position at or before `lo`.
+   * A walk that comes back short has found the end, and so the count.
+   */
+  private rowsUncounted(lo: number, n: number): Entry[] {
+    if (!(n > 0)) return [];
+    let fwd: Anchor = { pos: 0, id: undefined };
+    for (const [pos, id] of this.anchors) if (pos <= lo && pos >= fwd.pos) fwd = { pos, id };
+    this.touch(fwd);
+    const k = this.keyset(fwd, lo - fwd.pos, this.order);
+    const rows = this.walk(k.after, this.order, n, k.offset);
+    if (rows.length) {
+      this.remember(lo, rows[0].id);
+      this.remember(lo + rows.length - 1, rows[rows.length - 1].id);
+    }
+    if (rows.length < n && (rows.length || lo === 0)) this.known = lo + rows.length;
     return rows;
   }
 
@@ -164,8 +205,8 @@ export class LogWindow {
    * An oldest-first walk keeps id <= maxId as its upper bound, the keyset as its lower one.
    */
   private walk(after: number | undefined, dir: 'desc' | 'asc', n: number, offset: number): Entry[] {
-    if (dir === 'desc') return this.source.page(this.user, this.now, this.total, after ?? this.maxId + 1, 'desc', n, offset);
-    return this.source.page(this.bounded, this.now, this.total, after, 'asc', n, offset);
+    if (dir === 'desc') return this.source.page(this.user, this.now, this.known, after ?? this.maxId + 1, 'desc', n, offset);
+    return this.source.page(this.bounded, this.now, this.known, after, 'asc', n, offset);
   }
 
   /** The keyset and offset of a walk in `dir` from `a` to the position `distance` away. */

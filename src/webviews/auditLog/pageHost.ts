@@ -8,7 +8,10 @@ import { toDetail, toRow } from './rows';
 
 /** Rows of one query, by position, pinned when the query ran (new entries are counted, not shifted in). */
 export interface LogWindowLike {
+  /** Reading it may count every match (a broad query's count can take a while): see totalKnown. */
   readonly total: number;
+  /** Whether `total` comes without counting. */
+  readonly totalKnown: boolean;
   /** The newest entry ID when the window opened: IDs have no gaps, so the size of the whole log. */
   readonly maxId: number;
   rows(start: number, count: number): Entry[];
@@ -134,17 +137,18 @@ export class LogPageHost {
     while (this.windows.size > KEPT_RESULTS) this.windows.delete(this.windows.keys().next().value as number);
     const selectedIndex = select === undefined ? undefined : w.indexOf(select);
     const firstStart = selectedIndex === undefined ? 0 : Math.max(0, selectedIndex - FIRST_PAGE / 2);
-    await this.post({
-      type: 'result',
-      seq,
-      query,
-      order,
-      total: w.total,
-      logSize: w.maxId,
-      first: firstStart === 0 ? w.rows(0, FIRST_PAGE).map(toRow) : [],
-      selectedIndex,
-    });
+    // A broad query's first page goes out before its count: the rows show at once, and the count
+    // (all of a big index, up to a few hundred ms) follows in a `total`.
+    const first = firstStart === 0 ? w.rows(0, FIRST_PAGE).map(toRow) : [];
+    const counting = !w.totalKnown;
+    await this.post({ type: 'result', seq, query, order, total: counting ? first.length : w.total, counting, logSize: w.maxId, first, selectedIndex });
     if (firstStart > 0) await this.post({ type: 'rows', seq, start: firstStart, rows: w.rows(firstStart, FIRST_PAGE).map(toRow) });
+    if (counting) {
+      // Let the result leave before the count holds this thread.
+      await new Promise((r) => setImmediate(r));
+      if (this.window !== w) return; // another query came meanwhile: the page no longer shows this one
+      await this.post({ type: 'total', seq, total: w.total });
+    }
   }
 
   /** Rows by position in a recent result; questions about a result no longer held get no answer. */

@@ -9,7 +9,7 @@ import type { BotAuditApi } from '../../../src/extension';
 import { api, until, EXTENSION_ID } from './helpers';
 import type { AuditLogPanel } from '../../../src/webviews/auditLog/auditLogPanel';
 import { decodeLogLink } from '../../../src/webviews/links';
-import type { HostNotification, ResultNotification } from '../../../src/webviews/protocol';
+import type { HostNotification, ResultNotification, TotalNotification } from '../../../src/webviews/protocol';
 
 /** The first message after `from` that matches. */
 function sentAfter<T extends HostNotification>(panel: AuditLogPanel, from: number, pred: (m: HostNotification) => m is T): T | undefined {
@@ -57,6 +57,21 @@ describe('Audit log page (host side)', function () {
       ['DELETED', 'UPDATED', 'CREATED'],
     );
     assert.equal(r.queryError, undefined);
+  });
+
+  it('sends a broad query’s first page at once, and its count after', async () => {
+    // More than 2,000 matches is broad: the first page goes out before the count.
+    const name = `broad-${stamp}`;
+    await Promise.all(Array.from({ length: 2050 }, (_, i) => a.record({ user: 'dev@example.com', action: 'UPDATED', entityName: name, entityId: String(i) })));
+    const from = panel.sent.length;
+    await panel.onMessage({ type: 'query', seq: 9002, query: `entity:${name}`, order: 'desc' });
+    const r = await until('the result', () => sentAfter(panel, from, isResult(9002)));
+    assert.equal(r.counting, true);
+    assert.equal(r.first.length, 100);
+    assert.equal(r.total, 100);
+    assert.equal(r.first[0].entityId, '2049');
+    const t = await until('the count', () => sentAfter(panel, from, (m): m is TotalNotification => m.type === 'total' && m.seq === 9002));
+    assert.equal(t.total, 2050);
   });
 
   it('serves rows by position, and ignores questions about a result it does not hold', async () => {

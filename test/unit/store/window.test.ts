@@ -135,6 +135,8 @@ describe('LogWindow', function () {
         it(`serves random requests like a brute-force filter: ${label}, ${order}`, () => {
           const w = store.window(q, { order, now: NOW });
           const want = expected(all, w);
+          // The first page comes before the count, as the audit-log page asks for them.
+          assert.deepEqual(ids(w.rows(0, 20)), ids(want.slice(0, 20)));
           assert.equal(w.total, want.length);
           assert.ok(want.length > 40 && want.length < N, `a useful filter (${want.length} matches)`);
           const r = prng(label.length * 31 + (order === 'asc' ? 1 : 0));
@@ -176,6 +178,45 @@ describe('LogWindow', function () {
         assert.equal(w.indexOf(want[3]), 3);
         assert.equal(w.indexOf(0), undefined);
         assert.equal(w.indexOf(N + 1), undefined);
+      }
+    });
+
+    it('serves a broad query\'s pages before counting it, and counts it when asked', async () => {
+      // A store that takes more than 40 matches as broad (the default is 2,000).
+      const d = tempDir();
+      const broad = await AuditStore.open(path.join(d, 'audit.db'), { watch: false, autoCheckpoint: false, broadAbove: 40 });
+      try {
+        const mine = await broad.appendBatch(randomEntries(N, 7));
+        for (const [label, q] of queries) {
+          const w = broad.window(q, { now: NOW });
+          const want = ids(expected(mine, w));
+          assert.equal(w.totalKnown, false, label);
+          assert.deepEqual(ids(w.rows(0, 30)), want.slice(0, 30), label);
+          assert.deepEqual(ids(w.rows(30, 25)), want.slice(30, 55), label);
+          assert.deepEqual(ids(w.rows(10, 5)), want.slice(10, 15), label);
+          assert.equal(w.totalKnown, false, `${label}: no count yet`);
+          // A walk that comes back short has found the end, and so the count.
+          assert.deepEqual(ids(w.rows(want.length - 7, 50)), want.slice(-7), label);
+          assert.equal(w.totalKnown, true, label);
+          assert.equal(w.total, want.length, label);
+          // Asked for, the count is counted (and remembered: the next window knows it at once).
+          const v = broad.window(q, { order: 'asc', now: NOW });
+          assert.equal(v.totalKnown, false, label);
+          assert.equal(v.total, want.length, label);
+          assert.deepEqual(ids(v.rows(want.length - 3, 10)), [...want].reverse().slice(-3), label);
+          const u = broad.window(q, { now: NOW });
+          assert.equal(u.totalKnown, true, label);
+          assert.equal(u.total, want.length, label);
+        }
+        // A narrow query is counted at once: its count costs no more than a page.
+        const narrow = broad.window('user:ops@example.com action:LOGIN entity:card');
+        const n = mine.filter((e) => e.user === 'ops@example.com' && e.action === 'LOGIN' && e.entityName === 'card').length;
+        assert.ok(n > 0 && n <= 40, `${n} matches`);
+        assert.equal(narrow.totalKnown, true);
+        assert.equal(narrow.total, n);
+      } finally {
+        await broad.close();
+        removeDir(d);
       }
     });
 
@@ -282,6 +323,7 @@ describe('LogWindow', function () {
         ready: () => undefined,
         lastId: () => entries.length,
         count: (fl) => entries.filter((e) => keep(e) && fl.every((f) => f.column !== 'id' || (f.op === 'lessThan' ? e.id < f.value : f.op === 'greaterThan' ? e.id > f.value : e.id === f.value))).length,
+        quickCount: () => undefined, // every query here is broad: counted only when asked
         page: (fl, _now, _total, after, order, limit, offset) => {
           calls.push({ after, order, limit, offset });
           // At most one upper bound on the ID: SQLite would seek by one and filter by the other.

@@ -140,6 +140,17 @@ describe('audit log page: row cache', () => {
     c.put(100, Array.from({ length: 30 }, (_, i) => row(i + 1)));
     assert.deepEqual(c.missing(100, 130), []);
   });
+
+  it('takes a count that comes after the first page, keeping its rows', () => {
+    // A broad query: the first page comes with "at least 100", the count after.
+    const c = new RowCache(100);
+    c.put(0, Array.from({ length: PAGE_SIZE }, (_, i) => row(5000 - i)));
+    assert.deepEqual(c.missing(0, 300), [], 'nothing past the rows in hand yet');
+    c.setTotal(250);
+    assert.equal(c.total, 250);
+    assert.equal(c.get(99)?.id, 4901);
+    assert.deepEqual(c.missing(0, 300), [1, 2]);
+  });
 });
 
 describe('audit log page: filter rows and query text', () => {
