@@ -44,7 +44,7 @@ describe('The log shared with the CLI', function () {
       assert.deepEqual(names, ['cli-1', 'cli-2', 'cli-3'], 'the window reads every CLI run');
       assert.equal((await a.query('user:window-writer entity:Counter')).total, 200);
       // IDs are one gapless sequence and the chain holds.
-      const all = store.query([], { limit: 1000, order: 'asc' }).entries.filter((e) => e.id > before);
+      const all = store.query([{ column: 'id', op: 'greaterThan', value: before }], { limit: 1000, order: 'asc' }).entries;
       assert.ok(all.length >= 203);
       for (let i = 1; i < all.length; i++) {
         assert.equal(all[i].id, all[i - 1].id + 1);
