@@ -8,6 +8,7 @@
 //   BOT_AUDIT_BENCH_TRACE=f.json    a Chromium trace of the first cold load (Perfetto, chrome://tracing)
 //   BOT_AUDIT_BENCH_PROFILE=f.cpuprofile   a CPU profile of the first cold load (DevTools)
 //   BOT_AUDIT_BENCH_COLD_RUN=1      trace or profile the second cold load instead (the host warm)
+//   BOT_AUDIT_BENCH_COLD_RUNS=9     cold opens for first_rows_ms (default 3): a steadier median
 //   BOT_AUDIT_BENCH_UNMINIFIED=1    the page built without minifying, for readable profiles
 import * as esbuild from 'esbuild';
 import { spawnSync } from 'node:child_process';
@@ -386,7 +387,7 @@ function frameTasks(buf) {
 log('opening the page…');
 const PROFILE = process.env.BOT_AUDIT_BENCH_PROFILE;
 const TRACED_RUN = Number(process.env.BOT_AUDIT_BENCH_COLD_RUN ?? 0);
-const COLD_RUNS = 3;
+const COLD_RUNS = Number(process.env.BOT_AUDIT_BENCH_COLD_RUNS ?? 3);
 const noise = {};
 const cold = [];
 let view;

@@ -43,10 +43,15 @@ export function columnsFor(variant: LogVariant): ColumnDef[] {
 export const MIN_COLUMN_WIDTH = 40;
 
 /** The CSS grid template for the visible columns: fixed widths, the last one takes what is left. */
+/** A column's width in px: the user's, else its default; never under MIN_COLUMN_WIDTH. */
+export function columnWidth(c: ColumnDef, widths: Record<string, number>): number {
+  return Math.max(MIN_COLUMN_WIDTH, Math.round(widths[c.key] ?? c.width));
+}
+
 export function gridTemplate(cols: readonly ColumnDef[], widths: Record<string, number>): string {
   return cols
     .map((c, i) => {
-      const w = Math.max(MIN_COLUMN_WIDTH, Math.round(widths[c.key] ?? c.width));
+      const w = columnWidth(c, widths);
       return i === cols.length - 1 ? `minmax(${w}px, 1fr)` : `${w}px`;
     })
     .join(' ');

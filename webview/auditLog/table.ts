@@ -3,7 +3,7 @@
 // scroller is the focusable grid, rows carry aria-rowindex, the selection is aria-activedescendant.
 import type { EntryRow } from '../../src/webviews/protocol';
 import { clear, el } from '../dom';
-import { formatTimestamp, gridTemplate, layout, MIN_COLUMN_WIDTH, PAGE_SIZE, RowCache, scrollIntoView, scrollTopFor, zoneLabel, type ColumnDef } from './model';
+import { columnWidth, formatTimestamp, gridTemplate, layout, MIN_COLUMN_WIDTH, PAGE_SIZE, RowCache, scrollIntoView, scrollTopFor, zoneLabel, type ColumnDef } from './model';
 
 export const ROW_HEIGHT = 24;
 /**
@@ -138,14 +138,28 @@ export class VirtualTable {
     this.widths = widths;
     this.order = order;
     this.utc = utc;
-    this.viewport.style.setProperty('--cols', gridTemplate(cols, widths));
-    this.element.style.setProperty('--cols', gridTemplate(cols, widths));
+    this.setColumnWidths();
     this.element.style.setProperty('--min-width', `${cols.reduce((s, c) => s + (widths[c.key] ?? c.width), 0)}px`);
     this.viewport.setAttribute('aria-colcount', String(cols.length));
     this.renderHead();
     for (const r of this.pool) r.remove();
     this.pool = [];
     this.schedule();
+  }
+
+  /**
+   * The header is a grid; the rows' cells are placed absolutely, each at its column's offset and
+   * width (CSS variables on the table), which lays out faster than a grid per row.
+   */
+  private setColumnWidths(): void {
+    this.element.style.setProperty('--cols', gridTemplate(this.cols, this.widths));
+    let x = 0;
+    this.cols.forEach((c, i) => {
+      const w = columnWidth(c, this.widths);
+      this.element.style.setProperty(`--cx${i}`, `${x}px`);
+      this.element.style.setProperty(`--cw${i}`, `${w}px`);
+      x += w;
+    });
   }
 
   private renderHead(): void {
@@ -182,9 +196,7 @@ export class VirtualTable {
     const startW = cell.getBoundingClientRect().width;
     const move = (ev: PointerEvent) => {
       this.widths = { ...this.widths, [c.key]: Math.max(MIN_COLUMN_WIDTH, Math.round(startW + ev.clientX - startX)) };
-      const t = gridTemplate(this.cols, this.widths);
-      this.element.style.setProperty('--cols', t);
-      this.viewport.style.setProperty('--cols', t);
+      this.setColumnWidths();
     };
     const up = () => {
       grip.removeEventListener('pointermove', move);
@@ -290,7 +302,13 @@ export class VirtualTable {
     this.rotate(l.first);
     while (this.pool.length < l.count) {
       const r = el('div', { class: 'row', role: 'row' });
-      for (const c of this.cols) r.append(el('div', { class: `cell col-${c.key}`, role: 'gridcell' }));
+      this.cols.forEach((c, i) => {
+        const cell = el('div', { class: `cell col-${c.key}`, role: 'gridcell' });
+        cell.style.left = `var(--cx${i})`;
+        if (i < this.cols.length - 1) cell.style.width = `var(--cw${i})`;
+        else cell.style.cssText += `right: 0; min-width: var(--cw${i});`;
+        r.append(cell);
+      });
       this.pool.push(r);
       this.rowsBox.append(r);
     }
