@@ -232,7 +232,8 @@ export class VirtualTable {
     this.selected = selectIndex ?? -1;
     this.selectedId = undefined;
     if (!keepScroll) this.viewport.scrollTop = 0;
-    this.render(true);
+    // Just set: reading it back would lay out the page before the new rows are in.
+    this.render(true, keepScroll ? undefined : 0);
     if (selectIndex !== undefined) this.reveal(selectIndex, true);
   }
 
@@ -280,14 +281,14 @@ export class VirtualTable {
     }
   }
 
-  /** Draws the rows in view; `force` redraws rows whose content did not change. */
-  render(force: boolean): void {
+  /** Draws the rows in view; `force` redraws rows whose content did not change. `top`: the scrollTop, when known. */
+  render(force: boolean, top?: number): void {
     if (this.frame) {
       cancelAnimationFrame(this.frame);
       this.frame = 0;
     }
     const vh = this.height();
-    const scrollTop = this.viewport.scrollTop;
+    const scrollTop = top ?? this.viewport.scrollTop;
     const skimming = !force && Math.abs(scrollTop - this.lastScrollTop) > SKIM_SCREENS * vh;
     this.lastScrollTop = scrollTop;
     const l = layout(this.cache.total, ROW_HEIGHT, vh, scrollTop);
