@@ -260,6 +260,11 @@ describe('The audit log page, as a reviewer uses it', function () {
     assert.equal(await frame.locator('.detail .jsondiffpatch-unchanged:visible').count(), 0);
     await frame.locator('.detail vscode-checkbox.show-unchanged').click();
     assert.ok((await frame.locator('.detail .jsondiffpatch-unchanged:visible').count()) > 0);
+    // The same control, moved into each redraw: it turns them off again, and on.
+    await frame.locator('.detail vscode-checkbox.show-unchanged').click();
+    await frame.locator('.detail .jsondiffpatch-unchanged:visible').first().waitFor({ state: 'detached', timeout: 10_000 });
+    await frame.locator('.detail vscode-checkbox.show-unchanged').click();
+    await frame.locator('.detail .jsondiffpatch-unchanged:visible').first().waitFor({ timeout: 10_000 });
     // The quick view: hovering the entity name shows the change in a popover.
     await frame.locator('.rows .row', { hasText: 'p-diff' }).first().locator('.entity').hover();
     const popover = frame.locator('.quick-view:not([hidden])');

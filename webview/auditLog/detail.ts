@@ -3,7 +3,7 @@ import { parseOutcomeDesc, STACK_LOCATION_RE } from '../../src/core/format/outco
 import { parseSnapshot } from '../../src/core/format/snapshot';
 import type { EntryDetail } from '../../src/webviews/protocol';
 import { clear, el } from '../dom';
-import { button, checkbox } from '../toolkit';
+import { button, checkbox, type Checkbox } from '../toolkit';
 import { DIFF_SIZE_BOUND, rawJson, renderDiff } from './diff';
 import { formatTimestamp } from './model';
 
@@ -24,6 +24,8 @@ export class DetailPane {
   private current: { entry: EntryDetail; other?: EntryDetail } | undefined;
   /** Entries whose big diff the user asked for. */
   private forced = new Set<string>();
+  /** The pane's controls, made once and moved into each entry's view (a toolkit control costs ms to make). */
+  private controls: { link: HTMLElement; history: HTMLElement; unchanged: Checkbox } | undefined;
 
   constructor(
     private readonly host: DetailHost,
@@ -72,13 +74,17 @@ export class DetailPane {
       : el('h2', {}, el('span', { class: `badge action action-${e.action.toLowerCase()}` }, e.action), ' ', `${e.entityName}/${e.entityId}`);
     const actions = el('div', { class: 'detail-actions' });
     if (!other) {
-      const link = button('Copy link', { appearance: 'icon', icon: 'link', title: `Copy a link to entry ${e.id}` });
-      link.classList.add('copy-link');
-      link.addEventListener('click', () => this.host.copyLink(e.id));
-      const hist = button('History', { appearance: 'icon', icon: 'history', title: `History of ${e.entityName}/${e.entityId}` });
-      hist.classList.add('open-history');
-      hist.addEventListener('click', () => this.host.openHistory(e.entityName, e.entityId));
-      actions.append(link, hist);
+      const { link, history } = this.getControls();
+      const linkTitle = `Copy a link to entry ${e.id}`;
+      const historyTitle = `History of ${e.entityName}/${e.entityId}`;
+      for (const [b, t] of [
+        [link, linkTitle],
+        [history, historyTitle],
+      ] as const) {
+        b.setAttribute('title', t);
+        b.setAttribute('aria-label', t);
+      }
+      actions.append(link, history);
     }
     this.element.append(el('header', { class: 'detail-head' }, title, actions));
     if (!other) this.element.append(this.fields(e));
@@ -129,6 +135,30 @@ export class DetailPane {
     }
   }
 
+  private getControls(): NonNullable<DetailPane['controls']> {
+    if (this.controls) return this.controls;
+    const link = button('Copy link', { appearance: 'icon', icon: 'link' });
+    link.classList.add('copy-link');
+    link.addEventListener('click', () => {
+      if (this.current && !this.current.other) this.host.copyLink(this.current.entry.id);
+    });
+    const history = button('History', { appearance: 'icon', icon: 'history' });
+    history.classList.add('open-history');
+    history.addEventListener('click', () => {
+      if (this.current && !this.current.other) this.host.openHistory(this.current.entry.entityName, this.current.entry.entityId);
+    });
+    const unchanged = checkbox('Show unchanged fields', this.showUnchanged);
+    unchanged.classList.add('show-unchanged');
+    unchanged.addEventListener('change', () => {
+      if (unchanged.checked === this.showUnchanged) return; // set by draw(), not by the user
+      this.showUnchanged = unchanged.checked;
+      this.host.showUnchangedChanged(this.showUnchanged);
+      this.draw();
+      unchanged.focus();
+    });
+    return (this.controls = { link, history, unchanged });
+  }
+
   private fields(e: EntryDetail): HTMLElement {
     const dl = el('dl', { class: 'fields' });
     const add = (k: string, v: string | Node | undefined) => {
@@ -154,14 +184,8 @@ export class DetailPane {
     const afterText = other ? (other.after ?? (other.action === 'DELETED' ? undefined : other.before)) : e.after;
     const bytes = (beforeText?.length ?? 0) + (afterText?.length ?? 0);
     const key = `${e.id}:${other?.id ?? ''}`;
-    const unchanged = checkbox('Show unchanged fields', this.showUnchanged);
-    unchanged.classList.add('show-unchanged');
-    unchanged.addEventListener('change', () => {
-      this.showUnchanged = unchanged.checked;
-      this.host.showUnchangedChanged(this.showUnchanged);
-      this.draw();
-      this.element.querySelector<HTMLElement>('.show-unchanged')?.focus();
-    });
+    const { unchanged } = this.getControls();
+    unchanged.checked = this.showUnchanged;
     if (bytes > DIFF_SIZE_BOUND && !this.forced.has(key)) {
       const compute = button('Compute diff', { appearance: 'secondary', icon: 'diff', title: 'Compute the diff (it may take a few seconds)' });
       compute.classList.add('compute-diff');

@@ -11,17 +11,23 @@ export const DIFF_SIZE_BOUND = 512 * 1024;
 const ALLOWED_TAGS = new Set(['DIV', 'UL', 'LI', 'PRE', 'SPAN']);
 const ALLOWED_ATTRS = new Set(['class', 'data-key']);
 
+const SAFE_CLASS = /^[\w -]*$/;
+
 /** Keeps the formatter's own markup only: its tags, its classes; anything else goes. */
 function sanitize(root: Element): void {
-  const all = Array.from(root.querySelectorAll('*'));
-  for (const node of all) {
+  const all = root.getElementsByTagName('*');
+  // A live list: removing an element takes its subtree out of it, so the index stays put then.
+  for (let i = 0; i < all.length; ) {
+    const node = all[i];
     if (!ALLOWED_TAGS.has(node.tagName)) {
       node.remove();
       continue;
     }
-    for (const a of Array.from(node.attributes)) if (!ALLOWED_ATTRS.has(a.name)) node.removeAttribute(a.name);
+    // Names only: reading `attributes` would make an Attr object for each.
+    for (const name of node.getAttributeNames()) if (!ALLOWED_ATTRS.has(name)) node.removeAttribute(name);
     const cls = node.getAttribute('class');
-    if (cls !== null && !/^[\w -]*$/.test(cls)) node.removeAttribute('class');
+    if (cls !== null && !SAFE_CLASS.test(cls)) node.removeAttribute('class');
+    i++;
   }
 }
 
