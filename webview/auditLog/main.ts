@@ -21,6 +21,7 @@ import { clear, el } from '../dom';
 import { button, registerToolkit, textField } from '../toolkit';
 import { vscodeApi } from '../vscodeApi';
 import { DetailPane, QuickView } from './detail';
+import { warmUpDiff } from './diff';
 import { FilterBar } from './filters';
 import { columnsFor, formatCount, PAGE_SIZE, partsFromQuery, queryFromParts, RowCache } from './model';
 import { VirtualTable } from './table';
@@ -28,11 +29,19 @@ import { VirtualTable } from './table';
 // The toolkit's controls come to life once the first rows are painted (or after a moment without
 // them): their set-up takes tens of milliseconds that the first rows need not wait for.
 function startToolkit(): void {
-  registerToolkit().catch((e: unknown) => {
+  registerToolkit()
+    .then(() => {
+      // Then, when the page is idle, the diff's code is compiled for the first entry opened.
+      if (diffWarmed) return;
+      diffWarmed = true;
+      requestIdleCallback(() => warmUpDiff(), { timeout: 2000 });
+    })
+    .catch((e: unknown) => {
     // Without the toolkit the filters and buttons stay hidden: say so rather than leave a bare table.
     showMessage(`The page's controls could not be loaded (${e instanceof Error ? e.message : String(e)}).`, 'Reopen the Audit Log; the entries below are still current.', 'error');
-  });
+    });
 }
+let diffWarmed = false;
 const toolkitFallback = setTimeout(startToolkit, 400);
 let toolkitScheduled = false;
 function registerToolkitAfterPaint(): void {
