@@ -138,9 +138,10 @@ export class LogPageHost {
     const selectedIndex = select === undefined ? undefined : w.indexOf(select);
     const firstStart = selectedIndex === undefined ? 0 : Math.max(0, selectedIndex - FIRST_PAGE / 2);
     // A broad query's first page goes out before its count: the rows show at once, and the count
-    // (all of a big index, up to a few hundred ms) follows in a `total`.
+    // (all of a big index, up to a few hundred ms) follows in a `total`. Rows around a selection
+    // further down need the count first, to place them.
     const first = firstStart === 0 ? w.rows(0, FIRST_PAGE).map(toRow) : [];
-    const counting = !w.totalKnown;
+    const counting = firstStart === 0 && !w.totalKnown;
     await this.post({ type: 'result', seq, query, order, total: counting ? first.length : w.total, counting, logSize: w.maxId, first, selectedIndex });
     if (firstStart > 0) await this.post({ type: 'rows', seq, start: firstStart, rows: w.rows(firstStart, FIRST_PAGE).map(toRow) });
     if (counting) {

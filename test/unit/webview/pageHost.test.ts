@@ -74,6 +74,21 @@ describe('audit log page host', function () {
     assert.equal(r.first.length, 10);
   });
 
+  it('counts a broad query first when it restores a selection further down', async () => {
+    // Entry 67: 59 of the matches are newer (IDs 68-130 less ops@'s 79, 92, 105 and 118), so its
+    // rows are not the first page; and finding it counts only the matches newer than it.
+    await host.query(5, 'user:dev@example.com entity:story', 'desc', 67);
+    assert.deepEqual(
+      sent.map((m) => m.type),
+      ['result', 'rows'],
+    );
+    const [r] = results();
+    assert.equal(r.counting, false);
+    assert.equal(r.total, 120);
+    assert.equal(r.selectedIndex, 59);
+    assert.ok(sent[1].type === 'rows' && sent[1].rows.some((row) => row.id === 67));
+  });
+
   it('does not count a result the page has already replaced', async () => {
     const a = host.query(3, 'action:UPDATED', 'desc', undefined);
     const b = host.query(4, 'action:UPDATED', 'asc', undefined);
