@@ -37,8 +37,8 @@ function startToolkit(): void {
       requestIdleCallback(() => warmUpDiff(), { timeout: 2000 });
     })
     .catch((e: unknown) => {
-    // Without the toolkit the filters and buttons stay hidden: say so rather than leave a bare table.
-    showMessage(`The page's controls could not be loaded (${e instanceof Error ? e.message : String(e)}).`, 'Reopen the Audit Log; the entries below are still current.', 'error');
+      // Without the toolkit the filters and buttons stay hidden: say so rather than leave a bare table.
+      showMessage(`The page's controls could not be loaded (${e instanceof Error ? e.message : String(e)}).`, 'Reopen the Audit Log; the entries below are still current.', 'error');
     });
 }
 let diffWarmed = false;
