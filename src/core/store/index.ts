@@ -920,21 +920,18 @@ export class AuditStore {
     return buildWhere(fl, now, { entityNames: [...this.distinctSets().entityNames], entityIdUnion: selective });
   }
 
-  /**
-   * The rows of one page. The plan follows what SQLite's planner cannot know: when few entries
-   * match, numeric entity-ID ranges use their indexes; a multi-value "is one of" on action or
-   * outcome becomes one newest-first, limited branch per value (each walks its index in ID order),
-   * merged, instead of collecting and sorting every match. `offset` skips that many matches after
-   * the keyset (windows use it for the short distance from a known position).
-   */
   /** The most matches a narrow query has (OpenOptions.broadAbove). */
   private narrowMax(): number {
     return Math.max(this.broadAbove, Math.floor(this.lastId / 100));
   }
 
   /**
-   * `total` is the number of matches, or undefined for a query known to be broad and not counted:
-   * a narrow one is served from its indexes, a broad one by walking IDs (see buildWhere).
+   * The rows of one page. The plan follows what SQLite's planner cannot know: when few entries
+   * match, numeric entity-ID ranges use their indexes; a multi-value "is one of" on action or
+   * outcome becomes one newest-first, limited branch per value (each walks its index in ID order),
+   * merged, instead of collecting and sorting every match. `total` is the number of matches, or
+   * undefined for a query known to be broad and not counted. `offset` skips that many matches
+   * after the keyset (windows use it for the short distance from a known position).
    */
   private pageRows(fl: Filter[], now: number, total: number | undefined, after: number | undefined, order: 'desc' | 'asc', limit: number, offset = 0): Row[] {
     const selective = total !== undefined && total <= this.narrowMax();
