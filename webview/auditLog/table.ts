@@ -139,7 +139,6 @@ export class VirtualTable {
     this.order = order;
     this.utc = utc;
     this.setColumnWidths();
-    this.element.style.setProperty('--min-width', `${cols.reduce((s, c) => s + (widths[c.key] ?? c.width), 0)}px`);
     this.viewport.setAttribute('aria-colcount', String(cols.length));
     this.renderHead();
     for (const r of this.pool) r.remove();
@@ -160,6 +159,7 @@ export class VirtualTable {
       this.element.style.setProperty(`--cw${i}`, `${w}px`);
       x += w;
     });
+    this.element.style.setProperty('--min-width', `${x}px`);
   }
 
   private renderHead(): void {
