@@ -304,6 +304,8 @@ describe('The audit log page, as a reviewer uses it', function () {
     await page.screenshot({ path: path.join(SHOTS, 'audit-log-history.png') });
     await runCommand(page, 'Bot Audit: Open Audit Log');
     await frame.locator('h1', { hasText: /^Audit Log$/ }).waitFor({ timeout: 15_000 });
+    // The whole log's rows, not the history's still on screen, before the next test reads the count.
+    await frame.locator('.count', { hasText: /^([\d,]+) of \1 entries$/ }).waitFor({ timeout: 15_000 });
   });
 
   it('shows huge snapshots as they are, and diffs them on request', async () => {
