@@ -142,7 +142,7 @@ app.append(
 
 // ------------------------------------------------------------------ query state
 let seq = FIRST_SEQ;
-let current: { seq: number; cache: RowCache; total: number; counting: boolean; logSize: number } | undefined;
+let current: { seq: number; cache: RowCache; counting: boolean; logSize: number } | undefined;
 let lastQuery: string | undefined;
 
 /** The view the last query asked for: an init that changes nothing asks again for nothing. */
@@ -432,7 +432,7 @@ function updateCount(): void {
   const c = current;
   if (!c) return;
   // While a broad query is counted, its first rows are on screen and the count says "at least".
-  count.textContent = `${formatCount(c.total)}${c.counting ? '+' : ''} of ${formatCount(c.logSize)} entries`;
+  count.textContent = `${formatCount(c.cache.total)}${c.counting ? '+' : ''} of ${formatCount(c.logSize)} entries`;
   count.title = c.counting ? 'Counting the matches…' : '';
   count.setAttribute('aria-busy', String(c.counting));
 }
@@ -495,7 +495,7 @@ function onMessage(m: HostNotification): void {
       }
       const cache = new RowCache(m.total);
       cache.put(0, m.first);
-      current = { seq: m.seq, cache, total: m.total, counting: m.counting === true, logSize: m.logSize };
+      current = { seq: m.seq, cache, counting: m.counting === true, logSize: m.logSize };
       lastQuery = m.query;
       pill.hidden = true;
       updateCount();
@@ -508,7 +508,6 @@ function onMessage(m: HostNotification): void {
     }
     case 'total': {
       if (!current || m.seq !== current.seq) return;
-      current.total = m.total;
       current.counting = false;
       current.cache.setTotal(m.total);
       table.totalChanged();
