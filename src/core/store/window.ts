@@ -104,13 +104,17 @@ export class LogWindow {
     return this.known !== undefined;
   }
 
-  /** Entries at positions [start, start+count) in the window's order, clamped to [0,total). Synchronous. */
+  /**
+   * Entries at positions [start, start+count) in the window's order, clamped to [0,total). Synchronous.
+   * Before a broad query is counted, the far end is unknown: a request walks from an anchor, and a
+   * forward walk that comes back short has found the end, and so the count.
+   */
   rows(start: number, count: number): Entry[] {
     this.source.ready();
     const s = whole(start);
     const lo = Math.max(0, s);
-    if (this.known === undefined) return this.rowsUncounted(lo, s + Math.max(0, whole(count)) - lo);
-    const hi = Math.min(this.known, s + Math.max(0, whole(count)));
+    const want = s + Math.max(0, whole(count));
+    const hi = this.known === undefined ? want : Math.min(this.known, want);
     if (!(hi > lo)) return [];
     const n = hi - lo;
     if (!this.user.length) {
@@ -119,13 +123,13 @@ export class LogWindow {
     }
     const last = hi - 1;
     let fwd: Anchor = { pos: 0, id: undefined };
-    let back: Anchor = { pos: this.total - 1, id: undefined };
+    let back: Anchor | undefined = this.known === undefined ? undefined : { pos: this.known - 1, id: undefined };
     for (const [pos, id] of this.anchors) {
       if (pos <= lo && pos >= fwd.pos) fwd = { pos, id };
-      if (pos >= last && pos <= back.pos) back = { pos, id };
+      if (pos >= last && (back === undefined || pos <= back.pos)) back = { pos, id };
     }
     let rows: Entry[];
-    if (lo - fwd.pos <= back.pos - last) {
+    if (back === undefined || lo - fwd.pos <= back.pos - last) {
       this.touch(fwd);
       const k = this.keyset(fwd, lo - fwd.pos, this.order);
       rows = this.walk(k.after, this.order, n, k.offset);
@@ -135,31 +139,17 @@ export class LogWindow {
       const k = this.keyset(back, back.pos - last, reverse);
       rows = this.walk(k.after, reverse, n, k.offset).reverse();
     }
-    if (rows.length === n) {
-      this.remember(lo, rows[0].id);
-      this.remember(last, rows[n - 1].id);
-    } else {
-      this.anchors.clear(); // cannot happen in an append-only log; never build on a wrong anchor
-    }
-    return rows;
-  }
-
-  /**
-   * Rows before the count is in: a walk forward from the nearest known position at or before `lo`.
-   * A walk that comes back short has found the end, and so the count.
-   */
-  private rowsUncounted(lo: number, n: number): Entry[] {
-    if (!(n > 0)) return [];
-    let fwd: Anchor = { pos: 0, id: undefined };
-    for (const [pos, id] of this.anchors) if (pos <= lo && pos >= fwd.pos) fwd = { pos, id };
-    this.touch(fwd);
-    const k = this.keyset(fwd, lo - fwd.pos, this.order);
-    const rows = this.walk(k.after, this.order, n, k.offset);
-    if (rows.length) {
+    if (rows.length && (rows.length === n || this.known === undefined)) {
       this.remember(lo, rows[0].id);
       this.remember(lo + rows.length - 1, rows[rows.length - 1].id);
     }
-    if (rows.length < n && (rows.length || lo === 0)) this.known = lo + rows.length;
+    if (rows.length === n) return rows;
+    if (this.known === undefined) {
+      // Short, so forward (a walk back from an anchor finds every position before it): the end.
+      if (rows.length || lo === 0) this.known = lo + rows.length;
+    } else {
+      this.anchors.clear(); // cannot happen in an append-only log; never build on a wrong anchor
+    }
     return rows;
   }
 
