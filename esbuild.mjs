@@ -5,10 +5,11 @@
 //    and all packages external, so that mocha runs them in plain Node or inside the extension host.
 // Flags: --watch, --production (minified, no source maps), --tests. Any error exits non-zero.
 import * as esbuild from 'esbuild';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const args = new Set(process.argv.slice(2));
 const watch = args.has('--watch');
@@ -39,8 +40,38 @@ const copyAssets = {
     build.onEnd(() => {
       mkdirSync('dist/webview', { recursive: true });
       cpSync('node_modules/sql.js/dist/sql-wasm.wasm', 'dist/sql-wasm.wasm');
-      cpSync('node_modules/@vscode/codicons/dist/codicon.css', 'dist/webview/codicon.css');
       cpSync('node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/webview/codicon.ttf');
+    });
+  },
+};
+
+/**
+ * `import 'codicons.css'` in the webview: the rules of @vscode/codicons' codicon.css for the icons
+ * that webview/codicons.ts lists (its font, its base class, one rule per icon), bundled into the
+ * page's stylesheet. The font stays a file beside it (dist/webview/codicon.ttf). A listed name that
+ * codicon.css lacks fails the build. Also used by the webview benchmark, so it loads the same page.
+ */
+export const codicons = {
+  name: 'codicons',
+  setup(build) {
+    const root = path.dirname(fileURLToPath(import.meta.url));
+    build.onResolve({ filter: /^codicons\.css$/ }, () => ({ path: 'codicons.css', namespace: 'codicons' }));
+    // The font is not bundled: its URL stays relative, next to the stylesheet.
+    build.onResolve({ filter: /codicon\.ttf/, namespace: 'codicons' }, (a) => ({ path: a.path, external: true }));
+    build.onLoad({ filter: /.*/, namespace: 'codicons' }, async () => {
+      const listFile = path.join(root, 'webview', 'codicons.ts');
+      const { code } = await esbuild.transform(readFileSync(listFile, 'utf8'), { loader: 'ts', format: 'esm' });
+      const { CODICONS } = await import(`data:text/javascript,${encodeURIComponent(code)}`);
+      const css = readFileSync(path.join(root, 'node_modules/@vscode/codicons/dist/codicon.css'), 'utf8');
+      const fontFace = /@font-face\s*{[^}]*}/.exec(css)?.[0];
+      const base = /\.codicon\[class\*='codicon-'\]\s*{[^}]*}/.exec(css)?.[0];
+      const rules = CODICONS.map((name) => ({ name, rule: new RegExp(`\\.codicon-${name}:before\\s*{[^}]*}`).exec(css)?.[0] }));
+      const missing = rules.filter((r) => !r.rule).map((r) => r.name);
+      const errors = [];
+      if (!fontFace || !base) errors.push({ text: "@vscode/codicons' codicon.css no longer has the @font-face and base rules this build expects" });
+      if (missing.length) errors.push({ text: `webview/codicons.ts lists icons that codicon.css lacks: ${missing.join(', ')}` });
+      if (errors.length) return { errors };
+      return { contents: [fontFace, base, ...rules.map((r) => r.rule)].join('\n') + '\n', loader: 'css', watchFiles: [listFile] };
     });
   },
 };
@@ -94,6 +125,7 @@ const configs = [
     format: 'esm',
     target: 'es2022',
     loader: { '.css': 'css' },
+    plugins: [reporter, codicons],
     // The webview toolkit is imported on demand (webview/toolkit.ts): a chunk beside the page's script.
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
@@ -128,8 +160,6 @@ for (const c of configs) {
   }
 }
 
-// A production build starts from an empty dist/, so no stale file (a source map) is packaged.
-if (production) rmSync('dist', { recursive: true, force: true });
 
 /**
  * Files the bundles need at run time beside them, after the first build:
@@ -163,23 +193,30 @@ function afterBuild() {
   }
 }
 
-try {
-  const contexts = await Promise.all(configs.map((c) => esbuild.context(c)));
-  if (watch) {
-    await Promise.all(contexts.map((c) => c.rebuild().catch(() => undefined)));
-    afterBuild();
-    await Promise.all(contexts.map((c) => c.watch()));
-  } else {
-    const results = await Promise.allSettled(contexts.map((c) => c.rebuild()));
-    await Promise.all(contexts.map((c) => c.dispose()));
-    const failed = results.filter((r) => r.status === 'rejected');
-    if (failed.length) {
-      for (const f of failed) console.error(f.reason?.message ?? f.reason);
-      process.exit(1);
+// Run as a script (`node esbuild.mjs`), not when imported for its plugin.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await buildAll();
+
+async function buildAll() {
+  // A production build starts from an empty dist/, so no stale file (a source map) is packaged.
+  if (production) rmSync('dist', { recursive: true, force: true });
+  try {
+    const contexts = await Promise.all(configs.map((c) => esbuild.context(c)));
+    if (watch) {
+      await Promise.all(contexts.map((c) => c.rebuild().catch(() => undefined)));
+      afterBuild();
+      await Promise.all(contexts.map((c) => c.watch()));
+    } else {
+      const results = await Promise.allSettled(contexts.map((c) => c.rebuild()));
+      await Promise.all(contexts.map((c) => c.dispose()));
+      const failed = results.filter((r) => r.status === 'rejected');
+      if (failed.length) {
+        for (const f of failed) console.error(f.reason?.message ?? f.reason);
+        process.exit(1);
+      }
+      afterBuild();
     }
-    afterBuild();
+  } catch (e) {
+    console.error(e?.message ?? e);
+    process.exit(1);
   }
-} catch (e) {
-  console.error(e?.message ?? e);
-  process.exit(1);
 }

@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { CACHE, ROOT, launchChromium } from '../test/harness/code-server.mjs';
+import { codicons } from '../esbuild.mjs';
 import { pageInit } from './webview/page.mjs';
 
 const started = performance.now();
@@ -73,13 +74,13 @@ await Promise.all([
     format: 'esm',
     target: 'es2022',
     loader: { '.css': 'css' },
+    plugins: [codicons],
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
     minify: !process.env.BOT_AUDIT_BENCH_UNMINIFIED,
     logLevel: 'silent',
   }),
 ]);
-cpSync(path.join(ROOT, 'node_modules/@vscode/codicons/dist/codicon.css'), path.join(pageDir, 'codicon.css'));
 cpSync(path.join(ROOT, 'node_modules/@vscode/codicons/dist/codicon.ttf'), path.join(pageDir, 'codicon.ttf'));
 
 // ---------------------------------------------------------------- the log
@@ -212,7 +213,6 @@ function shell() {
     <meta http-equiv="Content-Security-Policy" content="${csp}">
     <meta name="viewport" content="width=device-width, initial-scale=1.0">
     <link rel="stylesheet" href="${ORIGIN}/vscode-theme.css">
-    <link rel="stylesheet" href="${ORIGIN}/codicon.css">
     <link rel="stylesheet" href="${ORIGIN}/auditLog.css">
     <title>Audit Log</title>
   </head>

@@ -2,6 +2,7 @@
 // replacing it later changes this file and nothing else.
 // The toolkit itself is loaded on demand (registerToolkit), in a chunk of its own: its code is
 // not on the way to the page's first rows. The helpers below only make elements.
+import { codiconClass, type Codicon } from './codicons';
 
 let registered = false;
 
@@ -58,7 +59,7 @@ export function registerToolkit(): Promise<void> {
 }
 
 /** Creates a toolkit button. `appearance` is the toolkit's: primary, secondary or icon. */
-export function button(label: string, opts: { appearance?: 'primary' | 'secondary' | 'icon'; icon?: string; title?: string } = {}): HTMLElement {
+export function button(label: string, opts: { appearance?: 'primary' | 'secondary' | 'icon'; icon?: Codicon; title?: string } = {}): HTMLElement {
   const b = document.createElement('vscode-button');
   if (opts.appearance) b.setAttribute('appearance', opts.appearance);
   if (opts.title) {
@@ -67,7 +68,7 @@ export function button(label: string, opts: { appearance?: 'primary' | 'secondar
   }
   if (opts.icon) {
     const i = document.createElement('span');
-    i.className = `codicon codicon-${opts.icon}`;
+    i.className = codiconClass(opts.icon);
     if (opts.appearance !== 'icon') i.setAttribute('slot', 'start');
     b.appendChild(i);
   }

@@ -125,6 +125,15 @@ describe('The audit log page, as a reviewer uses it', function () {
       const box = await frame.locator(`.head .col-${col}`).boundingBox();
       assert.ok(box && table && box.x + box.width <= table.x + table.width + 1, `the ${col} column is in view (${JSON.stringify(box)} in ${JSON.stringify(table)})`);
     }
+    // Every icon on the page has its glyph: the page's stylesheet carries only the codicons it lists.
+    const icons = await frame.locator('.codicon').evaluateAll((els) =>
+      els.map((e) => ({ cls: e.className, glyph: getComputedStyle(e, '::before').content, font: getComputedStyle(e).fontFamily })),
+    );
+    assert.ok(icons.length >= 8, `${icons.length} icons`);
+    for (const i of icons) {
+      assert.ok(i.glyph && i.glyph !== 'none' && i.glyph !== 'normal', `${i.cls} has a glyph (${i.glyph})`);
+      assert.match(i.font, /codicon/, `${i.cls} is drawn with the codicon font`);
+    }
     await page.screenshot({ path: path.join(SHOTS, 'audit-log-light.png') });
   });
 

@@ -5,6 +5,7 @@
 import { defaultState, FIRST_SEQ, initialState, saved } from './start';
 // jsondiffpatch's diff layout first: auditLog.css overrides its colours with the theme's.
 import 'jsondiffpatch/formatters/styles/html.css';
+import 'codicons.css';
 import './auditLog.css';
 import { QueryError } from '../../src/core/query';
 import {

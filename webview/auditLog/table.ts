@@ -2,6 +2,7 @@
 // onto the row cache, and missing pages are asked of the host. A grid for screen readers: the
 // scroller is the focusable grid, rows carry aria-rowindex, the selection is aria-activedescendant.
 import type { EntryRow } from '../../src/webviews/protocol';
+import { codiconClass } from '../codicons';
 import { clear, el } from '../dom';
 import { columnWidth, formatTimestamp, gridTemplate, layout, MIN_COLUMN_WIDTH, PAGE_SIZE, RowCache, scrollIntoView, scrollTopFor, zoneLabel, type ColumnDef } from './model';
 
@@ -176,7 +177,7 @@ export class VirtualTable {
           'button',
           { class: 'sort', title: `${title}. ${this.order === 'desc' ? 'Newest first: click for oldest first' : 'Oldest first: click for newest first'}` },
           label,
-          el('span', { class: `codicon codicon-arrow-${this.order === 'desc' ? 'down' : 'up'}` }),
+          el('span', { class: codiconClass(this.order === 'desc' ? 'arrow-down' : 'arrow-up') }),
         );
         b.addEventListener('click', () => this.host.toggleOrder());
         cell.append(b);

@@ -89,7 +89,7 @@ export class AuditLogPanel extends Disposable {
       webview: panel.webview,
       extensionUri,
       script: 'auditLog.js',
-      styles: ['codicon.css', 'auditLog.css'],
+      styles: ['auditLog.css'],
       title: 'Audit Log',
     });
     this.register(panel.onDidDispose(() => this.dispose()));
