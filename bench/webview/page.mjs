@@ -110,8 +110,10 @@ export function pageInit() {
     return g;
   };
   const filled = (row) => !row.hidden && !row.classList.contains('loading') && !!row.dataset.id;
+  /** Filled and drawn: not in an undisplayed part of the page (one style update, no layout). */
+  const shown = (row) => filled(row) && row.checkVisibility();
 
-  B.firstRows = B.whenPainted(() => [...document.querySelectorAll('.rows .row')].some(filled), 'the first rows');
+  B.firstRows = B.whenPainted(() => [...document.querySelectorAll('.rows .row')].some(shown), 'the first rows');
   B.firstRows.catch(() => undefined);
 
   // ---- scrolling

@@ -60,6 +60,17 @@ const save = () => vscode.setState(state);
 
 // ------------------------------------------------------------------ layout
 const app = document.getElementById('app')!;
+// The page stays undrawn until its first result comes (or START_HOLD_MS pass): its first frame then
+// lays out and paints the controls and the first rows at once. Drawn at once, the empty page's
+// first frame (its first layout loads the fonts: tens of milliseconds) would run before the first
+// result, which the renderer already holds but handles only after a frame that is due.
+const START_HOLD_MS = 250;
+app.classList.add('starting');
+const startHold = setTimeout(showPage, START_HOLD_MS);
+function showPage(): void {
+  clearTimeout(startHold);
+  app.classList.remove('starting');
+}
 const title = el('h1', {}, 'Audit Log');
 const count = el('span', { class: 'count', 'aria-live': 'polite' });
 const pill = button('New entries', { appearance: 'primary', icon: 'arrow-up', title: 'Show the new entries' });
@@ -474,6 +485,7 @@ function onMessage(m: HostNotification): void {
         startToolkit();
         showMessage(m.error, undefined, 'error');
         main.hidden = true;
+        showPage();
         return;
       }
       main.hidden = false;
@@ -488,10 +500,12 @@ function onMessage(m: HostNotification): void {
       if (m.seq !== seq) return;
       if (m.queryError) {
         queryError.textContent = m.queryError;
+        showPage();
         return;
       }
       if (m.error) {
         showMessage(m.error, undefined, 'error');
+        showPage();
         return;
       }
       const cache = new RowCache(m.total);
@@ -503,6 +517,7 @@ function onMessage(m: HostNotification): void {
       if (m.total === 0) showMessage(lastQuery ? 'No entries match these filters.' : 'No entries yet.', lastQuery ? undefined : 'Every bot run and every change to a record will appear here, newest first.', 'empty');
       else showMessage(undefined);
       table.setResult(cache, m.selectedIndex, pendingKeepScroll);
+      showPage();
       registerToolkitAfterPaint();
       if (m.selectedIndex === undefined && state.selected !== undefined && !pendingKeepScroll) detail.empty();
       break;
