@@ -110,8 +110,12 @@ export function pageInit() {
     return g;
   };
   const filled = (row) => !row.hidden && !row.classList.contains('loading') && !!row.dataset.id;
-  /** Filled and drawn: not in an undisplayed part of the page (one style update, no layout). */
-  const shown = (row) => filled(row) && row.checkVisibility();
+  /**
+   * Filled and drawn: not under a hidden element, and the page's root (#app, which the page keeps
+   * undisplayed until its first result) displayed. Asked of the root, not the row: a row's own
+   * checkVisibility() in an undisplayed subtree computes styles that the frame does not reuse.
+   */
+  const shown = (row) => filled(row) && !row.parentElement?.closest('[hidden]') && document.getElementById('app')?.checkVisibility() === true;
 
   B.firstRows = B.whenPainted(() => [...document.querySelectorAll('.rows .row')].some(shown), 'the first rows');
   B.firstRows.catch(() => undefined);
