@@ -60,6 +60,14 @@ describe('The audit log page before its first result', function () {
     await browser?.close();
   });
 
+  it('needs no file but its script and stylesheet before its first rows', () => {
+    // The toolkit and the diff are chunks imported when needed; a module shared with them would be split
+    // into a chunk that the page's script imports statically, one more request before anything runs.
+    const script = readFileSync(path.join(DIST, 'auditLog.js'), 'utf8');
+    assert.doesNotMatch(script, /^\s*import\s[^(]|\bfrom\s*["']\.\/chunks\//m, 'no static import in the page script');
+    assert.match(script, /import\(\s*["']\.\/chunks\/diff-[\w-]+\.js["']\s*\)/, 'the diff is imported on demand');
+  });
+
   it('asks for its rows at once, and shows its controls when the host does not answer', async () => {
     await page.goto(`${ORIGIN}/index.html`);
     const posted = await page.evaluate(() => window.__posted.map((m) => m.type));

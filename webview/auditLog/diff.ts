@@ -1,12 +1,20 @@
 // Diffs as a reviewer reads them: jsondiffpatch's HTML formatter over the shared differ.
 // The formatter escapes every key and value; on top of that its output is parsed inertly and
 // only its own elements and classes are kept, so stored text can never become live HTML.
+// Loaded on demand (diffs.ts): import it only through loadDiffCode().
 import { format } from 'jsondiffpatch/formatters/html';
 import { reviewDelta } from '../../src/core/diff';
-import { el } from '../dom';
 
-/** Past this many characters of JSON a diff waits for "Compute diff" (a 5 MB diff takes seconds). */
-export const DIFF_SIZE_BOUND = 512 * 1024;
+/**
+ * An element with a class and a text. Not dom.ts's el(): sharing a module with the page's script
+ * would make the bundler split it into a third file that the first rows would wait for.
+ */
+function node(tag: string, className: string, text?: string): HTMLElement {
+  const e = document.createElement(tag);
+  e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
 
 const ALLOWED_TAGS = new Set(['DIV', 'UL', 'LI', 'PRE', 'SPAN']);
 const ALLOWED_ATTRS = new Set(['class', 'data-key']);
@@ -33,7 +41,7 @@ function sanitize(root: Element): void {
 
 /** Renders the diff from `before` to `after` into a new element (the caller adds it to the page). */
 export function renderDiff(before: unknown, after: unknown, showUnchanged: boolean): HTMLElement {
-  const box = el('div', { class: `diff ${showUnchanged ? '' : 'jsondiffpatch-unchanged-hidden'}` });
+  const box = node('div', `diff ${showUnchanged ? '' : 'jsondiffpatch-unchanged-hidden'}`);
   let delta: ReturnType<typeof reviewDelta>['delta'];
   let left: unknown;
   let html: string;
@@ -44,11 +52,11 @@ export function renderDiff(before: unknown, after: unknown, showUnchanged: boole
     html = delta === undefined ? '' : (format(delta, showUnchanged ? left : undefined) ?? '');
   } catch (e) {
     // jsondiffpatch overflows its stack on some very large arrays: say so, and point at the raw views.
-    box.append(el('p', { class: 'error' }, `The diff could not be computed (${e instanceof Error ? e.message : String(e)}). The Before and After tabs show the snapshots.`));
+    box.append(node('p', 'error', `The diff could not be computed (${e instanceof Error ? e.message : String(e)}). The Before and After tabs show the snapshots.`));
     return box;
   }
   if (delta === undefined) {
-    box.append(el('p', { class: 'hint' }, before === undefined && after === undefined ? 'This entry has no snapshots.' : 'No changes.'));
+    box.append(node('p', 'hint', before === undefined && after === undefined ? 'This entry has no snapshots.' : 'No changes.'));
     return box;
   }
   const doc = new DOMParser().parseFromString(`<body><div>${html}</div></body>`, 'text/html');
@@ -71,9 +79,4 @@ export function warmUpDiff(): void {
   changed.splice(50, 1);
   changed.splice(100, 0, { position: 150, type: 'text', text: 'a new step', buttons: ['ok'] });
   renderDiff(before, { ...before, is_active: false, note: `${before.note}and more`, steps: changed }, false);
-}
-
-/** A JSON snapshot shown as text, pretty-printed. */
-export function rawJson(value: unknown): HTMLElement {
-  return el('pre', { class: 'raw' }, value === undefined ? '(none)' : JSON.stringify(value, null, 2));
 }

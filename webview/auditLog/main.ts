@@ -22,7 +22,7 @@ import { clear, el } from '../dom';
 import { button, registerToolkit, textField } from '../toolkit';
 import { vscodeApi } from '../vscodeApi';
 import { DetailPane, QuickView } from './detail';
-import { warmUpDiff } from './diff';
+import { loadDiffCode } from './diffs';
 import { FilterBar } from './filters';
 import { columnsFor, formatCount, PAGE_SIZE, partsFromQuery, queryFromParts, RowCache } from './model';
 import { VirtualTable } from './table';
@@ -32,10 +32,17 @@ import { VirtualTable } from './table';
 function startToolkit(): void {
   registerToolkit()
     .then(() => {
-      // Then, when the page is idle, the diff's code is compiled for the first entry opened.
+      // Then, when the page is idle, the diff's code is loaded and compiled for the first entry opened.
       if (diffWarmed) return;
       diffWarmed = true;
-      requestIdleCallback(() => warmUpDiff(), { timeout: 2000 });
+      requestIdleCallback(
+        () =>
+          void loadDiffCode().then(
+            (d) => d.warmUpDiff(),
+            () => undefined, // tried again, and said, when a diff is shown
+          ),
+        { timeout: 2000 },
+      );
     })
     .catch((e: unknown) => {
       // Without the toolkit the filters and buttons stay hidden: say so rather than leave a bare table.
