@@ -1,6 +1,7 @@
 // The audit-log page on its own in Chromium (the built dist/webview, under the panel's CSP), with a
 // stand-in for VS Code's webview API whose host answers late or not at all. The page stays undrawn
-// until its first result; these checks make sure it never stays blank waiting for one.
+// until its first result, and loads the diff's code only when idle or asked: these checks make sure
+// it never stays blank waiting for either.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -30,7 +31,7 @@ function fakeApi() {
   window.__answer = (m) => window.postMessage(m, '*');
 }
 
-describe('The audit log page before its first result', function () {
+describe('The audit log page before its data and its diff code', function () {
   this.timeout(60_000);
   let browser;
   let page;
@@ -40,10 +41,18 @@ describe('The audit log page before its first result', function () {
     browser = await launchChromium();
   });
 
+  /** Set by a test: how to answer for the diff's chunk (held back, or refused). */
+  let diffChunk;
+
   beforeEach(async () => {
+    diffChunk = undefined;
     page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
-    await page.route(`${ORIGIN}/**`, (route) => {
+    await page.route(`${ORIGIN}/**`, async (route) => {
       const p = new URL(route.request().url()).pathname;
+      if (diffChunk && /^\/chunks\/diff-/.test(p)) {
+        if (diffChunk === 'refuse') return route.fulfill({ status: 404, body: '' });
+        await diffChunk; // held until the test lets it through
+      }
       if (p === '/index.html') return route.fulfill({ status: 200, contentType: 'text/html', body: shell() });
       const file = path.join(DIST, p);
       if (!file.startsWith(DIST) || !existsSync(file)) return route.fulfill({ status: 404, body: '' });
@@ -106,5 +115,42 @@ describe('The audit log page before its first result', function () {
     });
     assert.notEqual(shown, 'none');
     await page.getByText('There is no audit log in this workspace yet.').waitFor({ state: 'visible', timeout: 2_000 });
+  });
+
+  /** Opens the page with one UPDATED entry, selects it, and answers its details. */
+  async function openEntry() {
+    await page.goto(`${ORIGIN}/index.html`);
+    const query = await page.evaluate(() => window.__posted.find((m) => m.type === 'query'));
+    const row = { id: 7, recorded: Date.UTC(2026, 0, 2), user: 'dev@example.com', action: 'UPDATED', entityName: 'Patient', entityId: 'p1' };
+    await page.evaluate(
+      ({ seq, row }) => {
+        window.__answer({ type: 'init', variant: { kind: 'log' }, source: 'audit.db', utc: true });
+        window.__answer({ type: 'result', seq, query: '', order: 'desc', total: 1, first: [row], logSize: 1 });
+      },
+      { seq: query.seq, row },
+    );
+    await page.locator('.rows .row[data-id="7"]').click();
+    await page.waitForFunction(() => window.__posted.some((m) => m.type === 'detail' && m.id === 7));
+    const entry = { ...row, uuid: 'u-7', hash: 'a'.repeat(64), prevHash: 'b'.repeat(64), before: '{"active":true,"id":"p1"}', after: '{"active":false,"id":"p1"}' };
+    await page.evaluate((entry) => window.__answer({ type: 'detail', id: 7, entry }), entry);
+  }
+
+  it('shows a diff asked for before its code is loaded, once the code comes', async () => {
+    let release;
+    diffChunk = new Promise((r) => (release = r));
+    await openEntry();
+    await page.locator('.detail .diff-loading', { hasText: 'Loading the diff…' }).waitFor({ state: 'visible', timeout: 5_000 });
+    release();
+    await page.locator('.detail .diff .jsondiffpatch-modified').waitFor({ state: 'visible', timeout: 5_000 });
+    assert.equal(await page.locator('.detail .diff-loading').count(), 0);
+    assert.match(await page.locator('.detail .diff').innerText(), /active/);
+  });
+
+  it('says so when the diff’s code cannot be loaded, and keeps the raw views', async () => {
+    diffChunk = 'refuse';
+    await openEntry();
+    await page.locator('.detail .diff-loading', { hasText: 'The diff could not be loaded' }).waitFor({ state: 'visible', timeout: 5_000 });
+    await page.locator('.detail .tab', { hasText: 'After' }).click();
+    assert.match(await page.locator('.detail .raw').innerText(), /"active": false/);
   });
 });
