@@ -216,6 +216,12 @@ describe('The audit of the workspace', () => {
     assert.deepEqual(r.entries[0].after, { path: 'bot-audit.json', json: changed });
     await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(original));
     await until('the restore as a second UPDATED', async () => (await a.query('entity:settings action:UPDATED')).total === 2);
+    // The bots read the file again on a watcher of their own, debounced, and a read in the middle of a
+    // write finds it empty: wait until they have the restored settings, which the next tests run with.
+    await until('the bots to read the restored settings', async () => {
+      const hello = (await a.bots.getBots()).find((b) => b.relPath === 'bots/hello-bot.ts');
+      return hello !== undefined && hello.settings.timeout !== 5 && Object.keys(hello.settings.inputs).length === 2;
+    });
   });
 
   it('lets other extensions record and query entries through its API', async () => {
