@@ -32,16 +32,17 @@ import { VirtualTable } from './table';
 function startToolkit(): void {
   registerToolkit()
     .then(() => {
-      // Then, when the page is idle, the diff's code is loaded and compiled for the first entry opened.
+      // Then, when the page is idle, the diff's code is loaded, and compiled for the first entry opened
+      // when the page is idle again (the code arrives at any moment: a user may be scrolling by then).
       if (diffWarmed) return;
       diffWarmed = true;
-      requestIdleCallback(
+      const whenIdle = (fn: () => void) => requestIdleCallback(fn, { timeout: 2000 });
+      whenIdle(
         () =>
           void loadDiffCode().then(
-            (d) => d.warmUpDiff(),
+            (d) => whenIdle(() => d.warmUpDiff()),
             () => undefined, // tried again, and said, when a diff is shown
           ),
-        { timeout: 2000 },
       );
     })
     .catch((e: unknown) => {
