@@ -160,7 +160,6 @@ for (const c of configs) {
   }
 }
 
-
 /**
  * Files the bundles need at run time beside them, after the first build:
  *  - dist/fhir: the FHIR search definitions the bots' Medplum client searches with (written by the worker);
