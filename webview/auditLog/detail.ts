@@ -4,7 +4,7 @@ import { parseSnapshot } from '../../src/core/format/snapshot';
 import type { EntryDetail } from '../../src/webviews/protocol';
 import { clear, el } from '../dom';
 import { button, checkbox, type Checkbox } from '../toolkit';
-import { DIFF_SIZE_BOUND, diffCode, loadDiffCode, rawJson } from './diffs';
+import { DIFF_SIZE_BOUND, diffCode, diffLoading, rawJson } from './diffs';
 import { formatTimestamp } from './model';
 
 export interface DetailHost {
@@ -201,17 +201,11 @@ export class DetailPane {
     const diff = diffCode();
     if (!diff) {
       // Its code is a chunk of its own (diffs.ts): drawn again once it is here, if this is still the entry shown.
-      const waiting = el('p', { class: 'hint diff-loading' }, 'Loading the diff…');
       const shown = this.current;
-      loadDiffCode().then(
-        () => {
-          if (this.current === shown && waiting.isConnected) this.draw();
-        },
-        (err: unknown) => {
-          waiting.textContent = `The diff could not be loaded (${err instanceof Error ? err.message : String(err)}). The Before and After tabs show the snapshots.`;
-        },
-      );
-      return [waiting];
+      const redraw = () => {
+        if (this.current === shown) this.draw();
+      };
+      return [diffLoading(redraw, 'The Before and After tabs show the snapshots.')];
     }
     return [el('div', { class: 'diff-tools' }, unchanged), diff.renderDiff(parseSnapshot(beforeText), parseSnapshot(afterText), this.showUnchanged)];
   }
@@ -254,14 +248,11 @@ export class QuickView {
     if (bytes > DIFF_SIZE_BOUND) this.element.append(el('p', { class: 'hint' }, `A large change (${size(bytes)}): open the entry to see it.`));
     else if (diff) this.element.append(diff.renderDiff(parseSnapshot(detail.before), parseSnapshot(detail.after), false));
     else {
-      this.element.append(el('p', { class: 'hint diff-loading' }, 'Loading the diff…'));
       // Shown again with the diff once its code is here, if this entry's quick view is still open.
-      void loadDiffCode().then(
-        () => {
-          if (this.showing === detail.id && anchor.isConnected) this.show(detail, anchor);
-        },
-        () => undefined,
-      );
+      const redraw = () => {
+        if (this.showing === detail.id && anchor.isConnected) this.show(detail, anchor);
+      };
+      this.element.append(diffLoading(redraw, 'Open the entry to see its snapshots.'));
     }
     const r = anchor.getBoundingClientRect();
     this.element.style.left = `${Math.round(r.left)}px`;

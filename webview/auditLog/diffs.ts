@@ -32,3 +32,21 @@ export function loadDiffCode(): Promise<DiffCode> {
 export function diffCode(): DiffCode | undefined {
   return code;
 }
+
+/**
+ * The line that stands for a diff asked for before its code is here: "Loading the diff…", then
+ * `redraw()` once the code comes (if the line is still on the page), or, when the load fails, why;
+ * `hint` follows that reason.
+ */
+export function diffLoading(redraw: () => void, hint = ''): HTMLElement {
+  const line = el('p', { class: 'hint diff-loading' }, 'Loading the diff…');
+  loadDiffCode().then(
+    () => {
+      if (line.isConnected) redraw();
+    },
+    (err: unknown) => {
+      line.textContent = `The diff could not be loaded (${err instanceof Error ? err.message : String(err)}).${hint ? ` ${hint}` : ''}`;
+    },
+  );
+  return line;
+}
