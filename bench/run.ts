@@ -114,9 +114,10 @@ function filterKinds(): Record<string, string> {
 }
 
 /** Builds a log of n entries at dir/audit.db with batch appends; the last `tail` stay in the journal. */
-async function buildLog(file: string, n: number, tail: number, batch = 5000): Promise<{ perSecond: number; withFtsPerSecond: number }> {
+async function buildLog(file: string, n: number, tail: number, batch = 5000): Promise<{ perSecond: number; queryablePerSecond: number; withFtsPerSecond: number }> {
   const store = await AuditStore.open(file, { watch: false, autoCheckpoint: false });
   let appendMs = 0;
+  let applyMs = 0;
   let ftsMs = 0;
   let done = 0;
   const appendUpTo = async (end: number) => {
@@ -126,6 +127,12 @@ async function buildLog(file: string, n: number, tail: number, batch = 5000): Pr
       const t = now();
       await store.appendBatch(es);
       appendMs += now() - t;
+      // The batch is durable; this process puts it in its database after (write-behind), at the
+      // next turn of the event loop or before the next read, whichever comes first. A read forces
+      // it here, timed apart: append plus this is the rate until the entries can be queried.
+      const t1 = now();
+      void store.size;
+      applyMs += now() - t1;
       // Full-text indexing is off the append path: the store does it when appends pause, before a
       // search and before a checkpoint. Here it runs after each batch (a search indexes whatever
       // waits), as between bursts in use, and is timed apart for the all-in rate.
@@ -141,7 +148,7 @@ async function buildLog(file: string, n: number, tail: number, batch = 5000): Pr
   await appendUpTo(n);
   if (tail === 0) await store.close();
   // With a tail, the caller exits without closing, so that the tail stays in the journal (as after a crash).
-  return { perSecond: n / (appendMs / 1000), withFtsPerSecond: n / ((appendMs + ftsMs) / 1000) };
+  return { perSecond: n / (appendMs / 1000), queryablePerSecond: n / ((appendMs + applyMs) / 1000), withFtsPerSecond: n / ((appendMs + applyMs + ftsMs) / 1000) };
 }
 
 // ------------------------------------------------------------------ child phases
@@ -150,9 +157,9 @@ async function phaseBuild(dir: string, n: number, tail: number): Promise<Metrics
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const t = now();
-  const { perSecond, withFtsPerSecond } = await buildLog(path.join(dir, 'audit.db'), n, tail);
+  const { perSecond, queryablePerSecond, withFtsPerSecond } = await buildLog(path.join(dir, 'audit.db'), n, tail);
   fs.writeFileSync(path.join(dir, 'done.json'), JSON.stringify({ n, tail, version: FIXTURE_VERSION, ms: now() - t }));
-  return { build_entries_per_s: perSecond, build_with_fts_entries_per_s: withFtsPerSecond, build_ms: now() - t };
+  return { build_entries_per_s: perSecond, build_queryable_entries_per_s: queryablePerSecond, build_with_fts_entries_per_s: withFtsPerSecond, build_ms: now() - t };
 }
 
 async function phaseMeasure(dir: string, label: string): Promise<Metrics> {
@@ -369,6 +376,7 @@ async function main(): Promise<void> {
     const dir100k = path.join(work, '100k');
     const b = await runPhase(['build', dir100k, String(N_100K), '0']);
     m.append_batch_entries_per_s = b.build_entries_per_s;
+    m.append_batch_queryable_entries_per_s = b.build_queryable_entries_per_s;
     m.append_batch_with_fts_entries_per_s = b.build_with_fts_entries_per_s;
     log(`100k: ${round(b.build_entries_per_s, 0)} entries/s`);
     const m100k = await runPhase(['measure', dir100k, '100k']);
@@ -406,6 +414,7 @@ const GOALS: [string, string, (v: number) => boolean][] = [
   ['append_durable_p50_ms', '≤ 1', (v) => v <= 1],
   ['append_durable_p95_ms', '', () => true],
   ['append_batch_entries_per_s', '≥ 50,000', (v) => v >= 50_000],
+  ['append_batch_queryable_entries_per_s', '', () => true],
   ['append_batch_with_fts_entries_per_s', '', () => true],
   ['open_1m_ms', '≤ 1,500', (v) => v <= 1500],
   ['first_view_after_open_1m_ms', '', () => true],

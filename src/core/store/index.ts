@@ -24,6 +24,7 @@ import {
   rowToDb,
   rowToEntry,
   sealRow,
+  LineBuffer,
   textOf,
   type Row,
   type SqlValue,
@@ -74,6 +75,19 @@ export interface OpenOptions {
    * LogWindow.totalKnown). Tests lower it to reach those paths with a small log.
    */
   broadAbove?: number;
+  /**
+   * How many of this process's durable entries may wait, after `append()` resolves, to be put in
+   * the in-memory database (see "Write-behind" in the store's README): they go in at the next turn
+   * of the event loop, before any read, before a checkpoint, or at once when more than this waits.
+   * Default: 10,000 entries or 16 MiB of journal lines. false: before `append()` resolves.
+   */
+  writeBehind?: WriteBehind | false;
+}
+
+export interface WriteBehind {
+  maxEntries?: number;
+  /** Bytes of their journal lines. */
+  maxBytes?: number;
 }
 
 export interface PageOptions {
@@ -96,7 +110,8 @@ export interface VerifyResult {
 }
 
 export interface StoreWarning {
-  code: 'TORN_LINE' | 'BAD_LINE' | 'WATCH';
+  /** APPLY: entries durable in the journal could not be put in the in-memory database (reads fail until they are). */
+  code: 'TORN_LINE' | 'BAD_LINE' | 'WATCH' | 'APPLY';
   file: string;
   message: string;
   /** Byte offset in the file, when it applies. */
@@ -255,6 +270,18 @@ export class AuditStore {
   private readonly lockTimeoutMs: number;
   private readonly intersectMax: number;
   private readonly broadAbove: number;
+  private readonly writeBehind: Required<WriteBehind> | false;
+  /**
+   * Entries this process has made durable in the journal but not yet put in the database, oldest
+   * first. Everything that reads the database puts them in first (catchUp, indexPending,
+   * writeCheckpoint), so whenever it is read it holds entries 1..lastId without gaps; other
+   * processes' entries may go in before them.
+   */
+  private unapplied: Row[] = [];
+  private unappliedBytes = 0;
+  private applyScheduled = false;
+  /** Where appendBatch writes its journal lines; kept from batch to batch. */
+  private readonly lines = new LineBuffer();
 
   private constructor(
     file: string,
@@ -273,6 +300,7 @@ export class AuditStore {
     this.lockTimeoutMs = opts.lockTimeoutMs ?? 30_000;
     this.intersectMax = Math.max(1, opts.intersectMax ?? INTERSECT_MAX);
     this.broadAbove = Math.max(0, Math.floor(opts.broadAbove ?? BROAD_ABOVE));
+    this.writeBehind = opts.writeBehind === false ? false : { maxEntries: 10_000, maxBytes: 16 << 20, ...(opts.writeBehind ?? {}) };
   }
 
   /**
@@ -542,6 +570,15 @@ export class AuditStore {
       lastHash = row.hash;
     }
     if (!rows.length) return;
+    this.insertRows(rows);
+    this.lastId = lastId;
+    this.lastHash = lastHash;
+    for (const r of rows) this.noteDistinct(r);
+    added.push(...rows);
+  }
+
+  /** Inserts rows into the database in one transaction, or none of them. */
+  private insertRows(rows: Row[]): void {
     this.db.exec('BEGIN');
     try {
       for (const r of rows) this.insertStmt.run(rowToDb(r));
@@ -550,10 +587,43 @@ export class AuditStore {
       this.db.exec('ROLLBACK');
       throw err;
     }
-    this.lastId = lastId;
-    this.lastHash = lastHash;
-    for (const r of rows) this.noteDistinct(r);
-    added.push(...rows);
+  }
+
+  /**
+   * Puts this process's durable entries that wait (see OpenOptions.writeBehind) into the database.
+   * Throws when that fails; they then stay waiting, and every read fails the same way rather than
+   * answer without them.
+   */
+  private applyOwn(): void {
+    if (!this.unapplied.length) return;
+    const rows = this.unapplied;
+    try {
+      this.insertRows(rows);
+    } catch (err) {
+      throw new StoreError(
+        'IO',
+        `entries ${rows[0].id}–${rows[rows.length - 1].id} are in the journal but could not be put in the database: ${(err as Error).message}`,
+        this.file,
+        { cause: err },
+      );
+    }
+    this.unapplied = [];
+    this.unappliedBytes = 0;
+  }
+
+  /** Applies waiting entries at the next turn of the event loop. */
+  private scheduleApply(): void {
+    if (this.applyScheduled) return;
+    this.applyScheduled = true;
+    setImmediate(() => {
+      this.applyScheduled = false;
+      if (this.closed) return;
+      try {
+        this.applyOwn();
+      } catch (err) {
+        this.warn({ code: 'APPLY', file: this.file, message: (err as Error).message });
+      }
+    });
   }
 
   /** Frees the prepared statements, then closes the database and its file. */
@@ -594,6 +664,9 @@ export class AuditStore {
     this.db = db;
     this.pages = pages;
     this.setUp();
+    // The file goes past our last entry (its journal's base does), so it has our waiting ones too.
+    this.unapplied = [];
+    this.unappliedBytes = 0;
     this.lastId = lastId;
     this.lastHash = last.length ? hashOf(last[0].values[0][1] as SqlValue) : GENESIS_HASH;
     return this.rows(`${SELECT_COLS} WHERE id > ? ORDER BY id LIMIT 10000`, [before]);
@@ -602,6 +675,8 @@ export class AuditStore {
   /** Catches up with other processes' appends (outside the lock) and tells listeners. */
   private catchUp(): void {
     if (this.closed) return;
+    // Not caught: a read must not answer without entries this process has made durable.
+    this.applyOwn();
     let added: Row[];
     try {
       added = this.applyNew(false);
@@ -633,7 +708,11 @@ export class AuditStore {
       this.catchUpScheduled = true;
       setImmediate(() => {
         this.catchUpScheduled = false;
-        this.catchUp();
+        try {
+          this.catchUp();
+        } catch (err) {
+          this.warn({ code: 'APPLY', file: this.file, message: (err as Error).message });
+        }
       });
     };
     try {
@@ -682,24 +761,22 @@ export class AuditStore {
       if (!this.lock.tryAcquire()) await this.lock.acquire(this.lockTimeoutMs);
       let others: Row[];
       const rows: Row[] = [];
-      const lines: string[] = [];
+      const lines = this.lines;
+      lines.reset();
+      let bytes = 0;
       try {
         others = this.applyNew(true);
         let id = this.lastId;
         let prev = this.lastHash;
         for (const p of prepared) {
-          const { row, line } = sealRow(p, ++id, prev);
+          const row = sealRow(p, ++id, prev, lines);
           prev = row.hash;
           rows.push(row);
-          lines.push(line);
         }
-        this.db.exec('BEGIN');
         try {
-          for (const r of rows) this.insertStmt.run(rowToDb(r));
-          this.journal.append(lines);
-          this.db.exec('COMMIT');
+          bytes = lines.byteLength;
+          this.journal.append(lines.parts());
         } catch (err) {
-          this.db.exec('ROLLBACK');
           throw err instanceof StoreError ? err : new StoreError('IO', `append failed: ${(err as Error).message}`, this.journalFile, { cause: err });
         }
         this.lastId = id;
@@ -707,6 +784,18 @@ export class AuditStore {
       } finally {
         this.lock.release();
       }
+      // Durable now. The database, which only this process reads, follows outside the lock.
+      for (const r of rows) this.unapplied.push(r);
+      this.unappliedBytes += bytes;
+      const wb = this.writeBehind;
+      if (!wb || this.unapplied.length > wb.maxEntries || this.unappliedBytes > wb.maxBytes) {
+        try {
+          this.applyOwn();
+        } catch (err) {
+          // The entries are durable: failing the append would invite a duplicate. Reads report it.
+          this.warn({ code: 'APPLY', file: this.file, message: (err as Error).message });
+        }
+      } else this.scheduleApply();
       this.countCache.clear();
       this.scheduleFtsIndex();
       for (const r of rows) this.noteDistinct(r);
@@ -762,6 +851,7 @@ export class AuditStore {
   /** Under the lock: database file then a fresh journal, each atomically. */
   private writeCheckpoint(): void {
     this.lock.refresh();
+    this.applyOwn();
     // The file always carries a complete full-text index, so that opening it indexes only the journal.
     this.indexPending(Infinity);
     if (this.pages.detached) {
@@ -790,6 +880,7 @@ export class AuditStore {
    * database meanwhile.
    */
   private indexPending(max: number): number {
+    this.applyOwn();
     let budget = max;
     while (this.ftsUpTo < this.lastId && budget > 0) {
       const n = Math.min(budget, 5000, this.lastId - this.ftsUpTo);
@@ -1315,6 +1406,7 @@ export class AuditStore {
   /** Runs read-only SQL on the in-memory database (for tests and diagnostics). Writes are refused by the schema's triggers. */
   unsafeExec(sql: string, params: SqlValue[] = []): SqlValue[][] {
     this.assertOpen();
+    this.applyOwn();
     const s = this.db.prepare(sql);
     try {
       s.bind(params);

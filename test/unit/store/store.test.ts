@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { AuditStore, GENESIS_HASH, StoreError, capText, cutBytes, type Entry, type Filter, type NewEntry } from '../../../src/core/store';
-import { hashRow, parseRowLine, prepareRow, rowLine, sealRow } from '../../../src/core/store/record';
+import { HASHED_KEYS, LineBuffer, hashRow, sha256, parseRowLine, prepareRow, rowLine, sealRow, type Row } from '../../../src/core/store/record';
 import { QueryError, buildWhere, formatQuery } from '../../../src/core/query';
 import { removeDir, sampleEntries, T0, tempDir } from './helpers';
 
@@ -97,14 +97,39 @@ describe('AuditStore', function () {
       bot: undefined,
     };
     let prev = GENESIS_HASH;
+    const all = new LineBuffer();
+    const rows: Row[] = [];
     for (const [i, e] of [full, ...sampleEntries()].entries()) {
-      const { row, line } = sealRow(prepareRow(e, 1 << 20, T0), i + 1, prev);
+      const one = new LineBuffer();
+      const prepared = prepareRow(e, 1 << 20, T0);
+      sealRow({ ...prepared }, i + 1, prev, all);
+      const row = sealRow(prepared, i + 1, prev, one);
+      assert.deepEqual(Object.keys(row), [...HASHED_KEYS.filter((k) => k in row), 'hash'], 'keys in canonical order');
       assert.equal(row.hash, hashRow(row), `entry ${i + 1}`);
+      const line = Buffer.concat(one.parts()).toString('utf8');
       assert.equal(line, rowLine(row));
       assert.deepEqual(parseRowLine(line), row);
       assert.ok(!Object.values(row).includes(undefined), 'absent fields are left out, not undefined');
+      assert.throws(() => sealRow(prepared, i + 1, prev, all), /sealed already/);
+      rows.push(row);
       prev = row.hash;
     }
+    // One buffer for many lines, ASCII ones and one that is not ('ünï'), byte for byte as UTF-8;
+    // small chunks, so that lines fill several and one line is larger than a chunk.
+    assert.match(rowLine(rows[0]), /ünï/);
+    assert.deepEqual(Buffer.concat(all.parts()), Buffer.from(rows.map(rowLine).join(''), 'utf8'));
+    const small = new LineBuffer(256);
+    const text = 'x'.repeat(1000);
+    const want = (json: string) => `${json.slice(0, -1)},"hash":"${sha256(json)}"}\n`;
+    for (let round = 0; round < 2; round++) {
+      small.reset();
+      const jsons = ['{"b":"ü"}', `{"a":"${text}"}`, ...Array.from({ length: 20 }, (_, i) => `{"n":${i}}`)];
+      for (const j of jsons) assert.equal(small.add(j), sha256(j));
+      assert.ok(small.parts().length > 3, `${small.parts().length} parts`);
+      assert.equal(Buffer.concat(small.parts()).toString('utf8'), jsons.map(want).join(''));
+      assert.equal(small.byteLength, Buffer.byteLength(jsons.map(want).join('')));
+    }
+    assert.throws(() => small.add('[1]'), /not a JSON object/);
   });
 
   it('returns what was appended, snapshots parsed', () => {
