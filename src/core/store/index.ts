@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { once } from 'node:events';
 import initSqlJs from 'sql.js';
 import type { Database, QueryExecResult, SqlJsStatic, Statement } from 'sql.js';
-import { buildWhere, entityNumber, parseQuery, QueryError, validateFilter, type Filter, type SqlWhere } from '../query';
+import { buildWhere, entityNumber, likeContainsMatch, parseQuery, QueryError, validateFilter, type Filter, type SqlWhere } from '../query';
 import { StoreError } from './errors';
 import { formatter, type ExportFormat } from './formats';
 import { Journal, replaceFileAtomic, writeFileAtomic } from './journal';
@@ -1029,14 +1029,14 @@ export class AuditStore {
     const dir = order === 'desc' ? 'DESC' : 'ASC';
     const keyset = after === undefined ? '' : order === 'desc' ? ' AND id < ?' : ' AND id > ?';
     const keyParams: SqlValue[] = after === undefined ? [] : [after];
-    const k = fl.findIndex((f) => (f.column === 'action' || f.column === 'outcome') && f.op === 'oneOf' && f.value.length > 1 && f.value.length <= 12);
+    const split = fl.map((f) => this.branchFilters(f));
+    const k = split.findIndex((b) => b !== undefined);
     // Another indexed equality (a user, a bot, …) usually narrows more: then leave the plan to SQLite.
     const otherEquality = fl.some((f, i) => i !== k && (f.op === 'equals' || (f.op === 'oneOf' && f.value.length === 1)));
     if (k >= 0 && !otherEquality) {
-      const multi = fl[k] as Extract<Filter, { op: 'oneOf' }>;
-      const branches = (multi.value as (string | number)[]).map((v) => {
+      const branches = split[k]!.map((one) => {
         const sub = [...fl];
-        sub[k] = { ...multi, value: [v] } as Filter;
+        sub[k] = one;
         return this.where(sub, now, selective);
       });
       const union = branches.map((b) => `SELECT id FROM (SELECT id FROM entries WHERE (${b.sql})${keyset} ORDER BY id ${dir} LIMIT ?)`).join(' UNION ALL ');
@@ -1053,6 +1053,23 @@ export class AuditStore {
     }
     const where = this.where(fl, now, selective);
     return this.rows(`${SELECT_COLS} WHERE (${where.sql})${keyset} ORDER BY id ${dir} LIMIT ? OFFSET ?`, [...where.params, ...keyParams, limit, offset]);
+  }
+
+  /**
+   * The single-value filters that together match what `f` matches, when a page is best read as one
+   * newest-first branch per value, merged: a multi-value "is one of" on action or outcome, and an
+   * entity name "contains" that several known names match (its `IN` would collect and sort every
+   * match of every name). Each branch then walks its index in ID order. Undefined otherwise.
+   */
+  private branchFilters(f: Filter): Filter[] | undefined {
+    if ((f.column === 'action' || f.column === 'outcome') && f.op === 'oneOf' && f.value.length > 1 && f.value.length <= 12) {
+      return (f.value as (string | number)[]).map((v) => ({ ...f, value: [v] }) as Filter);
+    }
+    if (f.column === 'entityName' && f.op === 'contains') {
+      const names = [...this.distinctSets().entityNames].filter((n) => likeContainsMatch(n, f.value));
+      if (names.length > 1 && names.length <= 12) return names.map((value) => ({ column: 'entityName', op: 'equals', value }));
+    }
+    return undefined;
   }
 
   private countWhere(where: SqlWhere): number {
