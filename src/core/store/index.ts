@@ -280,6 +280,8 @@ export class AuditStore {
   private unapplied: Row[] = [];
   private unappliedBytes = 0;
   private applyScheduled = false;
+  /** How many entries in the database have a numeric entity ID, once counted (see countTextIds). */
+  private numericIds: number | undefined;
   /** Where appendBatch writes its journal lines; kept from batch to batch. */
   private readonly lines = new LineBuffer();
 
@@ -579,14 +581,20 @@ export class AuditStore {
 
   /** Inserts rows into the database in one transaction, or none of them. */
   private insertRows(rows: Row[]): void {
+    let numeric = 0;
     this.db.exec('BEGIN');
     try {
-      for (const r of rows) this.insertStmt.run(rowToDb(r));
+      for (const r of rows) {
+        const values = rowToDb(r);
+        if (values[values.length - 1] !== null) numeric++; // entity_num
+        this.insertStmt.run(values);
+      }
       this.db.exec('COMMIT');
     } catch (err) {
       this.db.exec('ROLLBACK');
       throw err;
     }
+    if (this.numericIds !== undefined) this.numericIds += numeric;
   }
 
   /**
@@ -664,6 +672,7 @@ export class AuditStore {
     this.db = db;
     this.pages = pages;
     this.setUp();
+    this.numericIds = undefined;
     // The file goes past our last entry (its journal's base does), so it has our waiting ones too.
     this.unapplied = [];
     this.unappliedBytes = 0;
@@ -1125,8 +1134,7 @@ export class AuditStore {
       if (f.column === 'entityId' && (f.op === 'greaterThan' || f.op === 'lessThan') && entityNumber(f.value) !== null) {
         const c = f.op === 'greaterThan' ? '>' : '<';
         const nums = Number(this.scalar(`SELECT count(*) FROM entries WHERE entity_num ${c} ?`, [entityNumber(f.value)]));
-        const texts = Number(this.scalar(`SELECT count(*) FROM entries WHERE entity_num IS NULL AND entity_id ${c} ?`, [f.value]));
-        return nums + texts;
+        return nums + this.countTextIds(c, f.value);
       }
       if (f.op === 'notEquals' || f.op === 'notContains') {
         const positive = { ...f, op: f.op === 'notEquals' ? 'equals' : 'contains' } as Filter;
@@ -1134,6 +1142,20 @@ export class AuditStore {
       }
     }
     return this.countByIntersection(fl, now) ?? this.countWhere(where);
+  }
+
+  /**
+   * Text entity IDs on one side of `v`, from the partial index of text IDs. A broad side (every
+   * bot's name is "greater" than any number, so `entity-id:>49000` matches most of a log) is counted
+   * through the other: all text IDs, less those on the other side.
+   */
+  private countTextIds(c: '>' | '<', v: string): number {
+    const side = (op: string, limit?: number) =>
+      Number(this.scalar(`SELECT count(*) FROM (SELECT 1 FROM entries WHERE entity_num IS NULL AND entity_id ${op} ?${limit ? ` LIMIT ${limit}` : ''})`, [v]));
+    const direct = side(c, this.intersectMax);
+    if (direct < this.intersectMax) return direct;
+    this.numericIds ??= Number(this.scalar('SELECT count(*) FROM entries WHERE entity_num IS NOT NULL', []));
+    return this.lastId - this.numericIds - side(c === '>' ? '<=' : '>=');
   }
 
   /**

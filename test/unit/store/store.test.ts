@@ -282,6 +282,31 @@ describe('AuditStore', function () {
       }
     });
 
+    it('counts a broad side of an entity-ID range through the narrow side, as the log grows', async () => {
+      const own = tempDir();
+      // Below 3 matches a side counts as narrow, so nearly every range here takes the complement.
+      const s = await AuditStore.open(path.join(own, 'audit.db'), { watch: false, autoCheckpoint: false, intersectMax: 3 });
+      try {
+        const log = sampleEntries();
+        const ranges = ['9', '10', '-1', '0.5', '1000'].flatMap((value) => (['greaterThan', 'lessThan'] as const).map((op) => ({ column: 'entityId', op, value }) as Filter));
+        const check = async (entries: Entry[]) => {
+          for (const f of ranges) {
+            assert.equal(s.count([f]), entries.filter((e) => matches(e, f, 0)).length, formatQuery([f]));
+            (s as unknown as { countCache: Map<string, number> }).countCache.clear();
+          }
+        };
+        const got = await s.appendBatch(log.slice(0, 20));
+        await check(got);
+        // The count of numeric IDs is kept up to date as entries go in: numbers and text both.
+        got.push(...(await s.appendBatch([...log.slice(20), { ...log[0], entityId: '12' }, { ...log[0], entityId: 'zz-top' }])));
+        await check(got);
+        assert.ok(ranges.some((f) => s.count([f]) > 3), 'some side is broad');
+      } finally {
+        await s.close();
+        removeDir(own);
+      }
+    });
+
     it('compares entity IDs as numbers when both are numbers', () => {
       const gt9 = store.query([{ column: 'entityId', op: 'greaterThan', value: '9' }], { limit: 1000 }).entries.map((e) => e.entityId);
       assert.ok(gt9.includes('10') && gt9.includes('100') && gt9.includes('010'));
