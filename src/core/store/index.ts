@@ -772,7 +772,6 @@ export class AuditStore {
       const rows: Row[] = [];
       const lines = this.lines;
       lines.reset();
-      let bytes = 0;
       try {
         others = this.applyNew(true);
         let id = this.lastId;
@@ -783,7 +782,6 @@ export class AuditStore {
           rows.push(row);
         }
         try {
-          bytes = lines.byteLength;
           this.journal.append(lines.parts());
         } catch (err) {
           throw err instanceof StoreError ? err : new StoreError('IO', `append failed: ${(err as Error).message}`, this.journalFile, { cause: err });
@@ -795,7 +793,7 @@ export class AuditStore {
       }
       // Durable now. The database, which only this process reads, follows outside the lock.
       for (const r of rows) this.unapplied.push(r);
-      this.unappliedBytes += bytes;
+      this.unappliedBytes += lines.byteLength;
       const wb = this.writeBehind;
       if (!wb || this.unapplied.length > wb.maxEntries || this.unappliedBytes > wb.maxBytes) {
         try {

@@ -170,7 +170,8 @@ function snapshot(v: unknown, cap: number): string | undefined {
   }
   if (text === undefined) return undefined; // a function or symbol
   // Above the cap the snapshot is kept as a JSON string holding its head and tail.
-  return text.length * 3 <= cap || Buffer.byteLength(text, 'utf8') <= cap ? text : JSON.stringify(capText(text, cap));
+  const capped = capText(text, cap);
+  return capped === text ? text : JSON.stringify(capped);
 }
 
 /** A validated new entry: a row whose id and prevHash are placeholders until sealRow, and without its hash. */
