@@ -3,5 +3,5 @@ export { COLUMNS, RELATIVE_PRESETS, columnSpec } from './filter';
 export type { Filter, Column, Operator, ColumnSpec, TimeValue, NumberOp, TextEqOp, TextOp } from './filter';
 export { parseQuery, formatQuery, validateFilter, QueryError } from './parse';
 export { parseRelative, isValidRelative, describeRelative, resolveTime, parseAbsolute, formatAbsolute } from './time';
-export { buildWhere, entityNumber, likeContains, likeContainsMatch, ftsPhrase } from './sql';
+export { buildWhere, entityNumber, indexProbe, likeContains, likeContainsMatch, ftsPhrase } from './sql';
 export type { SqlWhere, SqlParam, BuildOptions } from './sql';

@@ -146,3 +146,40 @@ export function buildWhere(filters: readonly Filter[], now: number, opts: BuildO
   });
   return { sql: parts.length ? parts.join(' AND ') : '1', params };
 }
+
+/**
+ * A test of one filter for the entry whose ID is `idExpr`, made in the filter's own index alone:
+ * `EXISTS (… INDEXED BY entries_user WHERE user = ? AND id = t.id)` seeks one (value, ID) pair and
+ * never reads the entry, whose row lies somewhere in a large file. Undefined for a filter that has
+ * no such index (ID, entity-ID, time and full-text conditions), or a "contains" that matches more
+ * than a few names.
+ */
+export function indexProbe(f: Filter, idExpr: string, opts: Pick<BuildOptions, 'entityNames'> = {}): SqlWhere | undefined {
+  validateFilter(f);
+  const probe = (index: string, test: string, values: readonly SqlParam[], negate: boolean): SqlWhere => ({
+    sql: `${negate ? 'NOT ' : ''}EXISTS (SELECT 1 FROM entries x INDEXED BY ${index} WHERE ${test} AND x.id = ${idExpr})`,
+    params: [...values],
+  });
+  const oneOf = (column: string, values: readonly SqlParam[]) => (values.length === 1 ? `x.${column} = ?` : `x.${column} IN (${values.map(() => '?').join(',')})`);
+  switch (f.column) {
+    case 'user':
+      return probe('entries_user', 'x.user = ?', [f.value], f.op === 'notEquals');
+    case 'bot':
+      // `bot IS NULL OR bot <> ?` is exactly "not bot = ?".
+      return probe('entries_bot', 'x.bot = ?', [f.value], f.op === 'notEquals');
+    case 'action':
+      return probe('entries_action', oneOf('action', f.value), f.value, false);
+    case 'outcome':
+      return probe('entries_outcome', oneOf('outcome', f.value), f.value, false);
+    case 'entityName': {
+      if (f.op === 'equals' || f.op === 'notEquals') return probe('entries_entity_name', 'x.entity_name = ?', [f.value], f.op === 'notEquals');
+      const names = opts.entityNames?.filter((n) => likeContainsMatch(n, f.value));
+      if (!names || names.length > 12) return undefined;
+      // No name contains the text: "contains" matches nothing, "not contains" everything.
+      if (!names.length) return { sql: f.op === 'contains' ? '0' : '1', params: [] };
+      return probe('entries_entity_name', oneOf('entity_name', names), names, f.op === 'notContains');
+    }
+    default:
+      return undefined;
+  }
+}

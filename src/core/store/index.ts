@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { once } from 'node:events';
 import initSqlJs from 'sql.js';
 import type { Database, QueryExecResult, SqlJsStatic, Statement } from 'sql.js';
-import { buildWhere, entityNumber, likeContainsMatch, parseQuery, QueryError, validateFilter, type Filter, type SqlWhere } from '../query';
+import { buildWhere, entityNumber, indexProbe, likeContainsMatch, parseQuery, QueryError, validateFilter, type Filter, type SqlWhere } from '../query';
 import { StoreError } from './errors';
 import { formatter, type ExportFormat } from './formats';
 import { Journal, replaceFileAtomic, writeFileAtomic } from './journal';
@@ -1015,7 +1015,11 @@ export class AuditStore {
   private where(fl: Filter[], now: number, selective = false): SqlWhere {
     // Full-text search sees every entry: whatever is not indexed yet is indexed first.
     if (fl.some((f) => f.column === 'text')) this.indexPending(Infinity);
-    return buildWhere(fl, now, { entityNames: [...this.distinctSets().entityNames], entityIdUnion: selective });
+    return buildWhere(fl, now, { entityNames: this.entityNames(), entityIdUnion: selective });
+  }
+
+  private entityNames(): string[] {
+    return [...this.distinctSets().entityNames];
   }
 
   /** The most matches a narrow query has (OpenOptions.broadAbove). */
@@ -1160,7 +1164,8 @@ export class AuditStore {
    * Several indexed conditions: SQLite walks one index and reads every entry it finds to test the
    * others, and those entries lie all over the file (`bot:triage outcome:8,12` reads 70,000 rows to
    * find 2,800). Instead, the IDs of the two narrowest conditions are intersected from their
-   * indexes alone, and only the entries in both are read to test the rest. A broad action filter
+   * indexes alone, and the rest are tested in their own indexes too (indexProbe): only a condition
+   * that has no such index reads the entries, and only those in both sets. A broad action filter
    * beside a narrow condition is counted through its complement: the matches without it, less those
    * with one of the other actions (`action:EXECUTED` of one bot: all its entries, less the few that
    * are not runs). Undefined when nothing narrow enough is there to intersect.
@@ -1168,39 +1173,73 @@ export class AuditStore {
   private countByIntersection(fl: Filter[], now: number): number | undefined {
     const max = this.intersectMax;
     const capped = (w: SqlWhere) => Number(this.scalar(`SELECT count(*) FROM (SELECT 1 FROM entries WHERE ${w.sql} LIMIT ${max})`, w.params));
-    const sets: { f: Filter; w: SqlWhere; size: number }[] = [];
-    for (const f of fl) {
-      if (!isIndexedSet(f)) continue;
-      const w = this.where([f], now);
-      const size = capped(w);
-      if (size === 0) return 0;
-      sets.push({ f, w, size });
+    const names = this.entityNames();
+    const probed = (fs: Filter[]) => fs.every((f) => indexProbe(f, 'id', { entityNames: names }));
+    type IdSet = { fs: Filter[]; w: SqlWhere; size: number };
+    const except = (...xs: (IdSet | undefined)[]) => fl.filter((f) => !xs.some((x) => x?.fs.includes(f)));
+    const among = (x: IdSet) => this.countAmong({ sql: `SELECT id FROM entries WHERE ${x.w.sql}`, params: x.w.params }, except(x), now);
+    // The sets of IDs an index gives. One bot's entries with some outcomes are one set, ranges of
+    // entries_bot_outcome; it is sized first, being the narrowest as a rule.
+    const bot = fl.find((f) => f.column === 'bot' && f.op === 'equals');
+    const outcome = fl.find((f) => f.column === 'outcome');
+    const candidates: Filter[][] = bot && outcome ? [[bot, outcome]] : [];
+    for (const f of fl) if (isIndexedSet(f) && !candidates[0]?.includes(f)) candidates.push([f]);
+    const sets: IdSet[] = [];
+    for (const fs of candidates) {
+      const w = this.where(fs, now);
+      const x = { fs, w, size: capped(w) };
+      if (x.size === 0) return 0;
+      // A few thousand IDs go straight to testing the rest in their own indexes (about a microsecond
+      // per ID and test), when the rest all have one; the other sets need not be sized then.
+      const rest = except(x);
+      if (probed(rest) && x.size * rest.length <= max / 10) return among(x);
+      sets.push(x);
     }
     if (!sets.length) return undefined;
     sets.sort((a, b) => a.size - b.size);
     const [a, b] = sets;
     if (a.size >= max) return undefined;
     if (b && b.size < max) {
-      // The narrowest condition walks its index; "+id" keeps SQLite from walking b's IDs instead
-      // (and reading each entry to test a). Not INTERSECT: merging wants both sides in ID order,
-      // which SQLite gets for a range on `recorded` by scanning the whole table.
-      const both = `SELECT id FROM entries WHERE ${a.w.sql} AND +id IN (SELECT id FROM entries WHERE ${b.w.sql})`;
-      const params = [...a.w.params, ...b.w.params];
-      const rest = fl.filter((f) => f !== a.f && f !== b.f);
-      if (!rest.length) return Number(this.scalar(`SELECT count(*) FROM (${both})`, params));
-      const r = this.where(rest, now);
-      return Number(this.scalar(`SELECT count(*) FROM entries WHERE id IN (${both}) AND ${r.sql}`, [...params, ...r.params]));
+      // The narrowest condition's IDs become a list that the other's index walk looks each ID up in:
+      // building the list costs more per ID than the walk. "+id" keeps SQLite from walking a's
+      // index instead (and reading each entry to test b). Not INTERSECT: merging wants both sides
+      // in ID order, which SQLite gets for a range on `recorded` by scanning the whole table.
+      const both = `SELECT id FROM entries WHERE ${b.w.sql} AND +id IN (SELECT id FROM entries WHERE ${a.w.sql})`;
+      return this.countAmong({ sql: both, params: [...b.w.params, ...a.w.params] }, except(a, b), now);
     }
-    const broad = sets.find((x) => x.size >= max && x.f.column === 'action');
-    if (!broad) return undefined;
-    const wanted = (broad.f as Extract<Filter, { column: 'action' }>).value as readonly string[];
-    const others = ACTIONS.filter((x) => !wanted.includes(x));
-    const rest = fl.filter((f) => f !== broad.f);
-    if (!others.length) return this.countFilters(rest, now);
-    const complement: Filter = { column: 'action', op: 'oneOf', value: others };
-    // The complement must be narrow itself, or its count would come back here.
-    if (capped(this.where([complement], now)) >= max) return undefined;
-    return this.countFilters(rest, now) - this.countFilters([...rest, complement], now);
+    const broad = sets.find((x) => x.size >= max && x.fs[0].column === 'action');
+    if (broad) {
+      const wanted = (broad.fs[0] as Extract<Filter, { column: 'action' }>).value as readonly string[];
+      const others = ACTIONS.filter((x) => !wanted.includes(x));
+      const without = except(broad);
+      if (!others.length) return this.countFilters(without, now);
+      const complement: Filter = { column: 'action', op: 'oneOf', value: others };
+      // The complement must be narrow itself, or its count would come back here.
+      if (capped(this.where([complement], now)) < max) return this.countFilters(without, now) - this.countFilters([...without, complement], now);
+    }
+    // Otherwise the narrowest set, with the rest tested in their indexes, when they all have one.
+    return probed(except(a)) ? among(a) : undefined;
+  }
+
+  /** How many of the entries with the IDs `ids` selects match every filter of `rest`. */
+  private countAmong(ids: SqlWhere, rest: Filter[], now: number): number {
+    const names = this.entityNames();
+    const probes: SqlWhere[] = [];
+    const unprobed: Filter[] = [];
+    for (const f of rest) {
+      const p = indexProbe(f, 't.id', { entityNames: names });
+      if (p) probes.push(p);
+      else unprobed.push(f);
+    }
+    let sql = ids.sql;
+    const params = [...ids.params];
+    if (probes.length) {
+      sql = `SELECT t.id FROM (${sql}) t WHERE ${probes.map((p) => p.sql).join(' AND ')}`;
+      for (const p of probes) params.push(...p.params);
+    }
+    if (!unprobed.length) return Number(this.scalar(`SELECT count(*) FROM (${sql})`, params));
+    const r = this.where(unprobed, now);
+    return Number(this.scalar(`SELECT count(*) FROM entries WHERE id IN (${sql}) AND ${r.sql}`, [...params, ...r.params]));
   }
 
   /**

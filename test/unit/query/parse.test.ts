@@ -3,6 +3,7 @@ import {
   COLUMNS,
   QueryError,
   buildWhere,
+  indexProbe,
   describeRelative,
   formatAbsolute,
   formatQuery,
@@ -223,6 +224,41 @@ describe('SQL builder', () => {
     assert.ok(!w.sql.includes("'; "));
     assert.equal((w.sql.match(/\?/g) ?? []).length, w.params.length);
     assert.equal(buildWhere([], 0).sql, '1');
+  });
+
+  it('tests a filter in its own index with bound values, or says it cannot', () => {
+    const evil = "'; DROP TABLE entries; --";
+    const names = ['story', evil, 'whatsapp_app', 'openai_app'];
+    const probes: [Filter, RegExp][] = [
+      [{ column: 'user', op: 'equals', value: evil }, /^EXISTS \(.*INDEXED BY entries_user WHERE x\.user = \? AND x\.id = t\.id\)$/],
+      [{ column: 'user', op: 'notEquals', value: evil }, /^NOT EXISTS .*entries_user/],
+      [{ column: 'bot', op: 'notEquals', value: evil }, /^NOT EXISTS .*entries_bot WHERE x\.bot = \?/],
+      [{ column: 'action', op: 'oneOf', value: ['UPDATED', 'DELETED'] }, /^EXISTS .*entries_action WHERE x\.action IN \(\?,\?\)/],
+      [{ column: 'outcome', op: 'oneOf', value: [8] }, /^EXISTS .*entries_outcome WHERE x\.outcome = \?/],
+      [{ column: 'entityName', op: 'notEquals', value: evil }, /^NOT EXISTS .*entries_entity_name/],
+      [{ column: 'entityName', op: 'contains', value: 'app' }, /^EXISTS .*x\.entity_name IN \(\?,\?\)/],
+      [{ column: 'entityName', op: 'notContains', value: 'DROP' }, /^NOT EXISTS .*x\.entity_name = \?/],
+    ];
+    for (const [f, re] of probes) {
+      const p = indexProbe(f, 't.id', { entityNames: names })!;
+      assert.match(p.sql, re, JSON.stringify(f));
+      assert.ok(!p.sql.includes('DROP'));
+      assert.equal((p.sql.match(/\?/g) ?? []).length, p.params.length);
+    }
+    assert.deepEqual(indexProbe({ column: 'entityName', op: 'contains', value: 'nothing' }, 't.id', { entityNames: names }), { sql: '0', params: [] });
+    assert.deepEqual(indexProbe({ column: 'entityName', op: 'notContains', value: 'nothing' }, 't.id', { entityNames: names }), { sql: '1', params: [] });
+    // Without the names, or with too many, "contains" has no single index test; nor do these.
+    assert.equal(indexProbe({ column: 'entityName', op: 'contains', value: 'app' }, 't.id'), undefined);
+    const many = Array.from({ length: 13 }, (_, i) => `app${i}`);
+    assert.equal(indexProbe({ column: 'entityName', op: 'contains', value: 'app' }, 't.id', { entityNames: many }), undefined);
+    for (const f of [
+      { column: 'id', op: 'equals', value: 3 },
+      { column: 'entityId', op: 'equals', value: '3' },
+      { column: 'timestamp', op: 'after', value: 0 },
+      { column: 'text', op: 'matches', value: 'x' },
+    ] as Filter[]) {
+      assert.equal(indexProbe(f, 't.id'), undefined, f.column);
+    }
   });
 
   it('quotes full-text searches as one phrase', () => {

@@ -214,6 +214,8 @@ describe('AuditStore', function () {
       const pool = [...cases, text];
       for (let i = 0; i < pool.length; i++) for (let j = i + 1; j < pool.length; j++) combos.push([pool[i], pool[j]]);
       combos.push([cases[14], cases[12], cases[21]], [cases[25], cases[27], cases[13]], [text, cases[14], cases[27]]);
+      // Beside two sets, each filter once more: tested in its own index (indexProbe) or on the row.
+      for (const f of pool) combos.push([cases[25], cases[27], f], [cases[14], cases[16], f], [cases[28], cases[13], f]);
       const broadActions: Filter[] = [
         { column: 'action', op: 'oneOf', value: ['CREATED', 'UPDATED', 'DELETED', 'INVITED', 'ACCEPTED', 'LOGIN', 'LOGOUT'] },
         { column: 'action', op: 'oneOf', value: ['CREATED', 'UPDATED', 'DELETED', 'INVITED', 'ACCEPTED', 'LOGIN', 'LOGOUT', 'EXECUTED'] },
