@@ -87,20 +87,78 @@ export function hashRow(r: Omit<Row, 'hash'> | Row): string {
   return sha256(canonicalRow(r));
 }
 
-/** Canonical JSON of any JSON value: object keys sorted, recursively. */
+/**
+ * Canonical JSON of any JSON value: object keys sorted, recursively (integer-like keys first, in
+ * numeric order, as JavaScript enumerates them; then the others by UTF-16 code units).
+ *
+ * Plain data goes straight to JSON.stringify with every key of the value, sorted, as its property
+ * list: each object then comes out in that order, and nothing is copied. Sorting copies of every
+ * object took half the time and most of the memory of an append with 10 KB snapshots. Anything
+ * else (a class instance, toJSON, more than 64 distinct keys, a key that Object.prototype also has)
+ * is copied with sorted keys first, which gives the same text.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value, 0));
+  const keys = new Set<string>();
+  return plainKeys(value, keys, 0) && keys.size <= MAX_LISTED_KEYS ? JSON.stringify(value, [...keys].sort(keyOrder)) : JSON.stringify(sortKeys(value, 0));
 }
 
+const MAX_LISTED_KEYS = 64;
+const MAX_DEPTH = 512;
+const INDEX_RE = /^(0|[1-9]\d{0,9})$/;
+
+/** An array index as JavaScript orders own keys by (below 2^32 - 1). */
+function arrayIndex(k: string): number | undefined {
+  if (!INDEX_RE.test(k)) return undefined;
+  const n = Number(k);
+  return n < 4294967295 ? n : undefined;
+}
+
+function keyOrder(a: string, b: string): number {
+  const x = arrayIndex(a);
+  const y = arrayIndex(b);
+  if (x !== undefined || y !== undefined) return x === undefined ? 1 : y === undefined ? -1 : x - y;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Collects the keys of every object in `v` into `keys`; false as soon as something is not plain
+ * data that a property list serializes exactly as sortKeys would.
+ */
+function plainKeys(v: unknown, keys: Set<string>, depth: number): boolean {
+  if (depth > MAX_DEPTH) throw new StoreError('INVALID_ENTRY', `snapshot nests deeper than ${MAX_DEPTH} levels`);
+  if (v === null || typeof v !== 'object') return true;
+  const proto = Object.getPrototypeOf(v);
+  if (Array.isArray(v)) {
+    if (proto !== Array.prototype) return false;
+    for (const x of v) if (!plainKeys(x, keys, depth + 1)) return false;
+    return true;
+  }
+  if (proto !== Object.prototype && proto !== null) return false;
+  const o = v as Record<string, unknown>;
+  for (const k in o) {
+    // Object.prototype's keys (constructor, __proto__, or one a script added to it) would be read
+    // through the prototype from objects that lack them; a toJSON method changes what is serialized.
+    if (k in Object.prototype || (k === 'toJSON' && typeof o[k] === 'function')) return false;
+    keys.add(k);
+    if (!plainKeys(o[k], keys, depth + 1)) return false;
+  }
+  return keys.size <= MAX_LISTED_KEYS;
+}
+
+/** A copy of `v` with every object's keys in sorted order. */
 function sortKeys(v: unknown, depth: number): unknown {
-  if (depth > 512) throw new StoreError('INVALID_ENTRY', 'snapshot nests deeper than 512 levels');
+  if (depth > MAX_DEPTH) throw new StoreError('INVALID_ENTRY', `snapshot nests deeper than ${MAX_DEPTH} levels`);
   if (Array.isArray(v)) return v.map((x) => sortKeys(x, depth + 1));
   if (v && typeof v === 'object') {
     const src = v as Record<string, unknown>;
     if (typeof (src as { toJSON?: unknown }).toJSON === 'function') return sortKeys((src as { toJSON(): unknown }).toJSON(), depth + 1);
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(src).sort()) {
-      if (src[k] !== undefined) out[k] = sortKeys(src[k], depth + 1);
+      if (src[k] === undefined) continue;
+      const x = sortKeys(src[k], depth + 1);
+      // Assigning "__proto__" would set the copy's prototype instead of keeping the key.
+      if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+      else out[k] = x;
     }
     return out;
   }
