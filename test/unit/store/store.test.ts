@@ -104,12 +104,14 @@ describe('AuditStore', function () {
       const prepared = prepareRow(e, 1 << 20, T0);
       sealRow({ ...prepared }, i + 1, prev, all);
       const row = sealRow(prepared, i + 1, prev, one);
-      assert.deepEqual(Object.keys(row), [...HASHED_KEYS.filter((k) => k in row), 'hash'], 'keys in canonical order');
+      // Every row has every key, in canonical order (one shape); the absent ones are undefined.
+      assert.deepEqual(Object.keys(row), [...HASHED_KEYS, 'hash'], 'keys in canonical order');
       assert.equal(row.hash, hashRow(row), `entry ${i + 1}`);
       const line = Buffer.concat(one.parts()).toString('utf8');
       assert.equal(line, rowLine(row));
-      assert.deepEqual(parseRowLine(line), row);
-      assert.ok(!Object.values(row).includes(undefined), 'absent fields are left out, not undefined');
+      const present = Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined));
+      assert.deepEqual(parseRowLine(line), present);
+      for (const k of HASHED_KEYS) if (row[k] === undefined) assert.ok(!line.includes(`"${k}":`), `absent ${k} is left out of the line`);
       assert.throws(() => sealRow(prepared, i + 1, prev, all), /sealed already/);
       rows.push(row);
       prev = row.hash;
@@ -130,6 +132,14 @@ describe('AuditStore', function () {
       assert.equal(small.byteLength, Buffer.byteLength(jsons.map(want).join('')));
     }
     assert.throws(() => small.add('[1]'), /not a JSON object/);
+  });
+
+  it('gives every row its own random version-4 UUID', () => {
+    const ids = Array.from({ length: 700 }, () => prepareRow(sampleEntries()[0], 1 << 20, T0).uuid);
+    for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(new Set(ids).size, ids.length);
+    // Every hex digit turns up in every random position over 700 UUIDs (256 are made at a time).
+    for (const at of [0, 9, 15, 20, 35]) assert.equal(new Set(ids.map((u) => u[at])).size, 16, `position ${at}`);
   });
 
   it('returns what was appended, snapshots parsed', () => {
