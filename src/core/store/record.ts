@@ -447,6 +447,7 @@ function lazySnapshot(e: Entry, key: 'before' | 'after', text: () => string): vo
 
 /** Whether the row has a value for `key`, without reading it (a lazy property stays unread). */
 function present(r: Row, key: 'before' | 'after'): boolean {
+  if (!lazyRows.has(r)) return r[key] !== undefined; // a descriptor is an object per call
   const d = Object.getOwnPropertyDescriptor(r, key);
   return d !== undefined && (d.get !== undefined || d.value !== undefined);
 }
@@ -619,8 +620,12 @@ function packUuid(u: string): string | Uint8Array {
   return UUID_RE.test(u) ? Buffer.from(u.replace(/-/g, ''), 'hex') : u;
 }
 
+/** Rows with a property that lazyText defined. */
+const lazyRows = new WeakSet<object>();
+
 /** A property that decompresses its value on first read (a list rarely shows snapshots). */
 function lazyText(r: Record<string, unknown>, key: string, blob: Uint8Array): void {
+  lazyRows.add(r);
   let value: string | undefined;
   Object.defineProperty(r, key, {
     enumerable: true,
