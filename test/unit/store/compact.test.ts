@@ -6,6 +6,7 @@ import initSqlJs from 'sql.js';
 import { AuditStore } from '../../../src/core/store';
 import { COMPRESS_MIN, GENESIS_HASH, hashRow, packText, ROW_FIELDS, textOf, type Row } from '../../../src/core/store/record';
 import { entityNumber } from '../../../src/core/query/sql';
+import { parseQuery } from '../../../src/core/query';
 import { createSchemaAt, INSERT_SQL, SCHEMA_VERSION } from '../../../src/core/store/schema';
 import { sampleEntries, useTempLog } from './helpers';
 
@@ -168,6 +169,41 @@ describe('store: deferred full-text index', function () {
     assert.equal(again.verify().ok, true);
     assert.deepEqual(again.get(3)!.outcomeDesc, 'old run 3 kerfuffle');
     assert.deepEqual(again.get(4)!.after, { a: 'v4' });
+    await again.close();
+  });
+
+  it("migrates a schema-6 database forward with the index of a bot's entries by outcome", async () => {
+    const entries = Array.from({ length: 60 }, (_, i) => ({
+      user: i % 3 ? 'system' : 'dev@example.com',
+      action: 'EXECUTED' as const,
+      entityName: 'bot',
+      entityId: `b${i % 4}`,
+      bot: `b${i % 4}`,
+      outcome: ([0, 4, 8, 12] as const)[i % 7 % 4],
+    }));
+    const first = await AuditStore.open(file, { watch: false, autoCheckpoint: false });
+    await first.appendBatch(entries);
+    await first.close();
+    // The same file as schema 6 wrote it: without the index.
+    const SQL = await initSqlJs();
+    const db = new SQL.Database(fs.readFileSync(file));
+    db.exec('DROP INDEX entries_bot_outcome; PRAGMA user_version = 6');
+    fs.writeFileSync(file, db.export());
+    db.close();
+    const s = await AuditStore.open(file, { watch: false, autoCheckpoint: false });
+    assert.equal(s.unsafeExec('PRAGMA user_version')[0][0], SCHEMA_VERSION);
+    const plan = s.unsafeExec("EXPLAIN QUERY PLAN SELECT count(*) FROM entries WHERE bot = 'b1' AND outcome IN (8, 12)").map((r) => String(r[3]));
+    assert.ok(plan.some((p) => p.includes('entries_bot_outcome')), plan.join('; '));
+    for (const q of ['bot:b1 outcome:8,12', 'bot:b2 outcome:0 -user:system', 'action:EXECUTED bot:b3 outcome:4,8,12 user:dev@example.com']) {
+      const fl = parseQuery(q);
+      const want = entries.filter((e) => fl.every((f) => (f.column === 'bot' ? e.bot === f.value : f.column === 'outcome' ? (f.value as number[]).includes(e.outcome) : f.column === 'action' ? (f.value as string[]).includes(e.action) : f.op === 'equals' ? e.user === f.value : e.user !== f.value))).length;
+      assert.ok(want > 0, q);
+      assert.equal(s.count(fl), want, q);
+    }
+    assert.equal(s.verify().ok, true);
+    await s.close();
+    const again = await AuditStore.open(file, { watch: false });
+    assert.equal(again.unsafeExec("SELECT count(*) FROM sqlite_schema WHERE name = 'entries_bot_outcome'")[0][0], 1, 'the migration was checkpointed');
     await again.close();
   });
 });
