@@ -99,7 +99,7 @@ export function hashRow(r: Omit<Row, 'hash'> | Row): string {
  */
 export function canonicalJson(value: unknown): string {
   const keys = new Set<string>();
-  return plainKeys(value, keys, 0) && keys.size <= MAX_LISTED_KEYS ? JSON.stringify(value, [...keys].sort(keyOrder)) : JSON.stringify(sortKeys(value, 0));
+  return plainKeys(value, keys, 0) ? JSON.stringify(value, [...keys].sort(keyOrder)) : JSON.stringify(sortKeys(value, 0));
 }
 
 const MAX_LISTED_KEYS = 64;
@@ -140,9 +140,9 @@ function plainKeys(v: unknown, keys: Set<string>, depth: number): boolean {
     // through the prototype from objects that lack them; a toJSON method changes what is serialized.
     if (k in Object.prototype || (k === 'toJSON' && typeof o[k] === 'function')) return false;
     keys.add(k);
-    if (!plainKeys(o[k], keys, depth + 1)) return false;
+    if (keys.size > MAX_LISTED_KEYS || !plainKeys(o[k], keys, depth + 1)) return false;
   }
-  return keys.size <= MAX_LISTED_KEYS;
+  return true;
 }
 
 /** A copy of `v` with every object's keys in sorted order. */
