@@ -1077,7 +1077,7 @@ export class AuditStore {
       return (f.value as (string | number)[]).map((v) => ({ ...f, value: [v] }) as Filter);
     }
     if (f.column === 'entityName' && f.op === 'contains') {
-      const names = [...this.distinctSets().entityNames].filter((n) => likeContainsMatch(n, f.value));
+      const names = this.entityNames().filter((n) => likeContainsMatch(n, f.value));
       if (names.length > 1 && names.length <= 12) return names.map((value) => ({ column: 'entityName', op: 'equals', value }));
     }
     return undefined;
