@@ -1182,7 +1182,7 @@ export class AuditStore {
     const probed = (fs: Filter[]) => fs.every((f) => indexProbe(f, 'id', { entityNames: names }));
     type IdSet = { fs: Filter[]; w: SqlWhere; size: number };
     const except = (...xs: (IdSet | undefined)[]) => fl.filter((f) => !xs.some((x) => x?.fs.includes(f)));
-    const among = (x: IdSet) => this.countAmong({ sql: `SELECT id FROM entries WHERE ${x.w.sql}`, params: x.w.params }, except(x), now);
+    const among = (x: IdSet) => this.countAmong({ sql: `SELECT id FROM entries WHERE ${x.w.sql}`, params: x.w.params }, except(x), now, names);
     // The sets of IDs an index gives. One bot's entries with some outcomes are one set, ranges of
     // entries_bot_outcome; it is sized first, being the narrowest as a rule.
     const bot = fl.find((f) => f.column === 'bot' && f.op === 'equals');
@@ -1211,7 +1211,7 @@ export class AuditStore {
       // index instead (and reading each entry to test b). Not INTERSECT: merging wants both sides
       // in ID order, which SQLite gets for a range on `recorded` by scanning the whole table.
       const both = `SELECT id FROM entries WHERE ${b.w.sql} AND +id IN (SELECT id FROM entries WHERE ${a.w.sql})`;
-      return this.countAmong({ sql: both, params: [...b.w.params, ...a.w.params] }, except(a, b), now);
+      return this.countAmong({ sql: both, params: [...b.w.params, ...a.w.params] }, except(a, b), now, names);
     }
     const broad = sets.find((x) => x.size >= max && x.fs[0].column === 'action');
     if (broad) {
@@ -1227,9 +1227,8 @@ export class AuditStore {
     return probed(except(a)) ? among(a) : undefined;
   }
 
-  /** How many of the entries with the IDs `ids` selects match every filter of `rest`. */
-  private countAmong(ids: SqlWhere, rest: Filter[], now: number): number {
-    const names = this.entityNames();
+  /** How many of the entries with the IDs `ids` selects match every filter of `rest` (`names`: every entity name, for indexProbe). */
+  private countAmong(ids: SqlWhere, rest: Filter[], now: number, names: readonly string[]): number {
     const probes: SqlWhere[] = [];
     const unprobed: Filter[] = [];
     for (const f of rest) {
