@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, freshWorkspace, launchChromium, remoteUri, startCodeServer } from '../harness/code-server.mjs';
-import { openWorkbench, runCommand, setTheme, webviewFrame } from './helpers.mjs';
+import { openWorkbench, runBotFromPalette, runCommand, setTheme, webviewFrame } from './helpers.mjs';
 
 const SHOTS = path.join(ROOT, 'test-results');
 mkdirSync(SHOTS, { recursive: true });
@@ -421,10 +421,7 @@ describe('The audit log page, as a reviewer uses it', function () {
     await frame.locator('.viewport').evaluate((e) => (e.scrollTop = 5000));
     await page.waitForTimeout(300);
     const before = await countOf();
-    await runCommand(page, 'Bot Audit: Run Bot…');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'hello-bot' }).first().waitFor({ timeout: 15_000 });
-    await page.locator('.quick-input-widget input').fill('hello-bot');
-    await page.keyboard.press('Enter');
+    await runBotFromPalette(page, 'hello-bot');
     const pill = frame.locator('vscode-button.new-pill:not([hidden])');
     await pill.waitFor({ timeout: 30_000 });
     assert.match(await pill.innerText(), /^\d+ new entr(y|ies)$/);

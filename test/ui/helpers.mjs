@@ -58,6 +58,33 @@ export async function runCommand(page, title) {
   }
 }
 
+/**
+ * Runs a command that opens a quick pick of its own, and waits for `ready` (a locator in that pick).
+ * VS Code can close such a pick by itself when a webview editor had focus: the palette hands focus
+ * back to the webview as it closes, and the webview takes it once the new pick is up
+ * (microsoft/vscode#93950, #75209). A person runs the command again, and so does this, once. A pick
+ * that stays open without `ready` fails at once.
+ */
+export async function openPick(page, title, ready) {
+  for (let attempt = 1; ; attempt++) {
+    await runCommand(page, title);
+    try {
+      await ready.waitFor({ state: 'visible', timeout: 15_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 2 || (await page.locator('.quick-input-widget').isVisible())) throw e;
+      console.log(`      (the pick of "${title}" closed by itself; running the command again)`);
+    }
+  }
+}
+
+/** Runs a bot as a person does: Bot Audit: Run Bot…, then the bot's name and Enter. */
+export async function runBotFromPalette(page, name) {
+  await openPick(page, 'Bot Audit: Run Bot…', page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first());
+  await page.locator('.quick-input-widget input').fill(name);
+  await page.keyboard.press('Enter');
+}
+
 /** A webview's content lives in nested iframes: find the frame that holds `selector`. */
 export async function webviewFrame(page, selector, timeout = 30_000) {
   const end = Date.now() + timeout;
@@ -76,9 +103,8 @@ export async function webviewFrame(page, selector, timeout = 30_000) {
 
 /** Switches the colour theme as a person does: Preferences: Color Theme, then the theme's name. */
 export async function setTheme(page, theme) {
-  await runCommand(page, 'Preferences: Color Theme');
   const input = page.locator('.quick-input-widget input[placeholder*="Color Theme" i]');
-  await input.waitFor({ timeout: 10_000 });
+  await openPick(page, 'Preferences: Color Theme', input);
   await input.fill(theme);
   await page.locator('.quick-input-list .monaco-list-row', { hasText: theme }).first().waitFor({ timeout: 10_000 });
   await page.keyboard.press('Enter');

@@ -7,7 +7,7 @@ import path from 'node:path';
 import {
   CODE_SERVER_BIN, ROOT, ensureCodeServer, freshWorkspace, launchChromium, remoteUri, startCodeServer,
 } from '../harness/code-server.mjs';
-import { openBotAuditView, openWorkbench, runCommand, setTheme, waitForRows, webviewFrame } from './helpers.mjs';
+import { openBotAuditView, openWorkbench, runBotFromPalette, runCommand, setTheme, waitForRows, webviewFrame } from './helpers.mjs';
 
 const SHOTS = path.join(ROOT, 'test-results');
 mkdirSync(SHOTS, { recursive: true });
@@ -75,11 +75,7 @@ describe('Bot Audit as a person sees it', function () {
 
   it('runs a bot from the command palette and shows its event in the tree, in light and dark themes', async () => {
     await page.keyboard.press('Escape');
-    await runCommand(page, 'Bot Audit: Run Bot…');
-    const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'hello-bot' }).first();
-    await pick.waitFor({ timeout: 15_000 });
-    await page.locator('.quick-input-widget input').fill('hello-bot');
-    await page.keyboard.press('Enter');
+    await runBotFromPalette(page, 'hello-bot');
     // The bot's row shows its last outcome.
     const row = page.locator('.sidebar .monaco-list-row', { hasText: 'hello-bot' }).first();
     await row.locator('.label-description', { hasText: 'Success' }).waitFor({ timeout: 30_000 });
@@ -170,10 +166,7 @@ describe('The packaged extension', function () {
     await waitForRows(page, ['hello-bot', 'patient-crud']);
     // The package carries what a run needs (esbuild, the worker, the FHIR search definitions):
     // run the CRUD bot, which bundles TypeScript and writes resources.
-    await runCommand(page, 'Bot Audit: Run Bot…');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'patient-crud' }).first().waitFor({ timeout: 15_000 });
-    await page.locator('.quick-input-widget input').fill('patient-crud');
-    await page.keyboard.press('Enter');
+    await runBotFromPalette(page, 'patient-crud');
     const row = page.locator('.sidebar .monaco-list-row', { hasText: 'patient-crud' }).first();
     await row.locator('.label-description', { hasText: 'Success' }).waitFor({ timeout: 60_000 });
     await page.screenshot({ path: path.join(SHOTS, 'vsix-installed.png') });
