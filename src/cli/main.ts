@@ -53,7 +53,7 @@ Commands:
   export               the log, streamed as csv, ndjson or a FHIR Bundle
   verify               check the hash chain
 
-Every command takes --db PATH and --workspace DIR, and --help.
+Every command takes --db PATH and --workspace DIR, before or after the command, and --help.
 Exit codes: 0/4/8/12 run outcomes; 2 usage; 3 unknown bot; 5 input file; 6 bad input;
 7 bad filter; 9 not a Bot Audit database; 10 no such entry; 11 broken chain; 1 internal error.`,
   run: `Usage: bot-audit run <bot> [--input FILE | --input-text TEXT] [--content-type T] [--timeout S] [--json]
@@ -427,12 +427,37 @@ const COMMANDS: Record<Command, (ctx: Ctx) => Promise<number>> = {
   verify: cmdVerify,
 };
 
+/** The options that may also come before the command: `bot-audit --workspace DIR run x`. */
+const GLOBAL = {
+  db: { type: 'string' },
+  workspace: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Splits `argv` at the command: the global options before it, the command, and what follows it. */
+function splitAtCommand(argv: string[]): { before: string[]; cmd?: string; rest: string[] } {
+  let i = 0;
+  while (i < argv.length && argv[i].startsWith('-') && argv[i] !== '-') {
+    if (argv[i] === '--') return { before: argv.slice(0, i), cmd: argv[i + 1], rest: argv.slice(i + 2) };
+    // `--db PATH` and `--workspace DIR` take the next word; `--db=PATH` does not.
+    i += argv[i] === '--db' || argv[i] === '--workspace' ? 2 : 1;
+  }
+  return { before: argv.slice(0, Math.min(i, argv.length)), cmd: argv[i], rest: argv.slice(i + 1) };
+}
+
 /** Runs the CLI; returns the exit code. Never throws: every failure is one line on stderr. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+  const { before, cmd, rest } = splitAtCommand(argv);
+  let globals: Record<string, string | boolean | undefined>;
+  try {
+    ({ values: globals } = parseArgs({ args: before, options: GLOBAL, allowPositionals: false, strict: true }));
+  } catch (e) {
+    io.stderr.write(`bot-audit: ${(e as Error).message}\n`);
+    return EXIT.usage;
+  }
+  if (!cmd || cmd === 'help') {
     io.stdout.write(`${HELP['']}\n`);
-    return cmd ? EXIT.ok : EXIT.usage;
+    return cmd || globals.help ? EXIT.ok : EXIT.usage;
   }
   if (!(cmd in COMMANDS)) {
     io.stderr.write(`bot-audit: unknown command "${cmd}" (try bot-audit --help)\n`);
@@ -450,6 +475,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`bot-audit ${command}: ${(e as Error).message}\n`);
     return EXIT.usage;
   }
+  // Options after the command win over the same options before it.
+  values = { ...globals, ...values };
   if (values.help) {
     io.stdout.write(`${HELP[command]}\n`);
     return EXIT.ok;
