@@ -5,12 +5,12 @@ import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { botEntityId, botRunsFilter, discoverBots, type BotInfo } from '../core/bots/discovery';
-import { formatConfigIssue, readSampleInput } from '../core/bots/config';
+import { BOT_AUDIT_CONFIG_FILE, MEDPLUM_CONFIG_FILE, formatConfigIssue, readSampleInput } from '../core/bots/config';
 import { QueryError, parseQuery, type Filter } from '../core/query';
 import { LocalMedplum } from '../core/medplum';
 import { BotRunner, formatLogLine, parseRunInput, type RunResult } from '../core/runner';
 import { AuditStore, OUTCOME_NAMES, StoreError, type Entry, type ExportFormat, type Outcome } from '../core/store';
-import { ensureDataDir, resolveDbPath } from '../core/workspace/layout';
+import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
 import { formatTable, outcomeText, safeText, styleFor } from './table';
 import { diffText } from './diff';
 import { formatter } from '../core/store/formats';
@@ -54,6 +54,8 @@ Commands:
   verify               check the hash chain
 
 Every command takes --db PATH and --workspace DIR, before or after the command, and --help.
+Without --workspace, the workspace is the nearest folder, here or above, with bot-audit.json,
+medplum.config.json or .bot-audit/ (else this folder).
 Exit codes: 0/4/8/12 run outcomes; 2 usage; 3 unknown bot; 5 input file; 6 bad input;
 7 bad filter; 9 not a Bot Audit database; 10 no such entry; 11 broken chain; 1 internal error.`,
   run: `Usage: bot-audit run <bot> [--input FILE | --input-text TEXT] [--content-type T] [--timeout S] [--json]
@@ -445,6 +447,28 @@ function splitAtCommand(argv: string[]): { before: string[]; cmd?: string; rest:
   return { before: argv.slice(0, Math.min(i, argv.length)), cmd: argv[i], rest: argv.slice(i + 1) };
 }
 
+/**
+ * The workspace root for a CLI started in `cwd`: the nearest folder, `cwd` or above, that holds
+ * bot-audit.json, medplum.config.json or a .bot-audit/ folder; `cwd` itself when none does.
+ */
+export function findWorkspaceRoot(cwd: string): string {
+  const stat = (p: string) => {
+    try {
+      return fs.statSync(p, { throwIfNoEntry: false });
+    } catch {
+      return undefined; // a folder we may not read is no marker
+    }
+  };
+  const isFile = (p: string) => stat(p)?.isFile() ?? false;
+  const isDir = (p: string) => stat(p)?.isDirectory() ?? false;
+  for (let dir = path.resolve(cwd); ; ) {
+    if (isFile(path.join(dir, BOT_AUDIT_CONFIG_FILE)) || isFile(path.join(dir, MEDPLUM_CONFIG_FILE)) || isDir(path.join(dir, DATA_DIR))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return path.resolve(cwd);
+    dir = up;
+  }
+}
+
 /** Runs the CLI; returns the exit code. Never throws: every failure is one line on stderr. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const { before, cmd, rest } = splitAtCommand(argv);
@@ -481,7 +505,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(`${HELP[command]}\n`);
     return EXIT.ok;
   }
-  const root = path.resolve(io.cwd, typeof values.workspace === 'string' ? values.workspace : '.');
+  const root = typeof values.workspace === 'string' ? path.resolve(io.cwd, values.workspace) : findWorkspaceRoot(io.cwd);
   const dbPath = typeof values.db === 'string' ? path.resolve(io.cwd, values.db) : resolveDbPath(root);
   try {
     return await COMMANDS[command]({ io, root, dbPath, values, positionals });

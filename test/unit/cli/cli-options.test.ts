@@ -23,6 +23,9 @@ function cli(cwd: string, ...args: string[]): { code: number; stdout: string; st
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** A regular expression's text that matches `s` literally. */
+const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /** One line on stderr, no stack trace. */
 function oneLine(stderr: string): void {
   const lines = stderr.trim().split('\n');
@@ -81,5 +84,59 @@ describe('bot-audit CLI options (real child processes)', function () {
     const none = cli(elsewhere, '--workspace', ws);
     assert.equal(none.code, 2, 'options without a command');
     assert.match(none.stdout, /Usage: bot-audit <command>/);
+  });
+
+  it('finds the workspace root from a subfolder: the nearest folder with bot-audit.json, medplum.config.json or .bot-audit/', () => {
+    // bot-audit.json: a run from bots/ writes the workspace's log, not one in bots/.
+    const ws = dir(workspace());
+    const bots = path.join(ws, 'bots');
+    const run = cli(bots, 'run', 'hello-bot');
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.ok(fs.existsSync(path.join(ws, '.bot-audit', 'audit.db')), 'the log is at the workspace root');
+    assert.ok(!fs.existsSync(path.join(bots, '.bot-audit')), 'no log in the subfolder');
+    // A path from the subfolder still names the bot; so does a name from two levels down.
+    assert.equal(cli(bots, 'run', 'hello-bot.ts').code, 0);
+    assert.equal(cli(path.join(bots, 'records'), 'run', 'patient-crud').code, 0);
+    const log = cli(path.join(bots, 'records'), 'log', '--format', 'ndjson', '--filter', 'action:EXECUTED');
+    assert.equal(log.code, 0, log.stderr);
+    assert.equal(log.stdout.trim().split('\n').length, 3);
+
+    // .bot-audit/ alone marks a root: read-only commands find its log from deep below.
+    const data = dir(tempDir());
+    fs.mkdirSync(path.join(data, '.bot-audit'));
+    fs.copyFileSync(path.join(ws, '.bot-audit', 'audit.db'), path.join(data, '.bot-audit', 'audit.db'));
+    const deep = path.join(data, 'a', 'b', 'c');
+    fs.mkdirSync(deep, { recursive: true });
+    const v = cli(deep, 'verify');
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /^\d+\/\d+ entries valid/);
+
+    // medplum.config.json alone marks a root too, and its bots are found from below.
+    const mp = dir(tempDir());
+    fs.mkdirSync(path.join(mp, 'src'));
+    fs.copyFileSync(path.join(ws, 'bots', 'hello-bot.ts'), path.join(mp, 'src', 'greeter.ts'));
+    fs.writeFileSync(path.join(mp, 'medplum.config.json'), JSON.stringify({ bots: [{ name: 'greeter', source: 'src/greeter.ts' }] }));
+    const listed = cli(path.join(mp, 'src'), 'bots');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^greeter {2}src\/greeter\.ts$/m);
+
+    // The nearest marker wins over one further up.
+    const inner = path.join(ws, 'inputs', 'inner');
+    fs.mkdirSync(path.join(inner, 'deeper'), { recursive: true });
+    fs.writeFileSync(path.join(inner, 'bot-audit.json'), '{}');
+    const near = cli(path.join(inner, 'deeper'), 'bots');
+    assert.equal(near.code, 0, near.stderr);
+    assert.match(near.stdout, new RegExp(`^No bots in ${literal(inner)} `, 'm'));
+
+    // --workspace is taken as given, without a search.
+    const given = cli(bots, '--workspace', '.', 'log');
+    assert.equal(given.code, 9, 'no log in bots/ itself');
+    assert.match(given.stderr, new RegExp(literal(path.join(bots, '.bot-audit', 'audit.db'))));
+
+    // No marker anywhere up the tree: the current folder, as before.
+    const bare = dir(tempDir());
+    const none = cli(bare, 'bots');
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stdout, new RegExp(`^No bots in ${literal(bare)} `, 'm'));
   });
 });
