@@ -40,6 +40,16 @@ function cut(s: string, w: number): string {
   return w === 1 ? '…' : `${s.slice(0, w - 1)}…`;
 }
 
+/**
+ * What the Entity column shows: the bot of a run by its name (else its file's name without the extension),
+ * not its path; anything else as `Type/id`.
+ */
+export function entityText(e: Entry): string {
+  if (e.action !== 'EXECUTED' || e.entityName !== 'Bot') return `${e.entityName}/${e.entityId}`;
+  const name = e.bot || (e.entityId.split(/[\\/]/).pop() ?? '').replace(/(.)\.[^.]*$/, '$1') || e.entityId;
+  return `Bot/${name}`;
+}
+
 interface Col {
   head: string;
   min: number;
@@ -56,7 +66,7 @@ export function formatTable(entries: Entry[], width: number, st: Style, zone: 'l
     { head: 'Timestamp', min: 19, grow: 0, value: (e) => formatInstant(e.recorded, zone).replace(' UTC', '') },
     { head: 'User', min: 8, grow: 2, value: (e) => e.user },
     { head: 'Action', min: 8, grow: 0, value: (e) => e.action },
-    { head: 'Entity', min: 10, grow: 3, value: (e) => `${e.entityName}/${e.entityId}` },
+    { head: 'Entity', min: 10, grow: 3, value: entityText },
     {
       head: 'Outcome',
       min: 8,

@@ -32,6 +32,20 @@ describe('CLI output', () => {
     assert.doesNotMatch(wide, /at handler/, 'only the first line of the description');
   });
 
+  it('names a bot by its name, else by its file name without the extension', () => {
+    const plain = styleFor(false);
+    const named = formatTable([entry(1, { entityId: 'bots/records/patient-crud.ts', bot: 'crud' })], 120, plain);
+    assert.match(named.split('\n')[1], /\sEXECUTED Bot\/crud\s/);
+    const unnamed = formatTable([entry(2, { entityId: 'bots/records/patient-crud.ts' })], 120, plain);
+    assert.match(unnamed.split('\n')[1], /\sEXECUTED Bot\/patient-crud\s/);
+    assert.doesNotMatch(unnamed, /records|\.ts/);
+    const resource = formatTable([entry(3, { action: 'CREATED', entityName: 'Patient', entityId: 'abc', bot: 'crud', outcome: undefined, outcomeDesc: undefined })], 120, plain);
+    assert.match(resource.split('\n')[1], /\sCREATED\s+Patient\/abc$/);
+    // A Bot resource that a bot created is a resource like any other, not the bot that ran.
+    const botResource = formatTable([entry(4, { action: 'CREATED', entityId: 'b0b', bot: 'crud', outcome: undefined, outcomeDesc: undefined })], 120, plain);
+    assert.match(botResource.split('\n')[1], /\sCREATED\s+Bot\/b0b$/);
+  });
+
   it('colours only on a terminal without NO_COLOR', () => {
     assert.equal(styleFor(true, {}).red('x'), '\x1b[31mx\x1b[39m');
     assert.equal(styleFor(true, { NO_COLOR: '' }).red('x'), 'x');
