@@ -24,7 +24,10 @@ describe('bot-audit CLI output (real child processes)', function () {
   after(() => fs.rmSync(ws, { recursive: true, force: true }));
 
   it('names the bot in the log table, not its path cut short', () => {
-    const run = cli(ws, 'run', 'bots/records/patient-crud.ts');
+    const deep = path.join(ws, 'bots', 'records', 'admissions', 'night-shift');
+    fs.mkdirSync(deep, { recursive: true });
+    fs.writeFileSync(path.join(deep, 'admit.ts'), 'export async function handler() {\n  return 1;\n}\n');
+    const run = cli(ws, 'run', 'bots/records/admissions/night-shift/admit.ts');
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.equal(cli(ws, 'run', 'hello-bot').code, 0);
     const t = cli(ws, 'log', '--filter', 'action:EXECUTED');
@@ -32,10 +35,7 @@ describe('bot-audit CLI output (real child processes)', function () {
     const rows = t.stdout.trim().split('\n').slice(1);
     assert.equal(rows.length, 2, t.stdout);
     assert.match(rows[0], /\sEXECUTED\s+Bot\/hello-bot\s/);
-    assert.match(rows[1], /\sEXECUTED\s+Bot\/patient-crud\s/);
+    assert.match(rows[1], /\sEXECUTED\s+Bot\/admit\s/);
     assert.doesNotMatch(t.stdout, /bots\/|\.ts\b/, 'no paths');
-    // The entries the bot wrote keep their resource references.
-    const crud = cli(ws, 'log', '--filter', 'action:CREATED entity:Patient');
-    assert.match(crud.stdout.split('\n')[1], /\sCREATED\s+Patient\/[0-9a-f-]{8}/);
   });
 });
