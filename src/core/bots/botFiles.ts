@@ -1,5 +1,8 @@
 // Which workspace files are bots, and whether a bot file can be read as source.
 // Pure: no `vscode`, no I/O. The tree, the runner and the CLI share it.
+import { findHandlerLine } from './handlerExport';
+
+export { exportsHandler, findHandlerLine } from './handlerExport';
 
 /** The default glob for bot files, relative to a workspace folder. */
 export const DEFAULT_BOT_GLOB = '**/bots/**/*.{ts,mts,cts,js,mjs,cjs}';
@@ -99,14 +102,12 @@ export function inspectBotFile(bytes: Uint8Array): BotFileContent {
   return line === undefined ? { kind: 'source' } : { kind: 'source', handlerLine: line };
 }
 
-const HANDLER_RE =
-  /^\s*export\s+(?:default\s+)?(?:async\s+)?(?:function\s*\*?\s*handler\b|(?:const|let|var)\s+handler\b)|^\s*(?:module\.)?exports\.handler\s*=|^\s*export\s*\{[^}]*\bhandler\b[^}]*\}/;
-
-/** The 0-based line of the exported `handler`, or undefined. */
-export function findHandlerLine(text: string): number | undefined {
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    if (HANDLER_RE.test(lines[i])) return i;
-  }
-  return undefined;
+/**
+ * Whether a file matched by the bot glob is a shared module rather than a bot: readable source
+ * that exports no `handler` (say `bots/helpers.ts`, imported by bots). It is not listed as a bot
+ * unless medplum.config.json names it. A binary or empty file is not source, so it stays listed,
+ * with a warning; so does a file that cannot be read.
+ */
+export function isSharedModule(content: { kind: string; handlerLine?: number }): boolean {
+  return content.kind === 'source' && content.handlerLine === undefined;
 }
