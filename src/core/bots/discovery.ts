@@ -1,10 +1,11 @@
 // Finds the bots of a workspace: files that match the bot glob (outside node_modules and .git,
-// leaving out *.test.* / *.spec.*) merged with the `bots` entries of medplum.config.json, each
-// with its settings from bot-audit.json. No `vscode`.
+// leaving out *.test.* / *.spec.*) and export a `handler`, merged with the `bots` entries of
+// medplum.config.json, each with its settings from bot-audit.json. A matched file that exports
+// no handler is a shared module, not a bot. No `vscode`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Filter } from '../query';
-import { DEFAULT_BOT_GLOB, EXCLUDED_DIRS, botNameFromPath, isBotFile } from './botFiles';
+import { DEFAULT_BOT_GLOB, EXCLUDED_DIRS, botNameFromPath, inspectBotFile, isBotFile, isSharedModule } from './botFiles';
 import {
   type BotAuditConfig,
   type BotSettings,
@@ -45,7 +46,12 @@ export interface DiscoveryResult {
   root: string;
   glob: string;
   bots: BotInfo[];
-  /** Problems in bot-audit.json / medplum.config.json, and unreadable folders. */
+  /**
+   * Files the glob matched that export no `handler` (shared modules such as `bots/helpers.ts`):
+   * not bots, but still runnable when asked for by path.
+   */
+  shared: BotInfo[];
+  /** Problems in bot-audit.json / medplum.config.json, and unreadable folders and bot files. */
   issues: ConfigIssue[];
   config: BotAuditConfig;
   medplumConfig: MedplumConfig;
@@ -75,7 +81,25 @@ export function discoverBots(root: string, opts: DiscoveryOptions = {}): Discove
   const issues: ConfigIssue[] = [...config.issues, ...medplumConfig.issues];
   const maxFiles = opts.maxFiles ?? 50_000;
   const found = new Map<string, BotInfo>();
+  const shared: BotInfo[] = [];
+  // medplum.config.json's bots are bots whatever they export: no need to read them here.
+  const configured = new Set(
+    medplumConfig.bots.flatMap((b) => {
+      const src = b.source ?? b.dist;
+      return src ? [toPosix(path.relative(root, path.resolve(root, src)))] : [];
+    }),
+  );
   let seen = 0;
+
+  /** A file the glob matched is a bot unless it is readable source without a `handler` export. */
+  const isBot = (abs: string, rel: string): boolean => {
+    try {
+      return !isSharedModule(inspectBotFile(fs.readFileSync(abs)));
+    } catch (e) {
+      issues.push({ file: rel, field: '', reason: `cannot be read: ${(e as Error).message}` });
+      return true; // listed, with the warning, as before
+    }
+  };
 
   const walk = (dir: string): void => {
     let entries: fs.Dirent[];
@@ -97,7 +121,9 @@ export function discoverBots(root: string, opts: DiscoveryOptions = {}): Discove
         const rel = toPosix(path.relative(root, abs));
         if (isBotFile(rel, glob)) {
           const name = botNameFromPath(rel);
-          found.set(rel, { name, path: abs, relPath: rel, origin: 'glob', settings: settingsForBot(config, rel, name) });
+          const bot: BotInfo = { name, path: abs, relPath: rel, origin: 'glob', settings: settingsForBot(config, rel, name) };
+          if (configured.has(rel) || isBot(abs, rel)) found.set(rel, bot);
+          else shared.push(bot);
         }
       }
     }
@@ -115,9 +141,10 @@ export function discoverBots(root: string, opts: DiscoveryOptions = {}): Discove
     found.set(rel, { name: b.name, id: b.id, path: abs, relPath: rel, origin: prev ? 'both' : 'medplum.config', settings });
   }
 
-  const bots = [...found.values()].map((b) => (b.settings.name ? { ...b, name: b.settings.name } : b));
+  const named = (b: BotInfo): BotInfo => (b.settings.name ? { ...b, name: b.settings.name } : b);
+  const bots = [...found.values()].map(named);
   bots.sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0));
-  return { root, glob, bots, issues, config, medplumConfig };
+  return { root, glob, bots, shared: shared.map(named), issues, config, medplumConfig };
 }
 
 /** The bot for a file (absolute or relative to root), with its settings, whether or not it matches the glob. */

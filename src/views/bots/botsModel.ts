@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { folderOf, inspectBotFile, isBotFile } from '../../core/bots/botFiles';
+import { folderOf, inspectBotFile, isBotFile, isSharedModule } from '../../core/bots/botFiles';
 import { type BotSettings, type ConfigIssue, formatConfigIssue, loadBotAuditConfig, loadMedplumConfig } from '../../core/bots/config';
 import { botEntityId, botForFile } from '../../core/bots/discovery';
 import { Settings } from '../../constants';
@@ -25,13 +25,15 @@ export interface BotInfo {
 }
 
 /**
- * The bots of the workspace: found with the glob setting, kept fresh by a file watcher.
- * Fires `onDidChange` after each refresh.
+ * The bots of the workspace: the files the glob setting matches that export a `handler`, and
+ * medplum.config.json's bots; kept fresh by a file watcher. A matched file that exports no handler
+ * is a shared module: kept apart (`getSharedModules`), not a bot. Fires `onDidChange` after each refresh.
  */
 export class BotsModel extends Disposable {
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChange = this.changed.event;
   private bots: BotInfo[] = [];
+  private shared: BotInfo[] = [];
   private issues: ConfigIssue[] = [];
   private loaded = false;
   private refreshing: Promise<void> | undefined;
@@ -73,6 +75,15 @@ export class BotsModel extends Disposable {
     return this.bots;
   }
 
+  /**
+   * Files the glob matched that export no `handler` (say `bots/helpers.ts`): not bots, so not
+   * listed, but a file that is explicitly run as a bot can be found here.
+   */
+  async getSharedModules(): Promise<BotInfo[]> {
+    if (!this.loaded) await this.refresh();
+    return this.shared;
+  }
+
   private watch(): void {
     this.watcher?.dispose();
     // Watch every source file: a folder rename or a glob change can bring files in or out.
@@ -105,8 +116,9 @@ export class BotsModel extends Disposable {
       return this.refreshing;
     }
     this.refreshing = this.scan()
-      .then((bots) => {
+      .then(({ bots, shared }) => {
         this.bots = bots;
+        this.shared = shared;
         this.loaded = true;
         this.changed.fire();
       })
@@ -121,8 +133,9 @@ export class BotsModel extends Disposable {
     return this.refreshing;
   }
 
-  private async scan(): Promise<BotInfo[]> {
+  private async scan(): Promise<{ bots: BotInfo[]; shared: BotInfo[] }> {
     const bots: BotInfo[] = [];
+    const shared: BotInfo[] = [];
     const issues: ConfigIssue[] = [];
     for (const workspaceFolder of vscode.workspace.workspaceFolders ?? []) {
       if (workspaceFolder.uri.scheme !== 'file') continue;
@@ -138,7 +151,6 @@ export class BotsModel extends Disposable {
         const rel = path.relative(root, uri.fsPath).split(path.sep).join('/');
         if (isBotFile(rel, glob)) files.set(rel, uri);
       }
-      // medplum.config.json's bots count too, wherever their source lives.
       const editor = settings(workspaceFolder.uri);
       const defaults = {
         timeout: editor.defaultTimeout,
@@ -146,11 +158,15 @@ export class BotsModel extends Disposable {
         auditEventTrigger: editor.defaultAuditEventTrigger,
         auditEventDestination: editor.defaultAuditEventDestination,
       };
+      // medplum.config.json's bots count too, wherever their source lives, whatever they export.
+      const configured = new Set<string>();
       for (const b of medplumConfig.bots) {
         const src = b.source ?? b.dist;
         if (!src) continue;
         const rel = path.relative(root, path.resolve(root, src)).split(path.sep).join('/');
-        if (!rel.startsWith('..')) files.set(rel, vscode.Uri.file(path.join(root, rel)));
+        if (rel.startsWith('..')) continue;
+        files.set(rel, vscode.Uri.file(path.join(root, rel)));
+        configured.add(rel);
       }
       // Read straight from disk, all at once: a round trip per file through the editor's file
       // service costs seconds for hundreds of bots in a remote window.
@@ -166,12 +182,15 @@ export class BotsModel extends Disposable {
           return { uri, relPath, name: info.name, entityId: botEntityId(info), settings: info.settings, folder: folderOf(relPath), workspaceFolder, status };
         }),
       );
-      bots.push(...scanned);
+      // A shared module (source without a `handler` export) is not a bot. A binary, empty or
+      // unreadable file stays listed, with a warning.
+      for (const bot of scanned) (configured.has(bot.relPath) || !isSharedModule(bot.status) ? bots : shared).push(bot);
     }
     bots.sort((a, b) => a.relPath.localeCompare(b.relPath));
+    shared.sort((a, b) => a.relPath.localeCompare(b.relPath));
     for (const i of issues) log.warn(formatConfigIssue(i));
     this.issues = issues;
-    log.debug(`Found ${bots.length} bot(s)`);
-    return bots;
+    log.debug(`Found ${bots.length} bot(s) and ${shared.length} shared module(s)`);
+    return { bots, shared };
   }
 }

@@ -1,7 +1,22 @@
-// Telling bots from shared modules: the static `handler` export check.
+// Telling bots from shared modules: the static `handler` export check, and discovery that lists
+// bots but not the helpers they import (on a real temp workspace).
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { inspectBotFile, isSharedModule } from '../../../src/core/bots/botFiles';
+import { discoverBots } from '../../../src/core/bots/discovery';
 import { exportsHandler, findHandlerLine, maskNonCode } from '../../../src/core/bots/handlerExport';
+
+function makeWorkspace(files: Record<string, string>): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-discovery-'));
+  for (const [rel, content] of Object.entries(files)) {
+    const p = path.join(root, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, content);
+  }
+  return root;
+}
 
 describe('bots: the handler export check', () => {
   describe('finds each form bots use, at its line', () => {
@@ -139,5 +154,97 @@ describe('bots: the handler export check', () => {
       assert.equal(isSharedModule(inspectBotFile(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 1]))), false);
       assert.equal(isSharedModule({ kind: 'unreadable' }), false);
     });
+  });
+});
+
+describe('bots: discovery lists bots, not the modules they share', () => {
+  let root: string | undefined;
+  afterEach(() => {
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+    root = undefined;
+  });
+
+  it('in the bots tree, the CLI and Run Bot… alike (one core rule)', () => {
+    const ws = (root = makeWorkspace({
+      'bots/hello.ts': "import { greet } from './helpers';\nexport async function handler(medplum, event) {\n  return greet(event.input);\n}\n",
+      'bots/helpers.ts': 'export function greet(name: string): string {\n  return `Hello ${name}`;\n}\n// export async function handler() {} -- not here\n',
+      'bots/lib/format.js': 'module.exports = { format: (x) => String(x) };\n',
+      'bots/lib/types.ts': 'export interface Greeting { name: string }\nexport type { Greeting as G };\n',
+      'bots/legacy.js': "const { format } = require('./lib/format');\nexports.handler = async (medplum, event) => format(event.input);\n",
+      'bots/reexport.ts': "export { run as handler } from './lib/run';\n",
+      'bots/commonjs.cjs': 'async function handler() {}\nmodule.exports = { handler };\n',
+      'bots/empty.ts': '',
+      'bots/configured-helper.ts': 'export const notAHandler = 1;\n',
+      'medplum.config.json': JSON.stringify({ bots: [{ name: 'configured', id: 'c-1', source: 'bots/configured-helper.ts' }] }),
+    }));
+    const d = discoverBots(ws);
+    assert.deepEqual(
+      d.bots.map((b) => [b.relPath, b.origin]),
+      [
+        ['bots/commonjs.cjs', 'glob'],
+        ['bots/configured-helper.ts', 'both'], // medplum.config.json lists it: a bot whatever it exports
+        ['bots/empty.ts', 'glob'], // not source yet: listed, and the tree says "empty file"
+        ['bots/hello.ts', 'glob'],
+        ['bots/legacy.js', 'glob'],
+        ['bots/reexport.ts', 'glob'],
+      ],
+    );
+    assert.deepEqual(
+      d.shared.map((b) => b.relPath),
+      ['bots/helpers.ts', 'bots/lib/format.js', 'bots/lib/types.ts'],
+    );
+    assert.deepEqual(d.issues, []);
+  });
+
+  it('a file that cannot be read is still listed, with a warning', () => {
+    const ws = (root = makeWorkspace({ 'bots/ok.ts': 'export const handler = 1;', 'bots/huge.js': '' }));
+    // Over 2 GiB (sparse): Node refuses to read it whole, as it would refuse a file without read permission.
+    fs.truncateSync(path.join(ws, 'bots/huge.js'), 2 ** 31 + 1);
+    const d = discoverBots(ws);
+    assert.deepEqual(d.bots.map((b) => b.relPath), ['bots/huge.js', 'bots/ok.ts']);
+    assert.equal(d.issues.length, 1);
+    assert.equal(d.issues[0].file, 'bots/huge.js');
+    assert.match(d.issues[0].reason, /^cannot be read: /);
+  });
+
+  it('a file gains and loses its handler', () => {
+    const ws = (root = makeWorkspace({ 'bots/wip.ts': 'export function helper() {}\n' }));
+    assert.deepEqual(discoverBots(ws).bots, []);
+    fs.appendFileSync(path.join(ws, 'bots/wip.ts'), 'export async function handler() {}\n');
+    assert.deepEqual(discoverBots(ws).bots.map((b) => b.name), ['wip']);
+    fs.writeFileSync(path.join(ws, 'bots/wip.ts'), '// export async function handler() {}\n');
+    assert.deepEqual(discoverBots(ws).shared.map((b) => b.name), ['wip']);
+  });
+
+  it('the example workspace still lists all its bots', () => {
+    const d = discoverBots(path.resolve(__dirname, '..', '..', '..', '..', 'examples', 'workspace'));
+    assert.deepEqual(
+      d.bots.map((b) => b.relPath),
+      [
+        'bots/broken-bot.ts',
+        'bots/endless-bot.ts',
+        'bots/hello-bot.ts',
+        'bots/memory-hog.ts',
+        'bots/nightly-report.ts',
+        'bots/quitter.js',
+        'bots/records/patient-crud.ts',
+        'bots/validate-patient.ts',
+      ],
+    );
+    assert.deepEqual(d.shared, []);
+  });
+
+  it('stays fast: 500 bots and 100 helpers', () => {
+    const files: Record<string, string> = {};
+    const body = `import { helper } from '../lib/h0';\n/** A bot. */\n${'const x = `a ${1 / 2}`; // c\n'.repeat(100)}`;
+    for (let i = 0; i < 500; i++) files[`bots/g${i % 10}/bot-${i}.ts`] = `${body}export async function handler(medplum, event) {\n  return helper(event);\n}\n`;
+    for (let i = 0; i < 100; i++) files[`bots/lib/h${i}.ts`] = `${body}export function helper(e: unknown) { return e; } // not a handler\n`;
+    const ws = (root = makeWorkspace(files));
+    const t0 = performance.now();
+    const d = discoverBots(ws);
+    const ms = performance.now() - t0;
+    assert.equal(d.bots.length, 500);
+    assert.equal(d.shared.length, 100);
+    assert.ok(ms < 2000, `${Math.round(ms)} ms`);
   });
 });
