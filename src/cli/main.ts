@@ -61,7 +61,8 @@ Exit codes: 0/4/8/12 run outcomes; 2 usage; 3 unknown bot; 5 input file; 6 bad i
   run: `Usage: bot-audit run <bot> [--input FILE | --input-text TEXT] [--content-type T] [--timeout S] [--json]
 
 <bot> is a bot's name or its path from the workspace root. Without an input, the bot's first
-sample input from bot-audit.json is used. Prints the output as it comes, then the outcome.`,
+sample input from bot-audit.json is used. Prints the output as it comes, then the outcome and the
+bot's return value (a string as its text, anything else as JSON).`,
   replay: 'Usage: bot-audit replay <event-id> [--json]',
   bots: 'Usage: bot-audit bots [--json]',
   log: `Usage: bot-audit log [--filter QUERY] [--limit N] [--format table|json|ndjson|csv] [--follow]
@@ -156,6 +157,21 @@ async function withRunner<T>(ctx: Ctx, store: AuditStore, fn: (r: BotRunner) => 
   }
 }
 
+/**
+ * A return value (JSON text) for the terminal: a string as its text, with carriage returns (an HL7 message's
+ * segment breaks) as line breaks; anything else as indented JSON. Control characters are shown, not sent.
+ */
+export function returnValueText(json: string): string {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    value = json;
+  }
+  const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+  return safeText(text.replace(/\r\n?/g, '\n'));
+}
+
 function printRun(ctx: Ctx, r: RunResult): number {
   const st = styleFor((ctx.io.stdout as NodeJS.WriteStream).isTTY, ctx.io.env);
   if (ctx.values.json) {
@@ -166,6 +182,7 @@ function printRun(ctx: Ctx, r: RunResult): number {
     if (r.stack) out(ctx, st.dim(safeText(r.stack)));
     const where = r.entryId ? `entry ${r.entryId}` : r.logged ? 'written to the log only' : 'not recorded';
     out(ctx, `${st.bold('Outcome:')} ${r.outcome} ${outcomeText(r.outcome, st)}${r.failureKind ? ` (${r.failureKind})` : ''} in ${Math.round(r.durationMs)} ms, ${where}`);
+    if (r.returnValue !== undefined) out(ctx, `${st.bold('Return value:')}\n${returnValueText(r.returnValue)}`);
   }
   return r.outcome;
 }

@@ -38,4 +38,54 @@ describe('bot-audit CLI output (real child processes)', function () {
     assert.match(rows[1], /\sEXECUTED\s+Bot\/admit\s/);
     assert.doesNotMatch(t.stdout, /bots\/|\.ts\b/, 'no paths');
   });
+
+  it('prints the return value after the outcome: a string as its text, JSON pretty, control characters shown', () => {
+    /** What `run`/`replay` print after the outcome line. */
+    const afterOutcome = (stdout: string) => stdout.split(/^Outcome: .*\n/m)[1];
+
+    const hello = cli(ws, 'run', 'hello-bot');
+    assert.equal(hello.code, 0, hello.stderr);
+    assert.equal(afterOutcome(hello.stdout), 'Return value:\nHello, Ada!\n');
+
+    fs.writeFileSync(
+      path.join(ws, 'bots', 'bundle-bot.ts'),
+      `export async function handler() {
+        return { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { resourceType: 'Patient', id: 'p1' } }] };
+      }\n`,
+    );
+    const bundle = cli(ws, 'run', 'bundle-bot');
+    assert.equal(bundle.code, 0, bundle.stdout + bundle.stderr);
+    const text = afterOutcome(bundle.stdout);
+    assert.match(text, /^Return value:\n\{\n {2}"resourceType": "Bundle",\n/, 'pretty-printed');
+    assert.deepEqual(JSON.parse(text.replace('Return value:\n', '')), {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [{ resource: { resourceType: 'Patient', id: 'p1' } }],
+    });
+
+    // An HL7 ACK: its segments (split by carriage returns) one to a line, an escape shown, not sent.
+    fs.writeFileSync(
+      path.join(ws, 'bots', 'ack-bot.ts'),
+      `export async function handler() {
+        return 'MSH|^~\\\\&|BOT|LAB|||20260101||ACK^A01|1|P|2.5\\rMSA|AA|42\\x1b[2J';
+      }\n`,
+    );
+    const ack = cli(ws, 'run', 'ack-bot');
+    assert.equal(ack.code, 0, ack.stdout + ack.stderr);
+    assert.equal(afterOutcome(ack.stdout), 'Return value:\nMSH|^~\\&|BOT|LAB|||20260101||ACK^A01|1|P|2.5\nMSA|AA|42\\x1b[2J\n');
+    assert.doesNotMatch(ack.stdout, /[\x1b\r]/);
+
+    // Nothing returned, nothing printed; --json keeps the JSON text in returnValue alone.
+    const none = cli(ws, 'run', 'quitter');
+    assert.equal(none.code, 12);
+    assert.equal(afterOutcome(none.stdout), '');
+    const json = JSON.parse(cli(ws, 'run', 'hello-bot', '--json').stdout);
+    assert.equal(JSON.parse(json.returnValue), 'Hello, Ada!');
+
+    // A replay prints it too.
+    const id = JSON.parse(cli(ws, 'log', '--format', 'json', '--filter', 'action:EXECUTED bot:bundle-bot', '--limit', '1').stdout)[0].id;
+    const replay = cli(ws, 'replay', String(id));
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.match(afterOutcome(replay.stdout), /^Return value:\n\{\n {2}"resourceType": "Bundle",/);
+  });
 });
