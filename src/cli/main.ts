@@ -172,6 +172,17 @@ export function returnValueText(json: string): string {
   return safeText(text.replace(/\r\n?/g, '\n'));
 }
 
+/**
+ * What a stack adds to the message printed above it: its frames, and any line the message does not
+ * already say (a stack starts with the error's name and message, which would print the error twice).
+ */
+export function stackAfterMessage(stack: string, message = ''): string {
+  return stack
+    .split('\n')
+    .filter((l) => /^\s+at /.test(l) || !message.includes(l.trim()))
+    .join('\n');
+}
+
 function printRun(ctx: Ctx, r: RunResult): number {
   const st = styleFor((ctx.io.stdout as NodeJS.WriteStream).isTTY, ctx.io.env);
   if (ctx.values.json) {
@@ -179,7 +190,8 @@ function printRun(ctx: Ctx, r: RunResult): number {
     out(ctx, JSON.stringify(rest, null, 2));
   } else {
     if (r.message) out(ctx, st.red(safeText(r.message)));
-    if (r.stack) out(ctx, st.dim(safeText(r.stack)));
+    const frames = r.stack && stackAfterMessage(r.stack, r.message);
+    if (frames) out(ctx, st.dim(safeText(frames)));
     const where = r.entryId ? `entry ${r.entryId}` : r.logged ? 'written to the log only' : 'not recorded';
     out(ctx, `${st.bold('Outcome:')} ${r.outcome} ${outcomeText(r.outcome, st)}${r.failureKind ? ` (${r.failureKind})` : ''} in ${Math.round(r.durationMs)} ms, ${where}`);
     if (r.returnValue !== undefined) out(ctx, `${st.bold('Return value:')}\n${returnValueText(r.returnValue)}`);

@@ -88,4 +88,27 @@ describe('bot-audit CLI output (real child processes)', function () {
     assert.equal(replay.code, 0, replay.stderr);
     assert.match(afterOutcome(replay.stdout), /^Return value:\n\{\n {2}"resourceType": "Bundle",/);
   });
+
+  it('prints a run’s error once, then the stack frames that point at the bot', () => {
+    const count = (s: string, part: string) => s.split(part).length - 1;
+    const broken = cli(ws, 'run', 'broken-bot');
+    assert.equal(broken.code, 8);
+    const all = broken.stdout + broken.stderr;
+    assert.equal(count(all, "TypeError: Cannot read properties of undefined (reading 'reduce')"), 1, all);
+    assert.match(broken.stdout, /^TypeError: Cannot read .*\n {4}at handler \(.*broken-bot\.ts:\d+:\d+\)$/m, 'the frames follow the message');
+
+    // A message over several lines: each line once.
+    fs.writeFileSync(
+      path.join(ws, 'bots', 'two-line-error.ts'),
+      `export async function handler() {
+        throw new Error('first line of the trouble\\nsecond line of the trouble');
+      }\n`,
+    );
+    const two = cli(ws, 'run', 'two-line-error');
+    assert.equal(two.code, 8, two.stdout + two.stderr);
+    const both = two.stdout + two.stderr;
+    assert.equal(count(both, 'first line of the trouble'), 1, both);
+    assert.equal(count(both, 'second line of the trouble'), 1, both);
+    assert.match(two.stdout, /^ {4}at handler \(.*two-line-error\.ts:\d+:\d+\)$/m);
+  });
 });
