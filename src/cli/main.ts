@@ -189,9 +189,14 @@ function printRun(ctx: Ctx, r: RunResult): number {
     const { logs: _logs, ...rest } = r;
     out(ctx, JSON.stringify(rest, null, 2));
   } else {
-    if (r.message) out(ctx, st.red(safeText(r.message)));
-    const frames = r.stack && stackAfterMessage(r.stack, r.message);
-    if (frames) out(ctx, st.dim(safeText(frames)));
+    // An error that escaped the handler is already in the output printed above (message and stack): not again.
+    const printed = r.logs.map((l) => l.text).join('\n');
+    const frames = r.stack ? stackAfterMessage(r.stack, r.message) : '';
+    const framesShown = !!frames && frames.split('\n').every((l) => printed.includes(l.trim()));
+    const gist = r.message?.replace(/^[A-Z][\w ]*: /, ''); // without the runner's "Error: " or the like
+    const messageShown = !!r.message && (printed.includes(r.message) || (!!gist && printed.includes(gist) && (!frames || framesShown)));
+    if (r.message && !messageShown) out(ctx, st.red(safeText(r.message)));
+    if (frames && !framesShown) out(ctx, st.dim(safeText(frames)));
     const where = r.entryId ? `entry ${r.entryId}` : r.logged ? 'written to the log only' : 'not recorded';
     out(ctx, `${st.bold('Outcome:')} ${r.outcome} ${outcomeText(r.outcome, st)}${r.failureKind ? ` (${r.failureKind})` : ''} in ${Math.round(r.durationMs)} ms, ${where}`);
     if (r.returnValue !== undefined) out(ctx, `${st.bold('Return value:')}\n${returnValueText(r.returnValue)}`);

@@ -111,4 +111,39 @@ describe('bot-audit CLI output (real child processes)', function () {
     assert.equal(count(both, 'second line of the trouble'), 1, both);
     assert.match(two.stdout, /^ {4}at handler \(.*two-line-error\.ts:\d+:\d+\)$/m);
   });
+
+  it('does not repeat an error that the run’s output already showed (an unhandled rejection, an uncaught exception)', () => {
+    const count = (s: string, part: string) => s.split(part).length - 1;
+    fs.writeFileSync(
+      path.join(ws, 'bots', 'late-reject.ts'),
+      `export async function handler() {
+        Promise.reject(new Error('late trouble'));
+        await new Promise((r) => setTimeout(r, 200));
+        return 1;
+      }\n`,
+    );
+    fs.writeFileSync(
+      path.join(ws, 'bots', 'timer-throw.ts'),
+      `export async function handler() {
+        setTimeout(() => { throw new RangeError('timer trouble'); }, 10);
+        await new Promise((r) => setTimeout(r, 200));
+        return 1;
+      }\n`,
+    );
+    for (const [bot, text, frame] of [
+      ['late-reject', 'late trouble', /late-reject\.ts:\d+:\d+/g],
+      ['timer-throw', 'timer trouble', /timer-throw\.ts:\d+:\d+/g],
+    ] as const) {
+      const r = cli(ws, 'run', bot);
+      assert.equal(r.code, 8, r.stdout + r.stderr);
+      const all = r.stdout + r.stderr;
+      assert.match(r.stdout, new RegExp(`\\[error\\] (Unhandled promise rejection|Uncaught exception): ${text}`), 'the output shows the error');
+      assert.equal(count(all, `: ${text}`), 2, `its two lines (the output's and the stack's header), once each: ${all}`);
+      assert.equal(all.match(frame)?.length, 1, `the frame once: ${all}`);
+      assert.match(r.stdout, /^Outcome: 8 Serious failure \(error\)/m);
+      // The log keeps the whole failure.
+      const e = JSON.parse(cli(ws, 'log', '--format', 'json', '--filter', `bot:${bot}`, '--limit', '1').stdout)[0];
+      assert.match(e.outcomeDesc, new RegExp(text));
+    }
+  });
 });
