@@ -26,6 +26,7 @@ import {
   sealRow,
   LineBuffer,
   textOf,
+  type PreparedRow,
   type Row,
   type SqlValue,
 } from './record';
@@ -765,53 +766,94 @@ export class AuditStore {
     const now = Date.now();
     const prepared = es.map((e) => prepareRow(e, this.capBytes, now));
     if (!prepared.length) return [];
-    return this.serial(async () => {
-      this.assertOpen();
-      if (!this.lock.tryAcquire()) await this.lock.acquire(this.lockTimeoutMs);
-      let others: Row[];
-      const rows: Row[] = [];
-      const lines = this.lines;
-      lines.reset();
-      try {
-        others = this.applyNew(true);
-        let id = this.lastId;
-        let prev = this.lastHash;
-        for (const p of prepared) {
-          const row = sealRow(p, ++id, prev, lines);
-          prev = row.hash;
-          rows.push(row);
-        }
-        try {
-          this.journal.append(lines.parts());
-        } catch (err) {
-          throw err instanceof StoreError ? err : new StoreError('IO', `append failed: ${(err as Error).message}`, this.journalFile, { cause: err });
-        }
-        this.lastId = id;
-        this.lastHash = prev;
-      } finally {
-        this.lock.release();
+    return this.serial(() => this.appendLocked(() => prepared));
+  }
+
+  /**
+   * Appends what `build` returns, decided under the writers' lock: when `build` runs, every
+   * entry of every process up to `lastId` can be read (entriesAfter), and no other writer can
+   * append until this append is durable. It may throw (or return nothing) to append nothing.
+   * For changes that depend on the log's current state, such as a FHIR update with If-Match.
+   */
+  async appendWith(build: (lastId: number) => NewEntry[] | Promise<NewEntry[]>): Promise<Entry[]> {
+    this.assertOpen();
+    return this.serial(() =>
+      this.appendLocked(async () => {
+        this.applyOwn();
+        const es = await build(this.lastId);
+        const now = Date.now();
+        return es.map((e) => prepareRow(e, this.capBytes, now));
+      }),
+    );
+  }
+
+  /** The largest snapshot (canonical JSON, UTF-8 bytes) that is stored whole, not cut to its head and tail. */
+  get snapshotCapBytes(): number {
+    return this.capBytes;
+  }
+
+  /** Entries after `afterId`, oldest first, at most `limit` (≤ 1,000); only those `actions` when given. */
+  entriesAfter(afterId: number, limit = 1000, actions?: readonly Action[]): Entry[] {
+    this.assertOpen();
+    this.catchUp();
+    const n = Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
+    if (afterId >= this.lastId) return [];
+    if (!actions) return this.rows(`${SELECT_COLS} WHERE id > ? ORDER BY id LIMIT ?`, [afterId, n]).map(rowToEntry);
+    const marks = actions.map(() => '?').join(', ');
+    return this.rows(`${SELECT_COLS} WHERE id > ? AND action IN (${marks}) ORDER BY id LIMIT ?`, [afterId, ...actions, n]).map(rowToEntry);
+  }
+
+  private async appendLocked(prepare: () => PreparedRow[] | Promise<PreparedRow[]>): Promise<Entry[]> {
+    this.assertOpen();
+    if (!this.lock.tryAcquire()) await this.lock.acquire(this.lockTimeoutMs);
+    let others: Row[];
+    const rows: Row[] = [];
+    const lines = this.lines;
+    lines.reset();
+    try {
+      others = this.applyNew(true);
+      const prepared = await prepare();
+      if (!prepared.length) {
+        if (others.length) this.emitSoon(others);
+        return [];
       }
-      // Durable now. The database, which only this process reads, follows outside the lock.
-      for (const r of rows) this.unapplied.push(r);
-      this.unappliedBytes += lines.byteLength;
-      const wb = this.writeBehind;
-      if (!wb || this.unapplied.length > wb.maxEntries || this.unappliedBytes > wb.maxBytes) {
-        try {
-          this.applyOwn();
-        } catch (err) {
-          // The entries are durable: failing the append would invite a duplicate. Reads report it.
-          this.warn({ code: 'APPLY', file: this.file, message: (err as Error).message });
-        }
-      } else this.scheduleApply();
-      this.countCache.clear();
-      this.scheduleFtsIndex();
-      for (const r of rows) this.noteDistinct(r);
-      if (others.length) this.emitSoon(others);
-      const entries = rows.map(rowToEntry);
-      if (this.listeners.size) setImmediate(() => this.emit(entries));
-      this.afterAppend();
-      return entries;
-    });
+      let id = this.lastId;
+      let prev = this.lastHash;
+      for (const p of prepared) {
+        const row = sealRow(p, ++id, prev, lines);
+        prev = row.hash;
+        rows.push(row);
+      }
+      try {
+        this.journal.append(lines.parts());
+      } catch (err) {
+        throw err instanceof StoreError ? err : new StoreError('IO', `append failed: ${(err as Error).message}`, this.journalFile, { cause: err });
+      }
+      this.lastId = id;
+      this.lastHash = prev;
+    } finally {
+      this.lock.release();
+    }
+    // Durable now. The database, which only this process reads, follows outside the lock.
+    for (const r of rows) this.unapplied.push(r);
+    this.unappliedBytes += lines.byteLength;
+    const wb = this.writeBehind;
+    if (!wb || this.unapplied.length > wb.maxEntries || this.unappliedBytes > wb.maxBytes) {
+      try {
+        this.applyOwn();
+      } catch (err) {
+        // The entries are durable: failing the append would invite a duplicate. Reads report it.
+        this.warn({ code: 'APPLY', file: this.file, message: (err as Error).message });
+      }
+    } else this.scheduleApply();
+    this.countCache.clear();
+    this.scheduleFtsIndex();
+    for (const r of rows) this.noteDistinct(r);
+    if (others.length) this.emitSoon(others);
+    const entries = rows.map(rowToEntry);
+    if (this.listeners.size) setImmediate(() => this.emit(entries));
+    this.afterAppend();
+    return entries;
   }
 
   private afterAppend(): void {
