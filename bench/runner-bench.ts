@@ -7,6 +7,9 @@
 //   runs_per_s_sequential               one after another, each recorded durably
 //   runs_per_s_concurrent4              four in flight at once
 //   crud_1000_ms                        a bot that creates, updates and deletes 1,000 resources (3,000 calls, 3,000 audited changes)
+//   search_10k_p50_ms                   a token + date + _sort search over 10,000 Observations, through the real MedplumClient
+//   transaction_100_ms                  a 100-entry transaction bundle (urn:uuid references), through the real MedplumClient
+//   read_history_p50_ms                 readHistory of a resource with 10 versions, from its audit entries
 //   host_rss_growth_1000_runs_mb        the calling process's RSS growth over 1,000 runs
 //   isolation_*_p50_ms                  a trivial run in each kind of isolate (no store), for the choice in pool.ts
 //   vm_context_p50_ms                   creating one run's vm context and loading a bundle in it
@@ -14,7 +17,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BotRunner, type IsolationMode } from '../src/core/runner';
-import { LocalMedplum } from '../src/core/medplum';
+import { FhirHost } from '../src/core/fhir/host';
+import { createLocalClient } from '../src/core/fhir/client';
+import { loadCore } from '../src/core/fhir/platform';
 import { AuditStore } from '../src/core/store';
 
 function repoRoot(): string {
@@ -55,7 +60,7 @@ async function main(): Promise<void> {
   );
   const results: Record<string, number> = {};
   const store = await AuditStore.open(path.join(tmp, 'audit.db'), { watch: false });
-  const medplum = await LocalMedplum.open({ store });
+  const medplum = new FhirHost({ log: store, dataDir: tmp, definitionsDir: fs.existsSync(path.join(ROOT, 'dist', 'fhir')) ? path.join(ROOT, 'dist', 'fhir') : undefined });
   const user = 'bench@example.com';
   try {
     // ---- cold: a brand-new runner, then new bots in a running one
@@ -180,8 +185,79 @@ async function main(): Promise<void> {
       }
       results.vm_context_p50_ms = round(pct(xs.slice(50), 50), 3);
     }
+
+    // ---- the FHIR server through the real MedplumClient (what a bot's calls cost on the host)
+    {
+      const fstore = await AuditStore.open(path.join(tmp, 'fhir.db'), { watch: false });
+      const host = new FhirHost({ log: fstore, dataDir: tmp });
+      const ctx = { user: 'Bot/bench', bot: 'bench', traceId: 'bench' };
+      const client = createLocalClient(loadCore(), (req) => host.fhir.handle(req, ctx), { traceId: 'bench' });
+      const codes = Array.from({ length: 20 }, (_, i) => `${1000 + i}-${i % 10}`);
+      const bundle = {
+        resourceType: 'Bundle' as const,
+        type: 'batch' as const,
+        entry: Array.from({ length: 10_000 }, (_, i) => ({
+          request: { method: 'POST' as const, url: 'Observation' },
+          resource: {
+            resourceType: 'Observation' as const,
+            status: 'final' as const,
+            code: { coding: [{ system: 'http://loinc.org', code: codes[i % codes.length] }] },
+            subject: { reference: `Patient/p${i % 100}` },
+            effectiveDateTime: new Date(Date.UTC(2023, 0, 1) + i * 3_600_000).toISOString(),
+            valueQuantity: { value: i % 200, unit: 'bpm' },
+          },
+        })),
+      };
+      await client.executeBatch(bundle);
+      await host.flush();
+      const q = `code=http://loinc.org|${codes[3]}&date=ge2023-06-01&_sort=-date`;
+      const xs: number[] = [];
+      let n = 0;
+      for (let i = 0; i < 60; i++) {
+        const t = performance.now();
+        n = (await client.searchResources('Observation', q)).length;
+        xs.push(performance.now() - t);
+      }
+      if (n === 0) throw new Error('search_10k: no match');
+      results.search_10k_p50_ms = round(pct(xs.slice(10), 50), 2);
+
+      const txs: number[] = [];
+      for (let k = 0; k < 7; k++) {
+        const tx = {
+          resourceType: 'Bundle' as const,
+          type: 'transaction' as const,
+          entry: Array.from({ length: 100 }, (_, i) =>
+            i === 0
+              ? { fullUrl: `urn:uuid:00000000-0000-4000-8000-${String(k).padStart(12, '0')}`, request: { method: 'POST' as const, url: 'Patient' }, resource: { resourceType: 'Patient' as const, name: [{ family: `Tx${k}` }] } }
+              : {
+                  request: { method: 'POST' as const, url: 'Observation' },
+                  resource: { resourceType: 'Observation' as const, status: 'final' as const, code: { text: `t${i}` }, subject: { reference: `urn:uuid:00000000-0000-4000-8000-${String(k).padStart(12, '0')}` } },
+                },
+          ),
+        };
+        const t = performance.now();
+        const r = await client.executeBatch(tx);
+        txs.push(performance.now() - t);
+        if (r.entry?.length !== 100) throw new Error('transaction_100: wrong answer');
+      }
+      results.transaction_100_ms = round(pct(txs.slice(2), 50), 1);
+
+      let p = await client.createResource<import('@medplum/fhirtypes').Patient>({ resourceType: 'Patient', active: false });
+      for (let i = 0; i < 9; i++) p = await client.updateResource({ ...p, active: i % 2 === 0, birthDate: `2000-01-${String(i + 1).padStart(2, '0')}` });
+      await host.flush();
+      const hs: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const t = performance.now();
+        const h = await client.readHistory('Patient', p.id!);
+        hs.push(performance.now() - t);
+        if (h.entry?.length !== 10) throw new Error(`read_history: ${h.entry?.length} versions`);
+      }
+      results.read_history_p50_ms = round(pct(hs.slice(20), 50), 3);
+      await host.flush();
+      await fstore.close();
+    }
   } finally {
-    await medplum.close();
+    await medplum.flush();
     await store.close();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -192,6 +268,9 @@ async function main(): Promise<void> {
     run_cold_ms: '≤ 150',
     runs_per_s_sequential: '≥ 200',
     crud_1000_ms: '≤ 1000',
+    search_10k_p50_ms: '≤ 10',
+    transaction_100_ms: '≤ 150',
+    read_history_p50_ms: '≤ 5',
     host_rss_growth_1000_runs_mb: '≤ 20',
   };
   console.log('\n| metric | value | goal |\n| --- | ---: | --- |');

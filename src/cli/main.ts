@@ -7,8 +7,7 @@ import { parseArgs } from 'node:util';
 import { botEntityId, botRunsFilter, discoverBots, type BotInfo } from '../core/bots/discovery';
 import { BOT_AUDIT_CONFIG_FILE, MEDPLUM_CONFIG_FILE, formatConfigIssue, readSampleInput } from '../core/bots/config';
 import { QueryError, parseQuery, type Filter } from '../core/query';
-import { LocalMedplum } from '../core/medplum';
-import { BotRunner, formatLogLine, parseRunInput, type RunResult } from '../core/runner';
+import { type BotRunner, formatLogLine, openRunner, parseRunInput, type RunResult } from '../core/runner';
 import { AuditStore, OUTCOME_NAMES, StoreError, type Entry, type ExportFormat, type Outcome } from '../core/store';
 import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
 import { formatTable, outcomeText, safeText, styleFor } from './table';
@@ -141,11 +140,10 @@ function findBot(ctx: Ctx, nameOrPath: string): BotInfo {
 }
 
 async function withRunner<T>(ctx: Ctx, store: AuditStore, fn: (r: BotRunner) => Promise<T>): Promise<T> {
-  const medplum = await LocalMedplum.open({ file: path.join(path.dirname(ctx.dbPath), 'resources.db'), store, wasmPath: path.join(ctx.io.distDir, 'sql-wasm.wasm') });
-  const runner = new BotRunner({
-    workerPath: path.join(ctx.io.distDir, 'bot-worker.js'),
+  const { runner, fhir } = openRunner({
     store,
-    medplum,
+    distDir: ctx.io.distDir,
+    dataDir: path.dirname(ctx.dbPath),
     maxConcurrent: 1,
     onLog: (line) => ctx.io.stderr.write(`${line}\n`),
   });
@@ -153,7 +151,7 @@ async function withRunner<T>(ctx: Ctx, store: AuditStore, fn: (r: BotRunner) => 
     return await fn(runner);
   } finally {
     runner.dispose();
-    await medplum.close();
+    await fhir.flush();
   }
 }
 

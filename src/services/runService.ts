@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { settings } from '../config';
 import { Commands } from '../constants';
-import { LocalMedplum } from '../core/medplum';
-import { BotRunner, type RunResult } from '../core/runner';
+import { type BotRunner, type RunResult, openRunner } from '../core/runner';
+import type { FhirHost } from '../core/fhir/host';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
 import type { BotInfo } from '../views/bots/botsModel';
@@ -31,7 +31,7 @@ export class UntrustedWorkspaceError extends Error {
  */
 export class RunService extends Disposable {
   private runner: Promise<BotRunner> | undefined;
-  private medplum: LocalMedplum | undefined;
+  private fhir: FhirHost | undefined;
   private readonly running = new Map<string, { bot: BotInfo; cancel: () => void }>();
   private readonly status = this.register(vscode.window.createStatusBarItem('botAudit.runs', vscode.StatusBarAlignment.Left, 50));
   private readonly finished = this.register(new vscode.EventEmitter<RunResult>());
@@ -56,20 +56,17 @@ export class RunService extends Disposable {
       const shipped = path.join(dist, 'esbuild', 'lib', 'main.js');
       const esbuildPath = fs.existsSync(shipped) ? shipped : undefined;
       if (esbuildPath) process.env.ESBUILD_BINARY_PATH = path.join(dist, 'esbuild', 'bin', process.platform === 'win32' ? 'esbuild.exe' : 'esbuild');
-      this.medplum = await LocalMedplum.open({
-        file: path.join(this.audit.dataDir, 'resources.db'),
+      const { runner, fhir } = openRunner({
         store,
-        wasmPath: path.join(dist, 'sql-wasm.wasm'),
-      });
-      return new BotRunner({
-        workerPath: path.join(dist, 'bot-worker.js'),
-        store,
-        medplum: this.medplum,
+        distDir: dist,
+        dataDir: this.audit.dataDir,
         maxConcurrent: settings().maxConcurrentRuns,
         user: this.audit.user,
         onLog: (line) => log.info(line),
         esbuildPath,
       });
+      this.fhir = fhir;
+      return runner;
     })().catch((e) => {
       this.runner = undefined;
       throw e;
@@ -146,7 +143,7 @@ export class RunService extends Disposable {
   override dispose(): void {
     this.cancelAll();
     void this.runner?.then((r) => r.dispose()).catch(() => undefined);
-    void this.medplum?.close().catch(() => undefined);
+    void this.fhir?.flush().catch(() => undefined);
     super.dispose();
   }
 }

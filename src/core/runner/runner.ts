@@ -7,11 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type BotSettings, DEFAULT_BOT_SETTINGS, CONTENT_TYPES } from '../bots/config';
 import { SecretMasker, loadSecrets, toEventSecrets } from '../bots/secrets';
-import { BotBundler, BundleError } from './bundler';
+import { BotBundler, BundleError, nodeVersionProblem } from './bundler';
 import { parseRunInput } from './input';
 import { type Isolate, type IsolateExit, IsolatePool, type IsolationMode } from './pool';
 import type { DoneMessage, RunMessage, WireFailure, WorkerToHost } from './protocol';
 import { destinations, detectUser, shouldRecord } from './record';
+import { stableId } from '../fhir/ids';
+import { LOCAL_BASE_URL } from '../fhir/platform';
 import {
   type AuditEntryInput,
   type AuditSink,
@@ -24,7 +26,7 @@ import {
   formatLogLine,
 } from './types';
 
-/** The host side of the bot's Medplum client (src/core/medplum's LocalMedplumHost). */
+/** The host side of the bot's Medplum client: src/core/fhir's FhirHost, which answers its fetch. */
 export interface MedplumHost {
   /** Returns the value (or a promise of it), or throws an error with `status`/`outcome`. */
   handle(method: string, args: unknown[], ctx: MedplumCallContext): unknown;
@@ -40,7 +42,14 @@ export interface MedplumCallContext {
   onBehalfOf: string;
   traceId: string;
   masker: SecretMasker;
+  /** A line in the run's output. */
+  log?: (level: 'info' | 'warn', text: string) => void;
+  /** Runs a local bot as a child of this run (the bot's `executeBot`). */
+  executeBot?: (ref: { id?: string; identifier?: string }, body: unknown, contentType: string) => Promise<{ status: number; body: unknown; contentType?: string }>;
 }
+
+/** How deep `executeBot` may nest (a bot that runs itself stops here). */
+const MAX_CHILD_DEPTH = 5;
 
 export interface BotRunnerOptions {
   /** Path of dist/bot-worker.js. */
@@ -58,12 +67,12 @@ export interface BotRunnerOptions {
   /** Overrides the detected user (git user.email, else the OS user). */
   user?: string;
   esbuildPath?: string;
-  /** Folder with the FHIR search definitions for the worker (default: `fhir/` beside the worker, else node_modules). */
-  definitionsDir?: string;
   /** Idle pooled workers kept per memory limit (default = maxConcurrent). */
   maxIdleWorkers?: number;
   /** Output kept per run before the middle is dropped (default 16 MiB; the store caps further). */
   maxOutputBytes?: number;
+  /** Finds a workspace bot by its Medplum id, name or identifier (`system|value`), for `executeBot`. */
+  resolveBot?: (root: string, ref: { id?: string; identifier?: string }) => BotTarget | undefined;
 }
 
 /** What to run. A BotInfo from discovery fits. */
@@ -100,6 +109,8 @@ export interface RunRequest {
   signal?: AbortSignal;
   /** Each output line as it comes (secrets masked). */
   onOutput?: (line: LogLine) => void;
+  /** Set for a run started by another run's `executeBot`: how deep it nests (it takes no slot of its own). */
+  childDepth?: number;
 }
 
 export interface RunResult {
@@ -217,12 +228,7 @@ export class BotRunner {
   private readonly executedQueue: { entry: AuditEntryInput; resolve(v: { id: number }): void; reject(e: unknown): void }[] = [];
   private executedInFlight?: Promise<void>;
 
-  private readonly definitionsDir?: string;
-
   constructor(private readonly opts: BotRunnerOptions) {
-    // A packaged extension ships the search definitions in dist/fhir beside the worker.
-    const shipped = path.join(path.dirname(opts.workerPath), 'fhir');
-    this.definitionsDir = opts.definitionsDir ?? (fs.existsSync(path.join(shipped, 'search-parameters.json')) ? shipped : undefined);
     const max = Math.max(1, opts.maxConcurrent ?? 4);
     this.slots = new Semaphore(max);
     this.bundler = new BotBundler({ esbuildPath: opts.esbuildPath });
@@ -358,21 +364,29 @@ export class BotRunner {
         failure = { kind: 'compile', message: e instanceof BundleError ? e.message : `The bot could not be bundled: ${(e as Error).message}` };
         break run;
       }
+      const tooOld = nodeVersionProblem(bundle.engines);
+      if (tooOld) {
+        failure = { kind: 'load', message: tooOld };
+        break run;
+      }
 
-      // Wait for a slot; a cancel while waiting ends the run here.
-      const slot = this.slots.acquire();
+      // Wait for a slot; a cancel while waiting ends the run here. A child run uses its parent's.
+      const slot = req.childDepth ? Object.assign(Promise.resolve(), { abandon: () => undefined }) : this.slots.acquire();
       const cancelledWhileQueued = new Promise<'cancelled'>((resolve) => {
         control.hook = () => resolve('cancelled');
         if (control.cancelled) resolve('cancelled');
       });
       if ((await Promise.race([slot.then(() => 'slot' as const), cancelledWhileQueued])) === 'cancelled') {
         slot.abandon();
-        void slot.then(() => this.slots.release());
+        if (!req.childDepth) void slot.then(() => this.slots.release());
         failure = { kind: 'cancelled', message: 'The run was cancelled before it started' };
         break run;
       }
       let iso: Isolate | undefined;
       try {
+        // The requester's profile: its id is stable, and the local server stores it before it
+        // answers the run's first request (a run that makes none leaves no trace of it).
+        const requester = req.requester ?? { reference: `Practitioner/${stableId('Practitioner', user)}`, display: user };
         try {
           iso = await this.pool.acquire(settings.memoryLimitMb);
         } catch (e) {
@@ -381,6 +395,8 @@ export class BotRunner {
         }
         const outcome = await this.runIn(iso, {
           runId,
+          requester,
+          botId: req.bot.id ?? stableId('Bot', entityId),
           bundle,
           botPath,
           root,
@@ -403,7 +419,7 @@ export class BotRunner {
         if (outcome.healthy) this.pool.release(iso);
         else this.pool.destroy(iso);
       } finally {
-        this.slots.release();
+        if (!req.childDepth) this.slots.release();
       }
     }
 
@@ -529,6 +545,8 @@ export class BotRunner {
     iso: Isolate,
     r: {
       runId: string;
+      requester: BotReference;
+      botId: string;
       bundle: { hash: string; code: string };
       botPath: string;
       root: string;
@@ -594,15 +612,16 @@ export class BotRunner {
         code: known ? undefined : r.bundle.code,
         botPath: r.botPath,
         root: r.root,
-        definitionsDir: this.definitionsDir,
         event: {
-          bot: { reference: `Bot/${r.entityId}`, display: r.name },
+          bot: { reference: `Bot/${r.botId}`, display: r.name },
           contentType: r.contentType,
           input: r.wire,
           secrets: toEventSecrets(r.secrets),
           traceId: r.traceId,
-          requester: r.req.requester ?? { reference: `Practitioner/${r.user}`, display: r.user },
+          requester: r.requester,
           headers: r.req.headers ?? {},
+          baseUrl: LOCAL_BASE_URL,
+          defaultHeaders: {},
         },
       };
       iso.knownBundles.add(r.bundle.hash);
@@ -630,9 +649,57 @@ export class BotRunner {
     });
   }
 
+  /**
+   * A bot's `executeBot`: runs the named workspace bot as a child run with the same trace ID (so
+   * the log links them), recorded like any run; answers as Medplum's `$execute` does: the child's
+   * return value, or an OperationOutcome when it failed.
+   */
+  private async childRun(
+    parent: { root: string; req: RunRequest; traceId: string; requester: BotReference },
+    ref: { id?: string; identifier?: string },
+    body: unknown,
+    contentType: string,
+  ): Promise<{ status: number; body: unknown; contentType?: string }> {
+    const depth = (parent.req.childDepth ?? 0) + 1;
+    const what = ref.id ?? ref.identifier ?? '';
+    if (depth > MAX_CHILD_DEPTH) return { status: 400, body: errorOutcome(`executeBot nests deeper than ${MAX_CHILD_DEPTH} runs (Bot ${what})`) };
+    const target = this.opts.resolveBot?.(parent.root, ref);
+    if (!target) return { status: 404, body: errorOutcome(`Not found: Bot ${what} (no bot in this workspace has that id, name or identifier)`) };
+    const json = contentType === CONTENT_TYPES.JSON || contentType === CONTENT_TYPES.FHIR_JSON;
+    const res = await this.run({
+      root: parent.root,
+      bot: target,
+      ...(json || typeof body !== 'string' ? { input: body } : { inputText: body }),
+      contentType,
+      traceId: parent.traceId,
+      requester: parent.requester,
+      childDepth: depth,
+      signal: parent.req.signal,
+    });
+    if (!res.ok) return { status: res.outcome === 4 ? 400 : 500, body: errorOutcome(`Bot ${res.bot.name} failed (${res.outcomeDisplay}): ${res.message ?? ''}`) };
+    let value: unknown;
+    try {
+      value = res.returnValue === undefined ? undefined : JSON.parse(res.returnValue);
+    } catch {
+      value = res.returnValue;
+    }
+    return { status: 200, body: value, contentType: typeof value === 'string' ? res.contentType : undefined };
+  }
+
   private answerRpc(
     iso: Isolate,
-    r: { runId: string; traceId: string; name: string; user: string; masker: SecretMasker; medplumCtx?: MedplumCallContext },
+    r: {
+      runId: string;
+      traceId: string;
+      name: string;
+      user: string;
+      root: string;
+      req: RunRequest;
+      requester: BotReference;
+      masker: SecretMasker;
+      addLog: (l: LogLine) => void;
+      medplumCtx?: MedplumCallContext;
+    },
     m: Extract<WorkerToHost, { t: 'rpc' }>,
   ): void {
     const reply = (value: unknown): void => iso.send({ t: 'rpc-result', runId: r.runId, callId: m.callId, ok: true, value, sync: m.sync });
@@ -642,15 +709,26 @@ export class BotRunner {
     };
     try {
       if (!this.opts.medplum) throw Object.assign(new Error('No local Medplum data store is configured for this runner'), { status: 501 });
-      r.medplumCtx ??= { botUser: `Bot/${r.name}`, botName: r.name, onBehalfOf: r.user, traceId: r.traceId, masker: r.masker };
+      r.medplumCtx ??= {
+        botUser: `Bot/${r.name}`,
+        botName: r.name,
+        onBehalfOf: r.user,
+        traceId: r.traceId,
+        masker: r.masker,
+        log: (level, text) => r.addLog({ time: new Date().toISOString(), level, text }),
+        executeBot: (ref, body, contentType) => this.childRun(r, ref, body, contentType),
+      };
       const value = this.opts.medplum.handle(m.method, m.args, r.medplumCtx);
-      // Answered in the same tick when the host is synchronous (LocalMedplum is).
       if (value instanceof Promise) value.then(reply, fail);
       else reply(value);
     } catch (e) {
       fail(e);
     }
   }
+}
+
+function errorOutcome(text: string): { resourceType: 'OperationOutcome'; issue: { severity: 'error'; code: string; details: { text: string } }[] } {
+  return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing', details: { text } }] };
 }
 
 function safeJson(v: unknown): string | undefined {

@@ -11,14 +11,15 @@ import { Writable } from 'node:stream';
 import { MessageChannel, type MessagePort, parentPort, receiveMessageOnPort } from 'node:worker_threads';
 import type { DoneMessage, HostToWorker, RpcResultMessage, RunMessage, WireFailure, WorkerToHost } from './protocol';
 import type { LogLevel } from './types';
-import { createWorkerMedplumClient, type RpcCall } from '../medplum/workerClient';
 import { writeSearchDefinitions } from '../medplum/definitions';
+import { createLocalClient, localClientClass, makeLocalFetch, type HostFetch } from '../fhir/client';
+import { ensureWebSocket, loadCore } from '../fhir/platform';
 
 type Core = typeof import('@medplum/core');
 let coreModule: Core | undefined;
-// Loaded on first use only (HL7 input/output, error status), to keep a worker's start cheap.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const core = (): Core => (coreModule ??= require('@medplum/core') as Core);
+// Loaded on first run (the bot's client is a real MedplumClient), not at the worker's start.
+const core = (): Core => (coreModule ??= loadCore());
+type RpcCall = (method: string, args: unknown[]) => Promise<unknown>;
 
 // ---------------------------------------------------------------- channel (thread or process)
 const realExit = process.exit.bind(process);
@@ -201,6 +202,8 @@ interface ActiveRun {
   stdoutBuf: { stdout: string; stderr: string };
   failure?: WireFailure;
   finish?: (d: Omit<DoneMessage, 't' | 'runId'>) => void;
+  /** The bot's requests to the host's FHIR server. */
+  hostFetch?: HostFetch;
 }
 
 let current: ActiveRun | undefined;
@@ -472,10 +475,29 @@ async function execute(msg: RunMessage): Promise<void> {
   // Load: compile (cached per bundle hash), evaluate in a fresh context, find the handler.
   let handler: (medplum: unknown, event: unknown) => unknown;
   const proc = makeProcess(run);
+  const requireFn = makeRequire(run, proc);
+  const rpc: RpcCall = syncRpc
+    ? (method, args) =>
+        new Promise((resolve, reject) => {
+          if (run.closed) return reject(new Error('The run has ended'));
+          const reply = syncRpc!.call({ t: 'rpc', runId: msg.runId, callId: run.nextCallId++, method, args, sync: true });
+          if (reply.ok) resolve(reply.value);
+          else reject(rpcError(reply));
+        })
+    : (method, args) =>
+        new Promise((resolve, reject) => {
+          if (run.closed) return reject(new Error('The run has ended'));
+          const callId = run.nextCallId++;
+          run.pendingRpc.set(callId, { resolve, reject });
+          send({ t: 'rpc', runId: msg.runId, callId, method, args });
+        });
   let ctx: vm.Context;
   try {
     run.bundle = loadBundle(msg);
     const timers = makeTimers(run);
+    const c = core();
+    const hostFetch: HostFetch = (req) => rpc('fetch', [req]) as ReturnType<HostFetch>;
+    run.hostFetch = hostFetch;
     ctx = vm.createContext({
       console: makeConsole(run),
       process: proc,
@@ -491,7 +513,10 @@ async function execute(msg: RunMessage): Promise<void> {
       Event,
       EventTarget,
       MessageChannel,
-      fetch: web.fetch,
+      // As Medplum's vmcontext: fetch (requests to the local server's base URL go to it), the
+      // web streams and encoders, WebSocket, and @medplum/core's ContentType, Hl7Message and
+      // MedplumClient (ours: its fetch goes to the local server).
+      fetch: makeLocalFetch(hostFetch, msg.event.traceId, web.fetch as typeof fetch),
       Headers: web.Headers,
       Request: web.Request,
       Response: web.Response,
@@ -502,11 +527,21 @@ async function execute(msg: RunMessage): Promise<void> {
       btoa,
       crypto: web.crypto,
       performance,
+      ReadableStream: web.ReadableStream,
+      WritableStream: web.WritableStream,
+      TransformStream: web.TransformStream,
+      TextEncoderStream: web.TextEncoderStream,
+      TextDecoderStream: web.TextDecoderStream,
+      WebSocket: ensureWebSocket(),
+      ContentType: c.ContentType,
+      Hl7Message: c.Hl7Message,
+      MedplumClient: localClientClass(c),
+      require: requireFn,
     });
     setGlobal.runInContext(ctx);
     const fn = run.bundle.script.runInContext(ctx) as (...a: unknown[]) => void;
     const mod: { exports: Record<string, unknown> } = { exports: {} };
-    fn.call(mod.exports, mod.exports, makeRequire(run, proc), mod, msg.botPath, path.dirname(msg.botPath));
+    fn.call(mod.exports, mod.exports, requireFn, mod, msg.botPath, path.dirname(msg.botPath));
     const exp = mod.exports as { handler?: unknown; default?: { handler?: unknown } | ((...a: unknown[]) => unknown) };
     const h = exp.handler ?? (typeof exp.default === 'object' ? exp.default?.handler : undefined);
     if (typeof h !== 'function') {
@@ -524,22 +559,7 @@ async function execute(msg: RunMessage): Promise<void> {
 
   // Run.
   try {
-    const rpc: RpcCall = syncRpc
-      ? (method, args) =>
-          new Promise((resolve, reject) => {
-            if (run.closed) return reject(new Error('The run has ended'));
-            const reply = syncRpc!.call({ t: 'rpc', runId: msg.runId, callId: run.nextCallId++, method, args, sync: true });
-            if (reply.ok) resolve(reply.value);
-            else reject(rpcError(reply));
-          })
-      : (method, args) =>
-          new Promise((resolve, reject) => {
-            if (run.closed) return reject(new Error('The run has ended'));
-            const callId = run.nextCallId++;
-            run.pendingRpc.set(callId, { resolve, reject });
-            send({ t: 'rpc', runId: msg.runId, callId, method, args });
-          });
-    const medplum = createWorkerMedplumClient(rpc, { definitionsDir: msg.definitionsDir });
+    const medplum = createLocalClient(core(), run.hostFetch!, { traceId: msg.event.traceId, defaultHeaders: msg.event.defaultHeaders });
     const event = buildEvent(run, ctx);
     const result = await handler(medplum, event);
     // Let unhandled rejections of this run surface before it is reported as done.

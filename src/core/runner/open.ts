@@ -1,0 +1,49 @@
+// One place that assembles a runner with its local FHIR server, for the extension and the CLI.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { discoverBots } from '../bots/discovery';
+import { FhirHost } from '../fhir/host';
+import type { ResourceLog } from '../fhir/repository';
+import type { AuditSink } from './types';
+import { BotRunner, type BotRunnerOptions, type BotTarget } from './runner';
+
+export interface OpenRunnerOptions extends Omit<BotRunnerOptions, 'workerPath' | 'store' | 'medplum' | 'resolveBot'> {
+  /** The audit store: the log of runs, and the resources' only durable copy. */
+  store: AuditSink & ResourceLog;
+  /** The built extension's `dist` folder (bot-worker.js, fhir/). */
+  distDir: string;
+  /** `.bot-audit/` (Binary content goes in its binary/ folder). */
+  dataDir: string;
+}
+
+/**
+ * Finds the workspace bot that `executeBot` names: by Medplum id (medplum.config.json), name,
+ * path, or an identifier `system|value` among the bot's settings' `identifier`s.
+ */
+export function resolveWorkspaceBot(root: string, ref: { id?: string; identifier?: string }): BotTarget | undefined {
+  const { bots } = discoverBots(root);
+  const ids = (b: (typeof bots)[number]): string[] => {
+    const raw = (b.settings as { identifier?: unknown }).identifier;
+    const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+    return list.map((x) => (typeof x === 'string' ? x : x && typeof x === 'object' ? `${(x as { system?: string }).system ?? ''}|${(x as { value?: string }).value ?? ''}` : '')).filter(Boolean);
+  };
+  const bot = ref.id
+    ? bots.find((b) => b.id === ref.id) ?? bots.find((b) => b.name === ref.id) ?? bots.find((b) => b.relPath === ref.id)
+    : bots.find((b) => ref.identifier !== undefined && ids(b).includes(ref.identifier));
+  return bot && { path: bot.path, name: bot.name, id: bot.id, relPath: bot.relPath, settings: bot.settings };
+}
+
+export function openRunner(opts: OpenRunnerOptions): { runner: BotRunner; fhir: FhirHost } {
+  const shipped = path.join(opts.distDir, 'fhir');
+  const definitionsDir = fs.existsSync(path.join(shipped, 'search-parameters.json')) ? shipped : undefined;
+  const fhir = new FhirHost({ log: opts.store, dataDir: opts.dataDir, definitionsDir });
+  const { store, distDir: _d, dataDir: _dd, ...rest } = opts;
+  const runner = new BotRunner({
+    ...rest,
+    workerPath: path.join(opts.distDir, 'bot-worker.js'),
+    store,
+    medplum: fhir,
+    resolveBot: resolveWorkspaceBot,
+  });
+  return { runner, fhir };
+}
