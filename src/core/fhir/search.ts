@@ -18,8 +18,9 @@
 //  - string: starts with, case- and accent-insensitive, on each part of a HumanName / Address and
 //    on the whole; :contains, :exact (case-sensitive equality), :missing.
 //  - date: the ranges that the resource's value and the search value cover (`2024-01` is the whole
-//    month), compared as instants: eq / ap overlap; ne none overlaps; gt, lt, ge, le, sa, eb.
-//  - number, quantity: as numbers (Range values by their bounds); ap is ±10 %; a quantity's
+//    month), compared as instants: eq / ap overlap; ne: has a date, none overlaps; gt, lt, ge,
+//    le, sa, eb.
+//  - number, quantity: as numbers (Range values by their bounds); ap is ±10 %; ne as for dates; a quantity's
 //    `|system|code` must match when given (Medplum's server ignores the unit; FHIR does not).
 //  - reference: `Type/id` (relative, absolute or versioned references all compare as `Type/id`), or
 //    a bare id; canonical URLs as they are (with or without `|version`); :identifier, :not, :missing.
