@@ -33,6 +33,7 @@ import {
 import { FhirRepository, getExtraEntries, type CreateResourceOptions, type RepositoryMode, type UpdateResourceOptions } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Parameters, Reference, Resource } from '@medplum/fhirtypes';
 import type { Entry, NewEntry } from '../store/types';
+import { LOCAL_BASE_URL } from './platform';
 import { runSearch, type SearchSource } from './search';
 
 /** What the repository needs of the audit store (src/core/store's AuditStore has it). */
@@ -427,7 +428,7 @@ export class LogRepository extends FhirRepository implements SearchSource {
 
   async search<T extends Resource>(searchRequest: SearchRequest<T>): Promise<Bundle<WithId<T>>> {
     this.state.sync();
-    const bundle = runSearch(this, searchRequest as SearchRequest) as Bundle<WithId<T>>;
+    const bundle = runSearch(this, searchRequest as SearchRequest, `${LOCAL_BASE_URL}fhir/R4/`) as Bundle<WithId<T>>;
     if (bundle.entry) for (const e of bundle.entry) if (e.resource) e.resource = deepClone(e.resource);
     if ((searchRequest.include || searchRequest.revInclude) && bundle.entry?.length) {
       const entries = bundle.entry as BundleEntry[];

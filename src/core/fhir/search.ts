@@ -47,6 +47,7 @@
 // as `subject=1`); checkSearchQuery refuses the former where the raw query is at hand.
 import './globals';
 import {
+  formatSearchQuery,
   DEFAULT_MAX_SEARCH_COUNT,
   DEFAULT_SEARCH_COUNT,
   OperationOutcomeError,
@@ -840,7 +841,7 @@ function checkDefinitions(): void {
  * OperationOutcomeError(badRequest(...)) for what it does not understand; _include and
  * _revinclude are left to the caller.
  */
-export function runSearch(source: SearchSource, req: SearchRequest): Bundle {
+export function runSearch(source: SearchSource, req: SearchRequest, linkBase?: string): Bundle {
   checkDefinitions();
   const types: string[] = req.types?.length ? [...req.types] : [req.resourceType];
   for (const t of types) if (!globalSchema.types[t]?.searchParams) throw bad(`Unknown resource type: ${t}`);
@@ -865,8 +866,9 @@ export function runSearch(source: SearchSource, req: SearchRequest): Bundle {
   const rules = req.sortRules ?? [];
   const keyFns = sortKeyFns(rules, types);
 
-  // Without a sort or a total, the search can stop once the page is full.
-  const enough = !rules.length && !wantTotal ? offset + count : Infinity;
+  // Without a sort or a total, the search can stop once the page is full (and one more tells
+  // that a next page exists).
+  const enough = !rules.length && !wantTotal ? offset + count + 1 : Infinity;
   const ids = idsOf(filters);
   let matches: Resource[] = [];
   for (const t of types) {
@@ -898,6 +900,12 @@ export function runSearch(source: SearchSource, req: SearchRequest): Bundle {
     });
   }
   if (wantTotal) bundle.total = matches.length;
+  if (linkBase && !req.types?.length) {
+    // As a Medplum server pages (searchResourcePages follows `next`): self, and next while more match.
+    const url = (r: SearchRequest): string => `${linkBase}${req.resourceType}${formatSearchQuery(r)}`;
+    bundle.link = [{ relation: 'self', url: url(req) }];
+    if (count > 0 && matches.length > offset + count) bundle.link.push({ relation: 'next', url: url({ ...req, offset: offset + count }) });
+  }
   return bundle;
 }
 

@@ -239,6 +239,15 @@ describe('fhir: the local server through a real MedplumClient', function () {
     assert.match(r.text, /nonsense/);
   });
 
+  it('pages: a next link while more match, which searchResourcePages follows to the end', async () => {
+    for (let i = 0; i < 7; i++) await s.client.createResource<Patient>({ resourceType: 'Patient', name: [{ family: `Page${i}` }] });
+    const first = await s.client.search('Patient', { _count: '3', _sort: 'family' });
+    assert.ok(first.link?.some((l) => l.relation === 'next'));
+    const families: string[] = [];
+    for await (const page of s.client.searchResourcePages('Patient', { _count: '3', _sort: 'family' })) families.push(...page.map((p) => p.name?.[0]?.family ?? ''));
+    assert.deepEqual(families, Array.from({ length: 7 }, (_, i) => `Page${i}`));
+  });
+
   it('$everything: the patient and the resources of its compartment', async () => {
     const p = await s.client.createResource<Patient>({ resourceType: 'Patient' });
     await s.client.createResource<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'hr' }, subject: { reference: `Patient/${p.id}` } });
