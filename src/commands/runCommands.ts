@@ -44,7 +44,13 @@ export function registerRunCommands(context: vscode.ExtensionContext, bots: Bots
     if (target instanceof vscode.Uri) {
       const found = (await bots.getBots()).find((b) => b.uri.toString() === target.toString());
       if (found) return found;
-      void vscode.window.showWarningMessage(vscode.l10n.t('{0} is not a bot: bots are the files matched by the Bot Glob setting.', vscode.workspace.asRelativePath(target)));
+      // A module that bots share (no exported handler) is never run as one: it would only fail.
+      const shared = (await bots.getSharedModules()).some((b) => b.uri.toString() === target.toString());
+      void vscode.window.showWarningMessage(
+        shared
+          ? vscode.l10n.t('{0} is not a bot: it exports no handler function (bots export `handler(medplum, event)`).', vscode.workspace.asRelativePath(target))
+          : vscode.l10n.t('{0} is not a bot: bots are the files matched by the Bot Glob setting.', vscode.workspace.asRelativePath(target)),
+      );
       return undefined;
     }
     if (target && typeof target === 'object' && target.bot) return target.bot;
