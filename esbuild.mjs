@@ -99,7 +99,7 @@ const common = {
 const configs = [
   {
     ...common,
-    entryPoints: { extension: 'src/extension.ts', 'bot-worker': 'src/core/runner/worker.ts' },
+    entryPoints: { extension: 'src/extension.ts', 'bot-worker': 'src/core/runner/worker.ts', 'fhir-server': 'src/core/fhir/thread.ts' },
     outdir: 'dist',
     platform: 'node',
     format: 'cjs',

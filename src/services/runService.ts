@@ -60,6 +60,7 @@ export class RunService extends Disposable {
         store,
         distDir: dist,
         dataDir: this.audit.dataDir,
+        serverThread: { logFile: this.audit.dbPath, wasmPath: path.join(dist, 'sql-wasm.wasm') },
         maxConcurrent: settings().maxConcurrentRuns,
         user: this.audit.user,
         onLog: (line) => log.info(line),
@@ -143,7 +144,7 @@ export class RunService extends Disposable {
   override dispose(): void {
     this.cancelAll();
     void this.runner?.then((r) => r.dispose()).catch(() => undefined);
-    void this.fhir?.flush().catch(() => undefined);
+    void this.fhir?.close().catch(() => undefined);
     super.dispose();
   }
 }

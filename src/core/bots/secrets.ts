@@ -103,6 +103,11 @@ export class SecretMasker {
     return this.values.length === 0;
   }
 
+  /** The secret values it masks (to hand to another thread that masks for the same run). */
+  get secrets(): readonly string[] {
+    return this.values;
+  }
+
   maskText(text: string): string;
   maskText(text: string | undefined): string | undefined;
   maskText(text: string | undefined): string | undefined {

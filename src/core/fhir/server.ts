@@ -6,6 +6,7 @@
 // `.bot-audit/binary/`, `$everything`, `Bot/$execute` (a child run of a local bot), and
 // `email/v1/send` (captured, not sent). Everything else is a 501 OperationOutcome that names it.
 import './globals';
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -23,6 +24,7 @@ import { ensureSearchDefinitions } from '../medplum/definitions';
 import { LOCAL_BASE_URL, loadCore } from './platform';
 import { checkSearchQuery } from './search';
 import { PATIENT_COMPARTMENT } from './search-tables';
+import { stableId } from './ids';
 import { LogRepository, ResourceState, type ChangeAuthor, type ResourceLog, notFoundError } from './repository';
 
 /** A request as it crosses from the bot's worker: bodies as text or bytes. */
@@ -45,8 +47,6 @@ export interface RequestContext extends ChangeAuthor {
   log?: (level: 'info' | 'warn', text: string) => void;
   /** Runs a local bot as a child of this run; the reply is what its `$execute` answers. */
   executeBot?: (ref: { id?: string; identifier?: string }, body: unknown, contentType: string) => Promise<{ status: number; body: unknown; contentType?: string }>;
-  /** Records a captured email (its own entry). */
-  recordEmail?: (email: Record<string, unknown>) => Promise<void>;
 }
 
 export interface LocalFhirServerOptions {
@@ -63,6 +63,7 @@ export class LocalFhirServer {
   readonly state: ResourceState;
   private readonly router = new FhirRouter();
   private ready = false;
+  private readonly profiles = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: LocalFhirServerOptions) {
     this.state = new ResourceState(opts.log);
@@ -90,10 +91,34 @@ export class LocalFhirServer {
   async handle(req: WireRequest, ctx: RequestContext): Promise<WireResponse> {
     try {
       this.init();
+      // `event.requester` refers to this profile: it exists before the run's first answer.
+      if (ctx.onBehalfOf) await this.ensureProfile(ctx.onBehalfOf).catch((e: Error) => ctx.log?.('warn', `[bot-audit] the requester's profile could not be stored: ${e.message}`));
       return await this.route(req, ctx);
     } catch (err) {
       return outcomeResponse(normalizeOperationOutcome(err));
     }
+  }
+
+  /**
+   * The profile of a person who runs bots: `Practitioner/<stable id of the user>` (the id the
+   * runner puts in `event.requester`), stored by that person the first time one of their bots
+   * makes a request here. A run that makes none leaves no trace of it.
+   */
+  ensureProfile(user: string): Promise<void> {
+    let p = this.profiles.get(user);
+    if (!p) {
+      p = (async () => {
+        this.init();
+        const id = stableId('Practitioner', user);
+        this.state.sync();
+        if (this.state.get('Practitioner', id)) return;
+        const telecom = user.includes('@') ? [{ system: 'email' as const, value: user }] : undefined;
+        await new LogRepository(this.state, { user }).updateResource({ resourceType: 'Practitioner', id, name: [{ text: user }], ...(telecom ? { telecom } : {}) });
+      })();
+      this.profiles.set(user, p);
+      p.catch(() => this.profiles.delete(user));
+    }
+    return p;
   }
 
   private async route(req: WireRequest, ctx: RequestContext): Promise<WireResponse> {
@@ -227,7 +252,19 @@ export class LocalFhirServer {
     if (m.text !== undefined) lines.push(String(m.text));
     else if (m.html !== undefined) lines.push(`(html) ${String(m.html)}`);
     ctx.log?.('info', lines.join('\n'));
-    await ctx.recordEmail?.(m);
+    await this.opts.log.appendWith(() => [
+      {
+        user: ctx.user,
+        action: 'CREATED',
+        entityName: 'Email',
+        entityId: randomUUID(),
+        bot: ctx.bot,
+        traceId: ctx.traceId,
+        ...(ctx.onBehalfOf ? { onBehalfOf: ctx.onBehalfOf } : {}),
+        outcomeDesc: 'Captured by sendEmail when the bot ran locally; not sent',
+        after: ctx.mask ? ctx.mask(m) : m,
+      },
+    ]);
     const ok: OperationOutcome = { resourceType: 'OperationOutcome', id: 'ok', issue: [{ severity: 'information', code: 'informational', details: { text: 'Email captured locally, not sent' } }] };
     return { status: 200, headers: { 'content-type': ContentType.FHIR_JSON }, body: JSON.stringify(ok) };
   }

@@ -14,6 +14,11 @@ export interface OpenRunnerOptions extends Omit<BotRunnerOptions, 'workerPath' |
   distDir: string;
   /** `.bot-audit/` (Binary content goes in its binary/ folder). */
   dataDir: string;
+  /**
+   * Runs the FHIR server on a thread of its own that opens this log file itself (the extension
+   * host: the editor's thread never indexes definitions or builds GraphQL's schema).
+   */
+  serverThread?: { logFile: string; wasmPath?: string };
 }
 
 /**
@@ -36,8 +41,9 @@ export function resolveWorkspaceBot(root: string, ref: { id?: string; identifier
 export function openRunner(opts: OpenRunnerOptions): { runner: BotRunner; fhir: FhirHost } {
   const shipped = path.join(opts.distDir, 'fhir');
   const definitionsDir = fs.existsSync(path.join(shipped, 'search-parameters.json')) ? shipped : undefined;
-  const fhir = new FhirHost({ log: opts.store, dataDir: opts.dataDir, definitionsDir });
-  const { store, distDir: _d, dataDir: _dd, ...rest } = opts;
+  const thread = opts.serverThread && { workerPath: path.join(opts.distDir, 'fhir-server.js'), ...opts.serverThread };
+  const fhir = new FhirHost({ log: opts.store, dataDir: opts.dataDir, definitionsDir, thread });
+  const { store, distDir: _d, dataDir: _dd, serverThread: _t, ...rest } = opts;
   const runner = new BotRunner({
     ...rest,
     workerPath: path.join(opts.distDir, 'bot-worker.js'),

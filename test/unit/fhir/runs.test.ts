@@ -167,6 +167,46 @@ describe('fhir: bots run with a real MedplumClient; every change is audited', fu
   });
 });
 
+describe('fhir: the server on a thread of its own (as in the extension host)', function () {
+  this.timeout(60_000);
+  it('answers the bot, captures its email into its output, runs its child bot, and writes to the same log', async () => {
+    const root = makeWorkspace({
+      'bots/parent.ts': `
+        export async function handler(medplum: any) {
+          const p = await medplum.createResource({ resourceType: 'Patient', name: [{ family: 'Threaded' }] });
+          await medplum.sendEmail({ to: 'x@example.com', subject: 'Threaded', text: 'hi' });
+          const child = await medplum.executeBot('child', { id: p.id }, 'application/json');
+          return { id: p.id, child };
+        }`,
+      'bots/child.ts': `export async function handler(medplum: any, event: any) { return (await medplum.readResource('Patient', event.input.id)).name[0].family; }`,
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-thread-'));
+    const file = path.join(dir, 'audit.db');
+    const store = await AuditStore.open(file, { watch: false });
+    const { runner, fhir } = openRunner({ store, distDir: DIST, dataDir: dir, user: 'dev@example.com', serverThread: { logFile: file } });
+    try {
+      const r = await runner.run({ root, bot: { path: 'bots/parent.ts' } });
+      assert.equal(r.outcome, 0, r.outcomeDesc);
+      const v = JSON.parse(r.returnValue!);
+      assert.equal(v.child, 'Threaded');
+      assert.match(r.output, /sendEmail captured, not sent: to x@example\.com; subject: Threaded/);
+      const entries = store.byTrace(r.traceId);
+      assert.deepEqual(
+        entries.filter((e) => e.entityName === 'Patient').map((e) => [e.action, e.entityId, e.user]),
+        [['CREATED', v.id, 'Bot/parent']],
+      );
+      assert.deepEqual(entries.filter((e) => e.action === 'EXECUTED').map((e) => e.bot), ['child', 'parent']);
+      assert.equal(store.verify().ok, true);
+    } finally {
+      runner.dispose();
+      await fhir.close();
+      await store.close();
+      removeWorkspace(root);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('fhir: a bot whose @medplum/core needs a newer Node', function () {
   this.timeout(60_000);
   it('fails to load with one plain line: the versions, and what to do', async () => {

@@ -32,9 +32,6 @@ async function setUp(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-fhir
     onBehalfOf: 'dev@example.com',
     traceId: 'trace-1',
     log: (_level, text) => lines.push(text),
-    recordEmail: async (email) => {
-      await store.append({ user: 'Bot/tester', action: 'CREATED', entityName: 'Email', entityId: 'e1', traceId: 'trace-1', after: email });
-    },
   };
   const client = createLocalClient(loadCore(), (req) => server.handle(req, ctx), { traceId: 'trace-1' }) as unknown as MedplumClient;
   return { dir, store, server, client, ctx, lines };
