@@ -60,6 +60,8 @@ export interface BotSettingsInput {
   auditEventDestination?: AuditEventDestination[];
   contentType?: string;
   inputs?: Record<string, SampleInput>;
+  /** Identifiers (`system|value`) by which other bots' `executeBot` can name this one, as a Medplum Bot's identifiers. */
+  identifier?: string[];
 }
 
 /** Settings of one bot with every default applied. */
@@ -72,6 +74,7 @@ export interface BotSettings {
   auditEventDestination: AuditEventDestination[];
   contentType: string;
   inputs: Record<string, SampleInput>;
+  identifier?: string[];
 }
 
 export interface BotAuditConfig {
@@ -148,7 +151,7 @@ export function validateBotSettings(value: unknown, file: string, field: string,
     issues.push({ file, field, reason: 'must be an object' });
     return out;
   }
-  const known = new Set(['name', 'timeout', 'memoryLimitMb', 'auditEventTrigger', 'auditEventDestination', 'contentType', 'inputs']);
+  const known = new Set(['name', 'timeout', 'memoryLimitMb', 'auditEventTrigger', 'auditEventDestination', 'contentType', 'inputs', 'identifier']);
   for (const k of Object.keys(value)) {
     if (!known.has(k)) issues.push({ file, field: `${field}.${k}`, reason: `unknown setting (known: ${[...known].join(', ')})` });
   }
@@ -184,6 +187,12 @@ export function validateBotSettings(value: unknown, file: string, field: string,
     if (typeof value.contentType !== 'string' || !KNOWN_CONTENT_TYPES.includes(value.contentType))
       issues.push({ file, field: `${field}.contentType`, reason: `must be one of ${KNOWN_CONTENT_TYPES.join(', ')}` });
     else out.contentType = value.contentType;
+  }
+  if (value.identifier !== undefined) {
+    const list = Array.isArray(value.identifier) ? value.identifier : [value.identifier];
+    if (!list.every((x) => typeof x === 'string' && /^[^|]*\|[^|]+$/.test(x)))
+      issues.push({ file, field: `${field}.identifier`, reason: 'must be "system|value", or a list of them' });
+    else out.identifier = list as string[];
   }
   if (value.inputs !== undefined) {
     if (!isObject(value.inputs)) {
@@ -285,6 +294,7 @@ export function resolveBotSettings(...parts: (BotSettingsInput | undefined)[]): 
     if (p.auditEventDestination !== undefined) s.auditEventDestination = [...p.auditEventDestination];
     if (p.contentType !== undefined) s.contentType = p.contentType;
     if (p.inputs !== undefined) s.inputs = { ...s.inputs, ...p.inputs };
+    if (p.identifier !== undefined) s.identifier = [...p.identifier];
   }
   return s;
 }

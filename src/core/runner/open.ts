@@ -27,14 +27,9 @@ export interface OpenRunnerOptions extends Omit<BotRunnerOptions, 'workerPath' |
  */
 export function resolveWorkspaceBot(root: string, ref: { id?: string; identifier?: string }): BotTarget | undefined {
   const { bots } = discoverBots(root);
-  const ids = (b: (typeof bots)[number]): string[] => {
-    const raw = (b.settings as { identifier?: unknown }).identifier;
-    const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
-    return list.map((x) => (typeof x === 'string' ? x : x && typeof x === 'object' ? `${(x as { system?: string }).system ?? ''}|${(x as { value?: string }).value ?? ''}` : '')).filter(Boolean);
-  };
   const bot = ref.id
     ? bots.find((b) => b.id === ref.id) ?? bots.find((b) => b.name === ref.id) ?? bots.find((b) => b.relPath === ref.id)
-    : bots.find((b) => ref.identifier !== undefined && ids(b).includes(ref.identifier));
+    : bots.find((b) => ref.identifier !== undefined && (b.settings.identifier ?? []).includes(ref.identifier));
   return bot && { path: bot.path, name: bot.name, id: bot.id, relPath: bot.relPath, settings: bot.settings };
 }
 

@@ -95,6 +95,17 @@ describe('bots: bot-audit.json', () => {
     assert.equal(settingsForBot(cfg, 'bots/a.ts', 'a').timeout, 10);
   });
 
+  it('reads a bot’s identifiers (one or a list of system|value) and reports a malformed one', () => {
+    const root = ws({
+      'bot-audit.json': JSON.stringify({ bots: { 'bots/a.ts': { identifier: 'urn:x|a' }, 'bots/b.ts': { identifier: ['urn:x|b', '|b2'] }, 'bots/c.ts': { identifier: ['no-bar'] } } }),
+    });
+    const cfg = loadBotAuditConfig(root);
+    assert.deepEqual(settingsForBot(cfg, 'bots/a.ts', 'a').identifier, ['urn:x|a']);
+    assert.deepEqual(settingsForBot(cfg, 'bots/b.ts', 'b').identifier, ['urn:x|b', '|b2']);
+    assert.equal(settingsForBot(cfg, 'bots/c.ts', 'c').identifier, undefined);
+    assert.deepEqual(cfg.issues.map((i) => i.field), ['bots["bots/c.ts"].identifier']);
+  });
+
   it('reports a file that is not JSON', () => {
     const root = ws({ 'bot-audit.json': '{ "bots": ' });
     const cfg = loadBotAuditConfig(root);

@@ -54,9 +54,10 @@ describe('fhir: bots run with a real MedplumClient; every change is audited', fu
       'bots/parent.ts': `
         export async function handler(medplum: any) {
           const r = await medplum.executeBot('child', { n: 2 }, 'application/json');
+          const byIdentifier = await medplum.executeBot({ system: 'urn:bots', value: 'the-child' }, { n: 5 }, 'application/json');
           let failed = '';
           try { await medplum.executeBot('no-such-bot', {}, 'application/json'); } catch (e: any) { failed = e.message; }
-          return { r, failed };
+          return { r, byIdentifier, failed };
         }`,
       'bots/child.ts': `
         export async function handler(medplum: any, event: any) {
@@ -75,6 +76,7 @@ describe('fhir: bots run with a real MedplumClient; every change is audited', fu
           return medplum.createResource({ resourceType: 'Basic', code: { text: 'key ' + event.secrets.TOKEN.valueString } });
         }`,
       '.env': 'TOKEN=tok-9f8e7d6c5b\n',
+      'bot-audit.json': JSON.stringify({ bots: { 'bots/child.ts': { identifier: 'urn:bots|the-child' } } }),
     });
     store = await AuditStore.open(path.join(dir, 'audit.db'), { watch: false });
     ({ runner, fhir } = openRunner({ store, distDir: DIST, dataDir: dir, user: 'dev@example.com' }));
@@ -129,9 +131,10 @@ describe('fhir: bots run with a real MedplumClient; every change is audited', fu
     assert.equal(r.outcome, 0, r.outcomeDesc);
     const v = JSON.parse(r.returnValue!);
     assert.deepEqual(v.r, { doubled: 4 });
+    assert.deepEqual(v.byIdentifier, { doubled: 10 });
     assert.match(v.failed, /no-such-bot/);
     const runs = store.byTrace(r.traceId).filter((e) => e.action === 'EXECUTED');
-    assert.deepEqual(runs.map((e) => e.bot), ['child', 'parent']);
+    assert.deepEqual(runs.map((e) => e.bot), ['child', 'child', 'parent']);
     assert.ok(store.byTrace(r.traceId).some((e) => e.action === 'CREATED' && e.bot === 'child'));
   });
 
