@@ -213,13 +213,15 @@ async function main(): Promise<void> {
       const q = `code=http://loinc.org|${codes[3]}&date=ge2023-06-01&_sort=-date`;
       const xs: number[] = [];
       let n = 0;
-      for (let i = 0; i < 60; i++) {
+      // A warm server: the first searches also pay for JIT and for the log's background indexing of the 10,000 new entries.
+      for (let i = 0; i < 150; i++) {
         const t = performance.now();
         n = (await client.searchResources('Observation', q)).length;
         xs.push(performance.now() - t);
       }
       if (n === 0) throw new Error('search_10k: no match');
-      results.search_10k_p50_ms = round(pct(xs.slice(10), 50), 2);
+      results.search_10k_first_ms = round(xs[0], 1);
+      results.search_10k_p50_ms = round(pct(xs.slice(50), 50), 2);
 
       const txs: number[] = [];
       for (let k = 0; k < 7; k++) {
