@@ -651,6 +651,17 @@ const syncRpc: { call(m: Extract<WorkerToHost, { t: 'rpc' }>): RpcResultMessage 
 
 if (parentPort || process.send) {
   send({ t: 'ready' });
+  // Every run needs @medplum/core (the bot's MedplumClient): load it while the worker waits for
+  // its first run, not in that run's time. A run that comes first loads it itself.
+  setImmediate(() => {
+    if (!coreModule) {
+      try {
+        core();
+      } catch {
+        /* reported by the run that needs it */
+      }
+    }
+  });
 } else if (process.argv[2] === '--write-search-definitions' && process.argv[3]) {
   // Build step: `node dist/bot-worker.js --write-search-definitions dist/fhir` writes the search
   // parameter bundles and the trimmed structure definitions that a packaged extension ships.
