@@ -319,6 +319,19 @@ function toEntry(c: PendingChange): NewEntry {
   return e;
 }
 
+/** How deep a resource may nest (FHIR resources stay far below; the log's own limit is 512). */
+const MAX_NESTING = 256;
+
+function nestedDeeperThan(v: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[v, 1]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (d > max) return true;
+    if (x && typeof x === 'object') for (const c of Object.values(x)) if (c && typeof c === 'object') stack.push([c, d + 1]);
+  }
+  return false;
+}
+
 function sameContent(a: Resource, b: Resource): boolean {
   const strip = (r: Resource): string => {
     const { meta, ...rest } = r as Resource & { meta?: Record<string, unknown> };
@@ -532,6 +545,9 @@ export class LogRepository extends FhirRepository implements SearchSource {
   private newVersion<T extends Resource>(resource: T, id: string): WithId<T> {
     const text = JSON.stringify(resource);
     const copy = JSON.parse(text) as T;
+    // The log refuses snapshots nested deeper than it can hash; refused here, this change fails
+    // alone, rather than the group commit that would carry it (and other runs' changes).
+    if (nestedDeeperThan(copy, MAX_NESTING)) throw new OperationOutcomeError(badRequest(`${copy.resourceType} nests deeper than ${MAX_NESTING} levels`));
     const meta = { ...(copy.meta ?? {}) };
     meta.versionId = randomUUID();
     meta.lastUpdated = new Date().toISOString();

@@ -91,6 +91,20 @@ describe('fhir: the local server through a real MedplumClient', function () {
     assert.equal(entries[3].after, undefined);
   });
 
+  it('a resource the log cannot keep is refused on its own (too deep: 400, too large: 413); the other changes of the batch stay', async () => {
+    const ok = await s.client.createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Kept' }] });
+    let deep: Record<string, unknown> = { v: 1 };
+    for (let i = 0; i < 300; i++) deep = { extension: [deep] };
+    const tooDeep = await statusOf(s.client.createResource({ resourceType: 'Basic', ...deep } as never));
+    assert.equal(tooDeep.status, 400);
+    assert.match(tooDeep.text, /nests deeper than 256/);
+    const big = await statusOf(s.client.createResource({ resourceType: 'Basic', code: { text: 'x'.repeat(1_100_000) } } as never));
+    assert.equal(big.status, 413);
+    await s.server.flush();
+    assert.equal(s.store.history('Patient', ok.id!).length, 1);
+    assert.equal(s.store.verify().ok, true);
+  });
+
   it('a missing resource is a 404 that names it', async () => {
     const r = await statusOf(s.client.readResource('Observation', 'abc'));
     assert.equal(r.status, 404);
