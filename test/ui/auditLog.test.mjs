@@ -122,6 +122,8 @@ describe('The audit log page, as a reviewer uses it', function () {
     assert.equal(await frame.locator('.detail').isVisible(), false, 'no details pane before a selection');
     const table = await frame.locator('.viewport').boundingBox();
     for (const col of ['recorded', 'bot', 'outcome']) {
+      // On a busy machine the header may still be laying out: wait until a person could see it.
+      await frame.locator(`.head .col-${col}`).waitFor({ state: 'visible' });
       const box = await frame.locator(`.head .col-${col}`).boundingBox();
       assert.ok(box && table && box.x + box.width <= table.x + table.width + 1, `the ${col} column is in view (${JSON.stringify(box)} in ${JSON.stringify(table)})`);
     }
