@@ -9,6 +9,7 @@ import './globals';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as medplumCore from '@medplum/core';
 import {
   ContentType,
   OperationOutcomeError,
@@ -21,7 +22,7 @@ import {
 import { FhirRouter, type FhirRequest, type HttpMethod } from '@medplum/fhir-router';
 import type { Binary, Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { ensureSearchDefinitions } from '../medplum/definitions';
-import { LOCAL_BASE_URL, loadCore } from './platform';
+import { LOCAL_BASE_URL } from './platform';
 import { checkSearchQuery } from './search';
 import { PATIENT_COMPARTMENT } from './search-tables';
 import { stableId } from './ids';
@@ -72,7 +73,10 @@ export class LocalFhirServer {
   /** Indexes the FHIR definitions (once per process) and the log's resources. */
   private init(): void {
     if (this.ready) return;
-    ensureSearchDefinitions(loadCore(), this.opts.definitionsDir);
+    // The @medplum/core that search.ts and fhir-router read the definitions from: the one this
+    // module imports. In a bundle (dist/cli.js, dist/fhir-server.js) `require('@medplum/core')`
+    // (platform.ts's loadCore) is another copy, whose registry search never reads.
+    ensureSearchDefinitions(medplumCore, this.opts.definitionsDir);
     this.state.sync();
     this.ready = true;
   }
