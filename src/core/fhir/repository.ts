@@ -26,6 +26,7 @@ import {
   parseFhirPathPatchParameters,
   preconditionFailed,
   toTypedValue,
+  validateResource,
   type Operation,
   type SearchRequest,
   type WithId,
@@ -554,6 +555,9 @@ export class LogRepository extends FhirRepository implements SearchSource {
     // As Medplum records who made a version: `Bot/<name>` for a bot's change.
     if (this.author.user) meta.author = this.author.user.includes('/') ? { reference: this.author.user } : { display: this.author.user };
     const out = { ...copy, id, meta } as WithId<T>;
+    // As a Medplum server does on every write: the resource must match its StructureDefinition
+    // (known properties, required elements, types and primitive formats), else a 400 that says where.
+    validateResource(out);
     const cap = this.state.log.snapshotCapBytes;
     // The version adds an id and meta (under 1 KB) to the text measured: only a resource near the cap is measured again.
     if (cap && text.length * 3 + 1024 > cap) {

@@ -196,8 +196,8 @@ export class LocalFhirServer {
     } finally {
       fs.closeSync(fd);
     }
-    const filename = u.searchParams.get('_filename') ?? undefined;
-    const binary: Binary = { resourceType: 'Binary', id, contentType, ...(filename ? { title: filename } : {}) } as Binary;
+    // `_filename` becomes the Attachment's title on the client's side; a Binary has no element for it.
+    const binary: Binary = { resourceType: 'Binary', id, contentType };
     const created = await repo.createResource(binary, { assignedId: true });
     (created as Binary & { url?: string }).url = `${LOCAL_BASE_URL}${FHIR_PREFIX}Binary/${id}`;
     return { status: 201, headers: { 'content-type': ContentType.FHIR_JSON, location: `Binary/${id}` }, body: JSON.stringify(created) };

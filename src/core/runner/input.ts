@@ -2,6 +2,7 @@
 // does not parse is refused (outcome 4, kind bad-input). HL7 v2 is checked with @medplum/core's
 // Hl7Message.parse here and parsed again inside the worker, so the bot gets a real Hl7Message.
 import { CONTENT_TYPES } from '../bots/config';
+import { loadCore } from '../fhir/platform';
 
 /** What the worker needs to rebuild the input inside the bot's context. */
 export type WireInput =
@@ -27,11 +28,9 @@ export function isJsonContentType(contentType: string): boolean {
 }
 
 type Core = typeof import('@medplum/core');
-let core: Core | undefined;
 function medplumCore(): Core {
-  // Loaded on first HL7 input only.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (core ??= require('@medplum/core') as Core);
+  // Loaded on first HL7 input only, with what it needs of the platform (see platform.ts).
+  return loadCore();
 }
 
 /**

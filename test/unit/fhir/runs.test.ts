@@ -70,7 +70,7 @@ describe('fhir: bots run with a real MedplumClient; every change is audited', fu
           return 'sent';
         }`,
       'bots/pdf.ts': `export async function handler(medplum: any) { return medplum.createPdf({ docDefinition: { content: ['x'] } }); }`,
-      'bots/busy.ts': `export async function handler(medplum: any) { for (;;) await medplum.createResource({ resourceType: 'Basic' }); }`,
+      'bots/busy.ts': `export async function handler(medplum: any) { for (;;) await medplum.createResource({ resourceType: 'Basic', code: { text: 'busy' } }); }`,
       'bots/secret-writer.ts': `
         export async function handler(medplum: any, event: any) {
           return medplum.createResource({ resourceType: 'Basic', code: { text: 'key ' + event.secrets.TOKEN.valueString } });

@@ -98,11 +98,30 @@ describe('fhir: the local server through a real MedplumClient', function () {
     const tooDeep = await statusOf(s.client.createResource({ resourceType: 'Basic', ...deep } as never));
     assert.equal(tooDeep.status, 400);
     assert.match(tooDeep.text, /nests deeper than 256/);
-    const big = await statusOf(s.client.createResource({ resourceType: 'Basic', code: { text: 'x'.repeat(1_100_000) } } as never));
+    const coding = Array.from({ length: 20_000 }, (_, i) => ({ system: 'urn:x', code: `${'x'.repeat(40)}${i}` }));
+    const big = await statusOf(s.client.createResource({ resourceType: 'Basic', code: { coding } } as never));
     assert.equal(big.status, 413);
     await s.server.flush();
     assert.equal(s.store.history('Patient', ok.id!).length, 1);
     assert.equal(s.store.verify().ok, true);
+  });
+
+  it('validates each write against its StructureDefinition, as a Medplum server does: a 400 that says where', async () => {
+    const bad: [unknown, RegExp][] = [
+      [{ resourceType: 'Patient', birthDate: 'not-a-date' }, /Invalid date format/],
+      [{ resourceType: 'Patient', foo: 1 }, /Invalid additional property "foo"/],
+      [{ resourceType: 'Observation', code: { text: 'x' } }, /Missing required property/],
+      [{ resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueQuantity: { value: '7' } }, /expected number/],
+    ];
+    for (const [r, re] of bad) {
+      const e = await statusOf(s.client.createResource(r as never));
+      assert.equal(e.status, 400, JSON.stringify(r));
+      assert.match(e.text, re);
+    }
+    const p = await s.client.createResource<Patient>({ resourceType: 'Patient' });
+    assert.equal((await statusOf(s.client.updateResource({ ...p, birthDate: '1999-13-45' }))).status, 400);
+    await s.server.flush();
+    assert.equal(s.store.history('Patient', p.id!).length, 1, 'nothing of the refused writes is in the log');
   });
 
   it('a missing resource is a 404 that names it', async () => {
