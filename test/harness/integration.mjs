@@ -2,11 +2,13 @@
 // extension host of VS Code 1.100 (code-server), opened in headless Chromium by Playwright.
 // Exits with the suite's result; the suite writes its counts to BOT_AUDIT_STATS_FILE.
 import path from 'node:path';
-import { existsSync, appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { format } from 'node:util';
 import {
-  HarnessError, ROOT, freshWorkspace, launchChromium, remoteUri, startCodeServer, workbenchUrl,
+  HarnessError, ROOT, freshWorkspace, launchChromium, registerCleanup, remoteUri, startCodeServer, workbenchUrl,
 } from './code-server.mjs';
+import { prepareCorpusWorkspace } from './corpus-fixtures.mjs';
 
 const NOISE = /^\s+at |Creating a socket|connection token|open-vsx|Service Worker|ChatSessionStore|Updating additional builtin|^\[Extension Host\]|Started local extension host|^%c/;
 const TIMEOUT_MS = Number(process.env.BOT_AUDIT_SUITE_TIMEOUT_MS ?? 10 * 60 * 1000);
@@ -14,9 +16,12 @@ const TIMEOUT_MS = Number(process.env.BOT_AUDIT_SUITE_TIMEOUT_MS ?? 10 * 60 * 10
 async function main() {
   // Two passes: the suite in a trusted window, then the Restricted Mode checks in an untrusted one.
   const statsFile = process.env.BOT_AUDIT_STATS_FILE;
+  // Then the Medplum bot corpus, in a window on each of its fixture workspaces (@medplum/core 4 and 5).
   const passes = [
     { name: 'trusted', trust: true },
     { name: 'restricted', trust: false },
+    { name: 'corpus-medplum4', trust: true, corpus: 'medplum4' },
+    { name: 'corpus-medplum5', trust: true, corpus: 'medplum5' },
   ];
   let worst = 0;
   const totals = { passed: 0, failed: 0, skipped: 0, failures: [] };
@@ -39,12 +44,20 @@ async function main() {
   return worst;
 }
 
+/** A corpus fixture workspace (installed once in .cache/corpus), and a temp folder for the window's state. */
+async function corpusWorkspace(name) {
+  const ws = await prepareCorpusWorkspace(ROOT, name);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bot-audit-corpus-'));
+  registerCleanup(async () => rmSync(dir, { recursive: true, force: true }));
+  return { dir, ws };
+}
+
 async function runPass(pass, statsFile) {
   const suite = path.join(ROOT, 'out', 'test', 'integration', 'suite', 'index.js');
   if (!existsSync(suite) || !existsSync(path.join(ROOT, 'dist', 'extension.js'))) {
     throw new HarnessError('The extension or the suite is not built: run `node esbuild.mjs --tests` first.');
   }
-  const { dir, ws } = await freshWorkspace();
+  const { dir, ws } = pass.corpus ? await corpusWorkspace(pass.corpus) : await freshWorkspace();
   const server = await startCodeServer({
     folder: ws,
     userDataDir: path.join(dir, 'user-data'),

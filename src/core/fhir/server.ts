@@ -139,7 +139,7 @@ export class LocalFhirServer {
 
     // Routes a Medplum server adds to the FHIR API.
     if (segs[0] === 'Binary') {
-      if (method === 'POST' && segs.length === 1) return this.createBinary(req, headers, u, repo);
+      if (method === 'POST' && segs.length === 1) return this.createBinary(req, headers, repo);
       if (method === 'GET' && segs.length === 2 && !wantsFhirJson(headers)) return this.readBinary(segs[1], repo);
     }
     if (segs[0] === 'Bot' && segs[segs.length - 1] === '$execute' && (method === 'POST' || method === 'GET')) {
@@ -181,7 +181,7 @@ export class LocalFhirServer {
 
   // ---------------------------------------------------------------- Binary
 
-  private async createBinary(req: WireRequest, headers: Record<string, string>, u: URL, repo: LogRepository): Promise<WireResponse> {
+  private async createBinary(req: WireRequest, headers: Record<string, string>, repo: LogRepository): Promise<WireResponse> {
     const dir = this.opts.binaryDir;
     if (!dir) throw notAvailable('Binary content');
     const contentType = headers['content-type'] || ContentType.OCTET_STREAM;

