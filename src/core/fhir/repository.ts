@@ -63,6 +63,8 @@ const RESOURCE_TYPE_RE = /^[A-Z][A-Za-z]{1,63}$/;
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
 const MAX_BATCH = 1000;
 const BATCH_DELAY_MS = 100;
+/** How often, at most, a read looks for other writers' changes in the log. */
+const SYNC_INTERVAL_MS = 50;
 
 type Res = WithId<Resource>;
 
@@ -120,13 +122,24 @@ export class ResourceState {
   private timer?: NodeJS.Timeout;
   private failure?: Error;
   private synced = false;
+  private syncedAt = 0;
 
   constructor(readonly log: ResourceLog) {}
 
   // ---------------------------------------------------------------- the index
 
-  /** Folds in every change entry of the log not seen yet (all of them the first time). */
-  sync(): void {
+  /**
+   * Folds in every change entry of the log not seen yet (all of them the first time). Looking at the
+   * log costs system calls (it checks the journal for other writers' lines), so a read looks at
+   * most every SYNC_INTERVAL_MS: another window's or the CLI's change is seen by reads within that
+   * time. `upTo` (the log's newest ID, known under the writers' lock) makes it exact and skips the
+   * look when nothing is new; writes that depend on the current state always pass it.
+   */
+  sync(upTo?: number): void {
+    if (upTo !== undefined) {
+      if (upTo <= this.lastSeen && this.synced) return;
+    } else if (this.synced && performance.now() - this.syncedAt < SYNC_INTERVAL_MS) return;
+    this.syncedAt = performance.now();
     const end = this.log.size;
     if (end <= this.lastSeen && this.synced) return;
     this.synced = true;
@@ -242,12 +255,14 @@ export class ResourceState {
     let batch: PendingChange[] = [];
     try {
       await this.log.appendWith(async (lastId) => {
-        this.sync();
+        this.sync(lastId);
         result = await decide();
         batch = this.queue.splice(0, this.queue.length);
         for (const c of batch) if (this.firstPending.get(c.key) === c) this.firstPending.delete(c.key);
-        // The entries will take the IDs after lastId: they are in the index already.
-        for (let i = 1; i <= batch.length; i++) this.ownIds.add(lastId + i);
+        // The entries take the IDs after lastId, and are in the index already: when nothing else
+        // came between, the index is simply up to date with them; otherwise sync skips them by ID.
+        if (this.lastSeen === lastId) this.lastSeen = lastId + batch.length;
+        else for (let i = 1; i <= batch.length; i++) this.ownIds.add(lastId + i);
         return batch.map(toEntry);
       });
     } catch (e) {

@@ -65,3 +65,11 @@ export type WorkerToHost =
   /** Thread mode: the port and shared flag for synchronous calls (sent once, before ready). */
   | { t: 'rpc-port'; port: import('node:worker_threads').MessagePort; flag: SharedArrayBuffer }
   | DoneMessage;
+
+/** The synchronous-call buffer: ints [state, reply length], then the reply's UTF-8 JSON. */
+export const SYNC_HEADER_INTS = 2;
+export const SYNC_BUFFER_BYTES = 256 * 1024;
+/** States of the buffer's first int. */
+export const SYNC_WAITING = 0;
+export const SYNC_ON_PORT = 1;
+export const SYNC_IN_BUFFER = 2;

@@ -9,7 +9,7 @@ import { SourceMap, createRequire } from 'node:module';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { MessageChannel, type MessagePort, parentPort, receiveMessageOnPort } from 'node:worker_threads';
-import type { DoneMessage, HostToWorker, RpcResultMessage, RunMessage, WireFailure, WorkerToHost } from './protocol';
+import { SYNC_BUFFER_BYTES, SYNC_HEADER_INTS, SYNC_IN_BUFFER, SYNC_ON_PORT, SYNC_WAITING, type DoneMessage, type HostToWorker, type RpcResultMessage, type RunMessage, type WireFailure, type WorkerToHost } from './protocol';
 import type { LogLevel } from './types';
 import { writeSearchDefinitions } from '../medplum/definitions';
 import { createLocalClient, localClientClass, makeLocalFetch, type HostFetch } from '../fhir/client';
@@ -634,16 +634,23 @@ function rpcError(m: RpcResultMessage): Error {
 const syncRpc: { call(m: Extract<WorkerToHost, { t: 'rpc' }>): RpcResultMessage } | undefined = (() => {
   if (!parentPort || typeof SharedArrayBuffer !== 'function') return undefined;
   const { port1, port2 } = new MessageChannel();
-  const flag = new Int32Array(new SharedArrayBuffer(4));
-  parentPort.postMessage({ t: 'rpc-port', port: port2, flag: flag.buffer }, [port2 as MessagePort]);
+  const shared = new SharedArrayBuffer(SYNC_HEADER_INTS * 4 + SYNC_BUFFER_BYTES);
+  const flag = new Int32Array(shared, 0, SYNC_HEADER_INTS);
+  const bytes = Buffer.from(shared, SYNC_HEADER_INTS * 4);
+  parentPort.postMessage({ t: 'rpc-port', port: port2, flag: shared }, [port2 as MessagePort]);
   return {
     call(m) {
-      Atomics.store(flag, 0, 0);
+      Atomics.store(flag, 0, SYNC_WAITING);
       port1.postMessage(m);
       for (;;) {
-        Atomics.wait(flag, 0, 0, 50);
-        const r = receiveMessageOnPort(port1);
-        if (r) return r.message as RpcResultMessage;
+        Atomics.wait(flag, 0, SYNC_WAITING, 50);
+        const state = Atomics.load(flag, 0);
+        // The reply is in the buffer (JSON), or on the port.
+        if (state === SYNC_IN_BUFFER) return JSON.parse(bytes.toString('utf8', 0, Atomics.load(flag, 1))) as RpcResultMessage;
+        if (state === SYNC_ON_PORT) {
+          const r = receiveMessageOnPort(port1);
+          if (r) return r.message as RpcResultMessage;
+        }
       }
     },
   };
