@@ -16,8 +16,88 @@ export type HostFetch = (req: { method: string; url: string; headers: Record<str
 /** Client methods that need a Medplum server's services, by name. */
 export const UNAVAILABLE_METHODS = ['createPdf', 'pushToAgent', 'subscribeToCriteria', 'unsubscribeFromCriteria', 'getSubscriptionManager', 'startLogin', 'signInWithRedirect', 'signInWithExternalAuth', 'startPkce'] as const;
 
+/**
+ * A response as MedplumClient reads it (status, headers, json/text/blob), without the web
+ * Response's stream machinery, which costs about as much as the rest of a local call. Only the
+ * bot's client gets these; `fetch` in the bot's own code answers with real Responses.
+ */
+class LocalHeaders {
+  private readonly map = new Map<string, string>();
+  constructor(h: Record<string, string>) {
+    for (const [k, v] of Object.entries(h)) this.map.set(k.toLowerCase(), v);
+  }
+  get(name: string): string | null {
+    return this.map.get(name.toLowerCase()) ?? null;
+  }
+  has(name: string): boolean {
+    return this.map.has(name.toLowerCase());
+  }
+  forEach(fn: (value: string, key: string, parent: LocalHeaders) => void): void {
+    for (const [k, v] of this.map) fn(v, k, this);
+  }
+  entries(): IterableIterator<[string, string]> {
+    return this.map.entries();
+  }
+  keys(): IterableIterator<string> {
+    return this.map.keys();
+  }
+  values(): IterableIterator<string> {
+    return this.map.values();
+  }
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.map.entries();
+  }
+}
+
+class LocalResponse {
+  readonly headers: LocalHeaders;
+  readonly statusText = '';
+  readonly redirected = false;
+  readonly type = 'basic';
+  bodyUsed = false;
+  constructor(
+    readonly status: number,
+    private readonly content: string | Uint8Array | undefined,
+    headers: Record<string, string>,
+    readonly url: string,
+  ) {
+    this.headers = new LocalHeaders(headers);
+  }
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+  private take(): string | Uint8Array {
+    if (this.bodyUsed) throw new TypeError('Body is unusable: Body has already been read');
+    this.bodyUsed = true;
+    return this.content ?? '';
+  }
+  async text(): Promise<string> {
+    const c = this.take();
+    return typeof c === 'string' ? c : new TextDecoder().decode(c);
+  }
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const c = this.take();
+    const bytes = typeof c === 'string' ? new TextEncoder().encode(c) : c;
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+  async blob(): Promise<Blob> {
+    return new Blob([await this.arrayBuffer()], { type: this.headers.get('content-type') ?? '' });
+  }
+  get body(): ReadableStream<Uint8Array> | null {
+    return this.content === undefined ? null : (new Response(this.content as string).body as ReadableStream<Uint8Array>);
+  }
+  clone(): LocalResponse {
+    const h: Record<string, string> = {};
+    this.headers.forEach((v, k) => (h[k] = v));
+    return new LocalResponse(this.status, this.content, h, this.url);
+  }
+}
+
 /** `fetch` for URLs under the local server's base URL: each request goes to the host. */
-export function makeLocalFetch(hostFetch: HostFetch, traceId: string, realFetch?: typeof fetch): typeof fetch {
+export function makeLocalFetch(hostFetch: HostFetch, traceId: string, realFetch?: typeof fetch, lite = false): typeof fetch {
   return (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const req = input instanceof Request ? input : undefined;
     const url = req ? req.url : String(input);
@@ -26,7 +106,11 @@ export function makeLocalFetch(hostFetch: HostFetch, traceId: string, realFetch?
       return realFetch(input as string, init);
     }
     const headers: Record<string, string> = {};
-    new Headers(init?.headers ?? req?.headers).forEach((v, k) => (headers[k] = v));
+    const given = init?.headers ?? req?.headers;
+    if (given && Object.getPrototypeOf(given) === Object.prototype) {
+      // A plain object, as MedplumClient passes: no Headers object needed.
+      for (const [k, v] of Object.entries(given as Record<string, string>)) if (v !== undefined) headers[k.toLowerCase()] = String(v);
+    } else new Headers(given).forEach((v, k) => (headers[k] = v));
     headers['x-trace-id'] ??= traceId;
     headers.traceparent ??= `00-${traceId.replace(/-/g, '').padEnd(32, '0').slice(0, 32)}-${'0'.repeat(15)}1-01`;
     const rawBody = init?.body ?? (req && req.body ? await req.arrayBuffer() : undefined);
@@ -40,6 +124,7 @@ export function makeLocalFetch(hostFetch: HostFetch, traceId: string, realFetch?
     const res = await hostFetch({ method: (init?.method ?? req?.method ?? 'GET').toUpperCase(), url, headers, body });
     const status = res.status;
     const noBody = status === 204 || status === 304 || (init?.method ?? req?.method ?? 'GET').toUpperCase() === 'HEAD';
+    if (lite) return new LocalResponse(status, noBody ? undefined : res.body, res.headers, url) as unknown as Response;
     return new Response(noBody ? null : (res.body ?? null), { status, headers: res.headers });
   }) as typeof fetch;
 }
@@ -85,7 +170,7 @@ export function createLocalClient(core: Core, hostFetch: HostFetch, opts: { trac
   const client = new Client({
     baseUrl: LOCAL_BASE_URL,
     defaultHeaders: opts.defaultHeaders,
-    fetch: makeLocalFetch(hostFetch, opts.traceId),
+    fetch: makeLocalFetch(hostFetch, opts.traceId, undefined, true),
     cacheTime: 0,
     verbose: false,
   } as never);
