@@ -2,21 +2,12 @@
 // bots but not the helpers they import (on a real temp workspace).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { inspectBotFile, isSharedModule } from '../../../src/core/bots/botFiles';
 import { discoverBots } from '../../../src/core/bots/discovery';
 import { exportsHandler, findHandlerLine, maskNonCode } from '../../../src/core/bots/handlerExport';
+import { makeWorkspace } from '../runner/helpers';
 
-function makeWorkspace(files: Record<string, string>): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-discovery-'));
-  for (const [rel, content] of Object.entries(files)) {
-    const p = path.join(root, rel);
-    fs.mkdirSync(path.dirname(p), { recursive: true });
-    fs.writeFileSync(p, content);
-  }
-  return root;
-}
 
 describe('bots: the handler export check', () => {
   describe('finds each form bots use, at its line', () => {

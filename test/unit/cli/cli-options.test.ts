@@ -1,37 +1,20 @@
 // The CLI's global options and how it finds the workspace root, run as real child processes.
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { cli, oneLine, workspace } from './helpers';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-cli-opts-'));
 }
 
-function workspace(): string {
-  const dir = tempDir();
-  fs.cpSync(path.join(ROOT, 'examples', 'workspace'), dir, { recursive: true });
-  return dir;
-}
 
-function cli(cwd: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** A regular expression's text that matches `s` literally. */
 const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** One line on stderr, no stack trace. */
-function oneLine(stderr: string): void {
-  const lines = stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line: ${stderr}`);
-  assert.doesNotMatch(stderr, /\n\s+at /);
-}
 
 describe('bot-audit CLI options (real child processes)', function () {
   this.timeout(120_000);

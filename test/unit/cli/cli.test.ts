@@ -3,27 +3,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { CLI, ROOT, cli, oneLine, workspace } from './helpers';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
 
-function workspace(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-cli-'));
-  fs.cpSync(path.join(ROOT, 'examples', 'workspace'), dir, { recursive: true });
-  return dir;
-}
 
-function cli(cwd: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
-/** One line on stderr, no stack trace. */
-function oneLine(stderr: string): void {
-  const lines = stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line: ${stderr}`);
-  assert.doesNotMatch(stderr, /\n\s+at /);
-}
 
 describe('bot-audit CLI (real child processes)', function () {
   this.timeout(120_000);
