@@ -211,6 +211,9 @@ async function main(): Promise<void> {
       };
       await client.executeBatch(bundle);
       await host.flush();
+      // The log indexes new entries for full-text search in the background; a full-text query does
+      // what is still waiting now, so that the searches below are timed on their own.
+      fstore.count('"search-bench"');
       const q = `code=http://loinc.org|${codes[3]}&date=ge2023-06-01&_sort=-date`;
       const xs: number[] = [];
       let n = 0;
