@@ -301,6 +301,8 @@ export class ResourceState {
       this.setCurrent(c.resourceType, c.id, c.before);
       if (!c.before && c.action === 'CREATED') this.deleted.delete(c.key);
     }
+    // Other runs' changes that waited behind the transaction go in their own commit.
+    if (this.queue.length) this.schedule();
   }
 
   /** Every queued change durable, in order. Rejects with the first failure since the last flush. */
