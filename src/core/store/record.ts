@@ -194,11 +194,27 @@ export function cutBytes(text: string | undefined): number {
   return m ? Number(m[1]) : 0;
 }
 
+type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
+
+/**
+ * The one form a text is hashed and stored in, the form it comes back in from the database file:
+ * - well-formed UTF-16, each lone surrogate replaced by U+FFFD: SQLite stores text as UTF-8, which
+ *   cannot hold a lone surrogate, so it would come back as U+FFFD while the hash had been taken over
+ *   the original (a false "changed" that nobody could clear);
+ * - a leading U+FEFF (byte order mark / zero-width no-break space) becomes U+2060 WORD JOINER, its
+ *   standard stand-in: the UTF-8 decoder that reads the database drops a leading U+FEFF.
+ * Every other character, NUL and the noncharacters included, is kept as it is.
+ */
+export function canonicalText(s: string): string {
+  const w = (s as unknown as WellFormed).isWellFormed() ? s : (s as unknown as WellFormed).toWellFormed();
+  return w.charCodeAt(0) === 0xfeff ? `\u2060${w.slice(1)}` : w;
+}
+
 function optString(e: NewEntry, k: keyof NewEntry): string | undefined {
   const v = e[k];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw new StoreError('INVALID_ENTRY', `${k} must be a string`);
-  return v;
+  return canonicalText(v);
 }
 
 function optNumber(e: NewEntry, k: keyof NewEntry, integer = true): number | undefined {
@@ -214,7 +230,7 @@ function requiredString(e: NewEntry, k: 'user' | 'entityName' | 'entityId'): str
   const v = e[k] as unknown;
   if (typeof v === 'number' && k === 'entityId' && Number.isFinite(v)) return String(v);
   if (typeof v !== 'string' || v === '') throw new StoreError('INVALID_ENTRY', `${k} must be a non-empty string`);
-  return v;
+  return canonicalText(v);
 }
 
 function snapshot(v: unknown, cap: number): string | undefined {
