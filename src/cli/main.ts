@@ -418,6 +418,8 @@ async function cmdExport(ctx: Ctx): Promise<number> {
       },
     });
     counting.pipe(dest, { end: dest !== ctx.io.stdout });
+    // A reader that goes away (`| head`): the rest of the export is read and dropped, so it ends.
+    if (dest === ctx.io.stdout) (dest as NodeJS.EventEmitter).once('error', () => (counting.unpipe(dest), counting.resume()));
     const n = await store.exportTo(filters, format as ExportFormat, counting, { end: true });
     await new Promise<void>((resolve, reject) => {
       if (dest === ctx.io.stdout) counting.once('end', () => resolve());
@@ -560,7 +562,20 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+/**
+ * When the reader of stdout goes away (`bot-audit run x | head -1`), output ends quietly, as Unix
+ * tools do: later writes are dropped, and the command goes on (a run is still recorded) and exits
+ * with its own code. Without this, the EPIPE error killed the process before it recorded anything.
+ */
+export function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+    stream.write = (() => true) as typeof stream.write;
+  });
+}
+
 if (require.main === module) {
+  quietOnClosedPipe(process.stdout);
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), distDir: __dirname }).then(
     (code) => {
       process.exitCode = code;
