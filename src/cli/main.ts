@@ -333,19 +333,29 @@ async function cmdLog(ctx: Ctx): Promise<number> {
     }
   };
   try {
+    const start = follow ? store.size : 0;
     const page = store.query(filters, { limit });
     print(page.entries, true);
     if (!follow && format === 'table') ctx.io.stderr.write(st.dim(`${page.entries.length} of ${page.total} entries\n`));
     if (!follow) return EXIT.ok;
-    // --follow: print what any writer appends, oldest first, until interrupted.
-    const q = filters;
+    // --follow: print what any writer appends, oldest first, until interrupted. Each append is
+    // only a signal: what is printed is every matching entry after the last ID printed, read in
+    // pages, so that no entry is missed however many writers append at once.
+    // Everything up to `start`, and whatever the first page showed, is printed already.
+    let last = Math.max(start, ...page.entries.map((e) => e.id));
+    const printNew = (): void => {
+      for (;;) {
+        const page = store.query([...filters, { column: 'id', op: 'greaterThan', value: last }], { limit: 1000, order: 'asc' }).entries;
+        if (!page.length) return;
+        print(page, false);
+        last = page[page.length - 1].id;
+        if (page.length < 1000) return;
+      }
+    };
     await new Promise<void>((resolve) => {
       // The store's watchers do not keep the process alive; following does, until interrupted.
       const keepAlive = setInterval(() => undefined, 1 << 30);
-      const sub = store.onDidAppend((entries) => {
-        const ids = new Set(store.query(q, { limit: Math.max(1, entries.length) }).entries.map((e) => e.id));
-        print(entries.filter((e) => ids.has(e.id)), false);
-      });
+      const sub = store.onDidAppend(() => printNew());
       const stop = () => {
         clearInterval(keepAlive);
         sub.dispose();
