@@ -92,11 +92,27 @@ export function toEventSecrets(values: Record<string, string>): Record<string, B
   return out;
 }
 
-/** Masks every secret value in text and in JSON-like values. Longest values are masked first. */
+/**
+ * Secrets shorter than this are not masked: a short value (`PORT=1`) also stands inside unrelated
+ * data (dates, IDs, numbers), and masking it there would change what the log records.
+ */
+export const MIN_SECRET_LENGTH = 6;
+
+/**
+ * Masks every secret value in text and in JSON-like values: each occurrence that stands as a whole
+ * token (no letter, digit or `_` right before or after it), longest values first. A value shorter
+ * than MIN_SECRET_LENGTH is not masked, and text that holds a secret only inside a longer word is
+ * left as it is.
+ */
 export class SecretMasker {
   private readonly values: string[];
+  private readonly re?: RegExp;
   constructor(values: Iterable<string>) {
-    this.values = [...new Set([...values].filter((v) => v.length > 0))].sort((a, b) => b.length - a.length);
+    this.values = [...new Set([...values].filter((v) => v.length >= MIN_SECRET_LENGTH))].sort((a, b) => b.length - a.length);
+    if (this.values.length) {
+      const alternatives = this.values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+      this.re = new RegExp(`(?<![\\p{L}\\p{N}_])(?:${alternatives})(?![\\p{L}\\p{N}_])`, 'gu');
+    }
   }
 
   get empty(): boolean {
@@ -111,10 +127,10 @@ export class SecretMasker {
   maskText(text: string): string;
   maskText(text: string | undefined): string | undefined;
   maskText(text: string | undefined): string | undefined {
-    if (text === undefined || this.values.length === 0) return text;
-    let out = text;
-    for (const v of this.values) if (out.includes(v)) out = out.split(v).join(SECRET_MASK);
-    return out;
+    if (text === undefined || !this.re) return text;
+    // A cheap test first: most texts hold no secret at all.
+    if (!this.values.some((v) => text.includes(v))) return text;
+    return text.replace(this.re, SECRET_MASK);
   }
 
   /** Masks string leaves (and keys) of a JSON-like value; returns a copy when anything changed. */

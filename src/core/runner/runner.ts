@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { type BotSettings, DEFAULT_BOT_SETTINGS, CONTENT_TYPES } from '../bots/config';
 import { SecretMasker, loadSecrets, toEventSecrets } from '../bots/secrets';
 import { BotBundler, BundleError, nodeVersionProblem } from './bundler';
-import { parseRunInput } from './input';
+import { isJsonContentType, parseRunInput } from './input';
 import { type Isolate, type IsolateExit, IsolatePool, type IsolationMode } from './pool';
 import type { DoneMessage, RunMessage, WireFailure, WorkerToHost } from './protocol';
 import { destinations, detectUser, shouldRecord } from './record';
@@ -456,7 +456,7 @@ export class BotRunner {
       outcomeDesc,
       returnValue: masker.maskText(returnValue),
       contentType,
-      input: masker.maskText(storedInput),
+      input: maskInput(masker, storedInput, contentType),
       replayOf: req.replayOf,
       periodStart,
       periodEnd,
@@ -725,6 +725,23 @@ export class BotRunner {
       fail(e);
     }
   }
+}
+
+/**
+ * The input as kept for replay, secrets masked. JSON is masked value by value (string leaves and
+ * keys), so that what is kept still parses and replays; other text token by token.
+ */
+function maskInput(masker: SecretMasker, text: string | undefined, contentType: string): string | undefined {
+  if (text === undefined || masker.empty) return text;
+  if (isJsonContentType(contentType)) {
+    try {
+      const masked = JSON.stringify(masker.maskValue(JSON.parse(text)));
+      return masked === JSON.stringify(JSON.parse(text)) ? text : masked;
+    } catch {
+      /* not JSON after all: mask it as text */
+    }
+  }
+  return masker.maskText(text);
 }
 
 function errorOutcome(text: string): { resourceType: 'OperationOutcome'; issue: { severity: 'error'; code: string; details: { text: string } }[] } {

@@ -151,10 +151,20 @@ describe('bots: secrets', () => {
   });
 
   it('masks values in text and in JSON values (longest first), never empty ones', () => {
-    const m = new SecretMasker(['abc', 'abcdef', '']);
-    assert.equal(m.maskText('x abcdef y abc'), `x ${SECRET_MASK} y ${SECRET_MASK}`);
-    assert.deepEqual(m.maskValue({ k: ['abc', 1, true], abc: null }), { k: [SECRET_MASK, 1, true], [SECRET_MASK]: null });
-    assert.equal(new SecretMasker([]).maskText('abc'), 'abc');
+    const m = new SecretMasker(['abcdef', 'abcdefgh', '']);
+    assert.equal(m.maskText('x abcdefgh y abcdef'), `x ${SECRET_MASK} y ${SECRET_MASK}`);
+    assert.deepEqual(m.maskValue({ k: ['abcdef', 1, true], abcdef: null }), { k: [SECRET_MASK, 1, true], [SECRET_MASK]: null });
+    assert.equal(new SecretMasker([]).maskText('abcdef'), 'abcdef');
+  });
+
+  it('masks a secret only as a whole token, and never one shorter than 6 characters (issue 18, defect 5)', () => {
+    const m = new SecretMasker(['1', '8', 'k3y-9f8e7d', 's3cr3t']);
+    assert.deepEqual(m.secrets, ['k3y-9f8e7d', 's3cr3t'], 'short values are not masked at all');
+    const birth = { birthDate: '1985-08-15', id: '81b2c3d4-1e5f', when: '2026-01-18T10:11:12.813Z' };
+    assert.deepEqual(m.maskValue(birth), birth, 'dates, IDs and timestamps are left alone');
+    assert.equal(m.maskText('Authorization: Bearer k3y-9f8e7d.'), `Authorization: Bearer ${SECRET_MASK}.`);
+    assert.equal(m.maskText('url?key=s3cr3t&x=1 "s3cr3t"'), `url?key=${SECRET_MASK}&x=1 "${SECRET_MASK}"`);
+    assert.equal(m.maskText('xs3cr3t s3cr3ts s3cr3t_2 é-s3cr3t'), `xs3cr3t s3cr3ts s3cr3t_2 é-${SECRET_MASK}`, 'inside a longer word it is not the secret');
   });
 });
 

@@ -378,6 +378,23 @@ describe('runner: BotRunner end to end', function () {
     assert.equal(e.input, '{"key":"••••••••"}');
   });
 
+  it('a short or partial match of a secret changes nothing; a masked JSON input still replays (issue 18, defect 5)', async () => {
+    // The secrets are the workspace's .env plus a one-character one, as `PORT=1` would give.
+    const secrets = { API_KEY: 'sk-live-0123456789', PORT: '1' };
+    const input = { birthDate: '1815-12-10', id: '1b1d', n: 11, key: 'sk-live-0123456789', note: 'xsk-live-0123456789' };
+    const r = await run('hello.ts', { input: { name: JSON.stringify(input) }, secrets });
+    assert.equal(r.outcome, 0, r.outcomeDesc);
+    const e = recorder.entries.find((x) => x.id === r.entryId)!;
+    const kept = JSON.parse(JSON.parse(e.input!).name) as typeof input;
+    assert.deepEqual(kept, { ...input, key: '••••••••' }, 'only the whole secret is masked; the 1-character one not at all');
+    const again = await runner.replay({ id: e.id, input: e.input, contentType: e.contentType }, { root, bot: { path: 'bots/hello.ts' }, secrets });
+    assert.equal(again.outcome, 0, again.outcomeDesc);
+    // A JSON input whose value is the secret: what is kept parses, so the replay is not a bad input.
+    const numeric = await run('hello.ts', { inputText: '{"name":"sk-live-0123456789","when":"2026-01-01T11:11:11Z"}', secrets });
+    const kept2 = recorder.entries.find((x) => x.id === numeric.entryId)!.input!;
+    assert.deepEqual(JSON.parse(kept2), { name: '••••••••', when: '2026-01-01T11:11:11Z' });
+  });
+
   it('keeps the whole output up to its cap, and says how much was dropped', async () => {
     const r = await run('chatty.ts');
     assert.equal(r.logs.length, 2000);
