@@ -129,7 +129,7 @@ function filtersOf(ctx: Ctx): Filter[] {
 
 function findBot(ctx: Ctx, nameOrPath: string): BotInfo {
   const found = discoverBots(ctx.root);
-  for (const i of found.issues) ctx.io.stderr.write(`warning: ${formatConfigIssue(i)}\n`);
+  for (const i of found.issues) ctx.io.stderr.write(`warning: ${safeText(formatConfigIssue(i))}\n`);
   const rel = path.relative(ctx.root, path.resolve(ctx.io.cwd, nameOrPath)).split(path.sep).join('/');
   const bot = found.bots.find((b) => b.relPath === nameOrPath || b.relPath === rel || b.name === nameOrPath || b.id === nameOrPath);
   if (!bot) {
@@ -281,7 +281,7 @@ function cmdReplay(ctx: Ctx): Promise<number> {
 
 async function cmdBots(ctx: Ctx): Promise<number> {
   const found = discoverBots(ctx.root);
-  for (const i of found.issues) ctx.io.stderr.write(`warning: ${formatConfigIssue(i)}\n`);
+  for (const i of found.issues) ctx.io.stderr.write(`warning: ${safeText(formatConfigIssue(i))}\n`);
   const store = fs.existsSync(ctx.dbPath) ? await openStore(ctx, false) : undefined;
   try {
     const rows = found.bots.map((b) => {
@@ -293,11 +293,11 @@ async function cmdBots(ctx: Ctx): Promise<number> {
       return EXIT.ok;
     }
     const st = styleFor((ctx.io.stdout as NodeJS.WriteStream).isTTY, ctx.io.env);
-    if (!rows.length) out(ctx, `No bots in ${ctx.root} (glob ${found.glob}).`);
+    if (!rows.length) out(ctx, `No bots in ${safeText(ctx.root)} (glob ${safeText(found.glob)}).`);
     for (const { bot, last } of rows) {
       const s = bot.settings;
-      out(ctx, `${st.bold(bot.name)}  ${st.dim(bot.relPath)}`);
-      out(ctx, `  timeout ${s.timeout} s · memory ${s.memoryLimitMb} MB · trigger ${s.auditEventTrigger} · destination ${s.auditEventDestination.join('+')} · ${s.contentType}`);
+      out(ctx, `${st.bold(safeText(bot.name))}  ${st.dim(safeText(bot.relPath))}`);
+      out(ctx, `  timeout ${s.timeout} s · memory ${s.memoryLimitMb} MB · trigger ${s.auditEventTrigger} · destination ${s.auditEventDestination.join('+')} · ${safeText(s.contentType)}`);
       out(ctx, `  last run: ${last ? `${outcomeText(last.outcome, st)} at ${new Date(last.recorded).toISOString()} (entry ${last.id})` : 'never'}`);
     }
     return EXIT.ok;
@@ -540,7 +540,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       positionals: string[];
     });
   } catch (e) {
-    io.stderr.write(`bot-audit ${command}: ${(e as Error).message}\n`);
+    io.stderr.write(`bot-audit ${command}: ${safeText((e as Error).message)}\n`);
     return EXIT.usage;
   }
   // Options after the command win over the same options before it.
@@ -555,18 +555,18 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return await COMMANDS[command]({ io, root, dbPath, values, positionals });
   } catch (e) {
     if (e instanceof CliError) {
-      io.stderr.write(`bot-audit ${command}: ${e.message}\n`);
+      io.stderr.write(`bot-audit ${command}: ${safeText(e.message)}\n`);
       return e.exitCode;
     }
     if (e instanceof QueryError) {
-      io.stderr.write(`bot-audit ${command}: bad filter: ${e.message}\n`);
+      io.stderr.write(`bot-audit ${command}: bad filter: ${safeText(e.message)}\n`);
       return EXIT.badQuery;
     }
     if (e instanceof StoreError) {
-      io.stderr.write(`bot-audit ${command}: ${e.message}\n`);
+      io.stderr.write(`bot-audit ${command}: ${safeText(e.message)}\n`);
       return e.code === 'INVALID_ENTRY' ? EXIT.internal : EXIT.badDatabase;
     }
-    io.stderr.write(`bot-audit ${command}: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    io.stderr.write(`bot-audit ${command}: internal error: ${safeText((e as Error)?.message ?? String(e))}\n`);
     if (io.env.BOT_AUDIT_DEBUG) io.stderr.write(`${(e as Error)?.stack}\n`);
     return EXIT.internal;
   }

@@ -30,8 +30,13 @@ export function outcomeText(o: number | undefined, st: Style): string {
 
 /** Control characters would move the cursor or recolour the terminal: show them, don't obey them. */
 export function safeText(s: string): string {
+  // C0 and C1 controls (but tab and newline), and the bidirectional overrides, embeddings and
+  // isolates that would make a terminal show text in another order than it is.
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\x00-\x08\x0b-\x1f\x7f\x9b]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
 }
 
 function cut(s: string, w: number): string {

@@ -43,6 +43,23 @@ describe('bot-audit CLI: a closed stdout', function () {
     assert.deepEqual(runs.map((e) => [e.action, e.outcome, e.returnValue]), [['EXECUTED', 0, '"done"']]);
   });
 
+  it('bots: a name that holds terminal escapes or bidirectional overrides is printed escaped (issue 18, defect 10)', () => {
+    const odd = 'evil\u001b]0;owned\u0007\u202etxt';
+    fs.mkdirSync(path.join(ws, 'bots', odd), { recursive: true });
+    fs.writeFileSync(path.join(ws, 'bots', odd, `${odd}.js`), 'exports.handler = async () => 1;\n');
+    try {
+      const r = cli(ws, 'bots', '--workspace', ws);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /evil\\x1b\]0;owned\\x07\\u202etxt/);
+      assert.doesNotMatch(r.stdout + r.stderr, /[\u001b\u0007\u202e]/);
+      const unknown = cli(ws, 'run', odd.replace('evil', 'nope'), '--workspace', ws);
+      assert.equal(unknown.code, 3);
+      assert.doesNotMatch(unknown.stderr, /[\u001b\u0007\u202e]/, 'error messages are escaped too');
+    } finally {
+      fs.rmSync(path.join(ws, 'bots', odd), { recursive: true, force: true });
+    }
+  });
+
   it('log and export end quietly with exit 0', async () => {
     for (let i = 0; i < 3; i++) cli(ws, 'run', 'hello-bot', '--workspace', ws);
     for (const args of [['log'], ['log', '--format', 'ndjson'], ['export', '--format', 'ndjson'], ['export', '--format', 'csv']]) {

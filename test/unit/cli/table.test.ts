@@ -56,6 +56,10 @@ describe('CLI output', () => {
   it('shows control characters from entries instead of sending them to the terminal', () => {
     assert.equal(safeText('a\x1b[2Jb\x07'), 'a\\x1b[2Jb\\x07');
     assert.equal(safeText('tab\tand\nnewline'), 'tab\tand\nnewline', 'tabs and newlines are layout, kept');
+    // C1 controls (an 8-bit CSI or OSC) and bidirectional overrides and isolates (issue 18, defect 10).
+    assert.equal(safeText('a\x9d0;t\x9cb'), 'a\\x9d0;t\\x9cb');
+    assert.equal(safeText('x\u202etxt.exe\u2066y\u200f'), 'x\\u202etxt.exe\\u2066y\\u200f');
+    assert.equal(safeText('Grüße 😀'), 'Grüße 😀', 'ordinary text is kept');
     const t = formatTable([entry(1, { user: 'evil\x1b]0;title\x07' })], 200, styleFor(false));
     assert.doesNotMatch(t, /\x1b|\x07/);
   });
