@@ -12,7 +12,7 @@ type Core = typeof import('@medplum/core');
 export const LOCAL_BASE_URL = 'https://medplum.bot-audit.invalid/';
 
 /** A WebSocket class without connections: the constants, and a constructor that says why it fails. */
-export class UnavailableWebSocket extends EventTarget {
+class UnavailableWebSocket extends EventTarget {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -40,17 +40,4 @@ export function loadCore(): Core {
     coreModule = require('@medplum/core') as Core;
   }
   return coreModule;
-}
-
-type Router = typeof import('@medplum/fhir-router');
-let routerModule: Router | undefined;
-
-/** @medplum/fhir-router, loaded on first use. */
-export function loadFhirRouter(): Router {
-  if (!routerModule) {
-    loadCore();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    routerModule = require('@medplum/fhir-router') as Router;
-  }
-  return routerModule;
 }

@@ -665,11 +665,10 @@ export class BotRunner {
     if (depth > MAX_CHILD_DEPTH) return { status: 400, body: errorOutcome(`executeBot nests deeper than ${MAX_CHILD_DEPTH} runs (Bot ${what})`) };
     const target = this.opts.resolveBot?.(parent.root, ref);
     if (!target) return { status: 404, body: errorOutcome(`Not found: Bot ${what} (no bot in this workspace has that id, name or identifier)`) };
-    const json = contentType === CONTENT_TYPES.JSON || contentType === CONTENT_TYPES.FHIR_JSON;
     const res = await this.run({
       root: parent.root,
       bot: target,
-      ...(json || typeof body !== 'string' ? { input: body } : { inputText: body }),
+      ...(isJsonContentType(contentType) || typeof body !== 'string' ? { input: body } : { inputText: body }),
       contentType,
       traceId: parent.traceId,
       requester: parent.requester,
@@ -735,8 +734,9 @@ function maskInput(masker: SecretMasker, text: string | undefined, contentType: 
   if (text === undefined || masker.empty) return text;
   if (isJsonContentType(contentType)) {
     try {
-      const masked = JSON.stringify(masker.maskValue(JSON.parse(text)));
-      return masked === JSON.stringify(JSON.parse(text)) ? text : masked;
+      const value: unknown = JSON.parse(text);
+      const masked = JSON.stringify(masker.maskValue(value));
+      return masked === JSON.stringify(value) ? text : masked;
     } catch {
       /* not JSON after all: mask it as text */
     }

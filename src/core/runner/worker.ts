@@ -202,8 +202,6 @@ interface ActiveRun {
   stdoutBuf: { stdout: string; stderr: string };
   failure?: WireFailure;
   finish?: (d: Omit<DoneMessage, 't' | 'runId'>) => void;
-  /** The bot's requests to the host's FHIR server. */
-  hostFetch?: HostFetch;
 }
 
 let current: ActiveRun | undefined;
@@ -491,13 +489,13 @@ async function execute(msg: RunMessage): Promise<void> {
           run.pendingRpc.set(callId, { resolve, reject });
           send({ t: 'rpc', runId: msg.runId, callId, method, args });
         });
+  // The bot's requests to the host's FHIR server.
+  const hostFetch: HostFetch = (req) => rpc('fetch', [req]) as ReturnType<HostFetch>;
   let ctx: vm.Context;
   try {
     run.bundle = loadBundle(msg);
     const timers = makeTimers(run);
     const c = core();
-    const hostFetch: HostFetch = (req) => rpc('fetch', [req]) as ReturnType<HostFetch>;
-    run.hostFetch = hostFetch;
     ctx = vm.createContext({
       console: makeConsole(run),
       process: proc,
@@ -559,7 +557,7 @@ async function execute(msg: RunMessage): Promise<void> {
 
   // Run.
   try {
-    const medplum = createLocalClient(core(), run.hostFetch!, { traceId: msg.event.traceId, defaultHeaders: msg.event.defaultHeaders });
+    const medplum = createLocalClient(core(), hostFetch, { traceId: msg.event.traceId, defaultHeaders: msg.event.defaultHeaders });
     const event = buildEvent(run, ctx);
     const result = await handler(medplum, event);
     // Let unhandled rejections of this run surface before it is reported as done.
