@@ -272,14 +272,35 @@ export function loadMedplumConfig(root: string): MedplumConfig {
     for (const k of ['id', 'source', 'dist'] as const) {
       if (b[k] === undefined) continue;
       if (typeof b[k] !== 'string' || !b[k]) issues.push({ file, field: `${field}.${k}`, reason: 'must be a non-empty string' });
+      else if (k !== 'id' && !insideFolder(root, b[k] as string))
+        issues.push({ file, field: `${field}.${k}`, reason: `${b[k] as string} is outside the workspace folder; a bot's files must be inside it` });
       else entry[k] = b[k] as string;
     }
+    if ((b.source !== undefined && !entry.source) || (b.dist !== undefined && !entry.dist)) return;
     if (!entry.source && !entry.dist) issues.push({ file, field: `${field}.source`, reason: 'a bot needs a source (or a dist) file' });
     else if (entry.source && !fs.existsSync(path.resolve(root, entry.source)))
       issues.push({ file, field: `${field}.source`, reason: `file not found: ${entry.source}` });
     cfg.bots.push(entry);
   });
   return cfg;
+}
+
+/**
+ * Whether `rel` (relative to `root`, or absolute) names a file inside `root`, symbolic links
+ * resolved where they exist: a config file must not make the runner run code from elsewhere.
+ */
+export function insideFolder(root: string, rel: string): boolean {
+  const real = (p: string): string => {
+    try {
+      return fs.realpathSync.native(p);
+    } catch {
+      return p;
+    }
+  };
+  const base = real(path.resolve(root));
+  const target = real(path.resolve(base, rel));
+  const r = path.relative(base, target);
+  return r !== '' && r !== '..' && !r.startsWith(`..${path.sep}`) && !path.isAbsolute(r);
 }
 
 /** Applies defaults over one or more partial settings (later ones win). */

@@ -1,5 +1,6 @@
 // bot-audit.json / medplum.config.json validation, .env parsing and masking, bot discovery.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadBotAuditConfig, loadMedplumConfig, readSampleInput, resolveBotSettings, settingsForBot, formatConfigIssue } from '../../../src/core/bots/config';
 import { SECRET_MASK, SecretMasker, loadSecrets, parseDotEnv, toEventSecrets } from '../../../src/core/bots/secrets';
@@ -123,6 +124,36 @@ describe('bots: bot-audit.json', () => {
     assert.deepEqual(mp.issues.map((i) => i.field), ['bots[1].source', 'bots[2].name']);
     const d = discoverBots(root);
     assert.deepEqual(d.bots.map((b) => [b.name, b.id, b.relPath, b.origin]), [['custom', 'abc-123', 'src/custom-bot.ts', 'medplum.config']]);
+  });
+
+  it('medplum.config.json cannot point a bot at a file outside the workspace (issue 18)', () => {
+    const root = ws({ 'src/inside.ts': 'export async function handler() {}' });
+    const outside = path.join(path.dirname(root), `outside-${path.basename(root)}.js`);
+    fs.writeFileSync(outside, 'exports.handler = async () => "ran outside";');
+    fs.symlinkSync(outside, path.join(root, 'src', 'link.js'));
+    try {
+      fs.writeFileSync(
+        path.join(root, 'medplum.config.json'),
+        JSON.stringify({
+          bots: [
+            { name: 'escape', source: `../${path.basename(outside)}` },
+            { name: 'absolute', source: outside },
+            { name: 'linked', source: 'src/link.js' },
+            { name: 'fine', source: 'src/inside.ts', dist: '../dist/fine.js' },
+            { name: 'ok', source: 'src/inside.ts' },
+          ],
+        }),
+      );
+      const mp = loadMedplumConfig(root);
+      assert.deepEqual(mp.issues.map((i) => i.field), ['bots[0].source', 'bots[1].source', 'bots[2].source', 'bots[3].dist']);
+      assert.ok(mp.issues.every((i) => /outside the workspace folder/.test(i.reason)));
+      assert.deepEqual(mp.bots.map((b) => b.name), ['ok']);
+      const d = discoverBots(root);
+      assert.ok(!d.bots.some((b) => ['escape', 'absolute', 'linked', 'fine'].includes(b.name)), d.bots.map((b) => b.name).join());
+      assert.deepEqual(d.bots.filter((b) => fs.realpathSync(b.path) === outside).map((b) => b.name), []);
+    } finally {
+      fs.rmSync(outside, { force: true });
+    }
   });
 
   it('resolveBotSettings applies later parts over earlier ones', () => {
