@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { botEntityId, botRunsFilter, discoverBots, type BotInfo } from '../core/bots/discovery';
 import { BOT_AUDIT_CONFIG_FILE, MEDPLUM_CONFIG_FILE, formatConfigIssue, readSampleInput } from '../core/bots/config';
 import { QueryError, parseQuery, type Filter } from '../core/query';
-import { type BotRunner, formatLogLine, openRunner, parseRunInput, type RunResult } from '../core/runner';
+import { type BotRunner, formatLogLine, openRunner, parseRunInput, replayInput, type RunResult } from '../core/runner';
 import { AuditStore, OUTCOME_NAMES, StoreError, type Entry, type ExportFormat, type Outcome } from '../core/store';
 import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
 import { formatTable, outcomeText, safeText, styleFor } from './table';
@@ -273,6 +273,8 @@ async function withEntry(ctx: Ctx, usage: string, fn: (store: AuditStore, entry:
 function cmdReplay(ctx: Ctx): Promise<number> {
   return withEntry(ctx, 'replay needs an event id: bot-audit replay <event-id>', async (store, entry) => {
     if (entry.action !== 'EXECUTED') throw new CliError(EXIT.noEntry, `entry ${entry.id} is ${entry.action}, not a bot run`);
+    const input = replayInput(entry);
+    if (!input.ok) throw new CliError(EXIT.badInput, input.reason);
     const bot = findBot(ctx, entry.entityId);
     const r = await withRunner(ctx, store, (runner) => runner.replay(entry, { root: ctx.root, bot, onOutput: ctx.values.json ? undefined : (l) => out(ctx, safeText(formatLogLine(l))) }));
     return printRun(ctx, r);

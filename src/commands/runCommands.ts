@@ -9,6 +9,7 @@ import type { AuditService } from '../services/auditService';
 import { type RunInput, RunService, UntrustedWorkspaceError } from '../services/runService';
 import type { BotInfo, BotsModel } from '../views/bots/botsModel';
 import { botRunsFilter } from '../core/bots/discovery';
+import { replayInput } from '../core/runner/replay';
 
 /** What a command can be invoked with: a tree node, a URI (CodeLens, explorer), an entry id, or nothing (palette). */
 type Target = { bot?: BotInfo; entry?: Entry } | vscode.Uri | number | undefined;
@@ -174,7 +175,12 @@ export function registerRunCommands(context: vscode.ExtensionContext, bots: Bots
         void vscode.window.showWarningMessage(vscode.l10n.t('The bot of entry {0} ({1}) is no longer in the workspace.', entry.id, entry.entityId));
         return undefined;
       }
-      return runAndReport(bot, { inputText: entry.input, contentType: entry.contentType, replayOf: entry.id });
+      const input = replayInput(entry);
+      if (!input.ok) {
+        void vscode.window.showErrorMessage(vscode.l10n.t('Cannot replay: {0}', input.reason));
+        return undefined;
+      }
+      return runAndReport(bot, { inputText: input.inputText, contentType: input.contentType, replayOf: entry.id });
     }),
     vscode.commands.registerCommand(Commands.cancelRuns, () => {
       const n = runs.cancelAll();

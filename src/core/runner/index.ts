@@ -5,11 +5,11 @@ export {
   type BotTarget,
   type MedplumCallContext,
   type MedplumHost,
-  type ReplayableEntry,
   type RunHandle,
   type RunRequest,
   type RunResult,
 } from './runner';
+export { ReplayError, replayInput, type ReplayableEntry, type ReplayInput } from './replay';
 export { openRunner, resolveWorkspaceBot, type OpenRunnerOptions } from './open';
 export { BotBundler, BundleError, loadEsbuild, type BotBundle, type BundlerOptions } from './bundler';
 export { IsolatePool, type IsolationMode } from './pool';

@@ -12,6 +12,7 @@ import { isJsonContentType, parseRunInput } from './input';
 import { type Isolate, type IsolateExit, IsolatePool, type IsolationMode } from './pool';
 import type { DoneMessage, RunMessage, WireFailure, WorkerToHost } from './protocol';
 import { destinations, detectUser, shouldRecord } from './record';
+import { type ReplayableEntry, ReplayError, replayInput } from './replay';
 import { stableId } from '../fhir/ids';
 import { LOCAL_BASE_URL } from '../fhir/platform';
 import {
@@ -156,12 +157,6 @@ export interface RunHandle {
   cancel(): void;
 }
 
-/** A recorded entry, enough to replay it. */
-export interface ReplayableEntry {
-  id: number;
-  input?: string;
-  contentType?: string;
-}
 
 interface Failure {
   kind: FailureKind;
@@ -267,7 +262,9 @@ export class BotRunner {
 
   /** Runs a recorded entry's input again with the bot's current code; the new entry has replayOf. */
   replay(entry: ReplayableEntry, req: Omit<RunRequest, 'input' | 'inputText' | 'contentType' | 'replayOf'>): Promise<RunResult> {
-    return this.run({ ...req, inputText: entry.input, contentType: entry.contentType, replayOf: entry.id });
+    const input = replayInput(entry);
+    if (!input.ok) return Promise.reject(new ReplayError(input.reason));
+    return this.run({ ...req, inputText: input.inputText, contentType: input.contentType, replayOf: entry.id });
   }
 
   cancel(runId: string): boolean {

@@ -192,6 +192,28 @@ describe('bot-audit CLI (real child processes)', function () {
     assert.equal(JSON.parse(r.stdout).replayOf, first.id);
   });
 
+  it('refuses to replay a run whose stored input was cut to the 1 MiB cap, and says so (issue 18, defect 10)', () => {
+    const w = workspace();
+    try {
+      fs.writeFileSync(path.join(w, 'bots', 'quiet-bot.js'), 'exports.handler = async (m, e) => e.input.name.length;\n');
+      const file = path.join(w, 'big-input.json');
+      fs.writeFileSync(file, JSON.stringify({ name: 'x'.repeat(1_200_000) }));
+      const run = cli(w, 'run', 'quiet-bot', '--input', file);
+      assert.equal(run.code, 0, run.stderr);
+      const id = Number(/entry (\d+)/.exec(run.stdout)?.[1]);
+      assert.ok(Number.isSafeInteger(id), run.stdout);
+      const runs = () => JSON.parse(cli(w, 'log', '--format', 'json', '--filter', 'action:EXECUTED', '--limit', '1000').stdout).length as number;
+      const before = runs();
+      const r = cli(w, 'replay', String(id));
+      assert.equal(r.code, 6, r.stderr); // EXIT.badInput
+      oneLine(r.stderr);
+      assert.match(r.stderr, new RegExp(`entry ${id}'s input .*bytes of it were cut .*cannot be replayed`));
+      assert.equal(runs(), before, 'no run was recorded');
+    } finally {
+      fs.rmSync(w, { recursive: true, force: true });
+    }
+  });
+
   it('installs into another workspace from npm pack, with esbuild its only dependency', function () {
     this.timeout(180_000);
     const packDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-pack-'));
