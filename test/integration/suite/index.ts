@@ -10,7 +10,7 @@ export function run(): Promise<void> {
   const mocha = new Mocha({
     ui: 'bdd',
     color: false,
-    timeout: 60_000,
+    timeout: 120_000,
     reporter: path.join(root, 'test', 'harness', 'stats-reporter.cjs'),
     reporterOptions: { statsFile },
   });
