@@ -273,6 +273,12 @@ export class BotProcess {
     return this.child.pid;
   }
 
+  /** Keeps the host's event loop alive while it runs (a process started ahead does not). */
+  hold(): void {
+    this.child.ref();
+    for (const s of [this.child.stdout, this.child.stderr, this.child.stdio[3]] as (Readable & { ref?: () => void } | null)[]) s?.ref?.();
+  }
+
   send: (m: HostToWorker) => void;
 
   /** The first line of what it wrote to stderr (why it could not start). */
@@ -407,6 +413,7 @@ export class IsolatePool {
     iso ??= this.start(spec);
     iso.onExit = undefined;
     iso.taken = true;
+    iso.hold();
     this.refill(spec, key);
     await iso.ready;
     return iso;

@@ -75,13 +75,19 @@ export type WorkerToHost =
 /** The most a single line from a bot process may hold (a return value, one log line, a request). */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
+// Taken when this module loads (before any bot code runs in a bot process): a bot that patches
+// JSON or Buffer later does not change how its process's report is written.
+const jsonStringify = JSON.stringify;
+const jsonParse = JSON.parse;
+const bufferFrom = Buffer.from;
+
 /** JSON text of a message, one line, bytes as {"$bytes": base64}. */
 export function encodeMessage(m: unknown): string {
   return (
-    JSON.stringify(m, function (this: Record<string, unknown>, key: string, v: unknown) {
+    jsonStringify(m, function (this: Record<string, unknown>, key: string, v: unknown) {
       const raw = this[key];
-      if (raw instanceof Uint8Array) return { $bytes: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') };
-      if (raw instanceof ArrayBuffer) return { $bytes: Buffer.from(raw).toString('base64') };
+      if (raw instanceof Uint8Array) return { $bytes: bufferFrom(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') };
+      if (raw instanceof ArrayBuffer) return { $bytes: bufferFrom(raw).toString('base64') };
       return v;
     }) + '\n'
   );
@@ -89,9 +95,9 @@ export function encodeMessage(m: unknown): string {
 
 /** Parses one line; {"$bytes"} comes back as a Uint8Array. Throws on bad JSON. */
 export function decodeMessage(line: string): unknown {
-  return JSON.parse(line, (_k, v: unknown) => {
+  return jsonParse(line, (_k, v: unknown) => {
     if (v && typeof v === 'object' && typeof (v as { $bytes?: unknown }).$bytes === 'string' && Object.keys(v).length === 1) {
-      const b = Buffer.from((v as { $bytes: string }).$bytes, 'base64');
+      const b = bufferFrom((v as { $bytes: string }).$bytes, 'base64');
       return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     }
     return v;

@@ -11,9 +11,7 @@
 // real `process` through any host function): the process and its permissions are. What the bot
 // can bend is this process's report of its own run, which the host treats as such (runner.ts).
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as util from 'node:util';
-import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { SourceMap, createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -682,8 +680,11 @@ function closeSandbox(expected: { childProcess?: boolean; fsWrite?: string[] }):
   lock(process, 'dlopen', 'process.dlopen()');
   lock(process, 'execve', 'process.execve()');
   // Other processes' priority, and V8's flags after start-up (e.g. natives syntax).
-  lock(os, 'setPriority', 'os.setPriority()');
-  lock(v8, 'setFlagsFromString', 'v8.setFlagsFromString()');
+  // (The modules themselves, as a bot's require() gets them, not this bundle's import wrappers.)
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  lock(require('node:os') as object, 'setPriority', 'os.setPriority()');
+  lock(require('node:v8') as object, 'setFlagsFromString', 'v8.setFlagsFromString()');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   // node:sqlite writes files without asking the permission model (started with --no-experimental-sqlite where
   // the flag exists); where it still loads, it is taken away.
   try {
