@@ -584,12 +584,10 @@ export class BotRunner {
       let settled = false;
       let report: DoneMessage | undefined;
       let broken: string | undefined;
-      let lateTimer: NodeJS.Timeout | undefined;
       const finish = (v: { failure?: Failure; returnValue?: string }): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        clearTimeout(lateTimer);
         r.control.hook = undefined;
         iso.onMessage = undefined;
         iso.onStd = undefined;
@@ -621,9 +619,9 @@ export class BotRunner {
         else if (m.t === 'rpc') this.answerRpc(iso, r, m);
         else if (m.t === 'done') {
           report = m;
-          // The process ends itself after its report; if it does not, it is ended.
-          lateTimer = setTimeout(() => iso.terminate('it went on after its report'), 1000);
-          lateTimer.unref();
+          // Its run is over: the process (and its tree) ends now. What it wrote before it died is still
+          // read (a second report there breaks the protocol); nothing after.
+          iso.terminate('its run was over');
         }
       };
       void iso.closed.then(() => {

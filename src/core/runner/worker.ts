@@ -44,7 +44,11 @@ const retryLater = (e: unknown): boolean => {
   return true;
 };
 
+/** Set during the rehearsal run (before "ready"): nothing is sent, and the process does not end. */
+let rehearsing = false;
+
 function send(m: WorkerToHost): void {
+  if (rehearsing) return;
   const b = bufferFrom(encodeMessage(m), 'utf8');
   let off = 0;
   while (off < b.length) {
@@ -509,7 +513,7 @@ async function execute(msg: RunMessage): Promise<void> {
     if (current === run) current = undefined;
     send({ t: 'done', runId: msg.runId, ...d });
     // One run per process: it ends here (the host kills what is left of its tree).
-    realExit(0);
+    if (!rehearsing) realExit(0);
   };
   run.finish = done;
 
@@ -705,7 +709,32 @@ if (process.argv[2] === '--bot-audit-sandbox') {
     process.stderr.write(`The bot sandbox could not start: ${(e as Error).message}\n`);
     realExit(78);
   }
-  send({ t: 'ready' });
+  // A rehearsal: a run of a built-in bot (no bot code), so that this process's first real run does
+  // not pay for compiling the runner's own code paths (the context, the console, the MedplumClient).
+  // Then "ready", and the process blocks on its channel until its run comes.
+  const ready = (): void => {
+    rehearsing = false;
+    current = undefined;
+    send({ t: 'ready' });
+    takeRun();
+  };
+  rehearsing = true;
+  execute({
+    t: 'run',
+    runId: 'rehearsal',
+    hash: '0000000000000000',
+    code: 'exports.handler = async (medplum, event) => { console.log("x", event.input); return { ok: typeof medplum.readResource }; };',
+    botPath: path.join(process.cwd(), 'rehearsal.js'),
+    root: process.cwd(),
+    tmpDir: process.cwd(),
+    event: { bot: { reference: 'Bot/rehearsal' }, contentType: 'application/json', input: { kind: 'json', text: '{"a":1}' }, secrets: {}, traceId: 'rehearsal', baseUrl: 'https://medplum.bot-audit.invalid/', defaultHeaders: {} },
+  } as RunMessage).then(
+    () => setImmediate(ready),
+    () => setImmediate(ready),
+  );
+}
+
+function takeRun(): void {
   const line = readLine();
   let msg: RunMessage | undefined;
   try {
@@ -717,6 +746,10 @@ if (process.argv[2] === '--bot-audit-sandbox') {
   // A bot that awaits forever keeps its process until the host's timeout (as in Medplum), not until its event loop is empty.
   setInterval(() => undefined, 1 << 30);
   void execute(msg!);
+}
+
+if (process.argv[2] === '--bot-audit-sandbox') {
+  /* started above */
 } else if (process.argv[2] === '--write-search-definitions' && process.argv[3]) {
   // Build step: `node dist/bot-worker.js --write-search-definitions dist/fhir` writes the search
   // parameter bundles and the trimmed structure definitions that a packaged extension ships.
