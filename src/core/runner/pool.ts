@@ -11,15 +11,20 @@
 // one run and is then killed, so nothing a bot leaves behind (patched globals, timers, a
 // poisoned module cache) reaches a later run.
 //
-// Speed. Starting a Node process and loading the worker (with @medplum/core) takes ≈ 250 ms of
-// CPU here, so the pool keeps one process started ahead per sandbox key (memory limit, workspace,
-// opt-ins): started, worker loaded, blocked on its channel until its one run arrives. When a run
-// takes it, the next one starts in the background. Measured with bench/runner-bench.ts (2 cores,
-// Node 20, trivial bot, bundle cached, call → durable EXECUTED entry, the next process ready):
-// p50 ≈ 3 ms, p95 ≈ 5 ms; a new bot (bundling included) ≈ 30 ms; a run that finds no process
-// ready waits for one (≈ 250 ms), so back-to-back runs are bounded by process start-up
-// (≈ 5–8 runs/s on 2 cores, against ≈ 600/s with the old pooled threads: the price of the
-// boundary). Numbers: bench/results/runner.json.
+// Speed. Starting a Node process and loading the worker (with @medplum/core, and a rehearsal run
+// of a built-in bot so the runner's own code is compiled) takes ≈ 290 ms here, so the pool keeps
+// one process started ahead per sandbox key (memory limit, workspace, opt-ins), blocked on its
+// channel until its one run arrives. The next one starts when that run is over (started at once,
+// it took the CPU from the run: 2 cores). Measured with bench/runner-bench.ts on this 2-core
+// machine while it was shared (load average 5–8; Node 20; trivial bot, bundle cached, call →
+// durable EXECUTED entry, the next process ready): p50 ≈ 41 ms, p95 ≈ 64 ms; a new bot's first run
+// (bundling included) ≈ 52 ms; a brand-new runner's first run ≈ 1.3 s. Of a warm run, about 10 ms
+// is the run and most of the rest is waiting for the killed process to be gone (exit and the
+// end of its pipes): the host waits for that so that anything it wrote before it died, such as
+// a second report, is still seen. Back-to-back runs are bounded by process start-up (≈ 3–5 runs/s,
+// against ≈ 600/s with the old pooled threads), and a bot's Medplum calls cost a host round trip
+// each over the pipe (crud_1000 ≈ 2.6 s against 0.87 s). Those are the price of the boundary; the
+// goals of ≤ 5 ms warm and ≤ 1 s for crud_1000 are not met. Numbers: bench/results/runner.json.
 //
 // The host trusts nothing the process says beyond its own run's report: see runner.ts (runIn)
 // and protocol.ts (parseWorkerLine). It ends a run's whole process tree at once (timeout, cancel,
