@@ -105,10 +105,10 @@ export class RunService extends Disposable {
     }
   }
 
-  /** Starts the runner and a worker ahead of the first run. */
+  /** Starts the runner, and a bot process for the first workspace folder, ahead of the first run. */
   async warmUp(): Promise<void> {
     const runner = await this.getRunner();
-    await runner.warmUp(settings().defaultMemoryLimitMb);
+    await runner.warmUp(settings().defaultMemoryLimitMb, vscode.workspace.workspaceFolders?.[0]?.uri.fsPath);
   }
 
   /** Cancels every run of this window. */

@@ -13,7 +13,11 @@
 //       "auditEventTrigger": "always",           // always | never | on-error | on-output
 //       "auditEventDestination": ["resource"],   // ["resource"], ["log"], both, or a single string
 //       "contentType": "application/json",
-//       "inputs": { "ada": { "name": "Ada" }, "from-file": { "file": "inputs/hello.json" } }
+//       "inputs": { "ada": { "name": "Ada" }, "from-file": { "file": "inputs/hello.json" } },
+//       "permissions": {                         // opt-ins beyond the sandbox's defaults (see BotPermissions)
+//         "childProcess": true,                  // may start child processes (they are not sandboxed)
+//         "fsWrite": ["out"]                     // may write these folders/files (relative to the root)
+//       }
 //     }
 //   }
 // }
@@ -51,6 +55,19 @@ export interface ConfigIssue {
 /** A named sample input: a literal value, or a file relative to the workspace root. */
 export type SampleInput = { value: unknown } | { file: string };
 
+/**
+ * What a bot may do beyond the defaults. By default a bot's process may read the workspace (with its
+ * node_modules) and its own temporary folder, write only that temporary folder, and use the network;
+ * it may not start processes or workers, load native addons, or write anywhere else. Each opt-in is
+ * recorded on every entry of the bot's runs.
+ */
+export interface BotPermissions {
+  /** Child processes (they run outside the sandbox: the opt-in trusts them). */
+  childProcess?: boolean;
+  /** Files or folders the bot may write (and read), relative to the workspace root or absolute. */
+  fsWrite?: string[];
+}
+
 /** Settings of one bot as written in bot-audit.json (every field optional). */
 export interface BotSettingsInput {
   name?: string;
@@ -62,6 +79,7 @@ export interface BotSettingsInput {
   inputs?: Record<string, SampleInput>;
   /** Identifiers (`system|value`) by which other bots' `executeBot` can name this one, as a Medplum Bot's identifiers. */
   identifier?: string[];
+  permissions?: BotPermissions;
 }
 
 /** Settings of one bot with every default applied. */
@@ -75,6 +93,8 @@ export interface BotSettings {
   contentType: string;
   inputs: Record<string, SampleInput>;
   identifier?: string[];
+  /** Opt-ins beyond the sandbox's defaults; absent: none. */
+  permissions?: BotPermissions;
 }
 
 export interface BotAuditConfig {
@@ -151,7 +171,7 @@ export function validateBotSettings(value: unknown, file: string, field: string,
     issues.push({ file, field, reason: 'must be an object' });
     return out;
   }
-  const known = new Set(['name', 'timeout', 'memoryLimitMb', 'auditEventTrigger', 'auditEventDestination', 'contentType', 'inputs', 'identifier']);
+  const known = new Set(['name', 'timeout', 'memoryLimitMb', 'auditEventTrigger', 'auditEventDestination', 'contentType', 'inputs', 'identifier', 'permissions']);
   for (const k of Object.keys(value)) {
     if (!known.has(k)) issues.push({ file, field: `${field}.${k}`, reason: `unknown setting (known: ${[...known].join(', ')})` });
   }
@@ -193,6 +213,28 @@ export function validateBotSettings(value: unknown, file: string, field: string,
     if (!list.every((x) => typeof x === 'string' && /^[^|]*\|[^|]+$/.test(x)))
       issues.push({ file, field: `${field}.identifier`, reason: 'must be "system|value", or a list of them' });
     else out.identifier = list as string[];
+  }
+  if (value.permissions !== undefined) {
+    const p = value.permissions;
+    const f = `${field}.permissions`;
+    if (!isObject(p)) issues.push({ file, field: f, reason: 'must be an object: { "childProcess": true, "fsWrite": ["folder"] }' });
+    else {
+      const perms: BotPermissions = {};
+      for (const k of Object.keys(p)) {
+        if (k !== 'childProcess' && k !== 'fsWrite') issues.push({ file, field: `${f}.${k}`, reason: 'unknown permission (known: childProcess, fsWrite)' });
+      }
+      if (p.childProcess !== undefined) {
+        if (typeof p.childProcess !== 'boolean') issues.push({ file, field: `${f}.childProcess`, reason: 'must be true or false' });
+        else if (p.childProcess) perms.childProcess = true;
+      }
+      if (p.fsWrite !== undefined) {
+        const list = typeof p.fsWrite === 'string' ? [p.fsWrite] : p.fsWrite;
+        if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || !x.trim() || x.includes('\0')))
+          issues.push({ file, field: `${f}.fsWrite`, reason: 'must be a path, or a list of paths, relative to the workspace root' });
+        else if (list.length) perms.fsWrite = [...new Set(list as string[])];
+      }
+      out.permissions = perms;
+    }
   }
   if (value.inputs !== undefined) {
     if (!isObject(value.inputs)) {
@@ -316,6 +358,7 @@ export function resolveBotSettings(...parts: (BotSettingsInput | undefined)[]): 
     if (p.contentType !== undefined) s.contentType = p.contentType;
     if (p.inputs !== undefined) s.inputs = { ...s.inputs, ...p.inputs };
     if (p.identifier !== undefined) s.identifier = [...p.identifier];
+    if (p.permissions !== undefined) s.permissions = { ...p.permissions, ...(p.permissions.fsWrite ? { fsWrite: [...p.permissions.fsWrite] } : {}) };
   }
   return s;
 }

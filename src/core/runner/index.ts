@@ -12,7 +12,8 @@ export {
 export { ReplayError, replayInput, type ReplayableEntry, type ReplayInput } from './replay';
 export { openRunner, resolveWorkspaceBot, type OpenRunnerOptions } from './open';
 export { BotBundler, BundleError, loadEsbuild, type BotBundle, type BundlerOptions } from './bundler';
-export { IsolatePool, type IsolationMode } from './pool';
+export { BotProcess, IsolatePool, killTree } from './pool';
+export { normalizePermissions, permissionFlag, sandboxKey, type SandboxSpec } from './sandbox';
 export { parseRunInput, baseContentType, isJsonContentType, type ParsedInput } from './input';
 export { detectUser, shouldRecord } from './record';
 export {

@@ -1,5 +1,11 @@
-// Messages between the runner (host) and its worker (a worker thread, or a child process).
-import type { LogLine } from './types';
+// Messages between the runner (host) and a bot's process, and how they travel.
+//
+// The channel is the bot process's file descriptor 3 (a socket pair): one JSON message per line
+// each way. Bytes (Uint8Array, ArrayBuffer) travel as {"$bytes": "<base64>"}. The bot process
+// writes and reads it with blocking fs calls, so a call to the host (the bot's Medplum client) is
+// synchronous there: write the request, block until the reply's line has come. The host reads
+// with a stream and trusts nothing it reads: see `parseWorkerLine`.
+import type { LogLine, LogLevel } from './types';
 import type { WireInput } from './input';
 
 export interface WireEvent {
@@ -18,13 +24,17 @@ export interface WireEvent {
 export interface RunMessage {
   t: 'run';
   runId: string;
-  /** Content hash of the bundle; `code` is sent only the first time a worker sees it. */
+  /** Content hash of the bundle. */
   hash: string;
-  code?: string;
+  code: string;
+  /** V8's code cache for the bundle, made by the host (never by a bot process), base64. */
+  cachedData?: string;
   /** The bot's absolute path (for `require` of externals, `__filename`). */
   botPath: string;
   /** Workspace root: sources in the bundle's source map are relative to it. */
   root: string;
+  /** The run's own temporary folder (the only place it may write by default). */
+  tmpDir: string;
   event: WireEvent;
 }
 
@@ -35,8 +45,6 @@ export interface RpcResultMessage {
   ok: boolean;
   value?: unknown;
   error?: { message: string; status?: number; outcome?: unknown };
-  /** Reply to a synchronous call (sent on the call port, then the shared flag is raised). */
-  sync?: boolean;
 }
 
 export type HostToWorker = RunMessage | RpcResultMessage;
@@ -61,15 +69,84 @@ export interface DoneMessage {
 export type WorkerToHost =
   | { t: 'ready' }
   | { t: 'log'; runId: string; line: LogLine }
-  | { t: 'rpc'; runId: string; callId: number; method: string; args: unknown[]; sync?: boolean }
-  /** Thread mode: the port and shared flag for synchronous calls (sent once, before ready). */
-  | { t: 'rpc-port'; port: import('node:worker_threads').MessagePort; flag: SharedArrayBuffer }
+  | { t: 'rpc'; runId: string; callId: number; method: string; args: unknown[] }
   | DoneMessage;
 
-/** The synchronous-call buffer: ints [state, reply length], then the reply's UTF-8 JSON. */
-export const SYNC_HEADER_INTS = 2;
-export const SYNC_BUFFER_BYTES = 256 * 1024;
-/** States of the buffer's first int. */
-export const SYNC_WAITING = 0;
-export const SYNC_ON_PORT = 1;
-export const SYNC_IN_BUFFER = 2;
+/** The most a single line from a bot process may hold (a return value, one log line, a request). */
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+// Taken when this module loads (before any bot code runs in a bot process): a bot that patches
+// JSON or Buffer later does not change how its process's report is written.
+const jsonStringify = JSON.stringify;
+const jsonParse = JSON.parse;
+const bufferFrom = Buffer.from;
+
+/** JSON text of a message, one line, bytes as {"$bytes": base64}. */
+export function encodeMessage(m: unknown): string {
+  return (
+    jsonStringify(m, function (this: Record<string, unknown>, key: string, v: unknown) {
+      const raw = this[key];
+      if (raw instanceof Uint8Array) return { $bytes: bufferFrom(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') };
+      if (raw instanceof ArrayBuffer) return { $bytes: bufferFrom(raw).toString('base64') };
+      return v;
+    }) + '\n'
+  );
+}
+
+/** Parses one line; {"$bytes"} comes back as a Uint8Array. Throws on bad JSON. */
+export function decodeMessage(line: string): unknown {
+  return jsonParse(line, (_k, v: unknown) => {
+    if (v && typeof v === 'object' && typeof (v as { $bytes?: unknown }).$bytes === 'string' && Object.keys(v).length === 1) {
+      const b = bufferFrom((v as { $bytes: string }).$bytes, 'base64');
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    }
+    return v;
+  });
+}
+
+const LEVELS: ReadonlySet<string> = new Set<LogLevel>(['log', 'info', 'warn', 'error', 'debug', 'trace', 'stdout', 'stderr']);
+const KINDS: ReadonlySet<string> = new Set(['client-error', 'error', 'load', 'exit']);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const optStr = (v: unknown): boolean => v === undefined || typeof v === 'string';
+
+/**
+ * A line from a bot process as a message, or why it is not one. Only the shapes above pass, with
+ * the types they declare (a bot process may write anything on its channel).
+ */
+export function parseWorkerLine(line: string): { ok: true; m: WorkerToHost } | { ok: false; reason: string } {
+  let v: unknown;
+  try {
+    v = decodeMessage(line);
+  } catch {
+    return { ok: false, reason: `a line that is not JSON (${JSON.stringify(line.slice(0, 60))})` };
+  }
+  const m = v as Record<string, unknown>;
+  const bad = (what: string): { ok: false; reason: string } => ({ ok: false, reason: `a malformed ${what} message` });
+  if (!m || typeof m !== 'object' || Array.isArray(m)) return { ok: false, reason: 'a message that is not an object' };
+  switch (m.t) {
+    case 'ready':
+      return { ok: true, m: { t: 'ready' } };
+    case 'log': {
+      const l = m.line as Record<string, unknown> | undefined;
+      if (!isStr(m.runId) || !l || typeof l !== 'object' || !isStr(l.text) || !isStr(l.level) || !LEVELS.has(l.level)) return bad('log');
+      // The host stamps the time itself.
+      return { ok: true, m: { t: 'log', runId: m.runId, line: { time: new Date().toISOString(), level: l.level as LogLevel, text: l.text } } };
+    }
+    case 'rpc':
+      if (!isStr(m.runId) || !Number.isSafeInteger(m.callId) || !isStr(m.method) || !Array.isArray(m.args)) return bad('rpc');
+      return { ok: true, m: { t: 'rpc', runId: m.runId, callId: m.callId as number, method: m.method, args: m.args } };
+    case 'done': {
+      if (!isStr(m.runId) || !optStr(m.returnValue)) return bad('done');
+      const f = m.failure as Record<string, unknown> | undefined;
+      if (f !== undefined) {
+        if (!f || typeof f !== 'object' || !isStr(f.kind) || !KINDS.has(f.kind) || !isStr(f.message) || !optStr(f.stack)) return bad('done');
+        if (f.exitCode !== undefined && !Number.isInteger(f.exitCode)) return bad('done');
+        if (f.status !== undefined && typeof f.status !== 'number') return bad('done');
+      }
+      const failure = f && ({ kind: f.kind, message: f.message, stack: f.stack, status: f.status, exitCode: f.exitCode } as WireFailure);
+      return { ok: true, m: { t: 'done', runId: m.runId, returnValue: m.returnValue as string | undefined, failure } };
+    }
+    default:
+      return { ok: false, reason: `a message of unknown type ${JSON.stringify(String(m.t)).slice(0, 40)}` };
+  }
+}

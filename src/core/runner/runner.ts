@@ -1,16 +1,24 @@
-// The bot runner: bundles a bot, runs it in an isolate from the pool (see pool.ts for the
+// The bot runner: bundles a bot, runs it in a sandboxed process of its own (see pool.ts for the
 // choice and its measurements), with a timeout, a memory limit, a concurrency limit and
 // cancel; captures its console; classifies the outcome; masks secrets; and records the run
 // (EXECUTED entry in the store and/or a JSON line to the log) as the bot's settings say.
+//
+// The host writes every entry from what it observed itself: the user, the times, the outcome
+// code and the sandbox the run had are the host's. From the bot's process it takes only that
+// process's report of its own run (output, return value, how it failed), once: a message for
+// another run, a second report, a message out of place or a line that is no message makes the
+// run a Major failure (12) that says so, and the process is killed. A process that dies, or is
+// killed for its memory, still leaves an entry.
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type BotSettings, DEFAULT_BOT_SETTINGS, CONTENT_TYPES } from '../bots/config';
+import { type BotPermissions, type BotSettings, DEFAULT_BOT_SETTINGS, CONTENT_TYPES } from '../bots/config';
 import { SecretMasker, loadSecrets, toEventSecrets } from '../bots/secrets';
 import { BotBundler, BundleError, nodeVersionProblem } from './bundler';
 import { isJsonContentType, parseRunInput } from './input';
-import { type Isolate, type IsolateExit, IsolatePool, type IsolationMode } from './pool';
-import type { DoneMessage, RunMessage, WireFailure, WorkerToHost } from './protocol';
+import { type BotProcess, IsolatePool } from './pool';
+import { normalizePermissions } from './sandbox';
+import type { DoneMessage, RunMessage, WorkerToHost } from './protocol';
 import { destinations, detectUser, shouldRecord } from './record';
 import { type ReplayableEntry, ReplayError, replayInput } from './replay';
 import { stableId } from '../fhir/ids';
@@ -63,13 +71,11 @@ export interface BotRunnerOptions {
   medplum?: MedplumHost;
   /** Runs at once (default 4); more wait in order. */
   maxConcurrent?: number;
-  /** Default 'pooled'. */
-  isolation?: IsolationMode;
   /** Overrides the detected user (git user.email, else the OS user). */
   user?: string;
   esbuildPath?: string;
-  /** Idle pooled workers kept per memory limit (default = maxConcurrent). */
-  maxIdleWorkers?: number;
+  /** Bot processes started ahead per sandbox key (memory limit, workspace, opt-ins); default 1. */
+  spareProcesses?: number;
   /** Output kept per run before the middle is dropped (default 16 MiB; the store caps further). */
   maxOutputBytes?: number;
   /** Finds a workspace bot by its Medplum id, name or identifier (`system|value`), for `executeBot`. */
@@ -227,7 +233,7 @@ export class BotRunner {
     const max = Math.max(1, opts.maxConcurrent ?? 4);
     this.slots = new Semaphore(max);
     this.bundler = new BotBundler({ esbuildPath: opts.esbuildPath });
-    this.pool = new IsolatePool({ workerPath: opts.workerPath, mode: opts.isolation, maxIdle: opts.maxIdleWorkers ?? max });
+    this.pool = new IsolatePool({ workerPath: opts.workerPath, spares: opts.spareProcesses ?? 1 });
   }
 
   /** Runs queued or running now. */
@@ -277,9 +283,12 @@ export class BotRunner {
     for (const h of this.handles.values()) h.cancel();
   }
 
-  /** Starts pooled workers and esbuild ahead of the first run (a first run then takes ≈ 10 ms, not ≈ 500). */
-  async warmUp(memoryLimitMb = DEFAULT_BOT_SETTINGS.memoryLimitMb, count = 1): Promise<void> {
-    await Promise.all([this.pool.warmUp(memoryLimitMb, count), this.bundler.warmUp()]);
+  /**
+   * Starts esbuild, and with a workspace root a bot process for it, ahead of the first run (a
+   * first run then takes ≈ 30 ms, not ≈ 500).
+   */
+  async warmUp(memoryLimitMb = DEFAULT_BOT_SETTINGS.memoryLimitMb, root?: string, permissions?: BotPermissions): Promise<void> {
+    await Promise.all([root ? this.pool.warmUp({ memoryLimitMb, root: path.resolve(root), permissions }) : undefined, this.bundler.warmUp()]);
   }
 
   dispose(): void {
@@ -379,15 +388,15 @@ export class BotRunner {
         failure = { kind: 'cancelled', message: 'The run was cancelled before it started' };
         break run;
       }
-      let iso: Isolate | undefined;
+      let iso: BotProcess | undefined;
       try {
         // The requester's profile: its id is stable, and the local server stores it before it
         // answers the run's first request (a run that makes none leaves no trace of it).
         const requester = req.requester ?? { reference: `Practitioner/${stableId('Practitioner', user)}`, display: user };
         try {
-          iso = await this.pool.acquire(settings.memoryLimitMb);
+          iso = await this.pool.acquire({ memoryLimitMb: settings.memoryLimitMb, root, permissions: settings.permissions });
         } catch (e) {
-          failure = { kind: 'crash', message: `The bot worker could not start: ${(e as Error).message}` };
+          failure = { kind: 'crash', message: `The bot's process could not start: ${(e as Error).message}` };
           break run;
         }
         const outcome = await this.runIn(iso, {
@@ -413,8 +422,8 @@ export class BotRunner {
         });
         failure = outcome.failure;
         returnValue = outcome.returnValue;
-        if (outcome.healthy) this.pool.release(iso);
-        else this.pool.destroy(iso);
+        // One run per process.
+        this.pool.destroy(iso);
       } finally {
         if (!req.childDepth) this.slots.release();
       }
@@ -462,11 +471,11 @@ export class BotRunner {
       bundleCached,
       logged: false,
     };
-    await this.record(result, settings, user);
+    await this.record(result, settings, user, normalizePermissions(settings.permissions, root));
     return result;
   }
 
-  private async record(result: RunResult, settings: BotSettings, user: string): Promise<void> {
+  private async record(result: RunResult, settings: BotSettings, user: string, permissions: BotPermissions): Promise<void> {
     if (this.opts.medplum?.flush) {
       try {
         await this.opts.medplum.flush();
@@ -492,6 +501,8 @@ export class BotRunner {
       input: result.input,
       returnValue: result.returnValue,
       replayOf: result.replayOf,
+      // What the bot was allowed beyond the sandbox's defaults, on every entry of its runs.
+      ...(permissions.childProcess || permissions.fsWrite ? { after: { permissions } } : {}),
     };
     if (dest.resource && this.opts.store) {
       try {
@@ -537,9 +548,13 @@ export class BotRunner {
       });
   }
 
-  /** One run in one isolate. `healthy` says whether the isolate can be reused. */
+  /**
+   * One run in one bot process. The outcome is the host's: from the process's report of this run
+   * (once, for this run ID), else from how the process ended; anything else it says breaks the
+   * protocol and makes the run a Major failure.
+   */
   private runIn(
-    iso: Isolate,
+    iso: BotProcess,
     r: {
       runId: string;
       requester: BotReference;
@@ -561,54 +576,75 @@ export class BotRunner {
       addLog: (l: LogLine) => void;
       wire: RunMessage['event']['input'];
     },
-  ): Promise<{ failure?: Failure; returnValue?: string; healthy: boolean }> {
+  ): Promise<{ failure?: Failure; returnValue?: string }> {
     return new Promise((resolve) => {
       let settled = false;
-      let exitRequested: WireFailure | undefined;
-      const finish = (v: { failure?: Failure; returnValue?: string; healthy: boolean }): void => {
+      let report: DoneMessage | undefined;
+      let broken: string | undefined;
+      const finish = (v: { failure?: Failure; returnValue?: string }): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         r.control.hook = undefined;
         iso.onMessage = undefined;
-        iso.onExit = undefined;
         iso.onStd = undefined;
+        iso.onViolation = undefined;
         resolve(v);
       };
       const timer = setTimeout(() => {
-        finish({ failure: { kind: 'timeout', message: `The bot ran past its timeout of ${r.timeoutMs / 1000} s and was stopped` }, healthy: false });
+        iso.terminate('its run timed out');
+        finish({ failure: { kind: 'timeout', message: `The bot ran past its timeout of ${r.timeoutMs / 1000} s and was stopped` } });
       }, r.timeoutMs);
-      r.control.hook = () => finish({ failure: { kind: 'cancelled', message: 'The run was cancelled' }, healthy: false });
+      r.control.hook = () => {
+        iso.terminate('its run was cancelled');
+        finish({ failure: { kind: 'cancelled', message: 'The run was cancelled' } });
+      };
       if (r.control.cancelled) r.control.hook();
 
       iso.onStd = (which, text) => {
         for (const line of text.replace(/\n$/, '').split('\n')) r.addLog({ time: new Date().toISOString(), level: which, text: line });
       };
-      iso.onExit = (e: IsolateExit) => {
-        if (exitRequested) {
-          finish({ failure: { kind: 'exit', message: exitRequested.message, exitCode: exitRequested.exitCode }, healthy: false });
-        } else if (e.oom) {
-          finish({ failure: { kind: 'out-of-memory', message: `The bot ran out of memory (limit ${r.memoryLimitMb} MB)` }, healthy: false });
-        } else {
-          const why = e.error ?? (e.signal ? `signal ${e.signal}` : `exit code ${e.code}`);
-          finish({ failure: { kind: 'crash', message: `The bot's worker died (${why})` }, healthy: false });
-        }
+      iso.onViolation = (reason) => {
+        broken ??= reason;
       };
       iso.onMessage = (m: WorkerToHost) => {
-        if (settled || !('runId' in m) || m.runId !== r.runId) return;
+        if (settled || broken) return;
+        if (m.t === 'ready') return iso.violate('it said "ready" again');
+        if (m.runId !== r.runId) return iso.violate(`it sent a "${m.t}" message for another run (${JSON.stringify(m.runId.slice(0, 40))})`);
+        if (report) return iso.violate(m.t === 'done' ? 'it reported its run twice' : `it sent a "${m.t}" message after its report`);
         if (m.t === 'log') r.addLog(m.line);
         else if (m.t === 'rpc') this.answerRpc(iso, r, m);
-        else if (m.t === 'done') this.onDone(m, finish, (f) => (exitRequested = f));
+        else if (m.t === 'done') {
+          report = m;
+          // Its run is over: the process (and its tree) ends now. What it wrote before it died is still
+          // read (a second report there breaks the protocol); nothing after.
+          iso.terminate('its run was over');
+        }
       };
+      void iso.closed.then(() => {
+        if (settled) return;
+        const e = iso.exited;
+        if (broken) {
+          finish({ failure: { kind: 'crash', message: `The bot's process broke the run protocol (${broken}); it was stopped, and nothing it reported about this run was kept` } });
+        } else if (report) {
+          const f = report.failure;
+          finish({ returnValue: report.returnValue, failure: f && { kind: f.kind, message: f.message, stack: f.stack, exitCode: f.kind === 'exit' ? f.exitCode : undefined } });
+        } else if (e?.oom) {
+          finish({ failure: { kind: 'out-of-memory', message: `The bot ran out of memory (limit ${r.memoryLimitMb} MB)${e.error ? `: ${e.error}` : ''}` } });
+        } else {
+          const why = e?.error ?? (e?.signal ? `signal ${e.signal}` : `exit code ${e?.code}`);
+          finish({ failure: { kind: 'crash', message: `The bot's process died without reporting its run (${why})` } });
+        }
+      });
 
-      const known = iso.knownBundles.has(r.bundle.hash);
       const msg: RunMessage = {
         t: 'run',
         runId: r.runId,
         hash: r.bundle.hash,
-        code: known ? undefined : r.bundle.code,
+        code: r.bundle.code,
         botPath: r.botPath,
         root: r.root,
+        tmpDir: iso.tmpDir,
         event: {
           bot: { reference: `Bot/${r.botId}`, display: r.name },
           contentType: r.contentType,
@@ -621,28 +657,10 @@ export class BotRunner {
           defaultHeaders: {},
         },
       };
-      iso.knownBundles.add(r.bundle.hash);
-      iso.runs++;
-      iso.send(msg);
-    });
-  }
-
-  private onDone(
-    m: DoneMessage,
-    finish: (v: { failure?: Failure; returnValue?: string; healthy: boolean }) => void,
-    setExit: (f: WireFailure) => void,
-  ): void {
-    const f = m.failure;
-    if (f?.kind === 'exit') {
-      // The worker ends itself right after this message; wait for its exit (or finish now).
-      setExit(f);
-      finish({ failure: { kind: 'exit', message: f.message, exitCode: f.exitCode }, healthy: false });
-      return;
-    }
-    finish({
-      returnValue: m.returnValue,
-      failure: f ? { kind: f.kind, message: f.message, stack: f.stack } : undefined,
-      healthy: true,
+      if (!settled) {
+        this.pool.watch(iso);
+        iso.send(msg);
+      }
     });
   }
 
@@ -683,7 +701,7 @@ export class BotRunner {
   }
 
   private answerRpc(
-    iso: Isolate,
+    iso: BotProcess,
     r: {
       runId: string;
       traceId: string;
@@ -698,10 +716,10 @@ export class BotRunner {
     },
     m: Extract<WorkerToHost, { t: 'rpc' }>,
   ): void {
-    const reply = (value: unknown): void => iso.send({ t: 'rpc-result', runId: r.runId, callId: m.callId, ok: true, value, sync: m.sync });
+    const reply = (value: unknown): void => iso.send({ t: 'rpc-result', runId: r.runId, callId: m.callId, ok: true, value });
     const fail = (e: unknown): void => {
       const err = e as { message?: string; status?: number; outcome?: unknown };
-      iso.send({ t: 'rpc-result', runId: r.runId, callId: m.callId, ok: false, error: { message: err?.message ?? String(e), status: err?.status, outcome: err?.outcome }, sync: m.sync });
+      iso.send({ t: 'rpc-result', runId: r.runId, callId: m.callId, ok: false, error: { message: err?.message ?? String(e), status: err?.status, outcome: err?.outcome } });
     };
     try {
       if (!this.opts.medplum) throw Object.assign(new Error('No local Medplum data store is configured for this runner'), { status: 501 });

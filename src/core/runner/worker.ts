@@ -1,15 +1,23 @@
-// The bot worker: bundled to dist/bot-worker.js and run as a pooled worker thread (or, for the
-// benchmark's comparison, a child process). It runs one bot at a time, each run in a fresh
-// `vm` context (its own globals), with its own console, timers and `process` stand-in, and
-// reports everything to the host by message. The host owns time limits: on a timeout or a
-// cancel it terminates this worker outright, which also stops endless loops and async work.
+// The bot worker: bundled to dist/bot-worker.js and started by the host (pool.ts) as a sandboxed
+// Node process that runs exactly one bot run. It loads @medplum/core, checks that the sandbox is
+// in force, takes away what the permission model leaves open (process.kill, …), says "ready",
+// and blocks on its channel (fd 3, see protocol.ts) until its run arrives. The run happens in a
+// fresh `vm` context (its own globals), with its own console, timers and `process` stand-in;
+// everything goes to the host as messages, and the bot's Medplum calls are synchronous calls to
+// the host over the same channel. The host owns time and memory limits: it kills this process
+// (and its process group) on a timeout, a cancel, or past the memory limit, and after the run.
+//
+// Nothing here is a security boundary against the bot (it runs in this process and can reach its
+// real `process` through any host function): the process and its permissions are. What the bot
+// can bend is this process's report of its own run, which the host treats as such (runner.ts).
+import * as fs from 'node:fs';
 import * as util from 'node:util';
 import * as vm from 'node:vm';
 import { SourceMap, createRequire } from 'node:module';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
-import { MessageChannel, type MessagePort, parentPort, receiveMessageOnPort } from 'node:worker_threads';
-import { SYNC_BUFFER_BYTES, SYNC_HEADER_INTS, SYNC_IN_BUFFER, SYNC_ON_PORT, SYNC_WAITING, type DoneMessage, type HostToWorker, type RpcResultMessage, type RunMessage, type WireFailure, type WorkerToHost } from './protocol';
+import { StringDecoder } from 'node:string_decoder';
+import { decodeMessage, encodeMessage, type DoneMessage, type RpcResultMessage, type RunMessage, type WireFailure, type WorkerToHost } from './protocol';
 import type { LogLevel } from './types';
 import { writeSearchDefinitions } from '../medplum/definitions';
 import { createLocalClient, localClientClass, makeLocalFetch, type HostFetch } from '../fhir/client';
@@ -17,24 +25,66 @@ import { ensureWebSocket, loadCore } from '../fhir/platform';
 
 type Core = typeof import('@medplum/core');
 let coreModule: Core | undefined;
-// Loaded on first run (the bot's client is a real MedplumClient), not at the worker's start.
+// Loaded before the process says it is ready (the bot's client is a real MedplumClient).
 const core = (): Core => (coreModule ??= loadCore());
 type RpcCall = (method: string, args: unknown[]) => Promise<unknown>;
 
-// ---------------------------------------------------------------- channel (thread or process)
-const realExit = process.exit.bind(process);
-const send: (m: WorkerToHost, cb?: () => void) => void = parentPort
-  ? (m, cb) => {
-      parentPort!.postMessage(m);
-      cb?.();
-    }
-  : (m, cb) => {
-      process.send!(m, undefined, undefined, () => cb?.());
-    };
-const onMessage = (fn: (m: HostToWorker) => void): void => {
-  if (parentPort) parentPort.on('message', fn);
-  else process.on('message', (m) => fn(m as HostToWorker));
+// ---------------------------------------------------------------- channel (fd 3, one JSON line per message)
+// Taken before any bot code runs: a bot that patches fs, Buffer or process later does not change them.
+const CHANNEL_FD = 3;
+const reallyExit = (process as unknown as { reallyExit?: (code: number) => never }).reallyExit;
+const realExit: (code: number) => never = reallyExit ? reallyExit.bind(process) : process.exit.bind(process);
+const writeSync = fs.writeSync;
+const readSync = fs.readSync;
+const bufferFrom = Buffer.from;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+const retryLater = (e: unknown): boolean => {
+  if ((e as NodeJS.ErrnoException)?.code !== 'EAGAIN') return false;
+  Atomics.wait(pause, 0, 0, 1);
+  return true;
 };
+
+/** Set during the rehearsal run (before "ready"): nothing is sent, and the process does not end. */
+let rehearsing = false;
+
+function send(m: WorkerToHost): void {
+  if (rehearsing) return;
+  const b = bufferFrom(encodeMessage(m), 'utf8');
+  let off = 0;
+  while (off < b.length) {
+    try {
+      off += writeSync(CHANNEL_FD, b, off, b.length - off);
+    } catch (e) {
+      if (retryLater(e)) continue;
+      // The host is gone: nothing to report to.
+      realExit(70);
+    }
+  }
+}
+
+const decoder = new StringDecoder('utf8');
+const chunk = Buffer.alloc(256 * 1024);
+let inbox = '';
+/** The next line from the host (blocks); the process ends when the host has gone. */
+function readLine(): string {
+  for (;;) {
+    const nl = inbox.indexOf('\n');
+    if (nl >= 0) {
+      const line = inbox.slice(0, nl);
+      inbox = inbox.slice(nl + 1);
+      return line;
+    }
+    let n = 0;
+    try {
+      n = readSync(CHANNEL_FD, chunk, 0, chunk.length, null);
+    } catch (e) {
+      if (retryLater(e)) continue;
+      realExit(70);
+    }
+    if (n === 0) realExit(70);
+    inbox += decoder.write(chunk.subarray(0, n));
+  }
+}
 
 // ---------------------------------------------------------------- bundles and source maps
 interface LoadedBundle {
@@ -43,23 +93,17 @@ interface LoadedBundle {
   filename: string;
   map?: SourceMap | null;
 }
-const bundles = new Map<string, LoadedBundle>();
-const MAX_BUNDLES = 50;
 
 /** Header/footer that make the bundle a CommonJS-style function (same line: line numbers unchanged). */
 const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) {';
 const WRAP_TAIL = '\n})';
 
 function loadBundle(msg: RunMessage): LoadedBundle {
-  let b = bundles.get(msg.hash);
-  if (b) return b;
-  if (msg.code === undefined) throw new Error(`internal: bundle ${msg.hash} was not sent`);
   const filename = `bot-bundle-${msg.hash.slice(0, 12)}.js`;
-  const script = new vm.Script(WRAP_HEAD + msg.code + WRAP_TAIL, { filename });
-  b = { script, code: msg.code, filename };
-  if (bundles.size >= MAX_BUNDLES) bundles.delete(bundles.keys().next().value as string);
-  bundles.set(msg.hash, b);
-  return b;
+  // The host's code cache for this bundle, when it has one (V8 checks that it fits the source).
+  const cachedData = msg.cachedData ? bufferFrom(msg.cachedData, 'base64') : undefined;
+  const script = new vm.Script(WRAP_HEAD + msg.code + WRAP_TAIL, { filename, cachedData });
+  return { script, code: msg.code, filename };
 }
 
 function sourceMapOf(b: LoadedBundle): SourceMap | null {
@@ -337,8 +381,9 @@ function makeProcess(run: ActiveRun): Record<string, unknown> {
       const c = typeof code === 'number' ? code : typeof p.exitCode === 'number' ? (p.exitCode as number) : 0;
       flushStreams(run);
       const failure: WireFailure = { kind: 'exit', message: `The bot called process.exit(${c})`, exitCode: c };
-      send({ t: 'done', runId: run.msg.runId, failure }, () => realExit(c));
       run.closed = true;
+      send({ t: 'done', runId: run.msg.runId, failure });
+      realExit(c);
       // Unwind the bot's code; the worker ends as soon as the message is out.
       throw new ExitSignal(c);
     },
@@ -467,6 +512,8 @@ async function execute(msg: RunMessage): Promise<void> {
     for (const p of run.pendingRpc.values()) p.reject(new Error('The run has ended'));
     if (current === run) current = undefined;
     send({ t: 'done', runId: msg.runId, ...d });
+    // One run per process: it ends here (the host kills what is left of its tree).
+    if (!rehearsing) realExit(0);
   };
   run.finish = done;
 
@@ -474,21 +521,20 @@ async function execute(msg: RunMessage): Promise<void> {
   let handler: (medplum: unknown, event: unknown) => unknown;
   const proc = makeProcess(run);
   const requireFn = makeRequire(run, proc);
-  const rpc: RpcCall = syncRpc
-    ? (method, args) =>
-        new Promise((resolve, reject) => {
-          if (run.closed) return reject(new Error('The run has ended'));
-          const reply = syncRpc!.call({ t: 'rpc', runId: msg.runId, callId: run.nextCallId++, method, args, sync: true });
-          if (reply.ok) resolve(reply.value);
-          else reject(rpcError(reply));
-        })
-    : (method, args) =>
-        new Promise((resolve, reject) => {
-          if (run.closed) return reject(new Error('The run has ended'));
-          const callId = run.nextCallId++;
-          run.pendingRpc.set(callId, { resolve, reject });
-          send({ t: 'rpc', runId: msg.runId, callId, method, args });
-        });
+  // A call to the host: written on the channel, this process blocks until the reply's line has come.
+  const rpc: RpcCall = (method, args) =>
+    new Promise((resolve, reject) => {
+      if (run.closed) return reject(new Error('The run has ended'));
+      const callId = run.nextCallId++;
+      send({ t: 'rpc', runId: msg.runId, callId, method, args });
+      for (;;) {
+        const reply = decodeMessage(readLine()) as RpcResultMessage;
+        if (reply?.t !== 'rpc-result' || reply.runId !== msg.runId || reply.callId !== callId) continue;
+        if (reply.ok) resolve(reply.value);
+        else reject(rpcError(reply));
+        return;
+      }
+    });
   // The bot's requests to the host's FHIR server.
   const hostFetch: HostFetch = (req) => rpc('fetch', [req]) as ReturnType<HostFetch>;
   let ctx: vm.Context;
@@ -604,75 +650,112 @@ function unhandled(kind: string) {
 process.on('unhandledRejection', unhandled('Unhandled promise rejection'));
 process.on('uncaughtException', unhandled('Uncaught exception'));
 
-onMessage((m) => {
-  if (m.t === 'run') {
-    void execute(m);
-  } else if (m.t === 'rpc-result') {
-    const run = current;
-    if (!run || run.msg.runId !== m.runId) return;
-    const p = run.pendingRpc.get(m.callId);
-    if (!p) return;
-    run.pendingRpc.delete(m.callId);
-    if (m.ok) p.resolve(m.value);
-    else p.reject(rpcError(m));
-  }
-});
-
 function rpcError(m: RpcResultMessage): Error {
   return Object.assign(new Error(m.error?.message ?? 'Medplum call failed'), { status: m.error?.status, outcome: m.error?.outcome });
 }
 
+// ---------------------------------------------------------------- the sandbox, checked and closed
 /**
- * Synchronous calls to the host (worker threads only): the request goes over a dedicated
- * port, this thread sleeps on a shared flag until the host has posted the reply, then takes it
- * with receiveMessageOnPort. It skips a wake-up of this worker's event loop per call, which
- * roughly halves the cost of a Medplum call (about 80 µs → 40 µs here). Waits in 50 ms slices
- * so that terminate() is never held up.
+ * Checks that Node's permission model is in force as the host asked (no write anywhere but the
+ * granted paths, child processes only with the opt-in, no workers), and takes away what the model
+ * leaves open and a bot has no use for. Throws when the sandbox is not there.
  */
-const syncRpc: { call(m: Extract<WorkerToHost, { t: 'rpc' }>): RpcResultMessage } | undefined = (() => {
-  if (!parentPort || typeof SharedArrayBuffer !== 'function') return undefined;
-  const { port1, port2 } = new MessageChannel();
-  const shared = new SharedArrayBuffer(SYNC_HEADER_INTS * 4 + SYNC_BUFFER_BYTES);
-  const flag = new Int32Array(shared, 0, SYNC_HEADER_INTS);
-  const bytes = Buffer.from(shared, SYNC_HEADER_INTS * 4);
-  parentPort.postMessage({ t: 'rpc-port', port: port2, flag: shared }, [port2 as MessagePort]);
-  return {
-    call(m) {
-      Atomics.store(flag, 0, SYNC_WAITING);
-      port1.postMessage(m);
-      for (;;) {
-        Atomics.wait(flag, 0, SYNC_WAITING, 50);
-        const state = Atomics.load(flag, 0);
-        // The reply is in the buffer (JSON), or on the port.
-        if (state === SYNC_IN_BUFFER) return JSON.parse(bytes.toString('utf8', 0, Atomics.load(flag, 1))) as RpcResultMessage;
-        if (state === SYNC_ON_PORT) {
-          const r = receiveMessageOnPort(port1);
-          if (r) return r.message as RpcResultMessage;
-        }
-      }
-    },
-  };
-})();
-
-if (parentPort || process.send) {
-  send({ t: 'ready' });
-  // Every run needs @medplum/core (the bot's MedplumClient): load it while the worker waits for
-  // its first run, not in that run's time. A run that comes first loads it itself.
-  setImmediate(() => {
-    if (!coreModule) {
-      try {
-        core();
-      } catch {
-        /* reported by the run that needs it */
-      }
+function closeSandbox(expected: { childProcess?: boolean; fsWrite?: string[] }): void {
+  const perm = (process as unknown as { permission?: { has(scope: string, ref?: string): boolean } }).permission;
+  if (!perm) throw new Error(`Node's permission model is not in force in this process (Node ${process.versions.node}${process.versions.electron ? `, Electron ${process.versions.electron}` : ''})`);
+  const nowhere = path.join(path.parse(process.cwd()).root, 'bot-audit-sandbox-probe', String(process.pid));
+  if (perm.has('fs.write', nowhere) || perm.has('fs.read', nowhere)) throw new Error('the sandbox grants reads or writes it should not');
+  if (perm.has('child') !== !!expected.childProcess) throw new Error('the sandbox grants child processes it should not');
+  if (perm.has('worker')) throw new Error('the sandbox grants worker threads it should not');
+  // Signals: the model does not cover process.kill, so a bot could signal the host (its parent).
+  const denied = (what: string) =>
+    function () {
+      throw Object.assign(new Error(`${what} is not available to bots`), { code: 'ERR_ACCESS_DENIED' });
+    };
+  const lock = (obj: object, key: string, what: string): void => {
+    try {
+      Object.defineProperty(obj, key, { value: denied(what), writable: false, configurable: false, enumerable: false });
+    } catch {
+      /* already locked */
     }
-  });
+  };
+  lock(process, 'kill', 'process.kill()');
+  lock(process, '_kill', 'process._kill()');
+  lock(process, 'dlopen', 'process.dlopen()');
+  lock(process, 'execve', 'process.execve()');
+  // Other processes' priority, and V8's flags after start-up (e.g. natives syntax).
+  // (The modules themselves, as a bot's require() gets them, not this bundle's import wrappers.)
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  lock(require('node:os') as object, 'setPriority', 'os.setPriority()');
+  lock(require('node:v8') as object, 'setFlagsFromString', 'v8.setFlagsFromString()');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  // node:sqlite writes files without asking the permission model (started with --no-experimental-sqlite where
+  // the flag exists); where it still loads, it is taken away.
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sqlite = require('node:sqlite') as Record<string, unknown>;
+    for (const k of Object.keys(sqlite)) lock(sqlite, k, `node:sqlite's ${k}`);
+  } catch {
+    /* not there: good */
+  }
+}
+
+if (process.argv[2] === '--bot-audit-sandbox') {
+  try {
+    closeSandbox(JSON.parse(process.argv[3] ?? '{}') as { childProcess?: boolean; fsWrite?: string[] });
+    // Every run needs @medplum/core (the bot's MedplumClient): loaded before the process is ready.
+    core();
+  } catch (e) {
+    process.stderr.write(`The bot sandbox could not start: ${(e as Error).message}\n`);
+    realExit(78);
+  }
+  // A rehearsal: a run of a built-in bot (no bot code), so that this process's first real run does
+  // not pay for compiling the runner's own code paths (the context, the console, the MedplumClient).
+  // Then "ready", and the process blocks on its channel until its run comes.
+  const ready = (): void => {
+    rehearsing = false;
+    current = undefined;
+    send({ t: 'ready' });
+    takeRun();
+  };
+  rehearsing = true;
+  execute({
+    t: 'run',
+    runId: 'rehearsal',
+    hash: '0000000000000000',
+    code: 'exports.handler = async (medplum, event) => { console.log("x", event.input); return { ok: typeof medplum.readResource }; };',
+    botPath: path.join(process.cwd(), 'rehearsal.js'),
+    root: process.cwd(),
+    tmpDir: process.cwd(),
+    event: { bot: { reference: 'Bot/rehearsal' }, contentType: 'application/json', input: { kind: 'json', text: '{"a":1}' }, secrets: {}, traceId: 'rehearsal', baseUrl: 'https://medplum.bot-audit.invalid/', defaultHeaders: {} },
+  } as RunMessage).then(
+    () => setImmediate(ready),
+    () => setImmediate(ready),
+  );
+}
+
+function takeRun(): void {
+  const line = readLine();
+  let msg: RunMessage | undefined;
+  try {
+    msg = decodeMessage(line) as RunMessage;
+  } catch {
+    msg = undefined;
+  }
+  if (msg?.t !== 'run') realExit(2);
+  // A bot that awaits forever keeps its process until the host's timeout (as in Medplum), not until its event loop is empty.
+  setInterval(() => undefined, 1 << 30);
+  void execute(msg!);
+}
+
+if (process.argv[2] === '--bot-audit-sandbox') {
+  /* started above */
 } else if (process.argv[2] === '--write-search-definitions' && process.argv[3]) {
   // Build step: `node dist/bot-worker.js --write-search-definitions dist/fhir` writes the search
   // parameter bundles and the trimmed structure definitions that a packaged extension ships.
   writeSearchDefinitions(path.resolve(process.argv[3]));
   console.log(`wrote FHIR search definitions to ${process.argv[3]}`);
 } else {
-  console.error('bot-worker.js runs as a worker thread or a forked child of the Bot Audit runner');
+  console.error('bot-worker.js runs as a sandboxed process started by the Bot Audit runner');
   process.exitCode = 2;
 }
