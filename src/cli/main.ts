@@ -15,7 +15,10 @@ import { diffText } from './diff';
 import { formatter } from '../core/store/formats';
 import { progressBar } from './progress';
 
-/** Exit codes. A run exits with its outcome (0, 4, 8, 12); everything else has its own code. */
+/**
+ * Exit codes. A run exits with its outcome (0, 4, 8, 12); everything else has its own code, never one
+ * of those. The numbers are stable: scripts test them (README.md, "Exit codes").
+ */
 export const EXIT = {
   ok: 0,
   internal: 1,
@@ -24,10 +27,49 @@ export const EXIT = {
   inputFile: 5,
   badInput: 6,
   badQuery: 7,
+  /** Not a Bot Audit database, a damaged one, or one of a newer schema. */
   badDatabase: 9,
   noEntry: 10,
+  /** The hash chain is broken: an entry of the database or of the journal was changed, removed or inserted. */
   chainBroken: 11,
+  /** Reading or writing a file failed (a full disk, a file that cannot be opened, …). */
+  io: 13,
+  /** Another process held the log's lock for too long. */
+  locked: 14,
+  /** A command that writes, on a log that cannot be written (read-only folder, mount or files). */
+  readOnly: 15,
 } as const;
+
+/** The exit code for each way the store fails; the compiler checks that every code has one. */
+export function exitCodeOf(e: StoreError): number {
+  switch (e.code) {
+    case 'NOT_BOT_AUDIT_DB':
+    case 'CORRUPT':
+    case 'NEWER_SCHEMA':
+      return EXIT.badDatabase;
+    case 'TAMPERED':
+      return EXIT.chainBroken;
+    case 'IO':
+      return EXIT.io;
+    case 'LOCKED':
+      return EXIT.locked;
+    case 'READ_ONLY':
+      return EXIT.readOnly;
+    case 'INVALID_ENTRY':
+    case 'CLOSED':
+      return EXIT.internal;
+    default: {
+      const unknown: never = e.code;
+      return unknown;
+    }
+  }
+}
+
+/** A system call's error (ENOSPC, EIO, EACCES, …), as Node reports one. */
+function isSystemError(e: unknown): e is NodeJS.ErrnoException {
+  const x = e as NodeJS.ErrnoException;
+  return e instanceof Error && typeof x.code === 'string' && /^E[A-Z0-9]+$/.test(x.code) && typeof x.syscall === 'string';
+}
 
 class CliError extends Error {
   constructor(
@@ -55,8 +97,10 @@ Commands:
 Every command takes --db PATH and --workspace DIR, before or after the command, and --help.
 Without --workspace, the workspace is the nearest folder, here or above, with bot-audit.json,
 medplum.config.json or .bot-audit/ (else this folder).
+BOT_AUDIT_LOCK_TIMEOUT: seconds to wait for another writer's lock (default 30).
 Exit codes: 0/4/8/12 run outcomes; 2 usage; 3 unknown bot; 5 input file; 6 bad input;
-7 bad filter; 9 not a Bot Audit database; 10 no such entry; 11 broken chain; 1 internal error.`,
+7 bad filter; 9 not a Bot Audit database, or a damaged one; 10 no such entry; 11 broken chain
+(or a changed journal entry); 13 I/O error; 14 log locked too long; 15 read-only log; 1 internal error.`,
   run: `Usage: bot-audit run <bot> [--input FILE | --input-text TEXT] [--content-type T] [--timeout S] [--json]
 
 <bot> is a bot's name or its path from the workspace root. Without an input, the bot's first
@@ -118,7 +162,16 @@ async function openStore(ctx: Ctx, create: boolean, watch = false): Promise<Audi
     throw new CliError(EXIT.badDatabase, `no audit log at ${ctx.dbPath} (run a bot first, or pass --db)`);
   }
   if (create) ensureDataDir(ctx.dbPath);
-  return AuditStore.open(ctx.dbPath, { wasmPath: path.join(ctx.io.distDir, 'sql-wasm.wasm'), watch });
+  return AuditStore.open(ctx.dbPath, { wasmPath: path.join(ctx.io.distDir, 'sql-wasm.wasm'), watch, lockTimeoutMs: lockTimeoutMs(ctx) });
+}
+
+/** BOT_AUDIT_LOCK_TIMEOUT (seconds), else the store's default. */
+function lockTimeoutMs(ctx: Ctx): number | undefined {
+  const v = ctx.io.env.BOT_AUDIT_LOCK_TIMEOUT;
+  if (v === undefined || v === '') return undefined;
+  const s = Number(v);
+  if (!(s >= 0 && s <= 3600)) throw new CliError(EXIT.usage, `BOT_AUDIT_LOCK_TIMEOUT must be a number of seconds between 0 and 3600, not "${v}"`);
+  return s * 1000;
 }
 
 function filtersOf(ctx: Ctx): Filter[] {
@@ -564,7 +617,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     }
     if (e instanceof StoreError) {
       io.stderr.write(`bot-audit ${command}: ${safeText(e.message)}\n`);
-      return e.code === 'INVALID_ENTRY' ? EXIT.internal : EXIT.badDatabase;
+      return exitCodeOf(e);
+    }
+    if (isSystemError(e)) {
+      io.stderr.write(`bot-audit ${command}: ${safeText(e.message)}\n`);
+      return EXIT.io;
     }
     io.stderr.write(`bot-audit ${command}: internal error: ${safeText((e as Error)?.message ?? String(e))}\n`);
     if (io.env.BOT_AUDIT_DEBUG) io.stderr.write(`${(e as Error)?.stack}\n`);
