@@ -8,7 +8,7 @@ import { botEntityId, botRunsFilter, discoverBots, type BotInfo } from '../core/
 import { BOT_AUDIT_CONFIG_FILE, MEDPLUM_CONFIG_FILE, formatConfigIssue, readSampleInput } from '../core/bots/config';
 import { QueryError, parseQuery, type Filter } from '../core/query';
 import { type BotRunner, formatLogLine, openRunner, parseRunInput, type RunResult } from '../core/runner';
-import { AuditStore, OUTCOME_NAMES, StoreError, type Entry, type ExportFormat, type Outcome } from '../core/store';
+import { AuditStore, OUTCOME_NAMES, StoreError, type Entry, type ExportFormat, type Outcome, type StoreWarning } from '../core/store';
 import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
 import { formatTable, outcomeText, safeText, styleFor } from './table';
 import { diffText } from './diff';
@@ -162,7 +162,12 @@ async function openStore(ctx: Ctx, create: boolean, watch = false): Promise<Audi
     throw new CliError(EXIT.badDatabase, `no audit log at ${ctx.dbPath} (run a bot first, or pass --db)`);
   }
   if (create) ensureDataDir(ctx.dbPath);
-  return AuditStore.open(ctx.dbPath, { wasmPath: path.join(ctx.io.distDir, 'sql-wasm.wasm'), watch, lockTimeoutMs: lockTimeoutMs(ctx) });
+  const store = await AuditStore.open(ctx.dbPath, { wasmPath: path.join(ctx.io.distDir, 'sql-wasm.wasm'), watch, lockTimeoutMs: lockTimeoutMs(ctx) });
+  // What the store found and went past (a torn journal line, a checkpoint that failed, …): one line each on stderr.
+  const warn = (w: StoreWarning) => ctx.io.stderr.write(`warning: ${safeText(w.message)}\n`);
+  for (const w of store.warnings) warn(w);
+  store.onDidWarn(warn);
+  return store;
 }
 
 /** BOT_AUDIT_LOCK_TIMEOUT (seconds), else the store's default. */

@@ -111,8 +111,11 @@ export interface VerifyResult {
 }
 
 export interface StoreWarning {
-  /** APPLY: entries durable in the journal could not be put in the in-memory database (reads fail until they are). */
-  code: 'TORN_LINE' | 'BAD_LINE' | 'WATCH' | 'APPLY';
+  /**
+   * APPLY: entries durable in the journal could not be put in the in-memory database (reads fail until they are).
+   * CHECKPOINT: folding the journal into the database file failed; the entries are safe in the journal, and it is retried.
+   */
+  code: 'TORN_LINE' | 'BAD_LINE' | 'WATCH' | 'APPLY' | 'CHECKPOINT';
   file: string;
   message: string;
   /** Byte offset in the file, when it applies. */
@@ -266,6 +269,8 @@ export class AuditStore {
   private ftsUpTo = 0;
   private catchUpScheduled = false;
   private checkpointScheduled = false;
+  /** The last checkpoint failed: the next append retries it at once, not after the idle time. */
+  private checkpointDue = false;
   private readonly capBytes: number;
   private readonly auto: Required<AutoCheckpoint> | false;
   private readonly lockTimeoutMs: number;
@@ -340,6 +345,10 @@ export class AuditStore {
       this.lock.release();
     }
     if (this.dirty) await this.checkpoint();
+    else if (this.journalFull()) {
+      // A journal that earlier checkpoints could not fold (a full disk, say) is folded now, if it can be.
+      await this.checkpoint().catch((err) => this.warn({ code: 'CHECKPOINT', file: this.file, message: (err as Error).message }));
+    }
     if (this.opts.watch !== false) this.startWatching();
   }
 
@@ -858,8 +867,7 @@ export class AuditStore {
 
   private afterAppend(): void {
     if (!this.auto) return;
-    const pending = this.lastId - this.journal.header.base;
-    if (pending >= this.auto.maxJournalEntries || this.journal.entryBytes >= this.auto.maxJournalBytes) {
+    if (this.checkpointDue || this.journalFull()) {
       this.scheduleCheckpoint();
       return;
     }
@@ -868,11 +876,18 @@ export class AuditStore {
     this.idleTimer.unref();
   }
 
+  /** Whether the journal holds as many entries or bytes as autoCheckpoint folds at. */
+  private journalFull(): boolean {
+    if (!this.auto) return false;
+    const pending = this.lastId - this.journal.header.base;
+    return pending >= this.auto.maxJournalEntries || this.journal.entryBytes >= this.auto.maxJournalBytes;
+  }
+
   private scheduleCheckpoint(): void {
     if (this.checkpointScheduled || this.closed) return;
     this.checkpointScheduled = true;
     this.checkpoint()
-      .catch((err) => this.warn({ code: 'WATCH', file: this.file, message: `automatic checkpoint failed: ${(err as Error).message}` }))
+      .catch((err) => this.warn({ code: 'CHECKPOINT', file: this.file, message: (err as Error).message }))
       .finally(() => {
         this.checkpointScheduled = false;
       });
@@ -889,7 +904,19 @@ export class AuditStore {
       let others: Row[] = [];
       try {
         others = this.applyNew(true);
-        if (this.lastId !== this.journal.header.base || this.dirty) this.writeCheckpoint();
+        if (this.lastId !== this.journal.header.base || this.dirty) {
+          const from = this.journal.header.base + 1;
+          try {
+            this.writeCheckpoint();
+            this.checkpointDue = false;
+          } catch (err) {
+            this.checkpointDue = true;
+            if (err instanceof StoreError) throw err;
+            const which = from === this.lastId ? `Entry ${from} is` : `Entries ${from}–${this.lastId} are`;
+            const safe = this.lastId >= from ? ` ${which} safe in the journal; the checkpoint is retried later.` : '';
+            throw new StoreError('IO', `cannot fold the journal into the database file (checkpoint): ${(err as Error).message}.${safe}`, this.file, { cause: err });
+          }
+        }
       } finally {
         this.lock.release();
       }
@@ -1506,6 +1533,10 @@ export class AuditStore {
     this.stopTimers();
     try {
       await this.checkpoint();
+    } catch (err) {
+      // What was appended is durable in the journal: closing does not fail for it, and the next
+      // process to open the log folds the journal.
+      this.warn({ code: 'CHECKPOINT', file: this.file, message: (err as Error).message });
     } finally {
       await this.serial(() => {
         if (this.closed) return;
