@@ -156,13 +156,28 @@ function out(ctx: Ctx, s: string): void {
   ctx.io.stdout.write(`${s}\n`);
 }
 
-/** Opens the log. Read-only commands refuse a missing file rather than create one. */
-async function openStore(ctx: Ctx, create: boolean, watch = false): Promise<AuditStore> {
+/**
+ * Opens the log: `write` to record runs (created when missing), `read` for everything else, which
+ * opens it read-only: no lock, nothing written or folded, so an auditor's read-only copy reads, and a
+ * missing file is refused rather than created. A log that cannot be written (a read-only mount, …)
+ * is refused for `write` before anything runs.
+ */
+async function openStore(ctx: Ctx, mode: 'read' | 'write', watch = false): Promise<AuditStore> {
+  const create = mode === 'write';
   if (!create && !fs.existsSync(ctx.dbPath)) {
     throw new CliError(EXIT.badDatabase, `no audit log at ${ctx.dbPath} (run a bot first, or pass --db)`);
   }
-  if (create) ensureDataDir(ctx.dbPath);
-  const store = await AuditStore.open(ctx.dbPath, { wasmPath: path.join(ctx.io.distDir, 'sql-wasm.wasm'), watch, lockTimeoutMs: lockTimeoutMs(ctx) });
+  if (create && !fs.existsSync(ctx.dbPath)) ensureDataDir(ctx.dbPath);
+  const store = await AuditStore.open(ctx.dbPath, {
+    wasmPath: path.join(ctx.io.distDir, 'sql-wasm.wasm'),
+    watch,
+    lockTimeoutMs: lockTimeoutMs(ctx),
+    readOnly: !create,
+  });
+  if (create && store.readOnly) {
+    await store.close();
+    throw new CliError(EXIT.readOnly, `${ctx.dbPath} is read-only (its folder or journal cannot be written); nothing was run or recorded`);
+  }
   // What the store found and went past (a torn journal line, a checkpoint that failed, …): one line each on stderr.
   const warn = (w: StoreWarning) => ctx.io.stderr.write(`warning: ${safeText(w.message)}\n`);
   for (const w of store.warnings) warn(w);
@@ -294,7 +309,7 @@ async function cmdRun(ctx: Ctx): Promise<number> {
     timeout = Number(ctx.values.timeout);
     if (!(timeout > 0 && timeout <= 3600)) throw new CliError(EXIT.usage, `--timeout must be a number of seconds between 0 and 3600, not "${ctx.values.timeout}"`);
   }
-  const store = await openStore(ctx, true);
+  const store = await openStore(ctx, 'write');
   try {
     const st = styleFor((ctx.io.stdout as NodeJS.WriteStream).isTTY, ctx.io.env);
     const r = await withRunner(ctx, store, (runner) =>
@@ -315,10 +330,11 @@ async function cmdRun(ctx: Ctx): Promise<number> {
 }
 
 /** Opens the log and hands `fn` the entry named by the first argument (`usage` when there is none). */
-async function withEntry(ctx: Ctx, usage: string, fn: (store: AuditStore, entry: Entry) => Promise<number>): Promise<number> {
+async function withEntry(ctx: Ctx, mode: 'read' | 'write', usage: string, fn: (store: AuditStore, entry: Entry) => Promise<number>): Promise<number> {
   const id = Number(ctx.positionals[0]);
   if (!Number.isSafeInteger(id) || id < 1) throw new CliError(EXIT.usage, usage);
-  const store = await openStore(ctx, false);
+  if (mode === 'write' && !fs.existsSync(ctx.dbPath)) throw new CliError(EXIT.badDatabase, `no audit log at ${ctx.dbPath} (run a bot first, or pass --db)`);
+  const store = await openStore(ctx, mode);
   try {
     const entry = store.get(id);
     if (!entry) throw new CliError(EXIT.noEntry, `no entry ${id} in ${ctx.dbPath}`);
@@ -329,7 +345,7 @@ async function withEntry(ctx: Ctx, usage: string, fn: (store: AuditStore, entry:
 }
 
 function cmdReplay(ctx: Ctx): Promise<number> {
-  return withEntry(ctx, 'replay needs an event id: bot-audit replay <event-id>', async (store, entry) => {
+  return withEntry(ctx, 'write', 'replay needs an event id: bot-audit replay <event-id>', async (store, entry) => {
     if (entry.action !== 'EXECUTED') throw new CliError(EXIT.noEntry, `entry ${entry.id} is ${entry.action}, not a bot run`);
     const bot = findBot(ctx, entry.entityId);
     const r = await withRunner(ctx, store, (runner) => runner.replay(entry, { root: ctx.root, bot, onOutput: ctx.values.json ? undefined : (l) => out(ctx, safeText(formatLogLine(l))) }));
@@ -340,7 +356,7 @@ function cmdReplay(ctx: Ctx): Promise<number> {
 async function cmdBots(ctx: Ctx): Promise<number> {
   const found = discoverBots(ctx.root);
   for (const i of found.issues) ctx.io.stderr.write(`warning: ${safeText(formatConfigIssue(i))}\n`);
-  const store = fs.existsSync(ctx.dbPath) ? await openStore(ctx, false) : undefined;
+  const store = fs.existsSync(ctx.dbPath) ? await openStore(ctx, 'read') : undefined;
   try {
     const rows = found.bots.map((b) => {
       const last = store?.latest(botRunsFilter(botEntityId(b)), 1)[0];
@@ -371,7 +387,7 @@ async function cmdLog(ctx: Ctx): Promise<number> {
   const format = (ctx.values.format ?? 'table') as string;
   if (!['table', 'json', 'ndjson', 'csv'].includes(format)) throw new CliError(EXIT.usage, `--format must be table, json, ndjson or csv, not "${format}"`);
   const follow = Boolean(ctx.values.follow);
-  const store = await openStore(ctx, false, follow);
+  const store = await openStore(ctx, 'read', follow);
   const stdout = ctx.io.stdout as NodeJS.WriteStream;
   const st = styleFor(stdout.isTTY, ctx.io.env);
   const width = stdout.columns ?? 120;
@@ -429,7 +445,7 @@ async function cmdLog(ctx: Ctx): Promise<number> {
 }
 
 function cmdShow(ctx: Ctx): Promise<number> {
-  return withEntry(ctx, 'show needs an entry id: bot-audit show <id>', async (_store, e) => {
+  return withEntry(ctx, 'read', 'show needs an entry id: bot-audit show <id>', async (_store, e) => {
     if (ctx.values.json) {
       out(ctx, JSON.stringify(e, null, 2));
       return EXIT.ok;
@@ -469,7 +485,7 @@ async function cmdExport(ctx: Ctx): Promise<number> {
   const format = ctx.values.format as string | undefined;
   if (format !== 'csv' && format !== 'ndjson' && format !== 'fhir') throw new CliError(EXIT.usage, '--format must be csv, ndjson or fhir');
   const filters = filtersOf(ctx);
-  const store = await openStore(ctx, false);
+  const store = await openStore(ctx, 'read');
   try {
     const file = typeof ctx.values.output === 'string' ? path.resolve(ctx.io.cwd, ctx.values.output) : undefined;
     const dest = file ? fs.createWriteStream(file) : ctx.io.stdout;
@@ -503,7 +519,7 @@ async function cmdExport(ctx: Ctx): Promise<number> {
 }
 
 async function cmdVerify(ctx: Ctx): Promise<number> {
-  const store = await openStore(ctx, false);
+  const store = await openStore(ctx, 'read');
   try {
     const bar = progressBar(ctx.io.stderr as NodeJS.WriteStream, 'Verifying');
     const r = store.verify((done, total) => bar.update(done, total));

@@ -66,6 +66,13 @@ export interface OpenOptions {
   /** How long to wait for another process's lock before failing with LOCKED (default 30 s). */
   lockTimeoutMs?: number;
   /**
+   * Read only: the store never takes the lock, never opens the journal for writing, never creates,
+   * seals, checkpoints or removes a file; reads (the journal's entries included) work, writes fail
+   * with READ_ONLY. Also chosen by itself when the folder or the journal cannot be written (a
+   * read-only mount, `chattr +i`, modes); see `readOnly` on the store.
+   */
+  readOnly?: boolean;
+  /**
    * A condition matching this many entries or more is too broad to intersect in a count (default
    * 200,000; see countByIntersection). Tests lower it to reach that path with a small log.
    */
@@ -252,6 +259,8 @@ export class AuditStore {
   private stmts = new Map<string, Statement>();
   private journal!: Journal;
   private readonly lock: FileLock;
+  /** Why the store is read-only (see OpenOptions.readOnly), or undefined when it writes. */
+  private readOnlyReason: string | undefined;
   private lastId = 0;
   private lastHash = GENESIS_HASH;
   private dirty = false;
@@ -311,9 +320,14 @@ export class AuditStore {
     this.writeBehind = opts.writeBehind === false ? false : { maxEntries: 10_000, maxBytes: 16 << 20, ...(opts.writeBehind ?? {}) };
   }
 
+  /** True when the store never writes (OpenOptions.readOnly, or the log cannot be written). */
+  get readOnly(): boolean {
+    return this.readOnlyReason !== undefined;
+  }
+
   /**
-   * Opens the log at `file`, creating it when there is none. Fails with StoreError (naming the file)
-   * when the file is not a Bot Audit log or is damaged; such a file is never written to.
+   * Opens the log at `file`, creating it when there is none (unless read-only). Fails with StoreError
+   * (naming the file) when the file is not a Bot Audit log or is damaged; such a file is never written to.
    */
   static async open(file: string, opts: OpenOptions = {}): Promise<AuditStore> {
     const SQL = await loadSql(opts.wasmPath);
@@ -324,7 +338,23 @@ export class AuditStore {
 
   // ---------------------------------------------------------------- open
 
+  /** Why this log cannot be written, when the folder or the journal is not writable; undefined when it can be. */
+  private notWritable(): string | undefined {
+    for (const p of [path.dirname(this.file), this.journalFile]) {
+      try {
+        fs.accessSync(p, fs.constants.W_OK);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') continue;
+        return `${p} is not writable (${code})`;
+      }
+    }
+    return undefined;
+  }
+
   private async init(): Promise<void> {
+    this.readOnlyReason = this.opts.readOnly ? 'opened read-only' : this.notWritable();
+    if (this.readOnlyReason) return this.initReadOnly();
     try {
       fs.mkdirSync(path.dirname(this.file), { recursive: true });
     } catch (err) {
@@ -350,6 +380,39 @@ export class AuditStore {
       await this.checkpoint().catch((err) => this.warn({ code: 'CHECKPOINT', file: this.file, message: (err as Error).message }));
     }
     if (this.opts.watch !== false) this.startWatching();
+  }
+
+  /**
+   * Opens the log without the lock and without writing: the database file, then the journal for
+   * reading. A checkpoint by a writer between the two (the journal then follows an entry the file
+   * read does not have) is met by reading both again.
+   */
+  private async initReadOnly(): Promise<void> {
+    if (!fs.existsSync(this.file)) throw new StoreError('IO', 'does not exist (a log opened read-only is never created)', this.file);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.loadDatabase();
+        this.openJournal();
+        this.applyNew(false);
+        break;
+      } catch (err) {
+        this.journal?.close();
+        if (this.db) this.closeDatabase();
+        this.pages?.close();
+        this.db = undefined as unknown as Database;
+        const raced = err instanceof StoreError && err.code === 'CORRUPT' && /older than its journal|does not match the database|does not follow entry/.test(err.message);
+        if (!raced || attempt >= 3) throw err;
+        this.lastId = 0;
+        this.lastHash = GENESIS_HASH;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    if (this.opts.watch !== false) this.startWatching();
+  }
+
+  /** Throws READ_ONLY when the store is read-only. */
+  private assertWritable(): void {
+    if (this.readOnlyReason) throw new StoreError('READ_ONLY', `the log is read-only (${this.readOnlyReason}); nothing was written`, this.file);
   }
 
   private removeLeftoverTemps(): void {
@@ -467,9 +530,9 @@ export class AuditStore {
   }
 
   private openJournal(): void {
-    const j = Journal.open(this.journalFile);
+    const j = Journal.open(this.journalFile, this.readOnly);
     if (!j) {
-      this.journal = Journal.create(this.journalFile, this.lastId, this.lastHash);
+      this.journal = this.readOnly ? Journal.absent(this.journalFile, this.lastId, this.lastHash) : Journal.create(this.journalFile, this.lastId, this.lastHash);
       return;
     }
     const { base, baseHash } = j.header;
@@ -521,7 +584,7 @@ export class AuditStore {
       if (lines.length) this.applyLines(lines, added);
       if (!this.journal.replaced()) break;
       // A checkpoint replaced the journal: the old one is read to its end above; continue in the new one.
-      const next = Journal.open(this.journalFile);
+      const next = Journal.open(this.journalFile, this.readOnly);
       if (!next) {
         if (underLock) {
           // The journal was deleted from outside: keep what we have durable.
@@ -771,6 +834,7 @@ export class AuditStore {
   /** Appends entries in order, with consecutive IDs, in one durable write. */
   async appendBatch(es: NewEntry[]): Promise<Entry[]> {
     this.assertOpen();
+    this.assertWritable();
     if (!Array.isArray(es)) throw new StoreError('INVALID_ENTRY', 'appendBatch takes an array of entries');
     const now = Date.now();
     const prepared = es.map((e) => prepareRow(e, this.capBytes, now));
@@ -786,6 +850,7 @@ export class AuditStore {
    */
   async appendWith(build: (lastId: number) => NewEntry[] | Promise<NewEntry[]>): Promise<Entry[]> {
     this.assertOpen();
+    this.assertWritable();
     return this.serial(() =>
       this.appendLocked(async () => {
         this.applyOwn();
@@ -866,7 +931,7 @@ export class AuditStore {
   }
 
   private afterAppend(): void {
-    if (!this.auto) return;
+    if (!this.auto || this.readOnly) return;
     if (this.checkpointDue || this.journalFull()) {
       this.scheduleCheckpoint();
       return;
@@ -900,6 +965,7 @@ export class AuditStore {
   checkpoint(): Promise<void> {
     return this.serial(async () => {
       if (this.closed) return;
+      this.assertWritable();
       await this.lock.acquire(this.lockTimeoutMs);
       let others: Row[] = [];
       try {
@@ -1532,7 +1598,7 @@ export class AuditStore {
     if (this.closed) return this.queue.then(() => undefined);
     this.stopTimers();
     try {
-      await this.checkpoint();
+      if (!this.readOnly) await this.checkpoint();
     } catch (err) {
       // What was appended is durable in the journal: closing does not fail for it, and the next
       // process to open the log folds the journal.

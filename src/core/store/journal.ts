@@ -77,7 +77,7 @@ export function headerLine(base: number, baseHash: string): string {
 }
 
 export class Journal {
-  private fd: number;
+  private fd: number | undefined;
   readonly ino: number;
   readonly header: JournalHeader;
   /** Bytes consumed so far (always at a line boundary). */
@@ -88,13 +88,33 @@ export class Journal {
   }
   private readonly headerBytes: number;
 
-  private constructor(readonly file: string, fd: number) {
+  private constructor(
+    readonly file: string,
+    fd: number | undefined,
+    /** Opened for reading only: nothing is ever written (see AuditStore's read-only mode). */
+    readonly readOnly: boolean,
+    absent?: JournalHeader,
+  ) {
     this.fd = fd;
-    const st = fs.fstatSync(fd);
-    this.ino = st.ino;
-    const head = Buffer.alloc(Math.min(st.size, 4096));
-    fs.readSync(fd, view(head), 0, head.length, 0);
-    const nl = head.indexOf(10);
+    if (fd === undefined) {
+      // A read-only store on a log without a journal: an empty one, until one appears.
+      this.ino = -1;
+      this.header = absent!;
+      this.headerBytes = this.pos = 0;
+      return;
+    }
+    let nl: number;
+    let head: Buffer;
+    try {
+      const st = fs.fstatSync(fd);
+      this.ino = st.ino;
+      head = Buffer.alloc(Math.min(st.size, 4096));
+      fs.readSync(fd, view(head), 0, head.length, 0);
+      nl = head.indexOf(10);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw new StoreError('IO', `cannot read the journal: ${(err as Error).message}`, file, { cause: err });
+    }
     let header: JournalHeader | undefined;
     if (nl > 0) {
       try {
@@ -113,16 +133,21 @@ export class Journal {
     this.pos = nl + 1;
   }
 
-  /** Opens the journal at `file`, or returns undefined when there is none. */
-  static open(file: string): Journal | undefined {
+  /** Opens the journal at `file` (for reading only with `readOnly`), or returns undefined when there is none. */
+  static open(file: string, readOnly = false): Journal | undefined {
     let fd: number;
     try {
-      fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_APPEND);
+      fd = fs.openSync(file, readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR | fs.constants.O_APPEND);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new StoreError('IO', `cannot open the journal: ${(err as Error).message}`, file, { cause: err });
     }
-    return new Journal(file, fd);
+    return new Journal(file, fd, readOnly);
+  }
+
+  /** For a read-only store on a log that has no journal: an empty one that follows entry `base`. */
+  static absent(file: string, base: number, baseHash: string): Journal {
+    return new Journal(file, undefined, true, { botAuditJournal: 1, base, baseHash });
   }
 
   /** Atomically replaces (or creates) the journal with an empty one that follows entry `base`. */
@@ -135,6 +160,7 @@ export class Journal {
 
   /** True when the path now names another file (a checkpoint replaced the journal). */
   replaced(): boolean {
+    if (this.fd === undefined) return fs.existsSync(this.file);
     try {
       return fs.statSync(this.file).ino !== this.ino;
     } catch {
@@ -143,7 +169,7 @@ export class Journal {
   }
 
   size(): number {
-    return fs.fstatSync(this.fd).size;
+    return this.fd === undefined ? 0 : fs.fstatSync(this.fd).size;
   }
 
   /**
@@ -155,11 +181,12 @@ export class Journal {
   readNew(sealTorn: boolean): { lines: JournalLine[]; sealed?: JournalLine } {
     const size = this.size();
     const lines: JournalLine[] = [];
-    if (size <= this.pos) return { lines };
+    if (size <= this.pos || this.fd === undefined) return { lines };
+    const fd = this.fd;
     const buf = Buffer.allocUnsafe(size - this.pos);
     let got = 0;
     while (got < buf.length) {
-      const n = fs.readSync(this.fd, view(buf), got, buf.length - got, this.pos + got);
+      const n = fs.readSync(fd, view(buf), got, buf.length - got, this.pos + got);
       if (n === 0) break;
       got += n;
     }
@@ -171,10 +198,10 @@ export class Journal {
       start = nl + 1;
     }
     let sealed: JournalLine | undefined;
-    if (start < got && sealTorn) {
+    if (start < got && sealTorn && !this.readOnly) {
       sealed = { text: buf.toString('utf8', start, got), offset: this.pos + start };
-      fs.writeSync(this.fd, '\n');
-      fs.fdatasyncSync(this.fd);
+      fs.writeSync(fd, '\n');
+      fs.fdatasyncSync(fd);
       start = got + 1;
     }
     this.pos += start;
@@ -183,6 +210,7 @@ export class Journal {
 
   /** Appends whole lines (record.ts: LineBuffer), one write per part, then fdatasync. */
   append(parts: readonly Uint8Array[]): void {
+    if (this.fd === undefined || this.readOnly) throw new StoreError('READ_ONLY', 'the journal is open read-only', this.file);
     let total = 0;
     for (const part of parts) {
       const buf = view(part);
@@ -195,6 +223,7 @@ export class Journal {
   }
 
   close(): void {
+    if (this.fd === undefined) return;
     try {
       fs.closeSync(this.fd);
     } catch {

@@ -117,6 +117,9 @@ export class FileLock {
       fd = fs.openSync(this.file, 'wx');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+        throw new StoreError('READ_ONLY', `cannot create the lock file, so the log cannot be written here: ${(err as Error).message}`, this.file, { cause: err });
+      }
       if (code !== 'EEXIST') throw new StoreError('IO', `cannot create lock file: ${(err as Error).message}`, this.file, { cause: err });
       this.breakIfStale();
       return false;
