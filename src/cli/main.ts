@@ -178,9 +178,15 @@ async function openStore(ctx: Ctx, mode: 'read' | 'write', watch = false): Promi
     await store.close();
     throw new CliError(EXIT.readOnly, `${ctx.dbPath} is read-only (its folder or journal cannot be written); nothing was run or recorded`);
   }
-  // What the store found and went past (a torn journal line, a checkpoint that failed, …): one line each on stderr.
+  if (create && store.tampering) {
+    const { message } = store.tampering;
+    await store.close();
+    throw new CliError(EXIT.chainBroken, `${store.journalFile}: ${message}; nothing was run or recorded`);
+  }
+  // What the store found and went past (a torn journal line, a checkpoint that failed, …): one line each
+  // on stderr. A command that writes is refused below for a changed journal line: not said twice.
   const warn = (w: StoreWarning) => ctx.io.stderr.write(`warning: ${safeText(w.message)}\n`);
-  for (const w of store.warnings) warn(w);
+  for (const w of store.warnings) if (!(create && w.code === 'TAMPERED')) warn(w);
   store.onDidWarn(warn);
   return store;
 }
@@ -522,8 +528,14 @@ async function cmdVerify(ctx: Ctx): Promise<number> {
   const store = await openStore(ctx, 'read');
   try {
     const bar = progressBar(ctx.io.stderr as NodeJS.WriteStream, 'Verifying');
-    const r = store.verify((done, total) => bar.update(done, total));
+    let r = store.verify((done, total) => bar.update(done, total));
     bar.done();
+    // A changed journal line that could not be read as an entry at its place is not in what verify()
+    // read: it breaks the chain there all the same.
+    const t = store.tampering;
+    if (t && (r.ok || (r.firstBroken && r.firstBroken.id > t.id))) {
+      r = { ok: false, count: Math.max(r.count, t.id), headHash: r.headHash, firstBroken: { id: t.id, reason: t.message } };
+    }
     if (ctx.values.json) out(ctx, JSON.stringify(r, null, 2));
     else if (r.ok) out(ctx, `${r.count}/${r.count} entries valid\nhead ${r.headHash}`);
     else {

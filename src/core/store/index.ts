@@ -121,8 +121,9 @@ export interface StoreWarning {
   /**
    * APPLY: entries durable in the journal could not be put in the in-memory database (reads fail until they are).
    * CHECKPOINT: folding the journal into the database file failed; the entries are safe in the journal, and it is retried.
+   * TAMPERED: a journal line was changed after it was written (see AuditStore.tampering): kept, and nothing more is written.
    */
-  code: 'TORN_LINE' | 'BAD_LINE' | 'WATCH' | 'APPLY' | 'CHECKPOINT';
+  code: 'TORN_LINE' | 'BAD_LINE' | 'WATCH' | 'APPLY' | 'CHECKPOINT' | 'TAMPERED';
   file: string;
   message: string;
   /** Byte offset in the file, when it applies. */
@@ -200,6 +201,12 @@ function loadSql(wasmPath?: string): Promise<SqlJsStatic> {
 }
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
+
+/**
+ * How a whole journal line ends: its hash, then the closing brace (the hash is the last key). A line
+ * that does not parse but ends so was written whole and changed since; one that does not is torn.
+ */
+const COMPLETE_LINE = /"hash":"[0-9a-f]{64}"\}\s*$/;
 
 /** The first 16 bytes of a file (fewer if it is shorter) and its size. */
 function readHead(file: string): { head: string; size: number } {
@@ -286,6 +293,8 @@ export class AuditStore {
   private readonly intersectMax: number;
   private readonly broadAbove: number;
   private readonly writeBehind: Required<WriteBehind> | false;
+  /** The first changed journal line found (see markTampered): nothing more is written. */
+  private tampered?: { id: number; offset: number; message: string };
   /**
    * Entries this process has made durable in the journal but not yet put in the database, oldest
    * first. Everything that reads the database puts them in first (catchUp, indexPending,
@@ -573,7 +582,10 @@ export class AuditStore {
     const added: Row[] = [];
     for (let round = 0; round < 8; round++) {
       const { lines, sealed } = this.journal.readNew(underLock);
-      if (sealed) {
+      // A last line that was written whole but for its newline is an entry like any other (and is
+      // checked like any other); only an incomplete one is torn.
+      if (sealed && COMPLETE_LINE.test(sealed.text)) lines.push(sealed);
+      else if (sealed) {
         this.warn({
           code: 'TORN_LINE',
           file: this.journalFile,
@@ -586,7 +598,7 @@ export class AuditStore {
       // A checkpoint replaced the journal: the old one is read to its end above; continue in the new one.
       const next = Journal.open(this.journalFile, this.readOnly);
       if (!next) {
-        if (underLock) {
+        if (underLock && !this.tampered) {
           // The journal was deleted from outside: keep what we have durable.
           this.writeCheckpoint();
         }
@@ -606,50 +618,131 @@ export class AuditStore {
     return added;
   }
 
+  /**
+   * Applies journal lines in order. A line that is not complete JSON and does not look like a whole
+   * entry is torn (a crash mid-write, sealed by the next writer): skipped with a warning. Any other
+   * line that is not an entry, or whose hash does not match its content, or that does not follow the
+   * entry before it, was changed after it was written: see markTampered. An entry that still has its
+   * place (the next ID) goes into the database as it reads now, so that reads show it and verify()
+   * names it; the entries after it are read on as they chain to it.
+   */
   private applyLines(lines: { text: string; offset: number }[], added: Row[]): void {
     const rows: Row[] = [];
     let lastId = this.lastId;
     let lastHash = this.lastHash;
+    const flush = () => {
+      if (!rows.length) return;
+      this.insertRows(rows);
+      this.lastId = lastId;
+      this.lastHash = lastHash;
+      for (const r of rows) this.noteDistinct(r);
+      added.push(...rows);
+      rows.length = 0;
+    };
     for (const line of lines) {
       let row: Row;
       try {
-        row = parseRowLine(line.text);
+        row = JSON.parse(line.text) as Row;
       } catch (err) {
-        let torn = true;
-        try {
-          JSON.parse(line.text);
-          torn = false;
-        } catch {
-          /* torn */
+        if (!COMPLETE_LINE.test(line.text)) {
+          this.warn({ code: 'TORN_LINE', file: this.journalFile, offset: line.offset, message: `a torn journal line (${Buffer.byteLength(line.text)} bytes at byte ${line.offset}) was skipped` });
+          continue;
         }
-        this.warn({
-          code: torn ? 'TORN_LINE' : 'BAD_LINE',
-          file: this.journalFile,
-          offset: line.offset,
-          message: torn
-            ? `a torn journal line (${Buffer.byteLength(line.text)} bytes at byte ${line.offset}) was skipped`
-            : `a journal line at byte ${line.offset} was skipped: ${(err as Error).message}`,
-        });
-        continue;
+        flush();
+        this.markTampered(lastId + 1, line.offset, `is not valid JSON (${(err as Error).message})`);
+        return;
+      }
+      if (!row || typeof row !== 'object' || !Number.isSafeInteger(row.id) || typeof row.hash !== 'string' || typeof row.prevHash !== 'string') {
+        flush();
+        this.markTampered(lastId + 1, line.offset, 'is not an entry');
+        return;
       }
       if (row.id <= lastId) continue; // already in the database file
-      if (row.id !== lastId + 1 || row.prevHash !== lastHash) {
-        throw new StoreError(
-          'CORRUPT',
-          `the journal entry at byte ${line.offset} (id ${row.id}) does not follow entry ${lastId}${row.id === lastId + 1 ? ' (its previous hash differs)' : ''}; entries are missing. The files were left untouched`,
-          this.journalFile,
-        );
+      let problem: string | undefined;
+      if (row.id !== lastId + 1) problem = row.id > lastId + 1 ? `is entry ${row.id}: entries ${lastId + 1}–${row.id - 1} are missing` : `is entry ${row.id} again, out of order`;
+      else if (row.prevHash !== lastHash) problem = `does not link to entry ${lastId}: its previous hash is not that entry's hash (an entry was changed, removed or inserted)`;
+      else if (hashRow(row) !== row.hash) problem = 'does not match its hash: its content was changed';
+      if (!problem) {
+        rows.push(row);
+        lastId = row.id;
+        lastHash = row.hash;
+        continue;
       }
-      rows.push(row);
+      flush();
+      this.markTampered(lastId + 1, line.offset, problem);
+      if (row.id !== lastId + 1) return; // it has no place: nothing after it can be placed either
+      try {
+        rows.push(row);
+        lastId = row.id;
+        lastHash = row.hash;
+        flush();
+      } catch {
+        return; // values no entry can have: the entries before it are what can be read
+      }
+    }
+    flush();
+  }
+
+  /** The last entry the database file had when this journal began (its header's base). */
+  private baseId(): number {
+    return this.journal.header.base;
+  }
+
+  /**
+   * Records that the journal line at `offset` (entry `id`'s place) was changed after it was written.
+   * From now on nothing is written: no append (it would continue the chain over the changed line), no
+   * checkpoint (it would replace the journal, the evidence). Reads go on, with this warning.
+   */
+  private markTampered(id: number, offset: number, problem: string): void {
+    if (this.tampered) return;
+    const message =
+      `entry ${id} of the journal (the line at byte ${offset}) ${problem}. It was changed after it was written: ` +
+      `the journal is kept as it is, as evidence, and nothing more is written to this log. Keep a copy of ${this.journalFile}; ` +
+      `to record again, restore the journal from a copy, or move ${path.basename(this.file)} and its journal aside together and start a new log`;
+    this.tampered = { id, offset, message };
+    this.warn({ code: 'TAMPERED', file: this.journalFile, offset, message });
+  }
+
+  /** The first changed journal line found, if any (see markTampered). */
+  get tampering(): { id: number; offset: number; message: string } | undefined {
+    return this.tampered;
+  }
+
+  /** Throws TAMPERED once a changed journal line was found. */
+  private assertUntampered(): void {
+    if (this.tampered) throw new StoreError('TAMPERED', this.tampered.message, this.journalFile);
+  }
+
+  /**
+   * Before a checkpoint replaces the journal: the bytes this process read or wrote must still be
+   * there. If a line was changed in place since, the changed line is found and marked (and the
+   * checkpoint refused), so that the checkpoint does not fold the evidence away.
+   */
+  private checkJournalUnchanged(): void {
+    if (this.journal.unchanged()) return;
+    let lastId = this.baseId();
+    let lastHash = this.journal.header.baseHash;
+    for (const line of this.journal.readAll()) {
+      let row: Row | undefined;
+      try {
+        row = parseRowLine(line.text);
+      } catch {
+        if (!COMPLETE_LINE.test(line.text)) continue; // a torn line, sealed
+      }
+      if (row && row.id <= lastId) continue;
+      if (!row || row.id !== lastId + 1 || row.prevHash !== lastHash) {
+        this.markTampered(lastId + 1, line.offset, row ? 'no longer links to the entry before it' : 'no longer matches its hash, or is no longer an entry');
+        break;
+      }
+      const ours = this.rows(`${SELECT_COLS} WHERE id = ?`, [row.id])[0];
+      if (ours && ours.hash !== row.hash) {
+        this.markTampered(row.id, line.offset, 'is no longer the entry that was written (its hash changed)');
+        break;
+      }
       lastId = row.id;
       lastHash = row.hash;
     }
-    if (!rows.length) return;
-    this.insertRows(rows);
-    this.lastId = lastId;
-    this.lastHash = lastHash;
-    for (const r of rows) this.noteDistinct(r);
-    added.push(...rows);
+    this.markTampered(lastId + 1, this.journal.pos, 'follows bytes of the journal that were changed after they were written');
   }
 
   /** Inserts rows into the database in one transaction, or none of them. */
@@ -835,6 +928,7 @@ export class AuditStore {
   async appendBatch(es: NewEntry[]): Promise<Entry[]> {
     this.assertOpen();
     this.assertWritable();
+    this.assertUntampered();
     if (!Array.isArray(es)) throw new StoreError('INVALID_ENTRY', 'appendBatch takes an array of entries');
     const now = Date.now();
     const prepared = es.map((e) => prepareRow(e, this.capBytes, now));
@@ -851,6 +945,7 @@ export class AuditStore {
   async appendWith(build: (lastId: number) => NewEntry[] | Promise<NewEntry[]>): Promise<Entry[]> {
     this.assertOpen();
     this.assertWritable();
+    this.assertUntampered();
     return this.serial(() =>
       this.appendLocked(async () => {
         this.applyOwn();
@@ -886,6 +981,7 @@ export class AuditStore {
     lines.reset();
     try {
       others = this.applyNew(true);
+      this.assertUntampered();
       const prepared = await prepare();
       if (!prepared.length) {
         if (others.length) this.emitSoon(others);
@@ -970,6 +1066,7 @@ export class AuditStore {
       let others: Row[] = [];
       try {
         others = this.applyNew(true);
+        this.assertUntampered();
         if (this.lastId !== this.journal.header.base || this.dirty) {
           const from = this.journal.header.base + 1;
           try {
@@ -993,6 +1090,8 @@ export class AuditStore {
   /** Under the lock: database file then a fresh journal, each atomically. */
   private writeCheckpoint(): void {
     this.lock.refresh();
+    this.checkJournalUnchanged();
+    this.assertUntampered();
     this.applyOwn();
     // The file always carries a complete full-text index, so that opening it indexes only the journal.
     this.indexPending(Infinity);
@@ -1598,7 +1697,7 @@ export class AuditStore {
     if (this.closed) return this.queue.then(() => undefined);
     this.stopTimers();
     try {
-      if (!this.readOnly) await this.checkpoint();
+      if (!this.readOnly && !this.tampered) await this.checkpoint();
     } catch (err) {
       // What was appended is durable in the journal: closing does not fail for it, and the next
       // process to open the log folds the journal.

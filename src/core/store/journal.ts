@@ -3,6 +3,7 @@
 // further line is one entry (see record.ts). Appends are one write() with O_APPEND, then fdatasync.
 // A checkpoint replaces the journal with a fresh one (temp file, fsync, rename); readers holding the
 // old file open read it to its end first, so nothing is missed.
+import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StoreError } from './errors';
@@ -87,6 +88,8 @@ export class Journal {
     return this.pos - this.headerBytes;
   }
   private readonly headerBytes: number;
+  /** SHA-256 of the bytes [0, pos) as this process read or wrote them (see unchanged()). */
+  private readonly digest: Hash = createHash('sha256');
 
   private constructor(
     readonly file: string,
@@ -131,6 +134,7 @@ export class Journal {
     this.header = header;
     this.headerBytes = nl + 1;
     this.pos = nl + 1;
+    this.digest.update(head.subarray(0, nl + 1));
   }
 
   /** Opens the journal at `file` (for reading only with `readOnly`), or returns undefined when there is none. */
@@ -202,8 +206,10 @@ export class Journal {
       sealed = { text: buf.toString('utf8', start, got), offset: this.pos + start };
       fs.writeSync(fd, '\n');
       fs.fdatasyncSync(fd);
+      this.digest.update(buf.subarray(0, got));
+      this.digest.update('\n');
       start = got + 1;
-    }
+    } else this.digest.update(buf.subarray(0, start));
     this.pos += start;
     return { lines, sealed };
   }
@@ -217,9 +223,49 @@ export class Journal {
       let off = 0;
       while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off);
       total += buf.length;
+      this.digest.update(buf);
     }
     fs.fdatasyncSync(this.fd);
     this.pos += total;
+  }
+
+  /**
+   * Whether the bytes [0, pos) of the file are still those this process read or wrote: a line
+   * changed in place after it was read (by hand, by another program) is found before a checkpoint
+   * would replace the journal and its evidence.
+   */
+  unchanged(): boolean {
+    if (this.fd === undefined) return true;
+    const h = createHash('sha256');
+    const buf = Buffer.allocUnsafe(Math.min(this.pos, 4 << 20) || 1);
+    for (let at = 0; at < this.pos; ) {
+      const n = fs.readSync(this.fd, view(buf), 0, Math.min(buf.length, this.pos - at), at);
+      if (n === 0) return false; // shorter than what was read: cut
+      h.update(buf.subarray(0, n));
+      at += n;
+    }
+    return h.digest('hex') === this.digest.copy().digest('hex');
+  }
+
+  /** Every complete line of the file from its first entry to `pos` (to find what unchanged() saw changed). */
+  readAll(): JournalLine[] {
+    if (this.fd === undefined) return [];
+    const buf = Buffer.alloc(this.pos);
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(this.fd, view(buf), got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    const lines: JournalLine[] = [];
+    let start = buf.indexOf(10) + 1;
+    for (;;) {
+      const nl = buf.indexOf(10, start);
+      if (nl < 0 || nl >= got) break;
+      if (nl > start) lines.push({ text: buf.toString('utf8', start, nl), offset: start });
+      start = nl + 1;
+    }
+    return lines;
   }
 
   close(): void {
