@@ -13,6 +13,7 @@ import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout
 import { formatTable, outcomeText, safeText, styleFor } from './table';
 import { diffText } from './diff';
 import { formatter } from '../core/store/formats';
+import { isDamage } from '../core/store/errors';
 import { progressBar } from './progress';
 
 /**
@@ -177,6 +178,12 @@ async function openStore(ctx: Ctx, mode: 'read' | 'write', watch = false): Promi
   if (create && store.readOnly) {
     await store.close();
     throw new CliError(EXIT.readOnly, `${ctx.dbPath} is read-only (its folder or journal cannot be written); nothing was run or recorded`);
+  }
+  // A damaged database file is not written to: found before the bot runs, not after.
+  const damage = create ? store.checkDatabaseFile() : undefined;
+  if (damage) {
+    await store.close();
+    throw new CliError(EXIT.badDatabase, `${damage}; nothing was run or recorded`);
   }
   if (create && store.tampering) {
     const { message } = store.tampering;
@@ -536,6 +543,9 @@ async function cmdVerify(ctx: Ctx): Promise<number> {
     if (t && (r.ok || (r.firstBroken && r.firstBroken.id > t.id))) {
       r = { ok: false, count: Math.max(r.count, t.id), headHash: r.headHash, firstBroken: { id: t.id, reason: t.message } };
     }
+    // Every entry checks out: the rest of the file (indexes, free space) must still be what was written.
+    const damage = r.ok ? store.checkDatabaseFile() : undefined;
+    if (damage) throw new CliError(EXIT.badDatabase, damage);
     if (ctx.values.json) out(ctx, JSON.stringify(r, null, 2));
     else if (r.ok) out(ctx, `${r.count}/${r.count} entries valid\nhead ${r.headHash}`);
     else {
@@ -651,6 +661,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (e instanceof StoreError) {
       io.stderr.write(`bot-audit ${command}: ${safeText(e.message)}\n`);
       return exitCodeOf(e);
+    }
+    if (isDamage(e)) {
+      // SQLite found the file malformed where the store does not catch it itself (in verify's walk).
+      io.stderr.write(`bot-audit ${command}: ${safeText(dbPath)}: is damaged: ${safeText((e as Error).message)}. Restore it from a copy, or move it aside (with its journal, to start a new log); the journal holds the entries after the last checkpoint\n`);
+      return EXIT.badDatabase;
     }
     if (isSystemError(e)) {
       io.stderr.write(`bot-audit ${command}: ${safeText(e.message)}\n`);

@@ -17,6 +17,12 @@ export interface JournalHeader {
   botAuditJournal: 1;
   base: number;
   baseHash: string;
+  /**
+   * The database file the checkpoint wrote, as `algorithm:sum:size` (PagedFile.baseSum): a file that
+   * no longer matches it was damaged or changed since, and is not written to. Absent in journals
+   * from before this field, and then not checked.
+   */
+  db?: string;
 }
 
 export interface JournalLine {
@@ -72,8 +78,8 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
   });
 }
 
-export function headerLine(base: number, baseHash: string): string {
-  const h: JournalHeader = { botAuditJournal: 1, base, baseHash };
+export function headerLine(base: number, baseHash: string, db?: string): string {
+  const h: JournalHeader = { botAuditJournal: 1, base, baseHash, ...(db ? { db } : {}) };
   return JSON.stringify(h) + '\n';
 }
 
@@ -155,8 +161,8 @@ export class Journal {
   }
 
   /** Atomically replaces (or creates) the journal with an empty one that follows entry `base`. */
-  static create(file: string, base: number, baseHash: string): Journal {
-    writeFileAtomic(file, headerLine(base, baseHash));
+  static create(file: string, base: number, baseHash: string, db?: string): Journal {
+    writeFileAtomic(file, headerLine(base, baseHash, db));
     const j = Journal.open(file);
     if (!j) throw new StoreError('IO', 'the journal vanished right after it was created', file);
     return j;
