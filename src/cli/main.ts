@@ -8,14 +8,18 @@ import { botEntityId, botRunsFilter, discoverBots, type BotInfo } from '../core/
 import { BOT_AUDIT_CONFIG_FILE, MEDPLUM_CONFIG_FILE, formatConfigIssue, readSampleInput } from '../core/bots/config';
 import { QueryError, parseQuery, type Filter } from '../core/query';
 import { type BotRunner, formatLogLine, openRunner, parseRunInput, replayInput, type RunResult } from '../core/runner';
-import { AuditStore, OUTCOME_NAMES, StoreError, type Entry, type ExportFormat, type Outcome } from '../core/store';
+import { AuditStore, OUTCOME_NAMES, StoreError, type Entry, type ExportFormat, type Outcome, type StoreWarning } from '../core/store';
 import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
 import { formatTable, outcomeText, safeText, styleFor } from './table';
 import { diffText } from './diff';
 import { formatter } from '../core/store/formats';
+import { isDamage } from '../core/store/errors';
 import { progressBar } from './progress';
 
-/** Exit codes. A run exits with its outcome (0, 4, 8, 12); everything else has its own code. */
+/**
+ * Exit codes. A run exits with its outcome (0, 4, 8, 12); everything else has its own code, never one
+ * of those. The numbers are stable: scripts test them (README.md, "Exit codes").
+ */
 export const EXIT = {
   ok: 0,
   internal: 1,
@@ -24,10 +28,49 @@ export const EXIT = {
   inputFile: 5,
   badInput: 6,
   badQuery: 7,
+  /** Not a Bot Audit database, a damaged one, or one of a newer schema. */
   badDatabase: 9,
   noEntry: 10,
+  /** The hash chain is broken: an entry of the database or of the journal was changed, removed or inserted. */
   chainBroken: 11,
+  /** Reading or writing a file failed (a full disk, a file that cannot be opened, …). */
+  io: 13,
+  /** Another process held the log's lock for too long. */
+  locked: 14,
+  /** A command that writes, on a log that cannot be written (read-only folder, mount or files). */
+  readOnly: 15,
 } as const;
+
+/** The exit code for each way the store fails; the compiler checks that every code has one. */
+export function exitCodeOf(e: StoreError): number {
+  switch (e.code) {
+    case 'NOT_BOT_AUDIT_DB':
+    case 'CORRUPT':
+    case 'NEWER_SCHEMA':
+      return EXIT.badDatabase;
+    case 'TAMPERED':
+      return EXIT.chainBroken;
+    case 'IO':
+      return EXIT.io;
+    case 'LOCKED':
+      return EXIT.locked;
+    case 'READ_ONLY':
+      return EXIT.readOnly;
+    case 'INVALID_ENTRY':
+    case 'CLOSED':
+      return EXIT.internal;
+    default: {
+      const unknown: never = e.code;
+      return unknown;
+    }
+  }
+}
+
+/** A system call's error (ENOSPC, EIO, EACCES, …), as Node reports one. */
+function isSystemError(e: unknown): e is NodeJS.ErrnoException {
+  const x = e as NodeJS.ErrnoException;
+  return e instanceof Error && typeof x.code === 'string' && /^E[A-Z0-9]+$/.test(x.code) && typeof x.syscall === 'string';
+}
 
 class CliError extends Error {
   constructor(
@@ -55,8 +98,10 @@ Commands:
 Every command takes --db PATH and --workspace DIR, before or after the command, and --help.
 Without --workspace, the workspace is the nearest folder, here or above, with bot-audit.json,
 medplum.config.json or .bot-audit/ (else this folder).
+BOT_AUDIT_LOCK_TIMEOUT: seconds to wait for another writer's lock (default 30).
 Exit codes: 0/4/8/12 run outcomes; 2 usage; 3 unknown bot; 5 input file; 6 bad input;
-7 bad filter; 9 not a Bot Audit database; 10 no such entry; 11 broken chain; 1 internal error.`,
+7 bad filter; 9 not a Bot Audit database, or a damaged one; 10 no such entry; 11 broken chain
+(or a changed journal entry); 13 I/O error; 14 log locked too long; 15 read-only log; 1 internal error.`,
   run: `Usage: bot-audit run <bot> [--input FILE | --input-text TEXT] [--content-type T] [--timeout S] [--json]
 
 <bot> is a bot's name or its path from the workspace root. Without an input, the bot's first
@@ -112,13 +157,54 @@ function out(ctx: Ctx, s: string): void {
   ctx.io.stdout.write(`${s}\n`);
 }
 
-/** Opens the log. Read-only commands refuse a missing file rather than create one. */
-async function openStore(ctx: Ctx, create: boolean, watch = false): Promise<AuditStore> {
+/**
+ * Opens the log: `write` to record runs (created when missing), `read` for everything else, which
+ * opens it read-only: no lock, nothing written or folded, so an auditor's read-only copy reads, and a
+ * missing file is refused rather than created. A log that cannot be written (a read-only mount, …)
+ * is refused for `write` before anything runs.
+ */
+async function openStore(ctx: Ctx, mode: 'read' | 'write', watch = false): Promise<AuditStore> {
+  const create = mode === 'write';
   if (!create && !fs.existsSync(ctx.dbPath)) {
     throw new CliError(EXIT.badDatabase, `no audit log at ${ctx.dbPath} (run a bot first, or pass --db)`);
   }
-  if (create) ensureDataDir(ctx.dbPath);
-  return AuditStore.open(ctx.dbPath, { wasmPath: path.join(ctx.io.distDir, 'sql-wasm.wasm'), watch });
+  if (create && !fs.existsSync(ctx.dbPath)) ensureDataDir(ctx.dbPath);
+  const store = await AuditStore.open(ctx.dbPath, {
+    wasmPath: path.join(ctx.io.distDir, 'sql-wasm.wasm'),
+    watch,
+    lockTimeoutMs: lockTimeoutMs(ctx),
+    readOnly: !create,
+  });
+  if (create && store.readOnly) {
+    await store.close();
+    throw new CliError(EXIT.readOnly, `${ctx.dbPath} is read-only (its folder or journal cannot be written); nothing was run or recorded`);
+  }
+  // A damaged database file is not written to: found before the bot runs, not after.
+  const damage = create ? store.checkDatabaseFile() : undefined;
+  if (damage) {
+    await store.close();
+    throw new CliError(EXIT.badDatabase, `${damage}; nothing was run or recorded`);
+  }
+  if (create && store.tampering) {
+    const { message } = store.tampering;
+    await store.close();
+    throw new CliError(EXIT.chainBroken, `${store.journalFile}: ${message}; nothing was run or recorded`);
+  }
+  // What the store found and went past (a torn journal line, a checkpoint that failed, …): one line each
+  // on stderr. A command that writes is refused below for a changed journal line: not said twice.
+  const warn = (w: StoreWarning) => ctx.io.stderr.write(`warning: ${safeText(w.message)}\n`);
+  for (const w of store.warnings) if (!(create && w.code === 'TAMPERED')) warn(w);
+  store.onDidWarn(warn);
+  return store;
+}
+
+/** BOT_AUDIT_LOCK_TIMEOUT (seconds), else the store's default. */
+function lockTimeoutMs(ctx: Ctx): number | undefined {
+  const v = ctx.io.env.BOT_AUDIT_LOCK_TIMEOUT;
+  if (v === undefined || v === '') return undefined;
+  const s = Number(v);
+  if (!(s >= 0 && s <= 3600)) throw new CliError(EXIT.usage, `BOT_AUDIT_LOCK_TIMEOUT must be a number of seconds between 0 and 3600, not "${v}"`);
+  return s * 1000;
 }
 
 function filtersOf(ctx: Ctx): Filter[] {
@@ -236,7 +322,7 @@ async function cmdRun(ctx: Ctx): Promise<number> {
     timeout = Number(ctx.values.timeout);
     if (!(timeout > 0 && timeout <= 3600)) throw new CliError(EXIT.usage, `--timeout must be a number of seconds between 0 and 3600, not "${ctx.values.timeout}"`);
   }
-  const store = await openStore(ctx, true);
+  const store = await openStore(ctx, 'write');
   try {
     const st = styleFor((ctx.io.stdout as NodeJS.WriteStream).isTTY, ctx.io.env);
     const r = await withRunner(ctx, store, (runner) =>
@@ -257,10 +343,11 @@ async function cmdRun(ctx: Ctx): Promise<number> {
 }
 
 /** Opens the log and hands `fn` the entry named by the first argument (`usage` when there is none). */
-async function withEntry(ctx: Ctx, usage: string, fn: (store: AuditStore, entry: Entry) => Promise<number>): Promise<number> {
+async function withEntry(ctx: Ctx, mode: 'read' | 'write', usage: string, fn: (store: AuditStore, entry: Entry) => Promise<number>): Promise<number> {
   const id = Number(ctx.positionals[0]);
   if (!Number.isSafeInteger(id) || id < 1) throw new CliError(EXIT.usage, usage);
-  const store = await openStore(ctx, false);
+  if (mode === 'write' && !fs.existsSync(ctx.dbPath)) throw new CliError(EXIT.badDatabase, `no audit log at ${ctx.dbPath} (run a bot first, or pass --db)`);
+  const store = await openStore(ctx, mode);
   try {
     const entry = store.get(id);
     if (!entry) throw new CliError(EXIT.noEntry, `no entry ${id} in ${ctx.dbPath}`);
@@ -271,7 +358,7 @@ async function withEntry(ctx: Ctx, usage: string, fn: (store: AuditStore, entry:
 }
 
 function cmdReplay(ctx: Ctx): Promise<number> {
-  return withEntry(ctx, 'replay needs an event id: bot-audit replay <event-id>', async (store, entry) => {
+  return withEntry(ctx, 'write', 'replay needs an event id: bot-audit replay <event-id>', async (store, entry) => {
     if (entry.action !== 'EXECUTED') throw new CliError(EXIT.noEntry, `entry ${entry.id} is ${entry.action}, not a bot run`);
     const input = replayInput(entry);
     if (!input.ok) throw new CliError(EXIT.badInput, input.reason);
@@ -284,7 +371,7 @@ function cmdReplay(ctx: Ctx): Promise<number> {
 async function cmdBots(ctx: Ctx): Promise<number> {
   const found = discoverBots(ctx.root);
   for (const i of found.issues) ctx.io.stderr.write(`warning: ${safeText(formatConfigIssue(i))}\n`);
-  const store = fs.existsSync(ctx.dbPath) ? await openStore(ctx, false) : undefined;
+  const store = fs.existsSync(ctx.dbPath) ? await openStore(ctx, 'read') : undefined;
   try {
     const rows = found.bots.map((b) => {
       const last = store?.latest(botRunsFilter(botEntityId(b)), 1)[0];
@@ -315,7 +402,7 @@ async function cmdLog(ctx: Ctx): Promise<number> {
   const format = (ctx.values.format ?? 'table') as string;
   if (!['table', 'json', 'ndjson', 'csv'].includes(format)) throw new CliError(EXIT.usage, `--format must be table, json, ndjson or csv, not "${format}"`);
   const follow = Boolean(ctx.values.follow);
-  const store = await openStore(ctx, false, follow);
+  const store = await openStore(ctx, 'read', follow);
   const stdout = ctx.io.stdout as NodeJS.WriteStream;
   const st = styleFor(stdout.isTTY, ctx.io.env);
   const width = stdout.columns ?? 120;
@@ -373,7 +460,7 @@ async function cmdLog(ctx: Ctx): Promise<number> {
 }
 
 function cmdShow(ctx: Ctx): Promise<number> {
-  return withEntry(ctx, 'show needs an entry id: bot-audit show <id>', async (_store, e) => {
+  return withEntry(ctx, 'read', 'show needs an entry id: bot-audit show <id>', async (_store, e) => {
     if (ctx.values.json) {
       out(ctx, JSON.stringify(e, null, 2));
       return EXIT.ok;
@@ -413,7 +500,7 @@ async function cmdExport(ctx: Ctx): Promise<number> {
   const format = ctx.values.format as string | undefined;
   if (format !== 'csv' && format !== 'ndjson' && format !== 'fhir') throw new CliError(EXIT.usage, '--format must be csv, ndjson or fhir');
   const filters = filtersOf(ctx);
-  const store = await openStore(ctx, false);
+  const store = await openStore(ctx, 'read');
   try {
     const file = typeof ctx.values.output === 'string' ? path.resolve(ctx.io.cwd, ctx.values.output) : undefined;
     const dest = file ? fs.createWriteStream(file) : ctx.io.stdout;
@@ -447,11 +534,20 @@ async function cmdExport(ctx: Ctx): Promise<number> {
 }
 
 async function cmdVerify(ctx: Ctx): Promise<number> {
-  const store = await openStore(ctx, false);
+  const store = await openStore(ctx, 'read');
   try {
     const bar = progressBar(ctx.io.stderr as NodeJS.WriteStream, 'Verifying');
-    const r = store.verify((done, total) => bar.update(done, total));
+    let r = store.verify((done, total) => bar.update(done, total));
     bar.done();
+    // A changed journal line that could not be read as an entry at its place is not in what verify()
+    // read: it breaks the chain there all the same.
+    const t = store.tampering;
+    if (t && (r.ok || (r.firstBroken && r.firstBroken.id > t.id))) {
+      r = { ok: false, count: Math.max(r.count, t.id), headHash: r.headHash, firstBroken: { id: t.id, reason: t.message } };
+    }
+    // Every entry checks out: the rest of the file (indexes, free space) must still be what was written.
+    const damage = r.ok ? store.checkDatabaseFile() : undefined;
+    if (damage) throw new CliError(EXIT.badDatabase, damage);
     if (ctx.values.json) out(ctx, JSON.stringify(r, null, 2));
     else if (r.ok) out(ctx, `${r.count}/${r.count} entries valid\nhead ${r.headHash}`);
     else {
@@ -566,7 +662,16 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     }
     if (e instanceof StoreError) {
       io.stderr.write(`bot-audit ${command}: ${safeText(e.message)}\n`);
-      return e.code === 'INVALID_ENTRY' ? EXIT.internal : EXIT.badDatabase;
+      return exitCodeOf(e);
+    }
+    if (isDamage(e)) {
+      // SQLite found the file malformed where the store does not catch it itself (in verify's walk).
+      io.stderr.write(`bot-audit ${command}: ${safeText(dbPath)}: is damaged: ${safeText((e as Error).message)}. Restore it from a copy, or move it aside (with its journal, to start a new log); the journal holds the entries after the last checkpoint\n`);
+      return EXIT.badDatabase;
+    }
+    if (isSystemError(e)) {
+      io.stderr.write(`bot-audit ${command}: ${safeText(e.message)}\n`);
+      return EXIT.io;
     }
     io.stderr.write(`bot-audit ${command}: internal error: ${safeText((e as Error)?.message ?? String(e))}\n`);
     if (io.env.BOT_AUDIT_DEBUG) io.stderr.write(`${(e as Error)?.stack}\n`);

@@ -7,10 +7,10 @@ import { once } from 'node:events';
 import initSqlJs from 'sql.js';
 import type { Database, QueryExecResult, SqlJsStatic, Statement } from 'sql.js';
 import { buildWhere, entityNumber, indexProbe, likeContainsMatch, parseQuery, QueryError, validateFilter, type Filter, type SqlWhere } from '../query';
-import { StoreError } from './errors';
+import { isDamage, StoreError } from './errors';
 import { formatter, type ExportFormat } from './formats';
 import { Journal, replaceFileAtomic, writeFileAtomic } from './journal';
-import { PagedFile } from './pagefile';
+import { PagedFile, SUM_ALGORITHM } from './pagefile';
 import { FileLock, pidAlive } from './lock';
 import {
   dbToRow,
@@ -66,6 +66,13 @@ export interface OpenOptions {
   /** How long to wait for another process's lock before failing with LOCKED (default 30 s). */
   lockTimeoutMs?: number;
   /**
+   * Read only: the store never takes the lock, never opens the journal for writing, never creates,
+   * seals, checkpoints or removes a file; reads (the journal's entries included) work, writes fail
+   * with READ_ONLY. Also chosen by itself when the folder or the journal cannot be written (a
+   * read-only mount, `chattr +i`, modes); see `readOnly` on the store.
+   */
+  readOnly?: boolean;
+  /**
    * A condition matching this many entries or more is too broad to intersect in a count (default
    * 200,000; see countByIntersection). Tests lower it to reach that path with a small log.
    */
@@ -111,8 +118,12 @@ export interface VerifyResult {
 }
 
 export interface StoreWarning {
-  /** APPLY: entries durable in the journal could not be put in the in-memory database (reads fail until they are). */
-  code: 'TORN_LINE' | 'BAD_LINE' | 'WATCH' | 'APPLY';
+  /**
+   * APPLY: entries durable in the journal could not be put in the in-memory database (reads fail until they are).
+   * CHECKPOINT: folding the journal into the database file failed; the entries are safe in the journal, and it is retried.
+   * TAMPERED: a journal line was changed after it was written (see AuditStore.tampering): kept, and nothing more is written.
+   */
+  code: 'TORN_LINE' | 'BAD_LINE' | 'WATCH' | 'APPLY' | 'CHECKPOINT' | 'TAMPERED';
   file: string;
   message: string;
   /** Byte offset in the file, when it applies. */
@@ -191,6 +202,12 @@ function loadSql(wasmPath?: string): Promise<SqlJsStatic> {
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
+/**
+ * How a whole journal line ends: its hash, then the closing brace (the hash is the last key). A line
+ * that does not parse but ends so was written whole and changed since; one that does not is torn.
+ */
+const COMPLETE_LINE = /"hash":"[0-9a-f]{64}"\}\s*$/;
+
 /** The first 16 bytes of a file (fewer if it is shorter) and its size. */
 function readHead(file: string): { head: string; size: number } {
   const fd = fs.openSync(file, 'r');
@@ -249,6 +266,8 @@ export class AuditStore {
   private stmts = new Map<string, Statement>();
   private journal!: Journal;
   private readonly lock: FileLock;
+  /** Why the store is read-only (see OpenOptions.readOnly), or undefined when it writes. */
+  private readOnlyReason: string | undefined;
   private lastId = 0;
   private lastHash = GENESIS_HASH;
   private dirty = false;
@@ -266,12 +285,22 @@ export class AuditStore {
   private ftsUpTo = 0;
   private catchUpScheduled = false;
   private checkpointScheduled = false;
+  /** The last checkpoint failed: the next append retries it at once, not after the idle time. */
+  private checkpointDue = false;
   private readonly capBytes: number;
   private readonly auto: Required<AutoCheckpoint> | false;
   private readonly lockTimeoutMs: number;
   private readonly intersectMax: number;
   private readonly broadAbove: number;
   private readonly writeBehind: Required<WriteBehind> | false;
+  /** The first changed journal line found (see markTampered): nothing more is written. */
+  private tampered?: { id: number; offset: number; message: string };
+  /** Damage found in the database file (see damaged()): nothing more is written. */
+  private damage?: StoreError;
+  /** The checksum its checkpoint recorded for the file this.pages reads (JournalHeader.db), when known. */
+  private dbSum?: string;
+  /** The file this.pages reads was found to match dbSum (or was written by this process). */
+  private dbSound = false;
   /**
    * Entries this process has made durable in the journal but not yet put in the database, oldest
    * first. Everything that reads the database puts them in first (catchUp, indexPending,
@@ -306,9 +335,14 @@ export class AuditStore {
     this.writeBehind = opts.writeBehind === false ? false : { maxEntries: 10_000, maxBytes: 16 << 20, ...(opts.writeBehind ?? {}) };
   }
 
+  /** True when the store never writes (OpenOptions.readOnly, or the log cannot be written). */
+  get readOnly(): boolean {
+    return this.readOnlyReason !== undefined;
+  }
+
   /**
-   * Opens the log at `file`, creating it when there is none. Fails with StoreError (naming the file)
-   * when the file is not a Bot Audit log or is damaged; such a file is never written to.
+   * Opens the log at `file`, creating it when there is none (unless read-only). Fails with StoreError
+   * (naming the file) when the file is not a Bot Audit log or is damaged; such a file is never written to.
    */
   static async open(file: string, opts: OpenOptions = {}): Promise<AuditStore> {
     const SQL = await loadSql(opts.wasmPath);
@@ -319,7 +353,23 @@ export class AuditStore {
 
   // ---------------------------------------------------------------- open
 
+  /** Why this log cannot be written, when the folder or the journal is not writable; undefined when it can be. */
+  private notWritable(): string | undefined {
+    for (const p of [path.dirname(this.file), this.journalFile]) {
+      try {
+        fs.accessSync(p, fs.constants.W_OK);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') continue;
+        return `${p} is not writable (${code})`;
+      }
+    }
+    return undefined;
+  }
+
   private async init(): Promise<void> {
+    this.readOnlyReason = this.opts.readOnly ? 'opened read-only' : this.notWritable();
+    if (this.readOnlyReason) return this.initReadOnly();
     try {
       fs.mkdirSync(path.dirname(this.file), { recursive: true });
     } catch (err) {
@@ -340,7 +390,44 @@ export class AuditStore {
       this.lock.release();
     }
     if (this.dirty) await this.checkpoint();
+    else if (this.journalFull()) {
+      // A journal that earlier checkpoints could not fold (a full disk, say) is folded now, if it can be.
+      await this.checkpoint().catch((err) => this.warn({ code: 'CHECKPOINT', file: this.file, message: (err as Error).message }));
+    }
     if (this.opts.watch !== false) this.startWatching();
+  }
+
+  /**
+   * Opens the log without the lock and without writing: the database file, then the journal for
+   * reading. A checkpoint by a writer between the two (the journal then follows an entry the file
+   * read does not have) is met by reading both again.
+   */
+  private async initReadOnly(): Promise<void> {
+    if (!fs.existsSync(this.file)) throw new StoreError('IO', 'does not exist (a log opened read-only is never created)', this.file);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.loadDatabase();
+        this.openJournal();
+        this.applyNew(false);
+        break;
+      } catch (err) {
+        this.journal?.close();
+        if (this.db) this.closeDatabase();
+        this.pages?.close();
+        this.db = undefined as unknown as Database;
+        const raced = err instanceof StoreError && err.code === 'CORRUPT' && /older than its journal|does not match the database|does not follow entry/.test(err.message);
+        if (!raced || attempt >= 3) throw err;
+        this.lastId = 0;
+        this.lastHash = GENESIS_HASH;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    if (this.opts.watch !== false) this.startWatching();
+  }
+
+  /** Throws READ_ONLY when the store is read-only. */
+  private assertWritable(): void {
+    if (this.readOnlyReason) throw new StoreError('READ_ONLY', `the log is read-only (${this.readOnlyReason}); nothing was written`, this.file);
   }
 
   private removeLeftoverTemps(): void {
@@ -412,7 +499,7 @@ export class AuditStore {
       version = db.exec('PRAGMA user_version')[0].values[0][0] as number;
     } catch (err) {
       drop();
-      throw new StoreError('CORRUPT', `is damaged: ${(err as Error).message}; it was left untouched`, this.file, { cause: err });
+      throw this.damaged((err as Error).message, err);
     }
     if (appId !== APPLICATION_ID) {
       drop();
@@ -443,7 +530,7 @@ export class AuditStore {
     } catch (err) {
       drop();
       if (err instanceof StoreError) throw err;
-      throw new StoreError('CORRUPT', `is damaged or not a Bot Audit log: ${(err as Error).message}; it was left untouched`, this.file, { cause: err });
+      throw this.damaged(`${(err as Error).message} (or it is not a Bot Audit log)`, err);
     }
   }
 
@@ -458,11 +545,22 @@ export class AuditStore {
   }
 
   private openJournal(): void {
-    const j = Journal.open(this.journalFile);
+    const j = Journal.open(this.journalFile, this.readOnly);
     if (!j) {
-      this.journal = Journal.create(this.journalFile, this.lastId, this.lastHash);
+      if (this.readOnly) {
+        this.journal = Journal.absent(this.journalFile, this.lastId, this.lastHash);
+        return;
+      }
+      // A new log, or one whose journal is gone: its checksum is taken now.
+      this.dbSum = this.pages.baseSum();
+      this.dbSound = true;
+      this.journal = Journal.create(this.journalFile, this.lastId, this.lastHash, this.dbSum);
       return;
     }
+    // The header describes this file when it follows its last entry (not after a crash between a
+    // checkpoint's two steps, when the file is newer than the journal).
+    this.dbSum = j.header.base === this.lastId && typeof j.header.db === 'string' ? j.header.db : undefined;
+    this.dbSound = false;
     const { base, baseHash } = j.header;
     if (base > this.lastId) {
       j.close();
@@ -501,7 +599,10 @@ export class AuditStore {
     const added: Row[] = [];
     for (let round = 0; round < 8; round++) {
       const { lines, sealed } = this.journal.readNew(underLock);
-      if (sealed) {
+      // A last line that was written whole but for its newline is an entry like any other (and is
+      // checked like any other); only an incomplete one is torn.
+      if (sealed && COMPLETE_LINE.test(sealed.text)) lines.push(sealed);
+      else if (sealed) {
         this.warn({
           code: 'TORN_LINE',
           file: this.journalFile,
@@ -512,9 +613,9 @@ export class AuditStore {
       if (lines.length) this.applyLines(lines, added);
       if (!this.journal.replaced()) break;
       // A checkpoint replaced the journal: the old one is read to its end above; continue in the new one.
-      const next = Journal.open(this.journalFile);
+      const next = Journal.open(this.journalFile, this.readOnly);
       if (!next) {
-        if (underLock) {
+        if (underLock && !this.tampered) {
           // The journal was deleted from outside: keep what we have durable.
           this.writeCheckpoint();
         }
@@ -534,50 +635,174 @@ export class AuditStore {
     return added;
   }
 
+  /**
+   * Applies journal lines in order. A line that is not complete JSON and does not look like a whole
+   * entry is torn (a crash mid-write, sealed by the next writer): skipped with a warning. Any other
+   * line that is not an entry, or whose hash does not match its content, or that does not follow the
+   * entry before it, was changed after it was written: see markTampered. An entry that still has its
+   * place (the next ID) goes into the database as it reads now, so that reads show it and verify()
+   * names it; the entries after it are read on as they chain to it.
+   */
   private applyLines(lines: { text: string; offset: number }[], added: Row[]): void {
     const rows: Row[] = [];
     let lastId = this.lastId;
     let lastHash = this.lastHash;
+    const flush = () => {
+      if (!rows.length) return;
+      this.insertRows(rows);
+      this.lastId = lastId;
+      this.lastHash = lastHash;
+      for (const r of rows) this.noteDistinct(r);
+      added.push(...rows);
+      rows.length = 0;
+    };
     for (const line of lines) {
       let row: Row;
       try {
-        row = parseRowLine(line.text);
+        row = JSON.parse(line.text) as Row;
       } catch (err) {
-        let torn = true;
-        try {
-          JSON.parse(line.text);
-          torn = false;
-        } catch {
-          /* torn */
+        if (!COMPLETE_LINE.test(line.text)) {
+          this.warn({ code: 'TORN_LINE', file: this.journalFile, offset: line.offset, message: `a torn journal line (${Buffer.byteLength(line.text)} bytes at byte ${line.offset}) was skipped` });
+          continue;
         }
-        this.warn({
-          code: torn ? 'TORN_LINE' : 'BAD_LINE',
-          file: this.journalFile,
-          offset: line.offset,
-          message: torn
-            ? `a torn journal line (${Buffer.byteLength(line.text)} bytes at byte ${line.offset}) was skipped`
-            : `a journal line at byte ${line.offset} was skipped: ${(err as Error).message}`,
-        });
-        continue;
+        flush();
+        this.markTampered(lastId + 1, line.offset, `is not valid JSON (${(err as Error).message})`);
+        return;
+      }
+      if (!row || typeof row !== 'object' || !Number.isSafeInteger(row.id) || typeof row.hash !== 'string' || typeof row.prevHash !== 'string') {
+        flush();
+        this.markTampered(lastId + 1, line.offset, 'is not an entry');
+        return;
       }
       if (row.id <= lastId) continue; // already in the database file
-      if (row.id !== lastId + 1 || row.prevHash !== lastHash) {
-        throw new StoreError(
-          'CORRUPT',
-          `the journal entry at byte ${line.offset} (id ${row.id}) does not follow entry ${lastId}${row.id === lastId + 1 ? ' (its previous hash differs)' : ''}; entries are missing. The files were left untouched`,
-          this.journalFile,
-        );
+      let problem: string | undefined;
+      if (row.id !== lastId + 1) problem = row.id > lastId + 1 ? `is entry ${row.id}: entries ${lastId + 1}–${row.id - 1} are missing` : `is entry ${row.id} again, out of order`;
+      else if (row.prevHash !== lastHash) problem = `does not link to entry ${lastId}: its previous hash is not that entry's hash (an entry was changed, removed or inserted)`;
+      else if (hashRow(row) !== row.hash) problem = 'does not match its hash: its content was changed';
+      if (!problem) {
+        rows.push(row);
+        lastId = row.id;
+        lastHash = row.hash;
+        continue;
       }
-      rows.push(row);
+      flush();
+      this.markTampered(lastId + 1, line.offset, problem);
+      if (row.id !== lastId + 1) return; // it has no place: nothing after it can be placed either
+      try {
+        rows.push(row);
+        lastId = row.id;
+        lastHash = row.hash;
+        flush();
+      } catch {
+        return; // values no entry can have: the entries before it are what can be read
+      }
+    }
+    flush();
+  }
+
+  /** The last entry the database file had when this journal began (its header's base). */
+  private baseId(): number {
+    return this.journal.header.base;
+  }
+
+  /**
+   * Records that the journal line at `offset` (entry `id`'s place) was changed after it was written.
+   * From now on nothing is written: no append (it would continue the chain over the changed line), no
+   * checkpoint (it would replace the journal, the evidence). Reads go on, with this warning.
+   */
+  private markTampered(id: number, offset: number, problem: string): void {
+    if (this.tampered) return;
+    const message =
+      `entry ${id} of the journal (the line at byte ${offset}) ${problem}. It was changed after it was written: ` +
+      `the journal is kept as it is, as evidence, and nothing more is written to this log. Keep a copy of ${this.journalFile}; ` +
+      `to record again, restore the journal from a copy, or move ${path.basename(this.file)} and its journal aside together and start a new log`;
+    this.tampered = { id, offset, message };
+    this.warn({ code: 'TAMPERED', file: this.journalFile, offset, message });
+  }
+
+  /** The first changed journal line found, if any (see markTampered). */
+  get tampering(): { id: number; offset: number; message: string } | undefined {
+    return this.tampered;
+  }
+
+  /** Throws TAMPERED once a changed journal line was found. */
+  private assertUntampered(): void {
+    if (this.tampered) throw new StoreError('TAMPERED', this.tampered.message, this.journalFile);
+  }
+
+  /**
+   * Records damage to the database file (SQLite found it malformed, or it no longer matches its
+   * checksum) and returns the error to throw: CORRUPT, with the way out. From now on nothing is written.
+   */
+  private damaged(what: string, cause?: unknown): StoreError {
+    this.damage ??= new StoreError(
+      'CORRUPT',
+      `is damaged: ${what}. Nothing was written to it. Restore ${path.basename(this.file)} from a copy, or move it aside ` +
+        `(with its journal, to start a new log); the journal ${path.basename(this.journalFile)} holds the entries after the last checkpoint`,
+      this.file,
+      { cause },
+    );
+    return this.damage;
+  }
+
+  /**
+   * Whether the database file is still the one its last checkpoint wrote (the checksum in the
+   * journal's header), reading it whole (about 0.2 s per GB here). A problem as text, or undefined
+   * when it matches or nothing was recorded to compare with. Read only: for `verify`, and before the
+   * first write of a process.
+   */
+  checkDatabaseFile(): string | undefined {
+    this.assertOpen();
+    if (this.damage) return this.damage.message;
+    if (this.dbSound || !this.dbSum) return undefined;
+    const algorithm = this.dbSum.split(':')[0];
+    if (algorithm !== 'crc32' && algorithm !== 'sha256') return undefined;
+    if (algorithm === 'crc32' && SUM_ALGORITHM !== 'crc32') return undefined; // this Node cannot compute it
+    const now = this.pages.baseSum(algorithm);
+    if (now === this.dbSum) {
+      this.dbSound = true;
+      return undefined;
+    }
+    const [, , size] = now.split(':');
+    const [, , was] = this.dbSum.split(':');
+    return this.damaged(`it no longer matches the checksum its last checkpoint recorded (${size === was ? `${size} bytes, other content` : `${size} bytes, was ${was}`}): it was damaged or changed since it was written`).message;
+  }
+
+  /** Throws CORRUPT when the database file is damaged (see checkDatabaseFile): never written past. */
+  private assertSound(): void {
+    if (this.checkDatabaseFile() !== undefined) throw this.damage!;
+  }
+
+  /**
+   * Before a checkpoint replaces the journal: the bytes this process read or wrote must still be
+   * there. If a line was changed in place since, the changed line is found and marked (and the
+   * checkpoint refused), so that the checkpoint does not fold the evidence away.
+   */
+  private checkJournalUnchanged(): void {
+    if (this.journal.unchanged()) return;
+    let lastId = this.baseId();
+    let lastHash = this.journal.header.baseHash;
+    for (const line of this.journal.readAll()) {
+      let row: Row | undefined;
+      try {
+        row = parseRowLine(line.text);
+      } catch {
+        if (!COMPLETE_LINE.test(line.text)) continue; // a torn line, sealed
+      }
+      if (row && row.id <= lastId) continue;
+      if (!row || row.id !== lastId + 1 || row.prevHash !== lastHash) {
+        this.markTampered(lastId + 1, line.offset, row ? 'no longer links to the entry before it' : 'no longer matches its hash, or is no longer an entry');
+        break;
+      }
+      const ours = this.rows(`${SELECT_COLS} WHERE id = ?`, [row.id])[0];
+      if (ours && ours.hash !== row.hash) {
+        this.markTampered(row.id, line.offset, 'is no longer the entry that was written (its hash changed)');
+        break;
+      }
       lastId = row.id;
       lastHash = row.hash;
     }
-    if (!rows.length) return;
-    this.insertRows(rows);
-    this.lastId = lastId;
-    this.lastHash = lastHash;
-    for (const r of rows) this.noteDistinct(r);
-    added.push(...rows);
+    this.markTampered(lastId + 1, this.journal.pos, 'follows bytes of the journal that were changed after they were written');
   }
 
   /** Inserts rows into the database in one transaction, or none of them. */
@@ -674,6 +899,9 @@ export class AuditStore {
     this.pages = pages;
     this.setUp();
     this.numericIds = undefined;
+    const h = this.journal.header;
+    this.dbSum = h.base === lastId && typeof h.db === 'string' ? h.db : undefined;
+    this.dbSound = false;
     // The file goes past our last entry (its journal's base does), so it has our waiting ones too.
     this.unapplied = [];
     this.unappliedBytes = 0;
@@ -762,6 +990,9 @@ export class AuditStore {
   /** Appends entries in order, with consecutive IDs, in one durable write. */
   async appendBatch(es: NewEntry[]): Promise<Entry[]> {
     this.assertOpen();
+    this.assertWritable();
+    this.assertUntampered();
+    if (this.damage) throw this.damage;
     if (!Array.isArray(es)) throw new StoreError('INVALID_ENTRY', 'appendBatch takes an array of entries');
     const now = Date.now();
     const prepared = es.map((e) => prepareRow(e, this.capBytes, now));
@@ -777,6 +1008,8 @@ export class AuditStore {
    */
   async appendWith(build: (lastId: number) => NewEntry[] | Promise<NewEntry[]>): Promise<Entry[]> {
     this.assertOpen();
+    this.assertWritable();
+    this.assertUntampered();
     return this.serial(() =>
       this.appendLocked(async () => {
         this.applyOwn();
@@ -812,6 +1045,8 @@ export class AuditStore {
     lines.reset();
     try {
       others = this.applyNew(true);
+      this.assertUntampered();
+      this.assertSound();
       const prepared = await prepare();
       if (!prepared.length) {
         if (others.length) this.emitSoon(others);
@@ -857,9 +1092,8 @@ export class AuditStore {
   }
 
   private afterAppend(): void {
-    if (!this.auto) return;
-    const pending = this.lastId - this.journal.header.base;
-    if (pending >= this.auto.maxJournalEntries || this.journal.entryBytes >= this.auto.maxJournalBytes) {
+    if (!this.auto || this.readOnly) return;
+    if (this.checkpointDue || this.journalFull()) {
       this.scheduleCheckpoint();
       return;
     }
@@ -868,11 +1102,18 @@ export class AuditStore {
     this.idleTimer.unref();
   }
 
+  /** Whether the journal holds as many entries or bytes as autoCheckpoint folds at. */
+  private journalFull(): boolean {
+    if (!this.auto) return false;
+    const pending = this.lastId - this.journal.header.base;
+    return pending >= this.auto.maxJournalEntries || this.journal.entryBytes >= this.auto.maxJournalBytes;
+  }
+
   private scheduleCheckpoint(): void {
     if (this.checkpointScheduled || this.closed) return;
     this.checkpointScheduled = true;
     this.checkpoint()
-      .catch((err) => this.warn({ code: 'WATCH', file: this.file, message: `automatic checkpoint failed: ${(err as Error).message}` }))
+      .catch((err) => this.warn({ code: 'CHECKPOINT', file: this.file, message: (err as Error).message }))
       .finally(() => {
         this.checkpointScheduled = false;
       });
@@ -885,11 +1126,26 @@ export class AuditStore {
   checkpoint(): Promise<void> {
     return this.serial(async () => {
       if (this.closed) return;
+      this.assertWritable();
       await this.lock.acquire(this.lockTimeoutMs);
       let others: Row[] = [];
       try {
         others = this.applyNew(true);
-        if (this.lastId !== this.journal.header.base || this.dirty) this.writeCheckpoint();
+        this.assertUntampered();
+        this.assertSound();
+        if (this.lastId !== this.journal.header.base || this.dirty) {
+          const from = this.journal.header.base + 1;
+          try {
+            this.writeCheckpoint();
+            this.checkpointDue = false;
+          } catch (err) {
+            this.checkpointDue = true;
+            if (err instanceof StoreError) throw err;
+            const which = from === this.lastId ? `Entry ${from} is` : `Entries ${from}–${this.lastId} are`;
+            const safe = this.lastId >= from ? ` ${which} safe in the journal; the checkpoint is retried later.` : '';
+            throw new StoreError('IO', `cannot fold the journal into the database file (checkpoint): ${(err as Error).message}.${safe}`, this.file, { cause: err });
+          }
+        }
       } finally {
         this.lock.release();
       }
@@ -900,6 +1156,9 @@ export class AuditStore {
   /** Under the lock: database file then a fresh journal, each atomically. */
   private writeCheckpoint(): void {
     this.lock.refresh();
+    this.checkJournalUnchanged();
+    this.assertUntampered();
+    this.assertSound();
     this.applyOwn();
     // The file always carries a complete full-text index, so that opening it indexes only the journal.
     this.indexPending(Infinity);
@@ -914,7 +1173,11 @@ export class AuditStore {
       replaceFileAtomic(this.file, (fd, tmp) => this.pages.writeTo(fd, tmp, this.file));
       this.pages.rebase(fs.openSync(this.file, 'r'));
     }
-    const j = Journal.create(this.journalFile, this.lastId, this.lastHash);
+    // The new file's checksum, for the next writer to compare before it writes (a read of the file
+    // the kernel just copied, from the operating system's cache).
+    this.dbSum = this.pages.baseSum();
+    this.dbSound = true;
+    const j = Journal.create(this.journalFile, this.lastId, this.lastHash, this.dbSum);
     this.journal.close();
     this.journal = j;
     this.dirty = false;
@@ -1006,24 +1269,32 @@ export class AuditStore {
   }
 
   private rows(sql: string, params: SqlValue[]): Row[] {
-    const s = this.stmt(sql);
     const out: Row[] = [];
     try {
-      s.bind(params);
-      while (s.step()) out.push(dbToRow(s.get() as SqlValue[]));
-    } finally {
-      s.reset();
+      const s = this.stmt(sql);
+      try {
+        s.bind(params);
+        while (s.step()) out.push(dbToRow(s.get() as SqlValue[]));
+      } finally {
+        s.reset();
+      }
+    } catch (err) {
+      throw isDamage(err) ? this.damaged((err as Error).message, err) : err;
     }
     return out;
   }
 
   private scalar(sql: string, params: SqlValue[]): SqlValue {
-    const s = this.stmt(sql);
     try {
-      s.bind(params);
-      return s.step() ? (s.get()[0] as SqlValue) : null;
-    } finally {
-      s.reset();
+      const s = this.stmt(sql);
+      try {
+        s.bind(params);
+        return s.step() ? (s.get()[0] as SqlValue) : null;
+      } finally {
+        s.reset();
+      }
+    } catch (err) {
+      throw isDamage(err) ? this.damaged((err as Error).message, err) : err;
     }
   }
 
@@ -1505,7 +1776,11 @@ export class AuditStore {
     if (this.closed) return this.queue.then(() => undefined);
     this.stopTimers();
     try {
-      await this.checkpoint();
+      if (!this.readOnly && !this.tampered && !this.damage) await this.checkpoint();
+    } catch (err) {
+      // What was appended is durable in the journal: closing does not fail for it, and the next
+      // process to open the log folds the journal.
+      this.warn({ code: 'CHECKPOINT', file: this.file, message: (err as Error).message });
     } finally {
       await this.serial(() => {
         if (this.closed) return;

@@ -3,6 +3,7 @@
 // further line is one entry (see record.ts). Appends are one write() with O_APPEND, then fdatasync.
 // A checkpoint replaces the journal with a fresh one (temp file, fsync, rename); readers holding the
 // old file open read it to its end first, so nothing is missed.
+import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StoreError } from './errors';
@@ -16,6 +17,12 @@ export interface JournalHeader {
   botAuditJournal: 1;
   base: number;
   baseHash: string;
+  /**
+   * The database file the checkpoint wrote, as `algorithm:sum:size` (PagedFile.baseSum): a file that
+   * no longer matches it was damaged or changed since, and is not written to. Absent in journals
+   * from before this field, and then not checked.
+   */
+  db?: string;
 }
 
 export interface JournalLine {
@@ -71,13 +78,13 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
   });
 }
 
-export function headerLine(base: number, baseHash: string): string {
-  const h: JournalHeader = { botAuditJournal: 1, base, baseHash };
+export function headerLine(base: number, baseHash: string, db?: string): string {
+  const h: JournalHeader = { botAuditJournal: 1, base, baseHash, ...(db ? { db } : {}) };
   return JSON.stringify(h) + '\n';
 }
 
 export class Journal {
-  private fd: number;
+  private fd: number | undefined;
   readonly ino: number;
   readonly header: JournalHeader;
   /** Bytes consumed so far (always at a line boundary). */
@@ -87,14 +94,36 @@ export class Journal {
     return this.pos - this.headerBytes;
   }
   private readonly headerBytes: number;
+  /** SHA-256 of the bytes [0, pos) as this process read or wrote them (see unchanged()). */
+  private readonly digest: Hash = createHash('sha256');
 
-  private constructor(readonly file: string, fd: number) {
+  private constructor(
+    readonly file: string,
+    fd: number | undefined,
+    /** Opened for reading only: nothing is ever written (see AuditStore's read-only mode). */
+    readonly readOnly: boolean,
+    absent?: JournalHeader,
+  ) {
     this.fd = fd;
-    const st = fs.fstatSync(fd);
-    this.ino = st.ino;
-    const head = Buffer.alloc(Math.min(st.size, 4096));
-    fs.readSync(fd, view(head), 0, head.length, 0);
-    const nl = head.indexOf(10);
+    if (fd === undefined) {
+      // A read-only store on a log without a journal: an empty one, until one appears.
+      this.ino = -1;
+      this.header = absent!;
+      this.headerBytes = this.pos = 0;
+      return;
+    }
+    let nl: number;
+    let head: Buffer;
+    try {
+      const st = fs.fstatSync(fd);
+      this.ino = st.ino;
+      head = Buffer.alloc(Math.min(st.size, 4096));
+      fs.readSync(fd, view(head), 0, head.length, 0);
+      nl = head.indexOf(10);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw new StoreError('IO', `cannot read the journal: ${(err as Error).message}`, file, { cause: err });
+    }
     let header: JournalHeader | undefined;
     if (nl > 0) {
       try {
@@ -111,23 +140,29 @@ export class Journal {
     this.header = header;
     this.headerBytes = nl + 1;
     this.pos = nl + 1;
+    this.digest.update(head.subarray(0, nl + 1));
   }
 
-  /** Opens the journal at `file`, or returns undefined when there is none. */
-  static open(file: string): Journal | undefined {
+  /** Opens the journal at `file` (for reading only with `readOnly`), or returns undefined when there is none. */
+  static open(file: string, readOnly = false): Journal | undefined {
     let fd: number;
     try {
-      fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_APPEND);
+      fd = fs.openSync(file, readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR | fs.constants.O_APPEND);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new StoreError('IO', `cannot open the journal: ${(err as Error).message}`, file, { cause: err });
     }
-    return new Journal(file, fd);
+    return new Journal(file, fd, readOnly);
+  }
+
+  /** For a read-only store on a log that has no journal: an empty one that follows entry `base`. */
+  static absent(file: string, base: number, baseHash: string): Journal {
+    return new Journal(file, undefined, true, { botAuditJournal: 1, base, baseHash });
   }
 
   /** Atomically replaces (or creates) the journal with an empty one that follows entry `base`. */
-  static create(file: string, base: number, baseHash: string): Journal {
-    writeFileAtomic(file, headerLine(base, baseHash));
+  static create(file: string, base: number, baseHash: string, db?: string): Journal {
+    writeFileAtomic(file, headerLine(base, baseHash, db));
     const j = Journal.open(file);
     if (!j) throw new StoreError('IO', 'the journal vanished right after it was created', file);
     return j;
@@ -135,6 +170,7 @@ export class Journal {
 
   /** True when the path now names another file (a checkpoint replaced the journal). */
   replaced(): boolean {
+    if (this.fd === undefined) return fs.existsSync(this.file);
     try {
       return fs.statSync(this.file).ino !== this.ino;
     } catch {
@@ -143,7 +179,7 @@ export class Journal {
   }
 
   size(): number {
-    return fs.fstatSync(this.fd).size;
+    return this.fd === undefined ? 0 : fs.fstatSync(this.fd).size;
   }
 
   /**
@@ -155,11 +191,12 @@ export class Journal {
   readNew(sealTorn: boolean): { lines: JournalLine[]; sealed?: JournalLine } {
     const size = this.size();
     const lines: JournalLine[] = [];
-    if (size <= this.pos) return { lines };
+    if (size <= this.pos || this.fd === undefined) return { lines };
+    const fd = this.fd;
     const buf = Buffer.allocUnsafe(size - this.pos);
     let got = 0;
     while (got < buf.length) {
-      const n = fs.readSync(this.fd, view(buf), got, buf.length - got, this.pos + got);
+      const n = fs.readSync(fd, view(buf), got, buf.length - got, this.pos + got);
       if (n === 0) break;
       got += n;
     }
@@ -171,30 +208,74 @@ export class Journal {
       start = nl + 1;
     }
     let sealed: JournalLine | undefined;
-    if (start < got && sealTorn) {
+    if (start < got && sealTorn && !this.readOnly) {
       sealed = { text: buf.toString('utf8', start, got), offset: this.pos + start };
-      fs.writeSync(this.fd, '\n');
-      fs.fdatasyncSync(this.fd);
+      fs.writeSync(fd, '\n');
+      fs.fdatasyncSync(fd);
+      this.digest.update(buf.subarray(0, got));
+      this.digest.update('\n');
       start = got + 1;
-    }
+    } else this.digest.update(buf.subarray(0, start));
     this.pos += start;
     return { lines, sealed };
   }
 
   /** Appends whole lines (record.ts: LineBuffer), one write per part, then fdatasync. */
   append(parts: readonly Uint8Array[]): void {
+    if (this.fd === undefined || this.readOnly) throw new StoreError('READ_ONLY', 'the journal is open read-only', this.file);
     let total = 0;
     for (const part of parts) {
       const buf = view(part);
       let off = 0;
       while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off);
       total += buf.length;
+      this.digest.update(buf);
     }
     fs.fdatasyncSync(this.fd);
     this.pos += total;
   }
 
+  /**
+   * Whether the bytes [0, pos) of the file are still those this process read or wrote: a line
+   * changed in place after it was read (by hand, by another program) is found before a checkpoint
+   * would replace the journal and its evidence.
+   */
+  unchanged(): boolean {
+    if (this.fd === undefined) return true;
+    const h = createHash('sha256');
+    const buf = Buffer.allocUnsafe(Math.min(this.pos, 4 << 20) || 1);
+    for (let at = 0; at < this.pos; ) {
+      const n = fs.readSync(this.fd, view(buf), 0, Math.min(buf.length, this.pos - at), at);
+      if (n === 0) return false; // shorter than what was read: cut
+      h.update(buf.subarray(0, n));
+      at += n;
+    }
+    return h.digest('hex') === this.digest.copy().digest('hex');
+  }
+
+  /** Every complete line of the file from its first entry to `pos` (to find what unchanged() saw changed). */
+  readAll(): JournalLine[] {
+    if (this.fd === undefined) return [];
+    const buf = Buffer.alloc(this.pos);
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(this.fd, view(buf), got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    const lines: JournalLine[] = [];
+    let start = buf.indexOf(10) + 1;
+    for (;;) {
+      const nl = buf.indexOf(10, start);
+      if (nl < 0 || nl >= got) break;
+      if (nl > start) lines.push({ text: buf.toString('utf8', start, nl), offset: start });
+      start = nl + 1;
+    }
+    return lines;
+  }
+
   close(): void {
+    if (this.fd === undefined) return;
     try {
       fs.closeSync(this.fd);
     } catch {

@@ -1,6 +1,7 @@
-// A cross-process lock: a lock file created with O_EXCL, holding the owner's pid, host, boot id and a
-// token. A lock is stale when its owner is gone (same host: pid dead, or the machine rebooted since;
-// other hosts: not refreshed for `staleMs`). Breaking it happens under a second, short-lived "break"
+// A cross-process lock: a lock file created with O_EXCL, holding the owner's pid, host, boot id, the
+// process's start time and a token. A lock is stale when its owner is gone (same host: pid dead, the
+// machine rebooted since, or the pid is ours but the lock is not held in this process; other hosts:
+// not refreshed for `staleMs`). Breaking it happens under a second, short-lived "break"
 // lock, so that two processes cannot both break the same stale lock and then remove each other's
 // fresh one.
 import * as fs from 'node:fs';
@@ -15,6 +16,11 @@ interface LockInfo {
   time: number;
   /** Linux's boot id: a lock from before a reboot is stale even if its pid now names another process. */
   boot?: string;
+  /**
+   * When the owner process started (START): a lock naming our pid but another start was written by an
+   * earlier process that had our pid (pid reuse after a crash, a container restarted), and is stale.
+   */
+  start?: string;
 }
 
 const HOST = os.hostname();
@@ -27,8 +33,33 @@ const BOOT = (() => {
 })();
 /** On this host a live pid keeps its lock this long even unrefreshed (a very slow checkpoint); then pid reuse is assumed. */
 const SAME_HOST_STALE_MS = 10 * 60_000;
+/**
+ * This process's start: from Linux's /proc (clock ticks since boot; the same in every thread), else
+ * the wall-clock second it started, which threads compute alike to within a second or so.
+ */
+const START = (() => {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    const ticks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    if (/^\d+$/.test(ticks)) return `proc:${ticks}`;
+  } catch {
+    /* not Linux */
+  }
+  return `approx:${Math.round((Date.now() - process.uptime() * 1000) / 1000)}`;
+})();
+
+/** Whether a lock's `start` is this process's (see START). */
+function startedWithUs(start: unknown): boolean {
+  if (start === START) return true;
+  if (typeof start !== 'string' || !start.startsWith('approx:') || !START.startsWith('approx:')) return false;
+  return Math.abs(Number(start.slice(7)) - Number(START.slice(7))) <= 2;
+}
+
+/** Tokens start with this: the tokens of this copy of the module (this thread's; a worker thread has its own). */
 const TOKEN_PREFIX = `${process.pid.toString(36)}-${randomBytes(6).toString('hex')}-`;
 let tokenCounter = 0;
+/** The tokens that FileLocks of this copy of the module hold now. */
+const HELD = new Set<string>();
 
 /** Whether a process of this host is alive (EPERM: alive, but not ours to signal). */
 export function pidAlive(pid: number): boolean {
@@ -80,16 +111,20 @@ export class FileLock {
   tryAcquire(): boolean {
     if (this.token) throw new Error('lock already held by this instance');
     const token = TOKEN_PREFIX + (++tokenCounter).toString(36);
-    const info: LockInfo = { pid: process.pid, host: HOST, token, time: Date.now(), ...(BOOT ? { boot: BOOT } : {}) };
+    const info: LockInfo = { pid: process.pid, host: HOST, token, time: Date.now(), start: START, ...(BOOT ? { boot: BOOT } : {}) };
     let fd: number;
     try {
       fd = fs.openSync(this.file, 'wx');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+        throw new StoreError('READ_ONLY', `cannot create the lock file, so the log cannot be written here: ${(err as Error).message}`, this.file, { cause: err });
+      }
       if (code !== 'EEXIST') throw new StoreError('IO', `cannot create lock file: ${(err as Error).message}`, this.file, { cause: err });
       this.breakIfStale();
       return false;
     }
+    HELD.add(token);
     try {
       fs.writeSync(fd, JSON.stringify(info));
     } finally {
@@ -132,6 +167,7 @@ export class FileLock {
     if (!this.token) return;
     const token = this.token;
     this.token = undefined;
+    HELD.delete(token);
     // Nobody may break a lock younger than staleMs, so a young lock is ours without reading it back.
     const young = Date.now() - this.acquiredAt < this.staleMs / 2;
     if (young || readInfo(this.file)?.info?.token === token) {
@@ -147,7 +183,13 @@ export class FileLock {
     const age = Date.now() - r.mtimeMs;
     if (!r.info) return age > 5_000; // unreadable: a writer died between create and write
     if (r.info.host === HOST) {
-      if (!pidAlive(r.info.pid)) return true;
+      if (r.info.pid === process.pid) {
+        // Ours when a FileLock of this module holds it; another thread of this process (its own copy
+        // of this module, the same pid and start) is live as any other process is. Otherwise the lock
+        // was left by an earlier process that had our pid, or by this one: nobody holds it.
+        if (r.info.token.startsWith(TOKEN_PREFIX)) return !HELD.has(r.info.token);
+        if (!startedWithUs(r.info.start)) return true;
+      } else if (!pidAlive(r.info.pid)) return true;
       if (BOOT && r.info.boot && r.info.boot !== BOOT) return true;
       return age > Math.max(this.staleMs, SAME_HOST_STALE_MS);
     }

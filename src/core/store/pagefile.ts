@@ -11,7 +11,9 @@
 // The file on disk is never written in place: the store replaces it only by rename (see
 // writeCheckpoint), so the descriptor held here keeps reading the same bytes even after another
 // process has replaced the file. Opening a 1 GB log reads its header and a few pages, not 1 GB.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
 
 /** The unit of the in-memory overlay. SQLite's pages are 4 KiB, so a page write is one block. */
 const BLOCK = 4096;
@@ -23,6 +25,8 @@ const BLOCK = 4096;
 const MATERIALIZE_BYTES = 16 << 20;
 /** What MEMFS takes for the array's capacity once it keeps this file: it never needs to grow it. */
 const CAPACITY = 2 ** 52;
+/** zlib.crc32 (Node 20.15+; several GB/s), else SHA-256. */
+export const SUM_ALGORITHM: 'crc32' | 'sha256' = typeof (zlib as unknown as { crc32?: unknown }).crc32 === 'function' ? 'crc32' : 'sha256';
 
 export class PagedFile {
   /** Read as the array's length: the file's size while MEMFS copies it in, then its capacity. */
@@ -169,6 +173,28 @@ export class PagedFile {
       writeAll(fd, blk.subarray(0, Math.min(BLOCK, this.size - start)), start);
     }
     fs.ftruncateSync(fd, this.size);
+  }
+
+  /**
+   * A checksum of the file on disk (not the overlay) and its size, `crc32:<hex>:<size>` (or sha256
+   * where this Node has no zlib.crc32): what a checkpoint records in the journal's header, and what
+   * the store compares before it writes again (see AuditStore.checkDatabaseFile).
+   */
+  baseSum(algorithm: 'crc32' | 'sha256' = SUM_ALGORITHM): string {
+    this.check();
+    const chunk = new Int8Array(4 << 20);
+    const crc32 = (zlib as unknown as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
+    let crc = 0;
+    const sha = algorithm === 'sha256' ? createHash('sha256') : undefined;
+    for (let pos = 0; pos < this.baseSize; pos += chunk.length) {
+      const end = Math.min(this.baseSize, pos + chunk.length);
+      this.readBase(chunk, 0, pos, end);
+      const part = new Uint8Array(chunk.buffer, 0, end - pos);
+      if (sha) sha.update(part);
+      else crc = crc32!(part, crc);
+    }
+    const sum = sha ? sha.digest('hex') : (crc >>> 0).toString(16).padStart(8, '0');
+    return `${algorithm}:${sum}:${this.baseSize}`;
   }
 
   /** After a checkpoint renamed the new file into place: read from it (`fd`, opened for reading) and drop the overlay. */

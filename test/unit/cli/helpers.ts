@@ -17,8 +17,26 @@ export function workspace(prefix = 'bot-audit-cli-'): string {
 
 /** `bot-audit ...args` in `cwd`, to its end. */
 export function cli(cwd: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 });
+  return cliWith({}, cwd, ...args);
+}
+
+/** `cli()` with more environment variables. */
+export function cliWith(env: NodeJS.ProcessEnv, cwd: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The bytes of the log's files (a missing one as undefined), to show that a command changed nothing. */
+export function snapshotFiles(db: string): Record<string, Buffer | undefined> {
+  const out: Record<string, Buffer | undefined> = {};
+  for (const f of [db, `${db}.journal`, `${db}.lock`]) {
+    try {
+      out[path.basename(f)] = fs.readFileSync(f);
+    } catch {
+      out[path.basename(f)] = undefined;
+    }
+  }
+  return out;
 }
 
 /** One line on stderr, no stack trace. */

@@ -190,6 +190,10 @@ describe('store: deferred full-text index', function () {
     db.exec('DROP INDEX entries_bot_outcome; PRAGMA user_version = 6');
     fs.writeFileSync(file, db.export());
     db.close();
+    // … and its journal's header as schema 6 wrote it, without the database file's checksum.
+    const [header, ...rest] = fs.readFileSync(file + '.journal', 'utf8').split('\n');
+    const { db: _sum, ...older } = JSON.parse(header) as { db?: string };
+    fs.writeFileSync(file + '.journal', [JSON.stringify(older), ...rest].join('\n'));
     const s = await AuditStore.open(file, { watch: false, autoCheckpoint: false });
     assert.equal(s.unsafeExec('PRAGMA user_version')[0][0], SCHEMA_VERSION);
     const plan = s.unsafeExec("EXPLAIN QUERY PLAN SELECT count(*) FROM entries WHERE bot = 'b1' AND outcome IN (8, 12)").map((r) => String(r[3]));
