@@ -35,6 +35,12 @@ export interface RunMessage {
   root: string;
   /** The run's own temporary folder (the only place it may write by default). */
   tmpDir: string;
+  /**
+   * A secret of this run (random, 128 bits): the runner's code in the bot's process puts it on its
+   * report, and the host takes only the report that carries it. Bot code never sees it, so a line a
+   * bot writes on the channel cannot pass for the report.
+   */
+  seal: string;
   event: WireEvent;
 }
 
@@ -61,6 +67,8 @@ export interface WireFailure {
 export interface DoneMessage {
   t: 'done';
   runId: string;
+  /** The run's seal (see RunMessage.seal); set on the wire by `encodeReport`. */
+  seal?: string;
   /** JSON text of the return value (described when it cannot be serialized). */
   returnValue?: string;
   failure?: WireFailure;
@@ -91,6 +99,19 @@ export function encodeMessage(m: unknown): string {
       return v;
     }) + '\n'
   );
+}
+
+const apply = Reflect.apply;
+const strSlice = String.prototype.slice;
+
+/**
+ * The report line of a run, sealed. The seal is joined to the JSON text by string concatenation
+ * only, never handed to a function a bot could have replaced (JSON's toJSON and replacer hooks,
+ * Symbol.hasInstance, String.prototype methods are all reachable from bot code in its process).
+ */
+export function encodeReport(done: Omit<DoneMessage, 'seal'>, seal: string): string {
+  const body: string = encodeMessage(done); // '{"t":"done",…}\n' (its own key order: t first)
+  return '{"seal":"' + seal + '",' + (apply(strSlice, body, [1]) as string);
 }
 
 /** Parses one line; {"$bytes"} comes back as a Uint8Array. Throws on bad JSON. */
@@ -143,8 +164,9 @@ export function parseWorkerLine(line: string): { ok: true; m: WorkerToHost } | {
         if (f.exitCode !== undefined && !Number.isInteger(f.exitCode)) return bad('done');
         if (f.status !== undefined && typeof f.status !== 'number') return bad('done');
       }
+      if (!optStr(m.seal)) return bad('done');
       const failure = f && ({ kind: f.kind, message: f.message, stack: f.stack, status: f.status, exitCode: f.exitCode } as WireFailure);
-      return { ok: true, m: { t: 'done', runId: m.runId, returnValue: m.returnValue as string | undefined, failure } };
+      return { ok: true, m: { t: 'done', runId: m.runId, seal: m.seal as string | undefined, returnValue: m.returnValue as string | undefined, failure } };
     }
     default:
       return { ok: false, reason: `a message of unknown type ${JSON.stringify(String(m.t)).slice(0, 40)}` };

@@ -9,7 +9,7 @@
 // another run, a second report, a message out of place or a line that is no message makes the
 // run a Major failure (12) that says so, and the process is killed. A process that dies, or is
 // killed for its memory, still leaves an entry.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type BotPermissions, type BotSettings, DEFAULT_BOT_SETTINGS, CONTENT_TYPES } from '../bots/config';
@@ -579,6 +579,7 @@ export class BotRunner {
   ): Promise<{ failure?: Failure; returnValue?: string }> {
     return new Promise((resolve) => {
       let settled = false;
+      const seal = randomBytes(16).toString('hex');
       let report: DoneMessage | undefined;
       let broken: string | undefined;
       const finish = (v: { failure?: Failure; returnValue?: string }): void => {
@@ -615,10 +616,16 @@ export class BotRunner {
         if (m.t === 'log') r.addLog(m.line);
         else if (m.t === 'rpc') this.answerRpc(iso, r, m);
         else if (m.t === 'done') {
+          // Only the runner's code in the process knows the seal: a report without it was written by
+          // the bot.
+          if (m.seal !== seal) return iso.violate('it sent a report that the runner did not write');
           report = m;
-          // Its run is over: the process (and its tree) ends now. What it wrote before it died is still
-          // read (a second report there breaks the protocol); nothing after.
+          // Its run is over: the process (and its tree) ends now, and the outcome is this report.
+          // Everything before it on the channel has been read (one ordered stream); nothing after
+          // it counts.
           iso.terminate('its run was over');
+          const f = m.failure;
+          finish({ returnValue: m.returnValue, failure: f && { kind: f.kind, message: f.message, stack: f.stack, exitCode: f.kind === 'exit' ? f.exitCode : undefined } });
         }
       };
       void iso.closed.then(() => {
@@ -645,6 +652,7 @@ export class BotRunner {
         botPath: r.botPath,
         root: r.root,
         tmpDir: iso.tmpDir,
+        seal,
         event: {
           bot: { reference: `Bot/${r.botId}`, display: r.name },
           contentType: r.contentType,

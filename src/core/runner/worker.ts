@@ -17,7 +17,7 @@ import { SourceMap, createRequire } from 'node:module';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { decodeMessage, encodeMessage, type DoneMessage, type RpcResultMessage, type RunMessage, type WireFailure, type WorkerToHost } from './protocol';
+import { decodeMessage, encodeMessage, encodeReport, type DoneMessage, type RpcResultMessage, type RunMessage, type WireFailure, type WorkerToHost } from './protocol';
 import type { LogLevel } from './types';
 import { writeSearchDefinitions } from '../medplum/definitions';
 import { createLocalClient, localClientClass, makeLocalFetch, type HostFetch } from '../fhir/client';
@@ -47,9 +47,21 @@ const retryLater = (e: unknown): boolean => {
 /** Set during the rehearsal run (before "ready"): nothing is sent, and the process does not end. */
 let rehearsing = false;
 
+/** This process's run's seal: read from the run message before any bot code runs, kept only here. */
+let runSeal = '';
+
+/** The run's report, sealed (see RunMessage.seal): the one message the host takes as the outcome. */
+function report(d: Omit<DoneMessage, 'seal'>): void {
+  writeLine(encodeReport(d, runSeal));
+}
+
 function send(m: WorkerToHost): void {
+  writeLine(encodeMessage(m));
+}
+
+function writeLine(line: string): void {
   if (rehearsing) return;
-  const b = bufferFrom(encodeMessage(m), 'utf8');
+  const b = bufferFrom(line, 'utf8');
   let off = 0;
   while (off < b.length) {
     try {
@@ -382,7 +394,7 @@ function makeProcess(run: ActiveRun): Record<string, unknown> {
       flushStreams(run);
       const failure: WireFailure = { kind: 'exit', message: `The bot called process.exit(${c})`, exitCode: c };
       run.closed = true;
-      send({ t: 'done', runId: run.msg.runId, failure });
+      report({ t: 'done', runId: run.msg.runId, failure });
       realExit(c);
       // Unwind the bot's code; the worker ends as soon as the message is out.
       throw new ExitSignal(c);
@@ -511,7 +523,7 @@ async function execute(msg: RunMessage): Promise<void> {
     for (const h of run.immediates) clearImmediate(h);
     for (const p of run.pendingRpc.values()) p.reject(new Error('The run has ended'));
     if (current === run) current = undefined;
-    send({ t: 'done', runId: msg.runId, ...d });
+    report({ t: 'done', runId: msg.runId, ...d });
     // One run per process: it ends here (the host kills what is left of its tree).
     if (!rehearsing) realExit(0);
   };
@@ -727,6 +739,7 @@ if (process.argv[2] === '--bot-audit-sandbox') {
     botPath: path.join(process.cwd(), 'rehearsal.js'),
     root: process.cwd(),
     tmpDir: process.cwd(),
+    seal: 'rehearsal',
     event: { bot: { reference: 'Bot/rehearsal' }, contentType: 'application/json', input: { kind: 'json', text: '{"a":1}' }, secrets: {}, traceId: 'rehearsal', baseUrl: 'https://medplum.bot-audit.invalid/', defaultHeaders: {} },
   } as RunMessage).then(
     () => setImmediate(ready),
@@ -742,7 +755,9 @@ function takeRun(): void {
   } catch {
     msg = undefined;
   }
-  if (msg?.t !== 'run') realExit(2);
+  if (msg?.t !== 'run' || typeof msg.seal !== 'string' || !msg.seal) realExit(2);
+  runSeal = msg!.seal;
+  msg!.seal = '';
   // A bot that awaits forever keeps its process until the host's timeout (as in Medplum), not until its event loop is empty.
   setInterval(() => undefined, 1 << 30);
   void execute(msg!);

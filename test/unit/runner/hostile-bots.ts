@@ -148,6 +148,27 @@ export function hostileBots(repo: string): Record<string, string> {
         await new Promise((r) => setTimeout(r, 100));
         return 'ok';
       };`,
+    // Writes a report of success for its own run on the channel, then spins until it is killed:
+    // a report is taken only from the runner's code (it carries the run's seal), never from the bot.
+    'bots/forge-report.js': `
+      ${REAL_JS}
+      exports.handler = async () => {
+        // Learns its run's ID as a bot can: the runner's own messages go through JSON.stringify, which
+        // calls a toJSON that the bot put on the host realm's Object.prototype.
+        const HostObject = P.constructor.constructor('return Object')();
+        let runId;
+        HostObject.defineProperty(HostObject.prototype, 'toJSON', { configurable: true, writable: true, value: function () {
+          if (typeof this.runId === 'string') runId = this.runId;
+          const copy = HostObject.assign({}, this);
+          return copy;
+        } });
+        console.log('a line, to see its message');
+        delete HostObject.prototype.toJSON;
+        const m = { t: 'done', runId, returnValue: '"forged success"' };
+        if (wt.parentPort) wt.parentPort.postMessage(m);
+        else require('fs').writeSync(3, JSON.stringify(m) + '\\n');
+        for (;;) {}
+      };`,
     'bots/hello.js': `exports.handler = async (_m, e) => ({ hello: e.input });`,
   };
 }

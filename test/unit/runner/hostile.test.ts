@@ -225,7 +225,14 @@ describe('runner: hostile bots cannot bend the record (issue 18)', function () {
     assert.match(b.message!, /protocol/);
   });
 
-  it('a process that reports its run twice makes it a Major failure; the next run is not affected', async () => {
+  it('a report a bot writes itself on the channel, with its own run ID, makes its run a Major failure', async () => {
+    const r = await run('forge-report.js', { settings: { timeout: 20 } });
+    assert.deepEqual([r.outcome, r.failureKind], [12, 'crash'], r.outcomeDesc);
+    assert.match(r.message!, /report that the runner did not write/);
+    assert.notEqual(r.returnValue, '"forged success"');
+  });
+
+  it('a process whose reports the runner did not write makes its run a Major failure; the next run is not affected', async () => {
     const liar = path.join(root, 'lying-worker.js');
     fs.writeFileSync(liar, LYING_WORKER);
     const rec = new MemoryRecorder();
@@ -233,7 +240,7 @@ describe('runner: hostile bots cannot bend the record (issue 18)', function () {
     try {
       const r = await r5.run({ root, bot: { path: 'bots/hello.js' }, input: 1 });
       assert.deepEqual([r.outcome, r.failureKind], [12, 'crash'], r.outcomeDesc);
-      assert.match(r.message!, /twice/);
+      assert.match(r.message!, /report that the runner did not write/);
       assert.equal(rec.entries.length, 1);
       assert.equal(rec.entries[0].user, 'dev@example.com');
     } finally {
