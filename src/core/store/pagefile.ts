@@ -131,6 +131,23 @@ export class PagedFile {
     if (end > this.size) this.size = end;
   }
 
+  /**
+   * Copies `[start, end)` of the file as SQLite sees it (the file on disk and the blocks written
+   * since) into `out`, for a reader of its own that does not go through SQLite (see verify.ts).
+   */
+  read(out: Uint8Array, start: number, end: number): void {
+    this.check();
+    const view = new Int8Array(out.buffer, out.byteOffset, end - start);
+    this.readBase(view, 0, start, end);
+    for (let b = Math.floor(start / BLOCK); b * BLOCK < end && this.blocks.size; b++) {
+      const blk = this.blocks.get(b);
+      if (!blk) continue;
+      const from = Math.max(start, b * BLOCK);
+      const to = Math.min(end, (b + 1) * BLOCK);
+      view.set(blk.subarray(from - b * BLOCK, to - b * BLOCK), from - start);
+    }
+  }
+
   // ---------------------------------------------------------------- checkpoints
 
   /**
