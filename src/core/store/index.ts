@@ -92,6 +92,11 @@ export interface OpenOptions {
    * witness.ts). None by default.
    */
   witnessDir?: string;
+  /**
+   * The script of verify()'s worker threads (dist/verify-worker.js), which check parts of a large log
+   * in parallel; default: beside this bundle, when it is there. false: verify in this thread only.
+   */
+  verifyWorker?: string | false;
 }
 
 export interface WriteBehind {
@@ -1461,7 +1466,7 @@ export class AuditStore {
   verify(opts: VerifyOptions | ((done: number, total: number) => void) = {}): VerifyResult {
     this.assertOpen();
     this.catchUp();
-    return verifyChain(storeChain(this.db, this.pages, this.lastId), typeof opts === 'function' ? { onProgress: opts } : opts, this.witness);
+    return verifyChain(storeChain(this.db, this.pages, this.lastId, this.opts.verifyWorker), typeof opts === 'function' ? { onProgress: opts } : opts, this.witness);
   }
 
   /**

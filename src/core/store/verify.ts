@@ -13,8 +13,12 @@
 // with the store's own reading (sql.js, dbToRow, hashRow), which gives the verdict and its reason.
 import { createHash, hash as cryptoHash } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Database } from 'sql.js';
-import type { PagedFile } from './pagefile';
+import type { PagedFile, SharedPages } from './pagefile';
 import { dbToRow, GENESIS_HASH, hashOf, hashRow, HASHED_KEYS, ROW_COLUMNS, ROW_FIELDS, type Row, type SqlValue } from './record';
 import { checkMark, type Witness, type WitnessMark } from './witness';
 
@@ -140,14 +144,16 @@ export class ChainScanner {
 
   /**
    * Walks the table from entry `from` (the entries before it are taken as verified, entry from-1
-   * having hash `prevHash`) and checks each entry's link and hash; stops at the first entry it
-   * cannot pass, or at the table's end. `onProgress` gets the last ID checked, now and then.
+   * having hash `prevHash`) to entry `until` (default: the table's end), and checks each entry's
+   * link and hash; stops at the first entry it cannot pass. `onProgress` gets the last ID checked,
+   * every 10,000 entries.
    */
-  scan(from: number, prevHash: string, onProgress?: (id: number) => void): FastScan {
+  scan(from: number, prevHash: string, onProgress?: (id: number) => void, until = Infinity): FastScan {
     this.prev.write(prevHash, 'hex');
     this.prevIsSet = prevHash.length === 64;
     let expected = from;
     const stop = (id: number, why: string): FastScan => ({ verified: expected - 1, headHash: this.prev.toString('hex'), stopped: { id, why } });
+    const end = (): FastScan => ({ verified: expected - 1, headHash: this.prev.toString('hex') });
     // Depth-first over the b-tree, children in order; interior pages are copied (chunks get reused).
     const stack: { page: Buffer; cell: number; cells: number; hdr: number }[] = [];
     const push = (n: number) => {
@@ -169,6 +175,7 @@ export class ChainScanner {
         for (let i = 0; i < this.batchLen; i++) {
           const id = this.batchIds[i];
           if (id < from) continue;
+          if (id > until) return end();
           if (id !== expected) return stop(expected, id > expected ? 'an entry is missing' : 'an entry is out of order');
           const r = this.check(i);
           if (r) return stop(id, r);
@@ -207,7 +214,7 @@ export class ChainScanner {
       // Whatever this path cannot read (a damaged page, a value of another type, a read error), the exact path reads.
       return stop(expected, (err as Error).message);
     }
-    return { verified: expected - 1, headHash: this.prev.toString('hex') };
+    return end();
   }
 
   // The rows of the current leaf page: their IDs, and where their records are.
@@ -453,8 +460,9 @@ function readInt(b: Uint8Array, p: number, t: number): number {
 }
 
 function writeKey(out: Buffer, o: number, key: Uint8Array): number {
-  out.set(key, o);
-  return o + key.length;
+  // A loop: keys are a dozen bytes, less than the cost of a call to TypedArray.prototype.set.
+  for (let i = 0; i < key.length; i++) out[o++] = key[i];
+  return o;
 }
 
 /** An integer (|n| < 2^53) in decimal, as JSON.stringify writes it. */
@@ -463,11 +471,8 @@ function writeDigits(out: Buffer, o: number, n: number): number {
     out[o++] = 0x2d;
     n = -n;
   }
-  const digits = n < 10 ? 1 : Math.floor(Math.log10(n)) + 1;
-  // log10 can be off by one near powers of ten: settle it exactly.
-  let d = digits;
-  if (n >= 10 ** d) d++;
-  else if (d > 1 && n < 10 ** (d - 1)) d--;
+  let d = 1;
+  for (let p = 10; p <= n; p *= 10) d++;
   for (let i = d - 1; i >= 0; i--) {
     out[o + i] = 0x30 + (n % 10);
     n = Math.floor(n / 10);
@@ -483,29 +488,44 @@ function writeHex(src: Uint8Array, s: number, e: number, out: Uint8Array, o: num
   return o;
 }
 
+/** For each byte: 0 when JSON.stringify leaves it as it is; else the letter of its short escape, or 0x75 (u) for \\u00XX. */
+const ESCAPE = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) ESCAPE[c] = 0x75;
+ESCAPE[8] = 0x62; // \b
+ESCAPE[9] = 0x74; // \t
+ESCAPE[10] = 0x6e; // \n
+ESCAPE[12] = 0x66; // \f
+ESCAPE[13] = 0x72; // \r
+ESCAPE[0x22] = 0x22; // \"
+ESCAPE[0x5c] = 0x5c; // \\
+
 /**
  * UTF-8 text as JSON.stringify writes the string it decodes to: quoted, with `"` and `\\` escaped,
- * control characters as \\b \\t \\n \\f \\r or \\u00XX, every other character as it is. Read as
- * latin1, each byte is one character below U+0100, which JSON.stringify escapes exactly when the
- * byte is one of those; written back as latin1, the UTF-8 sequences come out unchanged. (Bytes that
- * are not UTF-8 come out as they are, where the store's reading has U+FFFD: such an entry's hash
- * cannot match, and the exact path decides.)
+ * control characters as \\b \\t \\n \\f \\r or \\u00XX, every other character as it is: byte by byte,
+ * UTF-8 sequences unchanged. (Bytes that are not UTF-8 come out as they are, where the store's
+ * reading has U+FFFD: such an entry's hash cannot match, and the exact path decides.)
  */
-function writeJsonString(src: Buffer, s: number, e: number, out: Buffer, o: number): number {
-  return o + latin1Write.call(out, JSON.stringify(latin1Slice.call(src, s, e)), o);
+function writeJsonString(src: Uint8Array, s: number, e: number, out: Uint8Array, o: number): number {
+  out[o++] = 0x22;
+  for (let i = s; i < e; i++) {
+    const c = src[i];
+    const x = ESCAPE[c];
+    if (x === 0) {
+      out[o++] = c;
+    } else {
+      out[o++] = 0x5c;
+      out[o++] = x;
+      if (x === 0x75) {
+        out[o++] = 0x30;
+        out[o++] = 0x30;
+        out[o++] = HEX[c >> 4];
+        out[o++] = HEX[c & 15];
+      }
+    }
+  }
+  out[o++] = 0x22;
+  return o;
 }
-
-// Buffer's own latin1 methods, without the argument checks of toString() and write() (a tenth of a
-// microsecond each, several times per entry); the documented ones where they are missing.
-type Latin1 = { latin1Slice?: (s: number, e: number) => string; latin1Write?: (str: string, o: number) => number };
-const proto = Buffer.prototype as unknown as Latin1;
-const latin1Slice: (this: Buffer, s: number, e: number) => string = proto.latin1Slice ?? function (this: Buffer, s, e) {
-  return this.toString('latin1', s, e);
-};
-const latin1Write: (this: Buffer, str: string, o: number) => number = proto.latin1Write ?? function (this: Buffer, str, o) {
-  return this.write(str, o, 'latin1');
-};
-
 
 // ---------------------------------------------------------------- the verification
 
@@ -544,6 +564,8 @@ export interface ChainSource {
   lastId: number;
   /** A reader of the database file's pages; undefined when it cannot be had (the exact path then does all). */
   scanner(): ChainScanner | undefined;
+  /** What a worker thread needs to scan part of the table (see scanParallel); undefined: this thread alone. */
+  parallel?(): ParallelJob | undefined;
   /** Calls `visit` with each entry from `from` on, in ID order, as the store reads it. */
   rows(from: number, visit: (r: Row) => void): void;
   /** The stored hash of one entry. */
@@ -575,16 +597,12 @@ export function verifyChain(src: ChainSource, opts: VerifyOptions, witness?: Wit
   let expected = from;
   let firstBroken: VerifyResult['firstBroken'];
   // The fast path first; from where it stops (if it does), the store's own reading decides.
-  let scanner: ChainScanner | undefined;
-  try {
-    scanner = src.scanner();
-  } catch {
-    scanner = undefined;
-  }
-  if (scanner && from <= total) {
-    const fast = scanner.scan(from, prev, progress);
-    expected = fast.verified + 1;
-    prev = fast.headHash;
+  if (from <= total) {
+    const fast = scanParallel(src, from, prev, total, progress);
+    if (fast) {
+      expected = fast.verified + 1;
+      prev = fast.headHash;
+    }
   }
   src.rows(expected, (r) => {
     if (!firstBroken) {
@@ -636,16 +654,132 @@ export function verifyChain(src: ChainSource, opts: VerifyOptions, witness?: Wit
   return result;
 }
 
+/** Below this many entries to check, a worker thread costs more than it saves. */
+const PARALLEL_MIN = 100_000;
+
+/** One part of the table for a worker thread (see verifyWorker.ts). */
+export interface WorkerJob {
+  pages: SharedPages;
+  columns: string[];
+  root: number;
+  start: number;
+  end: number;
+  prev: string;
+  /** Int32 [0]: 0 running, 1 done, 2 failed; [1]: 1 once the worker runs. Float64 at 8: entries verified, last ID reached. At 24: the head hash (32 bytes). */
+  shared: SharedArrayBuffer;
+}
+
+/** What the store offers worker threads: the worker script, how many, and the file as it reads it. */
+export interface ParallelJob {
+  script: string;
+  threads: number;
+  /** Fewer entries to check than this, and this thread checks them alone. */
+  minEntries: number;
+  pages: SharedPages;
+  columns: string[];
+  root: number;
+}
+
+/**
+ * The fast path over entries from..total, split by ID between this thread and worker threads when
+ * there are many: each part is checked from the stored hash of the entry before it, which the part
+ * before checks against that entry's content, so the parts chain as one. Undefined when there is no
+ * fast path. Synchronous: this thread waits for the workers with Atomics.wait.
+ */
+function scanParallel(src: ChainSource, from: number, prev: string, total: number, progress?: (id: number) => void): FastScan | undefined {
+  let scanner: ChainScanner | undefined;
+  try {
+    scanner = src.scanner();
+  } catch {
+    return undefined;
+  }
+  if (!scanner) return undefined;
+  let job: ParallelJob | undefined;
+  try {
+    job = src.parallel?.();
+  } catch {
+    job = undefined;
+  }
+  if (!job || job.threads < 1 || total - from + 1 < job.minEntries) return scanner.scan(from, prev, progress, total);
+  const parts = job.threads + 1;
+  const size = Math.ceil((total - from + 1) / parts);
+  const workers: { start: number; end: number; prev: string; shared: SharedArrayBuffer; worker?: Worker }[] = [];
+  for (let i = 1; i < parts; i++) {
+    const start = from + i * size;
+    if (start > total) break;
+    const end = Math.min(total, start + size - 1);
+    const before = src.hashAt(start - 1);
+    if (!before) return scanner.scan(from, prev, progress, total);
+    const shared = new SharedArrayBuffer(64);
+    const w = { start, end, prev: before, shared, worker: undefined as Worker | undefined };
+    try {
+      const data: WorkerJob = { pages: job.pages, columns: job.columns, root: job.root, start, end, prev: before, shared };
+      w.worker = new Worker(job.script, { workerData: data });
+      w.worker.unref();
+    } catch {
+      Atomics.store(new Int32Array(shared, 0, 1), 0, 2);
+    }
+    workers.push(w);
+  }
+  const reached = () => workers.reduce((n, w) => n + Math.max(0, new Float64Array(w.shared, 8, 2)[1] - w.start + 1), 0);
+  const mine = scanner.scan(from, prev, progress && ((id) => progress(Math.min(total, id + reached()))), workers.length ? workers[0].start - 1 : total);
+  let result = mine;
+  for (const w of workers) {
+    if (result.stopped || result.verified !== w.start - 1) {
+      // An earlier part stopped: the exact path goes on from there, and this part is not needed.
+      void w.worker?.terminate();
+      continue;
+    }
+    const state = new Int32Array(w.shared, 0, 2);
+    const nums = new Float64Array(w.shared, 8, 2);
+    let seen = -1;
+    let since = Date.now();
+    // A worker that has not started after 10 s, or then stalls for a minute, is given up (its
+    // errors would come through the event loop, which this thread does not run): its part is scanned here.
+    while (Atomics.load(state, 0) === 0) {
+      Atomics.wait(state, 0, 0, 250);
+      if (nums[1] !== seen) {
+        seen = nums[1];
+        since = Date.now();
+        progress?.(Math.min(total, result.verified + reached()));
+      } else if (Date.now() - since > (Atomics.load(state, 1) ? 60_000 : 10_000)) break;
+    }
+    void w.worker?.terminate();
+    const part: FastScan =
+      Atomics.load(state, 0) === 1 ? { verified: nums[0], headHash: Buffer.from(new Uint8Array(w.shared, 24, 32)).toString('hex') } : scanner.scan(w.start, w.prev, undefined, w.end);
+    // A part that stopped, or ended before its last entry, hands over to the exact path there.
+    result = part.verified === w.end ? part : { verified: Math.max(part.verified, w.start - 1), headHash: part.verified >= w.start ? part.headHash : w.prev, stopped: part.stopped ?? { id: part.verified + 1, why: 'the part ended early' } };
+  }
+  return result;
+}
+
+/** The worker script beside this bundle (dist/verify-worker.js), when there is one. */
+export function defaultVerifyWorker(): string | undefined {
+  const p = path.join(__dirname, 'verify-worker.js');
+  return fs.existsSync(p) ? p : undefined;
+}
+
 /** The chain as a store holds it: sql.js's database over the file's pages (see index.ts). */
-export function storeChain(db: Database, pages: PagedFile, lastId: number): ChainSource {
+export function storeChain(db: Database, pages: PagedFile, lastId: number, workerScript?: string | false): ChainSource {
+  let table: { columns: string[]; root: number } | undefined;
+  const tableInfo = () =>
+    (table ??= {
+      columns: db.exec('PRAGMA table_info(entries)')[0].values.map((r) => String(r[1])),
+      root: db.exec("SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = 'entries'")[0].values[0][0] as number,
+    });
   return {
     lastId,
     scanner() {
       // Once sql.js has copied the file into memory (see pagefile.ts), the pages are not where SQLite reads.
       if (pages.detached) return undefined;
-      const columns = db.exec('PRAGMA table_info(entries)')[0].values.map((r) => String(r[1]));
-      const root = db.exec("SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = 'entries'")[0].values[0][0] as number;
+      const { columns, root } = tableInfo();
       return new ChainScanner((out, start, end) => pages.read(out, start, end), pages.byteLength, columns, root);
+    },
+    parallel() {
+      const script = workerScript === false ? undefined : (workerScript ?? defaultVerifyWorker());
+      const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+      if (!script || cpus < 2 || pages.detached || !fs.existsSync(script)) return undefined;
+      return { script, threads: Math.min(cpus, 4) - 1, minEntries: PARALLEL_MIN, pages: pages.share(), ...tableInfo() };
     },
     rows(from, visit) {
       const s = db.prepare(`SELECT ${ROW_COLUMNS.join(', ')} FROM entries WHERE id >= ? ORDER BY id ASC`);

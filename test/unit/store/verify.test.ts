@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Database } from 'sql.js';
 import { AuditStore, GENESIS_HASH, type NewEntry } from '../../../src/core/store';
 import type { PagedFile } from '../../../src/core/store/pagefile';
-import { storeChain } from '../../../src/core/store/verify';
+import { storeChain, verifyChain, type ChainSource } from '../../../src/core/store/verify';
 import { Witness } from '../../../src/core/store/witness';
 import { removeDir, sampleEntries, startChild, tempDir } from './helpers';
 
@@ -76,6 +76,75 @@ describe('verify: the fast path', function () {
       assert.equal(v.ok, false);
       assert.equal(v.count, 40);
       assert.deepEqual(v.firstBroken, { id: 17, reason: 'its content does not match its hash (the entry was changed)' });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('verify: worker threads', function () {
+  this.timeout(60_000);
+  let dir: string;
+  beforeEach(() => (dir = tempDir()));
+  afterEach(() => removeDir(dir));
+  // Built by `node esbuild.mjs` beside the extension and the CLI.
+  const script = path.resolve(__dirname, '..', '..', '..', '..', 'dist', 'verify-worker.js');
+
+  /** Entries this thread's fast path checked in the last verifyChain over split(). */
+  let here = 0;
+
+  /** The store's chain, split between this thread and `threads` workers however few entries there are. */
+  function split(s: AuditStore, threads: number): ChainSource {
+    void s.size;
+    const { db, pages } = s as unknown as { db: Database; pages: PagedFile };
+    const src = storeChain(db, pages, s.size, script);
+    here = 0;
+    return {
+      ...src,
+      parallel: () => ({ ...src.parallel!()!, threads, minEntries: 1 }),
+      scanner() {
+        const sc = src.scanner()!;
+        const scan = sc.scan.bind(sc);
+        sc.scan = (from, prev, progress, until) => {
+          const r = scan(from, prev, progress, until);
+          here += r.verified - from + 1;
+          return r;
+        };
+        return sc;
+      },
+    };
+  }
+
+  it('checks parts of the log in parallel and chains them as one', async () => {
+    assert.ok(fs.existsSync(script), `${script} is built`);
+    const s = await AuditStore.open(path.join(dir, 'audit.db'), { watch: false, autoCheckpoint: false });
+    try {
+      await s.appendBatch(Array.from({ length: 10 }, () => sampleEntries()).flat());
+      await s.checkpoint();
+      await s.appendBatch(Array.from({ length: 30 }, (_, i) => odd(i))); // in the overlay only
+      for (const threads of [1, 3]) {
+        assert.deepEqual(verifyChain(split(s, threads), {}), { ok: true, count: 430, headHash: s.headHash });
+        assert.equal(here, Math.ceil(430 / (threads + 1)), 'the workers checked the other parts');
+      }
+      let calls = 0;
+      verifyChain(split(s, 1), { onProgress: () => calls++ });
+      assert.ok(calls >= 1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('finds a changed entry in a worker’s part, and the link between two parts', async () => {
+    const s = await AuditStore.open(path.join(dir, 'audit.db'), { watch: false });
+    try {
+      await s.appendBatch(Array.from({ length: 10 }, () => sampleEntries()).flat());
+      tamper(s, 350);
+      assert.deepEqual(verifyChain(split(s, 1), {}).firstBroken, { id: 350, reason: 'its content does not match its hash (the entry was changed)' });
+      // Entry 200 is the last of the first part: its hash changed, so entry 201 no longer links to it.
+      tamper(s, 200, 'hash = randomblob(32)');
+      const v = verifyChain(split(s, 1), {});
+      assert.equal(v.firstBroken?.id, 200);
+      assert.equal(v.count, 400);
     } finally {
       await s.close();
     }
