@@ -38,7 +38,10 @@ export interface FastScan {
 /** The table's column names in storage order, as `PRAGMA table_info(entries)` lists them. */
 export type TableColumns = readonly string[];
 
+/** Pages are read this many bytes at a time; a few at a time for a short range (an incremental check). */
 const CHUNK = 1 << 20;
+const SMALL_CHUNK = 64 << 10;
+const SMALL_RANGE = 20_000;
 const CHUNKS = 6;
 const MAX_DEPTH = 20;
 
@@ -82,6 +85,7 @@ export class ChainScanner {
   private readonly usable: number;
   private readonly pageCount: number;
   private readonly chunks: { start: number; buf: Buffer }[] = [];
+  private chunkBytes = CHUNK;
   private readonly fields: Field[];
   private readonly hashCol: number;
   private readonly prevCol: number;
@@ -127,7 +131,7 @@ export class ChainScanner {
   private page(n: number): [Buffer, number] {
     if (!(n >= 1 && n <= this.pageCount)) throw new Unsupported(`page ${n} is outside the file`);
     const pos = (n - 1) * this.pageSize;
-    const start = pos - (pos % CHUNK);
+    const start = pos - (pos % this.chunkBytes);
     for (let i = 0; i < this.chunks.length; i++) {
       const c = this.chunks[i];
       if (c.start === start) {
@@ -135,9 +139,9 @@ export class ChainScanner {
         return [c.buf, pos - start];
       }
     }
-    const c = this.chunks.length < CHUNKS ? { start, buf: Buffer.alloc(CHUNK) } : this.chunks.pop()!;
+    const c = this.chunks.length < CHUNKS ? { start, buf: Buffer.alloc(this.chunkBytes) } : this.chunks.pop()!;
     c.start = start;
-    this.read(c.buf, start, Math.min(start + CHUNK, this.pageCount * this.pageSize));
+    this.read(c.buf, start, Math.min(start + this.chunkBytes, this.pageCount * this.pageSize));
     this.chunks.unshift(c);
     return [c.buf, pos - start];
   }
@@ -149,6 +153,11 @@ export class ChainScanner {
    * every 10,000 entries.
    */
   scan(from: number, prevHash: string, onProgress?: (id: number) => void, until = Infinity): FastScan {
+    const chunkBytes = until - from < SMALL_RANGE ? SMALL_CHUNK : CHUNK;
+    if (chunkBytes !== this.chunkBytes) {
+      this.chunkBytes = chunkBytes;
+      this.chunks.length = 0;
+    }
     this.prev.write(prevHash, 'hex');
     this.prevIsSet = prevHash.length === 64;
     let expected = from;
