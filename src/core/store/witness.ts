@@ -42,7 +42,6 @@ const LOCK_WAIT_MS = 2_000;
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
   if (env.BOT_AUDIT_STATE_DIR) return path.resolve(env.BOT_AUDIT_STATE_DIR);
   if (platform === 'win32') return path.join(env.LOCALAPPDATA || path.join(os.homedir(), 'AppData', 'Local'), 'bot-audit');
-  if (platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support', 'bot-audit');
   return path.join(env.XDG_STATE_HOME ? path.resolve(env.XDG_STATE_HOME) : path.join(os.homedir(), '.local', 'state'), 'bot-audit');
 }
 
