@@ -111,7 +111,7 @@ const common = {
 const configs = [
   {
     ...common,
-    entryPoints: { extension: 'src/extension.ts', 'bot-worker': 'src/core/runner/worker.ts', 'fhir-server': 'src/core/fhir/thread.ts' },
+    entryPoints: { extension: 'src/extension.ts', 'bot-worker': 'src/core/runner/worker.ts', 'fhir-server': 'src/core/fhir/thread.ts', 'verify-worker': 'src/core/store/verifyWorker.ts' },
     outdir: 'dist',
     platform: 'node',
     format: 'cjs',

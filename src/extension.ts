@@ -46,7 +46,7 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
   const bots = new BotsModel();
   context.subscriptions.push(bots);
   const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-  audit = root ? new AuditService(context.extensionUri, root) : undefined;
+  audit = root ? new AuditService(context.extensionUri, root, context.globalStorageUri.fsPath) : undefined;
   if (audit) context.subscriptions.push(audit);
   const tree = new BotsTreeProvider(bots, audit);
   context.subscriptions.push(tree);

@@ -8,7 +8,7 @@ import { botEntityId, botRunsFilter, discoverBots, type BotInfo } from '../core/
 import { BOT_AUDIT_CONFIG_FILE, MEDPLUM_CONFIG_FILE, formatConfigIssue, readSampleInput } from '../core/bots/config';
 import { QueryError, parseQuery, type Filter } from '../core/query';
 import { type BotRunner, formatLogLine, openRunner, parseRunInput, replayInput, type RunResult } from '../core/runner';
-import { AuditStore, OUTCOME_NAMES, StoreError, type Entry, type ExportFormat, type Outcome, type StoreWarning } from '../core/store';
+import { AuditStore, defaultStateDir, OUTCOME_NAMES, StoreError, type Entry, type ExportFormat, type Outcome, type StoreWarning, type VerifyOptions } from '../core/store';
 import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
 import { formatTable, outcomeText, safeText, styleFor } from './table';
 import { diffText } from './diff';
@@ -114,7 +114,15 @@ bot's return value (a string as its text, anything else as JSON).`,
 QUERY is the audit log's query text, e.g. 'action:UPDATED,DELETED entity:~Patient -user:system created:>now-7d'.`,
   show: 'Usage: bot-audit show <id> [--diff] [--json]',
   export: 'Usage: bot-audit export --format csv|ndjson|fhir [--filter QUERY] [-o FILE]',
-  verify: 'Usage: bot-audit verify [--json]',
+  verify: `Usage: bot-audit verify [--full] [--expect-head [ID:]HASH] [--json]
+
+Checks the hash chain. After a first full check, only the entries added since the last successful
+check are checked (and that the last entry checked then still has the same hash); --full checks
+every entry again. The log is also compared with the newest entry this machine saw written to it
+(kept outside the log's folder, in $BOT_AUDIT_STATE_DIR, else $XDG_STATE_HOME/bot-audit or
+~/.local/state/bot-audit; %LOCALAPPDATA%\\bot-audit on Windows): a log that got shorter, or whose
+history was hashed again, fails. --expect-head checks against a head kept elsewhere (the "head"
+line of an earlier run, or ID:HASH for an entry before the newest). Exits 11 when anything fails.`,
 };
 
 const COMMON = {
@@ -131,7 +139,7 @@ const OPTIONS = {
   log: { ...COMMON, filter: { type: 'string' }, limit: { type: 'string' }, format: { type: 'string' }, follow: { type: 'boolean', short: 'f' } },
   show: { ...COMMON, diff: { type: 'boolean' } },
   export: { ...COMMON, filter: { type: 'string' }, format: { type: 'string' }, output: { type: 'string', short: 'o' } },
-  verify: { ...COMMON },
+  verify: { ...COMMON, full: { type: 'boolean' }, 'expect-head': { type: 'string' } },
 } as const;
 
 type Command = keyof typeof OPTIONS;
@@ -174,6 +182,8 @@ async function openStore(ctx: Ctx, mode: 'read' | 'write', watch = false): Promi
     watch,
     lockTimeoutMs: lockTimeoutMs(ctx),
     readOnly: !create,
+    // The newest entry this machine saw, kept outside the log's folder (see `verify`).
+    witnessDir: defaultStateDir(ctx.io.env),
   });
   if (create && store.readOnly) {
     await store.close();
@@ -533,11 +543,21 @@ async function cmdExport(ctx: Ctx): Promise<number> {
   }
 }
 
+/** `--expect-head`: HASH (the newest entry's) or ID:HASH. */
+function expectedHead(v: string | boolean | undefined): VerifyOptions['expectHead'] {
+  if (typeof v !== 'string') return undefined;
+  const m = /^(?:(\d+):)?([0-9a-fA-F]{64})$/.exec(v.trim());
+  const id = m?.[1] === undefined ? undefined : Number(m[1]);
+  if (!m || (id !== undefined && !(Number.isSafeInteger(id) && id >= 1))) throw new CliError(EXIT.usage, `--expect-head takes a head hash (64 hex digits) or ID:HASH, not "${v}"`);
+  return { id, hash: m[2].toLowerCase() };
+}
+
 async function cmdVerify(ctx: Ctx): Promise<number> {
+  const expectHead = expectedHead(ctx.values['expect-head']);
   const store = await openStore(ctx, 'read');
   try {
     const bar = progressBar(ctx.io.stderr as NodeJS.WriteStream, 'Verifying');
-    let r = store.verify((done, total) => bar.update(done, total));
+    let r = store.verify({ incremental: !ctx.values.full, expectHead, onProgress: (done, total) => bar.update(done, total) });
     bar.done();
     // A changed journal line that could not be read as an entry at its place is not in what verify()
     // read: it breaks the chain there all the same.
@@ -551,9 +571,16 @@ async function cmdVerify(ctx: Ctx): Promise<number> {
     if (ctx.values.json) out(ctx, JSON.stringify(r, null, 2));
     else if (r.ok) out(ctx, `${r.count}/${r.count} entries valid\nhead ${r.headHash}`);
     else {
-      const valid = r.firstBroken ? r.firstBroken.id - 1 : 0;
+      const valid = Math.min(r.firstBroken!.id - 1, r.count);
       out(ctx, `${valid}/${r.count} entries valid`);
-      ctx.io.stderr.write(`entry ${r.firstBroken?.id} is broken: ${r.firstBroken?.reason}\n`);
+      const b = r.firstBroken!;
+      ctx.io.stderr.write(b.id > r.count ? `the log is incomplete: ${safeText(b.reason)}\n` : `entry ${b.id} is broken: ${safeText(b.reason)}\n`);
+    }
+    // What an incremental check did and did not look at, beside the data (stdout keeps its two lines).
+    if (r.incremental && !ctx.values.json) {
+      const { from, verifiedOn } = r.incremental;
+      const now = from <= r.count ? `checked entries ${from}..${r.count}` : 'no new entries to check';
+      ctx.io.stderr.write(`${now}; entries 1..${from - 1} were verified on ${verifiedOn} (entry ${from - 1} still has the hash it had then); --full checks them all again\n`);
     }
     return r.ok ? EXIT.ok : EXIT.chainBroken;
   } finally {

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { settings } from '../config';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
-import { AuditStore, type Entry } from '../core/store';
+import { AuditStore, type Entry, type StoreWarning } from '../core/store';
 import { detectUser } from '../core/runner/record';
 import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
 import { Session } from '../core/workspace/sessions';
@@ -23,6 +23,8 @@ export class AuditService extends Disposable {
   constructor(
     private readonly extensionUri: vscode.Uri,
     readonly root: string,
+    /** Where the newest entry this window saw of the log is kept, outside the workspace (global storage). */
+    private readonly witnessDir?: string,
   ) {
     super();
   }
@@ -70,10 +72,14 @@ export class AuditService extends Disposable {
     const started = Date.now();
     const store = await AuditStore.open(file, {
       wasmPath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'sql-wasm.wasm').fsPath,
+      witnessDir: this.witnessDir,
     });
     log.info(`Opened the audit log ${file} (${store.size} entries) in ${Date.now() - started} ms`);
     this.register(store.onDidAppend((entries) => this.appended.fire(entries)));
-    this.register(store.onDidWarn((w) => log.warn(`Audit log: ${w.message} (${w.file}${w.offset !== undefined ? ` at byte ${w.offset}` : ''})`)));
+    const warn = (w: StoreWarning) => log.warn(`Audit log: ${w.message} (${w.file}${w.offset !== undefined ? ` at byte ${w.offset}` : ''})`);
+    // What opening found (a torn line, triggers put back, a log shorter than this machine saw), then what comes later.
+    for (const w of store.warnings) warn(w);
+    this.register(store.onDidWarn(warn));
     return store;
   }
 

@@ -30,7 +30,9 @@ import {
   type Row,
   type SqlValue,
 } from './record';
-import { APPLICATION_ID, createSchema, FTS_INSERT_SQL, FTS_UPTO_SQL, INSERT_SQL, migrate, SCHEMA_VERSION } from './schema';
+import { APPLICATION_ID, createSchema, FTS_INSERT_SQL, FTS_UPTO_SQL, INSERT_SQL, migrate, restoreAppendOnly, SCHEMA_VERSION } from './schema';
+import { storeChain, verifyChain, type VerifyOptions, type VerifyResult } from './verify';
+import { Witness, checkMark } from './witness';
 import { ACTIONS, type Action, type Entry, type NewEntry } from './types';
 import { LogWindow, type WindowOptions, type WindowSource } from './window';
 
@@ -42,6 +44,8 @@ export { toAuditEvent, type ExportFormat } from './formats';
 export { SCHEMA_VERSION, APPLICATION_ID } from './schema';
 export type { Filter } from '../query';
 export { LogWindow, type WindowOptions } from './window';
+export type { VerifyOptions, VerifyResult } from './verify';
+export { defaultStateDir } from './witness';
 
 export interface AutoCheckpoint {
   /** Checkpoint after this long without an append by this process (default 30 s). */
@@ -90,6 +94,17 @@ export interface OpenOptions {
    * Default: 10,000 entries or 16 MiB of journal lines. false: before `append()` resolves.
    */
   writeBehind?: WriteBehind | false;
+  /**
+   * A folder outside the log's own (the extension's global storage, the CLI's state folder) where
+   * the newest entry this process saw is kept, per log, for verify() to compare against (see
+   * witness.ts). None by default.
+   */
+  witnessDir?: string;
+  /**
+   * The script of verify()'s worker threads (dist/verify-worker.js), which check parts of a large log
+   * in parallel; default: beside this bundle, when it is there. false: verify in this thread only.
+   */
+  verifyWorker?: string | false;
 }
 
 export interface WriteBehind {
@@ -110,20 +125,15 @@ export interface Page {
   total: number;
 }
 
-export interface VerifyResult {
-  ok: boolean;
-  count: number;
-  headHash: string;
-  firstBroken?: { id: number; reason: string };
-}
-
 export interface StoreWarning {
   /**
    * APPLY: entries durable in the journal could not be put in the in-memory database (reads fail until they are).
    * CHECKPOINT: folding the journal into the database file failed; the entries are safe in the journal, and it is retried.
    * TAMPERED: a journal line was changed after it was written (see AuditStore.tampering): kept, and nothing more is written.
+   * TRIGGERS: the append-only triggers were missing or changed, and were put back on open.
+   * WITNESS: the log contradicts the newest entry this machine saw written (see OpenOptions.witnessDir).
    */
-  code: 'TORN_LINE' | 'BAD_LINE' | 'WATCH' | 'APPLY' | 'CHECKPOINT' | 'TAMPERED';
+  code: 'TORN_LINE' | 'BAD_LINE' | 'WATCH' | 'APPLY' | 'CHECKPOINT' | 'TAMPERED' | 'TRIGGERS' | 'WITNESS';
   file: string;
   message: string;
   /** Byte offset in the file, when it applies. */
@@ -314,6 +324,9 @@ export class AuditStore {
   private numericIds: number | undefined;
   /** Where appendBatch writes its journal lines; kept from batch to batch. */
   private readonly lines = new LineBuffer();
+  /** The newest entry seen, kept outside the log's folder (OpenOptions.witnessDir). */
+  private readonly witness?: Witness;
+  private witnessTimer?: NodeJS.Timeout;
 
   private constructor(
     file: string,
@@ -333,6 +346,7 @@ export class AuditStore {
     this.intersectMax = Math.max(1, opts.intersectMax ?? INTERSECT_MAX);
     this.broadAbove = Math.max(0, Math.floor(opts.broadAbove ?? BROAD_ABOVE));
     this.writeBehind = opts.writeBehind === false ? false : { maxEntries: 10_000, maxBytes: 16 << 20, ...(opts.writeBehind ?? {}) };
+    if (opts.witnessDir) this.witness = new Witness(opts.witnessDir, this.file);
   }
 
   /** True when the store never writes (OpenOptions.readOnly, or the log cannot be written). */
@@ -379,6 +393,7 @@ export class AuditStore {
     try {
       this.removeLeftoverTemps();
       this.loadDatabase();
+      this.checkAppendOnly();
       this.openJournal();
       this.applyNew(true);
     } catch (err) {
@@ -394,6 +409,7 @@ export class AuditStore {
       // A journal that earlier checkpoints could not fold (a full disk, say) is folded now, if it can be.
       await this.checkpoint().catch((err) => this.warn({ code: 'CHECKPOINT', file: this.file, message: (err as Error).message }));
     }
+    this.noteWitness();
     if (this.opts.watch !== false) this.startWatching();
   }
 
@@ -408,6 +424,7 @@ export class AuditStore {
       try {
         this.loadDatabase();
         this.openJournal();
+        this.checkAppendOnly();
         this.applyNew(false);
         break;
       } catch (err) {
@@ -422,12 +439,46 @@ export class AuditStore {
         await new Promise((r) => setTimeout(r, 20));
       }
     }
+    this.noteWitness();
     if (this.opts.watch !== false) this.startWatching();
   }
 
   /** Throws READ_ONLY when the store is read-only. */
   private assertWritable(): void {
     if (this.readOnlyReason) throw new StoreError('READ_ONLY', `the log is read-only (${this.readOnlyReason}); nothing was written`, this.file);
+  }
+
+  /** Puts back dropped or changed append-only triggers (written by the checkpoint that ends the open), and reports it. */
+  private checkAppendOnly(): void {
+    const restored = restoreAppendOnly(this.db);
+    if (!restored.length) return;
+    const where = this.readOnly ? 'this read-only open left the file as it is; the next writer puts them back' : 'they were put back';
+    if (!this.readOnly) this.dirty = true;
+    this.warn({ code: 'TRIGGERS', file: this.file, message: `the append-only triggers ${restored.join(' and ')} were missing or changed; ${where} (something other than Bot Audit changed the database: run verify)` });
+  }
+
+  /** Records the newest entry in the witness, unless the log contradicts what it holds (then warns). */
+  private noteWitness(): void {
+    if (!this.witness || this.closed) return;
+    if (this.witnessTimer) clearTimeout(this.witnessTimer);
+    this.witnessTimer = undefined;
+    try {
+      this.applyOwn();
+      const hashAt = (id: number) => {
+        const r = this.db.exec('SELECT hash FROM entries WHERE id = ?', [id]);
+        return r.length ? hashOf(r[0].values[0][0] as SqlValue) : undefined;
+      };
+      // A reader checks what this machine saw written; only a writer moves it.
+      const seen = this.readOnly ? this.witness.read()?.head : undefined;
+      const c = this.readOnly
+        ? seen
+          ? checkMark(seen, this.lastId, hashAt, 'this machine last saw it')
+          : ({ ok: true } as const)
+        : this.witness.noteHead({ id: this.lastId, hash: this.lastHash }, this.lastId, hashAt);
+      if (!c.ok) this.warn({ code: 'WITNESS', file: this.witness.file, message: `${c.reason}; run verify` });
+    } catch (err) {
+      this.warn({ code: 'WITNESS', file: this.witness.file, message: `the newest entry could not be recorded outside the log: ${(err as Error).message}` });
+    }
   }
 
   private removeLeftoverTemps(): void {
@@ -1092,6 +1143,11 @@ export class AuditStore {
   }
 
   private afterAppend(): void {
+    // The witness follows within a second (and on close), not on every append's path.
+    if (this.witness && !this.witnessTimer && !this.readOnly) {
+      this.witnessTimer = setTimeout(() => this.noteWitness(), 1000);
+      this.witnessTimer.unref();
+    }
     if (!this.auto || this.readOnly) return;
     if (this.checkpointDue || this.journalFull()) {
       this.scheduleCheckpoint();
@@ -1680,40 +1736,16 @@ export class AuditStore {
   }
 
   /**
-   * Recomputes the hash chain from entry 1: every ID present in order, every entry's previous hash
-   * equal to the hash before it, and every hash equal to the SHA-256 of the entry's canonical JSON.
+   * Recomputes the hash chain: every ID present in order, every entry's previous hash equal to the
+   * hash before it, and every hash equal to the SHA-256 of the entry's canonical JSON; from entry 1,
+   * or with `incremental` from the entry after the last verification (see verify.ts). Then compares
+   * the log with the witness (OpenOptions.witnessDir) and `expectHead`. A function is taken as
+   * `onProgress(done, total)`, called every 10,000 entries.
    */
-  /** Recomputes the chain from entry 1. `onProgress(done, total)` is called every 10,000 entries. */
-  verify(onProgress?: (done: number, total: number) => void): VerifyResult {
+  verify(opts: VerifyOptions | ((done: number, total: number) => void) = {}): VerifyResult {
     this.assertOpen();
     this.catchUp();
-    const total = this.lastId;
-    const s = this.db.prepare(`${SELECT_COLS} ORDER BY id ASC`);
-    let expected = 1;
-    let prev = GENESIS_HASH;
-    let firstBroken: VerifyResult['firstBroken'];
-    try {
-      while (s.step()) {
-        const r = dbToRow(s.get() as SqlValue[]);
-        if (!firstBroken) {
-          if (r.id !== expected) {
-            firstBroken = { id: expected, reason: r.id > expected ? `entry ${expected} is missing (the next is ${r.id})` : `entry ${r.id} is out of order` };
-          } else if (r.prevHash !== prev) {
-            firstBroken = { id: r.id, reason: `its previous hash does not match the hash of entry ${r.id - 1} (an entry was changed, removed or inserted)` };
-          } else if (hashRow(r) !== r.hash) {
-            firstBroken = { id: r.id, reason: 'its content does not match its hash (the entry was changed)' };
-          }
-        }
-        prev = r.hash;
-        expected = r.id + 1;
-        if (onProgress && r.id % 10_000 === 0) onProgress(r.id, total);
-      }
-    } finally {
-      s.free();
-    }
-    const count = expected - 1;
-    onProgress?.(count, total);
-    return firstBroken ? { ok: false, count, headHash: prev, firstBroken } : { ok: true, count, headHash: prev };
+    return verifyChain(storeChain(this.db, this.pages, this.lastId, this.opts.verifyWorker), typeof opts === 'function' ? { onProgress: opts } : opts, this.witness);
   }
 
   /**
@@ -1784,6 +1816,7 @@ export class AuditStore {
     } finally {
       await this.serial(() => {
         if (this.closed) return;
+        this.noteWitness();
         this.closed = true;
         this.journal.close();
         this.closeDatabase();
@@ -1799,6 +1832,7 @@ export class AuditStore {
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.ftsTimer) clearTimeout(this.ftsTimer);
+    if (this.witnessTimer) clearTimeout(this.witnessTimer);
   }
 
   /** Runs read-only SQL on the in-memory database (for tests and diagnostics). Writes are refused by the schema's triggers. */

@@ -135,6 +135,25 @@ export class PagedFile {
     if (end > this.size) this.size = end;
   }
 
+  /**
+   * Copies `[start, end)` of the file as SQLite sees it (the file on disk and the blocks written
+   * since) into `out`, for a reader of its own that does not go through SQLite (see verify.ts).
+   */
+  read(out: Uint8Array, start: number, end: number): void {
+    this.check();
+    readOverlaid(this.fd, this.baseSize, this.blocks, out, start, end);
+  }
+
+  /**
+   * What another thread of this process needs to read the file as SQLite sees it now, with
+   * readOverlaid: the descriptor (valid until this object is closed or rebased), the size on disk,
+   * and a copy of the blocks written since.
+   */
+  share(): SharedPages {
+    this.check();
+    return { fd: this.fd, baseSize: this.baseSize, size: this.size, blocks: [...this.blocks] };
+  }
+
   // ---------------------------------------------------------------- checkpoints
 
   /**
@@ -222,4 +241,32 @@ export class PagedFile {
 function writeAll(fd: number, data: Int8Array, pos: number): void {
   let off = 0;
   while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off, pos + off);
+}
+
+export interface SharedPages {
+  fd: number;
+  baseSize: number;
+  size: number;
+  blocks: [number, Int8Array][];
+}
+
+/** Copies `[start, end)` of a file read through `fd` (`baseSize` bytes on disk, zeros past them) with `blocks` written over it into `out`. */
+export function readOverlaid(fd: number, baseSize: number, blocks: ReadonlyMap<number, Int8Array>, out: Uint8Array, start: number, end: number): void {
+  const view = new Int8Array(out.buffer, out.byteOffset, end - start);
+  const stop = Math.min(end, baseSize);
+  let pos = start;
+  while (pos < stop) {
+    const n = fs.readSync(fd, view, pos - start, stop - pos, pos);
+    if (n === 0) break;
+    pos += n;
+  }
+  if (pos < end) view.fill(0, pos - start, end - start);
+  if (!blocks.size) return;
+  for (let b = Math.floor(start / BLOCK); b * BLOCK < end; b++) {
+    const blk = blocks.get(b);
+    if (!blk) continue;
+    const from = Math.max(start, b * BLOCK);
+    const to = Math.min(end, (b + 1) * BLOCK);
+    view.set(blk.subarray(from - b * BLOCK, to - b * BLOCK), from - start);
+  }
 }

@@ -148,6 +148,27 @@ export function migrate(db: Database, from: number, to = SCHEMA_VERSION): number
   return to - from;
 }
 
+/**
+ * Puts back the append-only triggers when they are missing or not the ones this schema makes (a
+ * trigger of the same name that does nothing would let UPDATE and DELETE through). Returns the names
+ * of those it restored; the caller reports them and writes the database.
+ */
+export function restoreAppendOnly(db: Database): string[] {
+  const norm = (sql: string) => sql.replace(/\s+/g, ' ').trim();
+  const wanted = TRIGGERS.split(';\n')
+    .map(norm)
+    .filter(Boolean)
+    .map((sql) => ({ name: /^CREATE TRIGGER (\w+)/.exec(sql)![1], sql: sql.replace(/;$/, '') }));
+  const have = new Map((db.exec("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'entries'")[0]?.values ?? []).map((r) => [String(r[0]), norm(String(r[1]))]));
+  const restored: string[] = [];
+  for (const t of wanted) {
+    if (have.get(t.name) === t.sql) continue;
+    db.exec(`DROP TRIGGER IF EXISTS ${t.name}; ${t.sql};`);
+    restored.push(t.name);
+  }
+  return restored;
+}
+
 /** The insert of one row: the columns of ROW_COLUMNS, then the derived entity_num. */
 const INSERT_COLUMNS = [...ROW_COLUMNS, 'entity_num'];
 export const INSERT_SQL = `INSERT INTO entries(${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(',')})`;

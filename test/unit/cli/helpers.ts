@@ -8,6 +8,9 @@ import * as path from 'node:path';
 export const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
 
+// The CLI keeps the newest entry it saw of each log in the user's state folder: the tests' own, not the user's.
+process.env.BOT_AUDIT_STATE_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-state-'));
+
 /** A fresh copy of examples/workspace in a temp folder (the caller removes it). */
 export function workspace(prefix = 'bot-audit-cli-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
