@@ -575,6 +575,7 @@ export class BotRunner {
       control: { cancelled: boolean; hook?: () => void };
       addLog: (l: LogLine) => void;
       wire: RunMessage['event']['input'];
+      extendDeadline?: (ms: number, what: string) => void;
     },
   ): Promise<{ failure?: Failure; returnValue?: string }> {
     return new Promise((resolve) => {
@@ -592,10 +593,21 @@ export class BotRunner {
         iso.onViolation = undefined;
         resolve(v);
       };
-      const timer = setTimeout(() => {
+      const onTimeout = (): void => {
         iso.terminate('its run timed out');
         finish({ failure: { kind: 'timeout', message: `The bot ran past its timeout of ${r.timeoutMs / 1000} s and was stopped` } });
-      }, r.timeoutMs);
+      };
+      let deadline = performance.now() + r.timeoutMs;
+      let timer = setTimeout(onTimeout, r.timeoutMs);
+      // The local server's one-time start-up (a Medplum server does it when it starts, not in a bot's
+      // run) does not count against the bot's time limit; the run's output says so.
+      r.extendDeadline = (ms, what) => {
+        if (settled || !(ms > 0)) return;
+        deadline += ms;
+        clearTimeout(timer);
+        timer = setTimeout(onTimeout, Math.max(0, deadline - performance.now()));
+        if (ms >= 1000) r.addLog({ time: new Date().toISOString(), level: 'info', text: `[bot-audit] ${what} took ${(ms / 1000).toFixed(1)} s; that time does not count against the bot's timeout` });
+      };
       r.control.hook = () => {
         iso.terminate('its run was cancelled');
         finish({ failure: { kind: 'cancelled', message: 'The run was cancelled' } });
@@ -721,10 +733,15 @@ export class BotRunner {
       masker: SecretMasker;
       addLog: (l: LogLine) => void;
       medplumCtx?: MedplumCallContext;
+      extendDeadline?: (ms: number, what: string) => void;
     },
     m: Extract<WorkerToHost, { t: 'rpc' }>,
   ): void {
-    const reply = (value: unknown): void => iso.send({ t: 'rpc-result', runId: r.runId, callId: m.callId, ok: true, value });
+    const reply = (value: unknown): void => {
+      const warmupMs = (value as { warmupMs?: unknown } | undefined)?.warmupMs;
+      if (typeof warmupMs === 'number') r.extendDeadline?.(warmupMs, "the local FHIR server's one-time start-up (FHIR definitions, GraphQL's schema)");
+      iso.send({ t: 'rpc-result', runId: r.runId, callId: m.callId, ok: true, value });
+    };
     const fail = (e: unknown): void => {
       const err = e as { message?: string; status?: number; outcome?: unknown };
       iso.send({ t: 'rpc-result', runId: r.runId, callId: m.callId, ok: false, error: { message: err?.message ?? String(e), status: err?.status, outcome: err?.outcome } });

@@ -214,6 +214,24 @@ describe('bot-audit CLI (real child processes)', function () {
     }
   });
 
+  it("does not count the local server's one-time GraphQL start-up against a bot's timeout, and says so", () => {
+    const w = workspace();
+    try {
+      fs.writeFileSync(
+        path.join(w, 'bots', 'graphql-bot.js'),
+        "exports.handler = async (medplum) => { const r = await medplum.graphql('{ PatientList(_count: 1) { id } }'); return r.data.PatientList.length; };\n",
+      );
+      // Building GraphQL's schema takes seconds (7–10 s on the 2-core test machine), longer than this timeout.
+      const r = cli(w, 'run', 'graphql-bot', '--timeout', '2', '--json');
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const res = JSON.parse(r.stdout);
+      assert.equal(res.outcome, 0, res.outcomeDesc);
+      assert.match(res.outcomeDesc, /one-time start-up \(FHIR definitions, GraphQL's schema\) took \d+\.\d s; that time does not count against the bot's timeout/);
+    } finally {
+      fs.rmSync(w, { recursive: true, force: true });
+    }
+  });
+
   it('installs into another workspace from npm pack, with esbuild its only dependency', function () {
     this.timeout(180_000);
     const packDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-pack-'));
