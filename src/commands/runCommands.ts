@@ -191,8 +191,12 @@ export function registerRunCommands(context: vscode.ExtensionContext, bots: Bots
       const store = await audit.store();
       const r = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Verifying the audit log…') },
-        async () => store.verify(),
+        async () => store.audit(),
       );
+      if (r.damage) {
+        void vscode.window.showErrorMessage(vscode.l10n.t('The audit log\'s database file is damaged: {0}', r.damage));
+        return r;
+      }
       // The message is not awaited: the command returns the result while the notification waits for a click.
       if (r.ok) {
         const copy = vscode.l10n.t('Copy Head Hash');

@@ -1749,6 +1749,23 @@ export class AuditStore {
   }
 
   /**
+   * Everything an auditor asks of the log, for the CLI's `verify` and the editor's command alike:
+   * `verify()`; a changed journal line (see `tampering`), which breaks the chain at its entry even
+   * when it could not be read as an entry at its place; and, when every entry checks out, the
+   * database file against the checksum of its last checkpoint (`damage`: the rest of the file,
+   * indexes and free space, must still be what was written).
+   */
+  audit(opts: VerifyOptions = {}): VerifyResult & { damage?: string } {
+    let r = this.verify(opts);
+    const t = this.tampered;
+    if (t && (r.ok || (r.firstBroken && r.firstBroken.id > t.id))) {
+      r = { ok: false, count: Math.max(r.count, t.id), headHash: r.headHash, firstBroken: { id: t.id, reason: t.message } };
+    }
+    const damage = r.ok ? this.checkDatabaseFile() : undefined;
+    return damage ? { ...r, damage } : r;
+  }
+
+  /**
    * Streams the entries matching the filters to `out` as CSV, NDJSON or a FHIR R4 Bundle of
    * AuditEvents, in `order` (default newest first), in batches, waiting for `drain`. Does not end
    * `out` unless `end` is true. Returns the number of entries written.
