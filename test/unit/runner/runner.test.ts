@@ -105,7 +105,7 @@ const BOTS: Record<string, string> = {
     export async function handler() {
       const before = (globalThis as any).leaked;
       (globalThis as any).leaked = 'yes';
-      return { before: before ?? null, now: (globalThis as any).leaked };
+      return { before: before ?? null, now: (globalThis as any).leaked, pid: process.pid };
     }`,
   'bots/sleep.ts': `
     export async function handler(_m: unknown, event: { input: { ms: number } }) {
@@ -336,14 +336,13 @@ describe('runner: BotRunner end to end', function () {
     assert.equal((await run('hello.ts', { input: { name: 'fine' } })).outcome, 0);
   });
 
-  it('each run has its own globals, even in a reused worker', async () => {
+  it('each run has its own globals, in a process of its own', async () => {
     const runner1 = new BotRunner({ workerPath: WORKER_PATH, maxConcurrent: 1, user: 'u' });
     try {
-      const a = await runner1.run({ root, bot: { path: 'bots/leak-global.ts' } });
-      const b = await runner1.run({ root, bot: { path: 'bots/leak-global.ts' } });
-      assert.deepEqual(JSON.parse(a.returnValue!), { before: null, now: 'yes' });
-      assert.deepEqual(JSON.parse(b.returnValue!), { before: null, now: 'yes' });
-      assert.equal(runner1.pool.size, 1, 'one worker served both runs');
+      const a = JSON.parse((await runner1.run({ root, bot: { path: 'bots/leak-global.ts' } })).returnValue!);
+      const b = JSON.parse((await runner1.run({ root, bot: { path: 'bots/leak-global.ts' } })).returnValue!);
+      assert.deepEqual([a.before, a.now, b.before, b.now], [null, 'yes', null, 'yes']);
+      assert.ok(Number.isInteger(a.pid) && Number.isInteger(b.pid) && a.pid !== b.pid, `two processes served the two runs (${a.pid}, ${b.pid})`);
     } finally {
       runner1.dispose();
     }
