@@ -94,8 +94,8 @@ export class ChainScanner {
   /** Inflated values are written here (see `inflate`). */
   private inflated = aligned(64 << 10);
   private inflatedW = words(this.inflated);
-  private prev = Buffer.alloc(32);
-  private prevIsSet = false;
+  /** The hash of the entry before the next one, as 32 latin1 characters ('' when not a hash). */
+  private prev = '';
 
   constructor(
     private readonly read: ReadFile,
@@ -160,11 +160,11 @@ export class ChainScanner {
       this.chunkBytes = chunkBytes;
       this.chunks.length = 0;
     }
-    this.prev.write(prevHash, 'hex');
-    this.prevIsSet = prevHash.length === 64;
+    this.prev = /^[0-9a-fA-F]{64}$/.test(prevHash) ? Buffer.from(prevHash, 'hex').toString('latin1') : '';
     let expected = from;
-    const stop = (id: number, why: string): FastScan => ({ verified: expected - 1, headHash: this.prev.toString('hex'), stopped: { id, why } });
-    const end = (): FastScan => ({ verified: expected - 1, headHash: this.prev.toString('hex') });
+    const head = () => (expected === from ? prevHash : Buffer.from(this.prev, 'latin1').toString('hex'));
+    const stop = (id: number, why: string): FastScan => ({ verified: expected - 1, headHash: head(), stopped: { id, why } });
+    const end = (): FastScan => ({ verified: expected - 1, headHash: head() });
     // Depth-first over the b-tree, children in order; interior pages are copied (chunks get reused).
     const stack: { page: Buffer; cell: number; cells: number; hdr: number }[] = [];
     const push = (n: number) => {
@@ -404,13 +404,13 @@ export class ChainScanner {
     const link = this.hashAt(rec, this.prevCol, this.link);
     const linkAt = link === rec ? offs[this.prevCol] : 0;
     if (!own || !link) throw new Unsupported('a hash that is not 32 bytes or 64 hex digits');
-    if (!this.prevIsSet) return 'its previous hash does not match';
     const prev = this.prev;
-    for (let k = 0; k < 32; k++) if (link[linkAt + k] !== prev[k]) return 'its previous hash does not match';
+    if (prev.length !== 32) return 'its previous hash does not match';
+    for (let k = 0; k < 32; k++) if (link[linkAt + k] !== prev.charCodeAt(k)) return 'its previous hash does not match';
     // The digest as a 32-character latin1 string: a Buffer result costs a microsecond more.
     const digest = sha256Latin1(new Uint8Array(out.buffer, out.byteOffset, o));
     for (let k = 0; k < 32; k++) if (digest.charCodeAt(k) !== own[ownAt + k]) return 'its content does not match its hash';
-    for (let k = 0; k < 32; k++) prev[k] = own[ownAt + k];
+    this.prev = digest;
     return undefined;
   }
 
