@@ -12,7 +12,7 @@
 // type, a damaged page, a hash that does not match) stops it, and the caller goes on from that entry
 // with the store's own reading (sql.js, dbToRow, hashRow), which gives the verdict and its reason.
 import { createHash, hash as cryptoHash } from 'node:crypto';
-import { inflateRawSync } from 'node:zlib';
+import { InflateRaw, inflateRawSync } from 'node:zlib';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -48,10 +48,9 @@ const MAX_DEPTH = 20;
 /** A value the fast path does not write the way the store's reading does: hand over to it. */
 class Unsupported extends Error {}
 
+/** SHA-256 as a 32-character latin1 ('binary') string (one-shot on Node 20.12+). */
 const oneShot = typeof cryptoHash === 'function' ? cryptoHash : undefined;
-function sha256Bytes(data: Uint8Array): Buffer {
-  return oneShot ? (oneShot('sha256', data, 'buffer') as unknown as Buffer) : createHash('sha256').update(data).digest();
-}
+const sha256Latin1: (data: Uint8Array) => string = oneShot ? (data) => oneShot('sha256', data, 'binary') : (data) => createHash('sha256').update(data).digest('binary');
 
 /** Kinds of columns, by how their stored value becomes the canonical JSON value. */
 const enum Kind {
@@ -65,14 +64,6 @@ const enum Kind {
   Uuid,
 }
 
-interface Field {
-  /** `,"key":` as bytes, and without the comma for the first key. */
-  key: Uint8Array;
-  first: Uint8Array;
-  /** Position of the column in the stored record (-1: the rowid, for `id`). */
-  col: number;
-  kind: Kind;
-}
 
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 
@@ -86,7 +77,11 @@ export class ChainScanner {
   private readonly pageCount: number;
   private readonly chunks: { start: number; buf: Buffer }[] = [];
   private chunkBytes = CHUNK;
-  private readonly fields: Field[];
+  // The hashed keys in canonical order: `,"key":` as bytes, the column's position in the stored
+  // record (-1: the rowid, for `id`), and its kind.
+  private readonly fieldKeys: Uint8Array[];
+  private readonly fieldCols: Int32Array;
+  private readonly fieldKinds: Uint8Array;
   private readonly hashCol: number;
   private readonly prevCol: number;
   /** Serial types and offsets of the current record's columns. */
@@ -94,9 +89,13 @@ export class ChainScanner {
   private offs = new Float64Array(32);
   private nCols = 0;
   private out = Buffer.allocUnsafe(64 << 10);
-  private payload = Buffer.allocUnsafe(64 << 10);
-  private prev = Buffer.alloc(32);
-  private prevIsSet = false;
+  private payload = aligned(64 << 10);
+  private payloadW = words(this.payload);
+  /** Inflated values are written here (see `inflate`). */
+  private inflated = aligned(64 << 10);
+  private inflatedW = words(this.inflated);
+  /** The hash of the entry before the next one, as 32 latin1 characters ('' when not a hash). */
+  private prev = '';
 
   constructor(
     private readonly read: ReadFile,
@@ -113,17 +112,20 @@ export class ChainScanner {
     if (((head[56] << 24) | (head[57] << 16) | (head[58] << 8) | head[59]) !== 1) throw new Unsupported('the text encoding is not UTF-8');
     this.pageCount = Math.floor(fileSize / this.pageSize);
     const colOf = (name: string) => columns.indexOf(name);
-    this.fields = HASHED_KEYS.map((k) => {
+    this.fieldKeys = HASHED_KEYS.map((k) => new Uint8Array(Buffer.from(`,"${k}":`, 'latin1')));
+    this.fieldCols = Int32Array.from(HASHED_KEYS, (k) => {
       const column = ROW_COLUMNS[ROW_FIELDS.indexOf(k)];
       const col = k === 'id' ? -1 : colOf(column);
       if (k !== 'id' && col < 0) throw new Unsupported(`no column ${column}`);
-      const kind =
-        k === 'uuid' ? Kind.Uuid : k === 'prevHash' ? Kind.Hex : k === 'outcomeDesc' || k === 'input' || k === 'returnValue' || k === 'before' || k === 'after' ? Kind.Packed : Kind.Plain;
-      return { key: new Uint8Array(Buffer.from(`,"${k}":`, 'latin1')), first: new Uint8Array(Buffer.from(`"${k}":`, 'latin1')), col, kind };
+      return col;
     });
+    this.fieldKinds = Uint8Array.from(HASHED_KEYS, (k) =>
+      k === 'uuid' ? Kind.Uuid : k === 'prevHash' ? Kind.Hex : k === 'outcomeDesc' || k === 'input' || k === 'returnValue' || k === 'before' || k === 'after' ? Kind.Packed : Kind.Plain,
+    );
     if (columns[0] !== 'id') throw new Unsupported('id is not the first column');
     this.hashCol = colOf('hash');
-    this.leafBuf = Buffer.alloc(this.pageSize);
+    this.leafBuf = aligned(this.pageSize);
+    this.leafW = words(this.leafBuf);
     this.prevCol = colOf('prev_hash');
   }
 
@@ -158,11 +160,11 @@ export class ChainScanner {
       this.chunkBytes = chunkBytes;
       this.chunks.length = 0;
     }
-    this.prev.write(prevHash, 'hex');
-    this.prevIsSet = prevHash.length === 64;
+    this.prev = /^[0-9a-fA-F]{64}$/.test(prevHash) ? Buffer.from(prevHash, 'hex').toString('latin1') : '';
     let expected = from;
-    const stop = (id: number, why: string): FastScan => ({ verified: expected - 1, headHash: this.prev.toString('hex'), stopped: { id, why } });
-    const end = (): FastScan => ({ verified: expected - 1, headHash: this.prev.toString('hex') });
+    const head = () => (expected === from ? prevHash : Buffer.from(this.prev, 'latin1').toString('hex'));
+    const stop = (id: number, why: string): FastScan => ({ verified: expected - 1, headHash: head(), stopped: { id, why } });
+    const end = (): FastScan => ({ verified: expected - 1, headHash: head() });
     // Depth-first over the b-tree, children in order; interior pages are copied (chunks get reused).
     const stack: { page: Buffer; cell: number; cells: number; hdr: number }[] = [];
     const push = (n: number) => {
@@ -222,6 +224,8 @@ export class ChainScanner {
     } catch (err) {
       // Whatever this path cannot read (a damaged page, a value of another type, a read error), the exact path reads.
       return stop(expected, (err as Error).message);
+    } finally {
+      this.closeZlib();
     }
     return end();
   }
@@ -230,6 +234,7 @@ export class ChainScanner {
   private batchIds = new Float64Array(1024);
   private batchLen = 0;
   private leafBuf: Buffer;
+  private leafW: Int32Array;
   private cellPtrs = new Int32Array(1024);
 
   /** Takes a leaf page's cells (checked after, in `check`); returns their number. */
@@ -266,18 +271,24 @@ export class ChainScanner {
     const U = this.usable;
     const X = U - 35;
     let rec: Buffer;
+    let recW: Int32Array;
     let base: number;
     if (size <= X) {
       if (local + size > U) throw new Unsupported('a record runs past its page');
       rec = page;
+      recW = this.leafW;
       base = local;
     } else {
       const M = Math.floor(((U - 12) * 32) / 255) - 23;
       const K = M + ((size - M) % (U - 4));
       const here = K <= X ? K : M;
       if (local + here + 4 > U) throw new Unsupported('a record runs past its page');
-      if (this.payload.length < size) this.payload = Buffer.allocUnsafe(Math.max(size, this.payload.length * 2));
+      if (this.payload.length < size) {
+        this.payload = aligned(Math.max(size, this.payload.length * 2));
+        this.payloadW = words(this.payload);
+      }
       rec = this.payload;
+      recW = this.payloadW;
       base = 0;
       rec.set(page.subarray(local, local + here), 0);
       let got = here;
@@ -293,7 +304,7 @@ export class ChainScanner {
       }
     }
     this.parseRecord(rec, base, size);
-    return this.hashAndLink(rec, rowid, size);
+    return this.hashAndLink(rec, recW, rowid, size);
   }
 
   /** Reads the record header: each column's serial type and the offset of its value. */
@@ -336,34 +347,37 @@ export class ChainScanner {
   }
 
   /** Writes the canonical JSON of the current record (`size` bytes), hashes it and checks its links. */
-  private hashAndLink(rec: Buffer, rowid: number, size: number): string | undefined {
+  private hashAndLink(rec: Buffer, recW: Int32Array, rowid: number, size: number): string | undefined {
     // Every value takes at most 6 bytes of JSON per stored byte (\u00XX), and the keys ~400 bytes;
     // only a decompressed value needs more room.
     let out = this.reserve(0, 1024 + 6 * size);
     let o = 0;
     out[o++] = 0x7b; // {
-    let first = true;
-    for (const f of this.fields) {
-      if (f.col === -1) {
-        o = writeKey(out, o, first ? f.first : f.key);
+    let first = 1;
+    const { fieldCols: cols, fieldKinds: kinds, fieldKeys: keys, types, offs, nCols } = this;
+    for (let fi = 0; fi < cols.length; fi++) {
+      const col = cols[fi];
+      if (col === -1) {
+        o = writeKey(out, o, keys[fi], first);
         o = writeDigits(out, o, rowid);
-        first = false;
+        first = 0;
         continue;
       }
-      const t = f.col < this.nCols ? this.types[f.col] : 0;
+      const t = col < nCols ? types[col] : 0;
       if (t === 0) continue; // NULL, or a column added after this row was written: absent
-      const at = this.offs[f.col];
-      o = writeKey(out, o, first ? f.first : f.key);
-      first = false;
-      if (t >= 13 && t % 2 === 1) {
-        o = writeJsonString(rec, at, at + (t - 13) / 2, out, o);
+      const at = offs[col];
+      o = writeKey(out, o, keys[fi], first);
+      first = 0;
+      if (t >= 13 && (t & 1) === 1) {
+        o = writeJsonString(rec, recW, at, at + (t - 13) / 2, out, o);
       } else if (t >= 12) {
         const len = (t - 12) / 2;
-        if (f.kind === Kind.Hex || (f.kind === Kind.Uuid && len !== 16)) {
+        const kind = kinds[fi];
+        if (kind === Kind.Hex || (kind === Kind.Uuid && len !== 16)) {
           out[o++] = 0x22;
           o = writeHex(rec, at, at + len, out, o);
           out[o++] = 0x22;
-        } else if (f.kind === Kind.Uuid) {
+        } else if (kind === Kind.Uuid) {
           out[o++] = 0x22;
           o = writeHex(rec, at, at + 4, out, o);
           for (const [s, e] of UUID_GROUPS) {
@@ -371,15 +385,10 @@ export class ChainScanner {
             o = writeHex(rec, at + s, at + e, out, o);
           }
           out[o++] = 0x22;
-        } else if (f.kind === Kind.Packed && len > 1 && rec[at] === 1) {
-          let text: Buffer;
-          try {
-            text = inflateRawSync(rec.subarray(at + 1, at + len));
-          } catch {
-            throw new Unsupported('a damaged compressed value');
-          }
-          out = this.reserve(o, 1024 + 6 * (size + text.length));
-          o = writeJsonString(text, 0, text.length, out, o);
+        } else if (kind === Kind.Packed && len > 1 && rec[at] === 1) {
+          const n = this.inflate(rec, at + 1, at + len);
+          out = this.reserve(o, 1024 + 6 * (size + n));
+          o = writeJsonString(this.inflated, this.inflatedW, 0, n, out, o);
         } else throw new Unsupported('a BLOB where text is expected');
       } else if (t >= 1 && t <= 6) {
         o = writeDigits(out, o, readInt(rec, at, t));
@@ -388,31 +397,151 @@ export class ChainScanner {
       } else throw new Unsupported(`a value of serial type ${t}`);
     }
     out[o++] = 0x7d; // }
-    // The entry's own hash and its previous hash, as 32 bytes (text hashes of old rows converted).
-    if (!this.hashBytes(rec, this.hashCol, this.own) || !this.hashBytes(rec, this.prevCol, this.link)) {
-      throw new Unsupported('a hash that is not 32 bytes or 64 hex digits');
-    }
-    if (!this.prevIsSet || !this.link.equals(this.prev)) return 'its previous hash does not match';
-    if (!sha256Bytes(out.subarray(0, o)).equals(this.own)) return 'its content does not match its hash';
-    this.own.copy(this.prev);
+    // The entry's own hash and its previous hash, as 32 bytes: in the record (BLOBs), or converted
+    // from the text of old rows.
+    const own = this.hashAt(rec, this.hashCol, this.own);
+    const ownAt = own === rec ? offs[this.hashCol] : 0;
+    const link = this.hashAt(rec, this.prevCol, this.link);
+    const linkAt = link === rec ? offs[this.prevCol] : 0;
+    if (!own || !link) throw new Unsupported('a hash that is not 32 bytes or 64 hex digits');
+    const prev = this.prev;
+    if (prev.length !== 32) return 'its previous hash does not match';
+    for (let k = 0; k < 32; k++) if (link[linkAt + k] !== prev.charCodeAt(k)) return 'its previous hash does not match';
+    // The digest as a 32-character latin1 string: a Buffer result costs a microsecond more.
+    const digest = sha256Latin1(new Uint8Array(out.buffer, out.byteOffset, o));
+    for (let k = 0; k < 32; k++) if (digest.charCodeAt(k) !== own[ownAt + k]) return 'its content does not match its hash';
+    this.prev = digest;
     return undefined;
   }
 
   private readonly own = Buffer.alloc(32);
   private readonly link = Buffer.alloc(32);
 
-  /** Copies the hash in column `col` into `to` as 32 bytes; false when it is neither 32 bytes nor 64 hex digits. */
-  private hashBytes(rec: Buffer, col: number, to: Buffer): boolean {
+  /**
+   * The hash in column `col`: `rec` itself when it is a 32-byte BLOB (at the column's offset), else
+   * `to` with the 32 bytes of its 64 hex digits; undefined when it is neither.
+   */
+  private hashAt(rec: Buffer, col: number, to: Buffer): Buffer | undefined {
     const t = col < this.nCols ? this.types[col] : 0;
+    if (t === 76) return rec;
+    if (t !== 141) return undefined;
     const at = this.offs[col];
-    if (t === 76) {
-      rec.copy(to, 0, at, at + 32); // a 32-byte BLOB
-      return true;
-    }
-    if (t !== 141) return false;
     const hex = rec.toString('latin1', at, at + 64);
-    return HEX64.test(hex) && to.write(hex, 'hex') === 32;
+    return HEX64.test(hex) && to.write(hex, 'hex') === 32 ? to : undefined;
   }
+
+  private zlib: Inflater | null | undefined;
+
+  /**
+   * Inflates the raw DEFLATE data `src[s, e)` into `this.inflated` as `inflateRawSync` does (the
+   * store's reading), with one zlib stream reset for each value instead of a new one; returns its length.
+   */
+  private inflate(src: Buffer, s: number, e: number): number {
+    if (this.zlib === undefined) this.zlib = inflater();
+    const z = this.zlib;
+    if (!z) {
+      let text: Buffer;
+      try {
+        text = inflateRawSync(src.subarray(s, e));
+      } catch {
+        throw new Unsupported('a damaged compressed value');
+      }
+      this.roomToInflate(0, text.length);
+      text.copy(this.inflated);
+      return text.length;
+    }
+    z.handle.reset();
+    let inOff = s;
+    let availIn = e - s;
+    let outOff = 0;
+    for (;;) {
+      const availOut = this.inflated.length - outOff;
+      z.error = undefined;
+      z.handle.writeSync(Z_FINISH, src, inOff, availIn, this.inflated, outOff, availOut);
+      if (z.error !== undefined) {
+        this.closeZlib();
+        throw new Unsupported('a damaged compressed value');
+      }
+      const availOutAfter = z.state[0];
+      const availInAfter = z.state[1];
+      outOff += availOut - availOutAfter;
+      inOff += availIn - availInAfter;
+      availIn = availInAfter;
+      // As zlib's processChunkSync: done when zlib left room in the output; else give it more.
+      if (availOutAfter !== 0) return outOff;
+      this.roomToInflate(outOff, this.inflated.length);
+    }
+  }
+
+  /** Grows `this.inflated` to hold `n` more bytes after `used`, keeping those. */
+  private roomToInflate(used: number, n: number): void {
+    if (used + n <= this.inflated.length) return;
+    const size = Math.max(used + n, this.inflated.length * 2);
+    if (size > MAX_INFLATED) throw new Unsupported('a compressed value too large to check here');
+    const bigger = aligned(size);
+    this.inflated.copy(bigger, 0, 0, used);
+    this.inflated = bigger;
+    this.inflatedW = words(bigger);
+  }
+
+  private closeZlib(): void {
+    try {
+      this.zlib?.handle.close();
+    } catch {
+      /* already closed */
+    }
+    this.zlib = undefined;
+  }
+}
+
+/** Beyond this, a decompressed value is left to the store's reading. */
+const MAX_INFLATED = 1 << 30;
+const Z_FINISH = 4;
+
+/** A zlib stream's handle, driven directly (see `ChainScanner.inflate`). */
+interface Inflater {
+  handle: {
+    writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+    reset(): void;
+    close(): void;
+    onerror: (message: string, errno: number) => void;
+  };
+  /** After each write: [0] the output room left, [1] the input left. */
+  state: Uint32Array;
+  error?: string;
+}
+
+/**
+ * One raw-inflate handle of node:zlib, as `inflateRawSync` drives it, without a stream object per
+ * value (half the cost of a snapshot was building one). These are node:zlib's internals (`_handle`,
+ * `_writeState`, stable since Node 10): when they are not there, null, and `inflateRawSync` is used.
+ */
+function inflater(): Inflater | null {
+  try {
+    const engine = new InflateRaw() as unknown as { _handle?: Inflater['handle']; _writeState?: unknown };
+    const handle = engine._handle;
+    const state = engine._writeState;
+    if (!handle || typeof handle.writeSync !== 'function' || typeof handle.reset !== 'function' || typeof handle.close !== 'function') return null;
+    if (!(state instanceof Uint32Array) || state.length !== 2) return null;
+    const z: Inflater = { handle, state };
+    // Errors come back through this callback, during writeSync (the stream's own would destroy it).
+    handle.onerror = (message) => {
+      z.error = String(message);
+    };
+    return z;
+  } catch {
+    return null;
+  }
+}
+
+/** A buffer of `n` bytes (rounded up to whole words) at the start of its own memory. */
+function aligned(n: number): Buffer {
+  return Buffer.from(new ArrayBuffer((n + 3) & ~3));
+}
+
+/** The 32-bit words of a buffer made by `aligned`. */
+function words(b: Buffer): Int32Array {
+  return new Int32Array(b.buffer, b.byteOffset, b.byteLength >> 2);
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -468,23 +597,39 @@ function readInt(b: Uint8Array, p: number, t: number): number {
   return v;
 }
 
-function writeKey(out: Buffer, o: number, key: Uint8Array): number {
+/** `,"key":` (without its comma when `first` is 1). */
+function writeKey(out: Uint8Array, o: number, key: Uint8Array, first: number): number {
   // A loop: keys are a dozen bytes, less than the cost of a call to TypedArray.prototype.set.
-  for (let i = 0; i < key.length; i++) out[o++] = key[i];
+  for (let i = first; i < key.length; i++) out[o++] = key[i];
   return o;
 }
 
-/** An integer (|n| < 2^53) in decimal, as JSON.stringify writes it. */
-function writeDigits(out: Buffer, o: number, n: number): number {
+/** An integer (|n| < 2^53) in decimal, as JSON.stringify writes it: in 32-bit parts of 9 digits. */
+function writeDigits(out: Uint8Array, o: number, n: number): number {
   if (n < 0) {
     out[o++] = 0x2d;
     n = -n;
   }
+  if (n < 1e9) return writeUint(out, o, n | 0);
+  const hi = Math.floor(n / 1e9);
+  o = writeUint(out, o, hi);
+  let lo = (n - hi * 1e9) | 0;
+  for (let i = o + 8; i >= o; i--) {
+    const q = (lo / 10) | 0;
+    out[i] = 0x30 + lo - q * 10;
+    lo = q;
+  }
+  return o + 9;
+}
+
+/** A 32-bit integer >= 0 in decimal. */
+function writeUint(out: Uint8Array, o: number, n: number): number {
   let d = 1;
-  for (let p = 10; p <= n; p *= 10) d++;
-  for (let i = d - 1; i >= 0; i--) {
-    out[o + i] = 0x30 + (n % 10);
-    n = Math.floor(n / 10);
+  for (let p = 10; p <= n && d < 10; p *= 10) d++;
+  for (let i = o + d - 1; i >= o; i--) {
+    const q = (n / 10) | 0;
+    out[i] = 0x30 + n - q * 10;
+    n = q;
   }
   return o + d;
 }
@@ -508,32 +653,76 @@ ESCAPE[13] = 0x72; // \r
 ESCAPE[0x22] = 0x22; // \"
 ESCAPE[0x5c] = 0x5c; // \\
 
+/** A stretch of text longer than this is copied with TypedArray.prototype.set, a shorter one byte by byte. */
+const COPY_NATIVE = 48;
+
+/**
+ * The first byte in `src[i, e)` that JSON.stringify escapes, or `e`. Four bytes at a time where they
+ * are aligned: `w` has a byte below 0x20, or a `"` (0x22) or `\\` (0x5c), exactly when the classic
+ * "has a byte less than n" test (n = 0x20, and n = 1 on w XOR the byte repeated) finds one; the
+ * bytes of such a word are then looked at one by one. `srcW` is `src`'s memory as 32-bit words
+ * (`src` starts at offset 0 of it).
+ */
+function nextEscape(src: Uint8Array, srcW: Int32Array, i: number, e: number): number {
+  while (i < e && (i & 3) !== 0) {
+    if (ESCAPE[src[i]] !== 0) return i;
+    i++;
+  }
+  while (i + 4 <= e) {
+    const w = srcW[i >> 2];
+    const q = w ^ 0x22222222;
+    const b = w ^ 0x5c5c5c5c;
+    if ((((w - 0x20202020) & ~w) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b)) & 0x80808080) break;
+    i += 4;
+  }
+  while (i < e) {
+    if (ESCAPE[src[i]] !== 0) return i;
+    i++;
+  }
+  return e;
+}
+
 /**
  * UTF-8 text as JSON.stringify writes the string it decodes to: quoted, with `"` and `\\` escaped,
  * control characters as \\b \\t \\n \\f \\r or \\u00XX, every other character as it is: byte by byte,
  * UTF-8 sequences unchanged. (Bytes that are not UTF-8 come out as they are, where the store's
- * reading has U+FFFD: such an entry's hash cannot match, and the exact path decides.)
+ * reading has U+FFFD: such an entry's hash cannot match, and the exact path decides.) The stretches
+ * between escapes are found a word at a time (`nextEscape`) and copied whole.
  */
-function writeJsonString(src: Uint8Array, s: number, e: number, out: Uint8Array, o: number): number {
+function writeJsonString(src: Uint8Array, srcW: Int32Array, s: number, e: number, out: Uint8Array, o: number): number {
   out[o++] = 0x22;
-  for (let i = s; i < e; i++) {
-    const c = src[i];
-    const x = ESCAPE[c];
-    if (x === 0) {
-      out[o++] = c;
+  let i = s;
+  for (;;) {
+    const j = nextEscape(src, srcW, i, e);
+    if (j - i > COPY_NATIVE) {
+      out.set(new Uint8Array(src.buffer, src.byteOffset + i, j - i), o);
+      o += j - i;
     } else {
-      out[o++] = 0x5c;
-      out[o++] = x;
-      if (x === 0x75) {
-        out[o++] = 0x30;
-        out[o++] = 0x30;
-        out[o++] = HEX[c >> 4];
-        out[o++] = HEX[c & 15];
-      }
+      for (let k = i; k < j; k++) out[o++] = src[k];
     }
+    if (j >= e) break;
+    const c = src[j];
+    const x = ESCAPE[c];
+    out[o++] = 0x5c;
+    out[o++] = x;
+    if (x === 0x75) {
+      out[o++] = 0x30;
+      out[o++] = 0x30;
+      out[o++] = HEX[c >> 4];
+      out[o++] = HEX[c & 15];
+    }
+    i = j + 1;
   }
   out[o++] = 0x22;
   return o;
+}
+
+/** `text` written by writeJsonString from offset `at` of a buffer (for tests: every alignment). */
+export function jsonStringOf(text: Uint8Array, at = 0): Buffer {
+  const src = aligned(at + text.length);
+  src.set(text, at);
+  const out = Buffer.alloc(6 * text.length + 2);
+  return out.subarray(0, writeJsonString(src, words(src), at, at + text.length, out, 0));
 }
 
 // ---------------------------------------------------------------- the verification

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import type { Database } from 'sql.js';
 import { AuditStore, GENESIS_HASH, type NewEntry } from '../../../src/core/store';
 import type { PagedFile } from '../../../src/core/store/pagefile';
-import { storeChain, verifyChain, type ChainSource } from '../../../src/core/store/verify';
+import { canonicalRow, dbToRow, packText, ROW_COLUMNS, sha256, type SqlValue } from '../../../src/core/store/record';
+import { jsonStringOf, storeChain, verifyChain, type ChainSource } from '../../../src/core/store/verify';
 import { Witness } from '../../../src/core/store/witness';
 import { removeDir, sampleEntries, startChild, tempDir } from './helpers';
 
@@ -76,6 +77,169 @@ describe('verify: the fast path', function () {
       assert.equal(v.ok, false);
       assert.equal(v.count, 40);
       assert.deepEqual(v.firstBroken, { id: 17, reason: 'its content does not match its hash (the entry was changed)' });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+/** Texts with something to escape at every position modulo 4, before, inside and after long plain stretches, beside multi-byte characters. */
+function escapeTexts(): string[] {
+  const out: string[] = [];
+  const escapes = ['"', '\\', '\n', '\t', '\u0000', '\u001f', '\b', '\u000b'];
+  for (const c of escapes) {
+    for (const pre of [0, 1, 2, 3, 4, 5, 6, 7, 47, 48, 49, 50, 51, 100]) out.push('a'.repeat(pre) + c + 'b'.repeat(pre % 5 === 0 ? 60 : 3));
+    out.push(`ü${c}日${c}¢${c}\u00dc${c}😀`, `${c}${c}${c}${c}${c}`, `x${'y'.repeat(200)}${c}`);
+  }
+  return out;
+}
+
+describe('verify: the fast path, text and compressed values', function () {
+  this.timeout(60_000);
+  let dir: string;
+  beforeEach(() => (dir = tempDir()));
+  afterEach(() => removeDir(dir));
+
+  it('writes text as JSON.stringify does, from every alignment', () => {
+    const bytes = (t: string) => new Uint8Array(Buffer.from(t, 'utf8'));
+    const all = [...escapeTexts(), '', 'a', 'abc"', 'x'.repeat(1000), '\u007f\u0080 ÿ', Array.from({ length: 256 }, (_, c) => String.fromCharCode(c)).join('')];
+    // And random bytes, mostly the ones that matter (below 0x20, 0x22, 0x5c and their neighbours, high bytes).
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) & 0xff;
+    const picks = [0x00, 0x01, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff, 0x61];
+    const randoms = Array.from({ length: 300 }, (_, k) => Uint8Array.from({ length: k % 70 }, () => (rnd() & 1 ? picks[rnd() % picks.length] : rnd())));
+    for (const text of [...all.map(bytes), ...randoms]) {
+      const want = Buffer.from(JSON.stringify(Buffer.from(text).toString('latin1')), 'latin1');
+      for (let at = 0; at < 8; at++) assert.deepEqual(jsonStringOf(text, at), want, `${JSON.stringify(Buffer.from(text).toString('latin1'))} at ${at}`);
+    }
+  });
+
+  it('passes text with escapes anywhere, and compressed values of every size', async () => {
+    const s = await AuditStore.open(path.join(dir, 'audit.db'), { watch: false, autoCheckpoint: false });
+    try {
+      const texts = escapeTexts();
+      await s.appendBatch(
+        texts.map((t, i) => ({
+          user: t,
+          action: 'EXECUTED',
+          entityName: 'bot',
+          entityId: t,
+          bot: 'b',
+          outcome: 0,
+          // Compressed (1 KB or more): text with raw control characters, JSON with escapes.
+          outcomeDesc: t.repeat(Math.ceil(1100 / t.length)),
+          input: t,
+          returnValue: t.repeat(i % 3),
+          before: i % 2 ? { t, more: t.repeat(200) } : undefined,
+          after: { list: Array.from({ length: (i % 7) * 30 }, (_, k) => ({ k, t })) },
+        })),
+      );
+      // Larger than the first buffers (64 KB), and many of them in a row.
+      await s.appendBatch([
+        { user: 'u', action: 'UPDATED', entityName: 'n', entityId: '1', before: { big: 'x"y\n'.repeat(60_000) }, after: { big: 'z'.repeat(300_000) } },
+        ...Array.from({ length: 40 }, (_, i) => ({ user: 'u', action: 'UPDATED' as const, entityName: 'n', entityId: String(i), before: { s: 'q'.repeat(1000 + i * 97) }, after: { s: texts[i].repeat(40) } })),
+      ]);
+      const packed = s.unsafeExec("SELECT count(*) FROM entries WHERE typeof(before_json) = 'blob' AND typeof(outcome_desc) != 'blob'")[0][0];
+      assert.ok((s.unsafeExec("SELECT count(*) FROM entries WHERE typeof(outcome_desc) = 'blob'")[0][0] as number) > 100, 'outcome descriptions are compressed');
+      assert.ok((packed as number) >= 40, 'snapshots are compressed');
+      assert.deepEqual(fastScan(s), { verified: s.size, headHash: s.headHash });
+      await s.checkpoint();
+      assert.deepEqual(fastScan(s), { verified: s.size, headHash: s.headHash });
+      assert.equal(s.verify().ok, true);
+    } finally {
+      await s.close();
+    }
+  });
+
+  /**
+   * Entry `id` now holds `texts` (in `field`, as the store would store them) and the hash of its
+   * canonical JSON with one escape left out: what a fast path that missed that escape would hash.
+   * It must not pass.
+   */
+  function forgeUnescaped(s: AuditStore, id: number, field: 'user' | 'outcomeDesc' | 'before', text: string, which: number): boolean {
+    const { db } = s as unknown as { db: Database };
+    const r = dbToRow(db.exec(`SELECT ${ROW_COLUMNS.join(', ')} FROM entries WHERE id = ?`, [id])[0].values[0] as SqlValue[]);
+    (r as unknown as Record<string, string>)[field] = text;
+    const right = canonicalRow(r);
+    const quoted = JSON.stringify(text);
+    // The `which`-th escape of the text, unescaped.
+    let at = -1;
+    for (let k = 0, n = 0; k < quoted.length - 1; k++) {
+      if (quoted[k] !== '\\') continue;
+      if (n++ === which) {
+        at = k;
+        break;
+      }
+      k += quoted[k + 1] === 'u' ? 5 : 1;
+    }
+    if (at < 0) return false;
+    const esc = quoted[at + 1];
+    const raw = esc === 'u' ? String.fromCharCode(parseInt(quoted.slice(at + 2, at + 6), 16)) : ({ n: '\n', t: '\t', b: '\b', f: '\f', r: '\r' } as Record<string, string>)[esc] ?? esc;
+    const wrongQuoted = quoted.slice(0, at) + raw + quoted.slice(at + (esc === 'u' ? 6 : 2));
+    const i = right.indexOf(quoted);
+    assert.ok(i > 0);
+    const wrong = right.slice(0, i) + wrongQuoted + right.slice(i + quoted.length);
+    const column = field === 'user' ? 'user' : field === 'outcomeDesc' ? 'outcome_desc' : 'before_json';
+    const stored = field === 'user' ? text : packText(text);
+    if (field !== 'user') assert.ok(stored instanceof Uint8Array, 'the value is stored compressed');
+    s.unsafeExec('DROP TRIGGER IF EXISTS entries_no_update');
+    s.unsafeExec(`UPDATE entries SET ${column} = ?, hash = ? WHERE id = ?`, [stored, Buffer.from(sha256(wrong), 'hex'), id]);
+    return true;
+  }
+
+  it('does not pass an entry hashed with an escape left out, wherever it is', async () => {
+    const s = await AuditStore.open(path.join(dir, 'audit.db'), { watch: false, autoCheckpoint: false });
+    try {
+      const cases: { field: 'user' | 'outcomeDesc' | 'before'; text: string; which: number }[] = [];
+      for (const t of escapeTexts()) {
+        const n = [...t].filter((ch) => ch < ' ' || ch === '"' || ch === '\\').length;
+        for (const which of [0, n > 1 ? n - 1 : 0]) {
+          cases.push({ field: 'user', text: t, which });
+          cases.push({ field: 'outcomeDesc', text: t.repeat(Math.ceil(1100 / t.length)), which: which * 3 });
+          // Snapshots are JSON text: quotes and backslashes, no raw control characters.
+          if (!/[\u0000-\u001f]/.test(t)) cases.push({ field: 'before', text: JSON.stringify({ t: t.repeat(Math.ceil(1100 / t.length)) }), which: 1 + which * 5 });
+        }
+      }
+      await s.appendBatch(Array.from({ length: cases.length + 1 }, (_, i) => ({ user: 'u', action: 'UPDATED', entityName: 'n', entityId: String(i), outcomeDesc: 'd' })));
+      void s.size;
+      const { db, pages } = s as unknown as { db: Database; pages: PagedFile };
+      const forged = cases.map((c, i) => forgeUnescaped(s, i + 2, c.field, c.text, c.which));
+      assert.ok(forged.filter(Boolean).length > 400, `${forged.filter(Boolean).length} forged entries`);
+      const src = storeChain(db, pages, s.size);
+      cases.forEach((c, i) => {
+        const id = i + 2;
+        if (!forged[i]) return;
+        // From the entry's own link (the entry before it is forged too).
+        const prev = Buffer.from(s.unsafeExec('SELECT prev_hash FROM entries WHERE id = ?', [id])[0][0] as Uint8Array).toString('hex');
+        const r = src.scanner()!.scan(id, prev, undefined, id);
+        assert.equal(r.verified, id - 1, `${c.field} ${JSON.stringify(c.text.slice(0, 80))} (escape ${c.which}) passed`);
+        assert.equal(r.stopped?.why, 'its content does not match its hash');
+      });
+      assert.deepEqual(s.verify().firstBroken, { id: 2, reason: 'its content does not match its hash (the entry was changed)' });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('hands a damaged compressed value to the store’s reading, and agrees with it about bytes after the compressed data', async () => {
+    const s = await AuditStore.open(path.join(dir, 'audit.db'), { watch: false, autoCheckpoint: false });
+    try {
+      await s.appendBatch(Array.from({ length: 6 }, (_, i) => ({ user: 'u', action: 'UPDATED', entityName: 'n', entityId: String(i), before: { s: 'q"'.repeat(1000 + i) } })));
+      void s.size;
+      s.unsafeExec('DROP TRIGGER IF EXISTS entries_no_update');
+      // Bytes after the end of the DEFLATE data: zlib (and so the store) ignores them; so does the fast path.
+      s.unsafeExec("UPDATE entries SET before_json = CAST(before_json || x'00ff00ff' AS BLOB) WHERE id = 2");
+      // Cut short: the store reads a marker; the fast path stops there, on the entry after a good one.
+      s.unsafeExec('UPDATE entries SET before_json = substr(before_json, 1, length(before_json) - 5) WHERE id = 4');
+      const fast = fastScan(s);
+      assert.equal(fast.verified, 3, JSON.stringify(fast));
+      assert.equal(fast.stopped?.id, 4);
+      assert.equal(fast.stopped?.why, 'a damaged compressed value');
+      assert.deepEqual(s.verify().firstBroken, { id: 4, reason: 'its content does not match its hash (the entry was changed)' });
+      // And after that, later compressed values still read well (a fresh stream).
+      const { db, pages } = s as unknown as { db: Database; pages: PagedFile };
+      const src = storeChain(db, pages, s.size);
+      assert.deepEqual(src.scanner()!.scan(5, src.hashAt(4)!), { verified: 6, headHash: s.headHash });
     } finally {
       await s.close();
     }
