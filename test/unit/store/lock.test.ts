@@ -27,7 +27,7 @@ describe('store lock: our own pid', function () {
       const s = await AuditStore.open(file, { watch: false, lockTimeoutMs: 5000 });
       await s.append(sampleEntries()[0]);
       await s.close();
-      assert.ok(Date.now() - t < 1500, `took ${Date.now() - t} ms`);
+      assert.ok(Date.now() - t < 4000, `not after the 5 s lock timeout: took ${Date.now() - t} ms`);
       assert.ok(!fs.existsSync(lockFile));
     }
   });
