@@ -98,6 +98,23 @@ function readLine(): string {
   }
 }
 
+/**
+ * After the report: this process's only thread blocks on the channel until the host ends the
+ * process, or goes away (the channel's end). Nothing runs here any more, the bot's code included.
+ */
+function awaitEnd(): never {
+  for (;;) {
+    let n = 0;
+    try {
+      n = readSync(CHANNEL_FD, chunk, 0, chunk.length, null);
+    } catch (e) {
+      if (retryLater(e)) continue;
+      realExit(0);
+    }
+    if (n === 0) realExit(0);
+  }
+}
+
 // ---------------------------------------------------------------- bundles and source maps
 interface LoadedBundle {
   script: vm.Script;
@@ -524,8 +541,9 @@ async function execute(msg: RunMessage): Promise<void> {
     for (const p of run.pendingRpc.values()) p.reject(new Error('The run has ended'));
     if (current === run) current = undefined;
     report({ t: 'done', runId: msg.runId, ...d });
-    // One run per process: it ends here (the host kills what is left of its tree).
-    if (!rehearsing) realExit(0);
+    // One run per process: it ends here. Its thread waits for the host to kill it (once the run's
+    // entry is written: a process exiting on its own meanwhile slows that write down).
+    if (!rehearsing) awaitEnd();
   };
   run.finish = done;
 
