@@ -216,17 +216,26 @@ export class BotProcess {
       s.unref?.();
     }
     const channel = child.stdio[3] as Readable & { unref?: () => void; write?: (s: string) => boolean };
-    channel.setEncoding('utf8');
     channel.unref?.();
-    let pending = '';
+    // Lines are cut in the bytes (a newline byte is never part of a multi-byte UTF-8 character),
+    // each decoded once; the start of a line that spans chunks waits in `pending`.
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
     let gotReady = false;
-    channel.on('data', (chunk: string) => {
+    channel.on('data', (chunk: Buffer) => {
       if (this.violation) return;
-      pending += chunk;
+      let start = 0;
       let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
+      while ((nl = chunk.indexOf(10, start)) >= 0) {
+        let line: string;
+        if (pendingBytes === 0) line = chunk.toString('utf8', start, nl);
+        else {
+          pending.push(chunk.subarray(start, nl));
+          line = Buffer.concat(pending, pendingBytes + nl - start).toString('utf8');
+          pending = [];
+          pendingBytes = 0;
+        }
+        start = nl + 1;
         const p = parseWorkerLine(line);
         if (!p.ok) return this.violate(`it wrote ${p.reason}`);
         if (p.m.t === 'ready') {
@@ -242,7 +251,11 @@ export class BotProcess {
         }
         if (this.violation) return;
       }
-      if (pending.length > MAX_LINE_BYTES) this.violate(`it wrote a line longer than ${MAX_LINE_BYTES / MB} MB`);
+      if (start < chunk.length) {
+        pending.push(start === 0 ? chunk : chunk.subarray(start));
+        pendingBytes += chunk.length - start;
+      }
+      if (pendingBytes > MAX_LINE_BYTES) this.violate(`it wrote a line longer than ${MAX_LINE_BYTES / MB} MB`);
     });
     channel.on('error', () => undefined);
     this.send = (m) => {

@@ -16,7 +16,6 @@ import * as vm from 'node:vm';
 import { SourceMap, createRequire } from 'node:module';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { decodeMessage, encodeMessage, encodeReport, type DoneMessage, type RpcResultMessage, type RunMessage, type WireFailure, type WorkerToHost } from './protocol';
 import type { LogLevel } from './types';
 import { writeSearchDefinitions } from '../medplum/definitions';
@@ -74,18 +73,39 @@ function writeLine(line: string): void {
   }
 }
 
-const decoder = new StringDecoder('utf8');
 const chunk = Buffer.alloc(256 * 1024);
-let inbox = '';
-/** The next line from the host (blocks); the process ends when the host has gone. */
+const bufIndexOf = Buffer.prototype.indexOf;
+const bufToString = Buffer.prototype.toString;
+const bufConcat = Buffer.concat;
+const apply = Reflect.apply;
+/** Bytes read and not yet taken: chunk[head, tail). */
+let head = 0;
+let tail = 0;
+/**
+ * The next line from the host (blocks); the process ends when the host has gone. Lines are cut in
+ * the bytes (a newline byte is never part of a multi-byte UTF-8 character) and decoded once.
+ */
 function readLine(): string {
+  let parts: Buffer[] | undefined;
+  let partBytes = 0;
   for (;;) {
-    const nl = inbox.indexOf('\n');
-    if (nl >= 0) {
-      const line = inbox.slice(0, nl);
-      inbox = inbox.slice(nl + 1);
-      return line;
+    if (head < tail) {
+      const nl = apply(bufIndexOf, chunk, [10, head]) as number;
+      if (nl >= 0 && nl < tail) {
+        let line: string;
+        if (!parts) line = apply(bufToString, chunk, ['utf8', head, nl]) as string;
+        else {
+          parts.push(chunk.subarray(head, nl));
+          line = apply(bufToString, bufConcat(parts, partBytes + nl - head), ['utf8']) as string;
+        }
+        head = nl + 1;
+        return line;
+      }
+      // A line longer than what is here: keep its start (chunk is read into again).
+      (parts ??= []).push(bufferFrom(chunk.subarray(head, tail)));
+      partBytes += tail - head;
     }
+    head = tail = 0;
     let n = 0;
     try {
       n = readSync(CHANNEL_FD, chunk, 0, chunk.length, null);
@@ -94,7 +114,7 @@ function readLine(): string {
       realExit(70);
     }
     if (n === 0) realExit(70);
-    inbox += decoder.write(chunk.subarray(0, n));
+    tail = n;
   }
 }
 
