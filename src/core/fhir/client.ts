@@ -98,6 +98,7 @@ class LocalResponse {
 
 /** `fetch` for URLs under the local server's base URL: each request goes to the host. */
 export function makeLocalFetch(hostFetch: HostFetch, traceId: string, realFetch?: typeof fetch, lite = false): typeof fetch {
+  const traceparent = `00-${traceId.replace(/-/g, '').padEnd(32, '0').slice(0, 32)}-${'0'.repeat(15)}1-01`;
   return (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const req = input instanceof Request ? input : undefined;
     const url = req ? req.url : String(input);
@@ -112,7 +113,7 @@ export function makeLocalFetch(hostFetch: HostFetch, traceId: string, realFetch?
       for (const [k, v] of Object.entries(given as Record<string, string>)) if (v !== undefined) headers[k.toLowerCase()] = String(v);
     } else new Headers(given).forEach((v, k) => (headers[k] = v));
     headers['x-trace-id'] ??= traceId;
-    headers.traceparent ??= `00-${traceId.replace(/-/g, '').padEnd(32, '0').slice(0, 32)}-${'0'.repeat(15)}1-01`;
+    headers.traceparent ??= traceparent;
     const rawBody = init?.body ?? (req && req.body ? await req.arrayBuffer() : undefined);
     let body: string | Uint8Array | undefined;
     if (typeof rawBody === 'string') body = rawBody;
@@ -121,9 +122,10 @@ export function makeLocalFetch(hostFetch: HostFetch, traceId: string, realFetch?
       if (!headers['content-type'] && r.headers.get('content-type')) headers['content-type'] = r.headers.get('content-type')!;
       body = new Uint8Array(await r.arrayBuffer());
     }
-    const res = await hostFetch({ method: (init?.method ?? req?.method ?? 'GET').toUpperCase(), url, headers, body });
+    const method = (init?.method ?? req?.method ?? 'GET').toUpperCase();
+    const res = await hostFetch({ method, url, headers, body });
     const status = res.status;
-    const noBody = status === 204 || status === 304 || (init?.method ?? req?.method ?? 'GET').toUpperCase() === 'HEAD';
+    const noBody = status === 204 || status === 304 || method === 'HEAD';
     if (lite) return new LocalResponse(status, noBody ? undefined : res.body, res.headers, url) as unknown as Response;
     return new Response(noBody ? null : (res.body ?? null), { status, headers: res.headers });
   }) as typeof fetch;

@@ -12,23 +12,35 @@
 // poisoned module cache) reaches a later run.
 //
 // Speed. Starting a Node process and loading the worker (with @medplum/core, and a rehearsal run
-// of a built-in bot so the runner's own code is compiled) takes ≈ 290 ms here, so the pool keeps
-// one process started ahead per sandbox key (memory limit, workspace, opt-ins), blocked on its
-// channel until its one run arrives. The next one starts when that run is over (started at once,
-// it took the CPU from the run: 2 cores). Measured with bench/runner-bench.ts on this 2-core
-// machine while it was shared (load average 5–8; Node 20; trivial bot, bundle cached, call →
-// durable EXECUTED entry, the next process ready): p50 ≈ 41 ms, p95 ≈ 64 ms; a new bot's first run
-// (bundling included) ≈ 52 ms; a brand-new runner's first run ≈ 1.3 s. Of a warm run, about 10 ms
-// is the run and most of the rest is waiting for the killed process to be gone (exit and the
-// end of its pipes): the host waits for that so that anything it wrote before it died, such as
-// a second report, is still seen. Back-to-back runs are bounded by process start-up (≈ 3–5 runs/s,
-// against ≈ 600/s with the old pooled threads), and a bot's Medplum calls cost a host round trip
-// each over the pipe (crud_1000 ≈ 2.6 s against 0.87 s). Those are the price of the boundary; the
-// goals of ≤ 5 ms warm and ≤ 1 s for crud_1000 are not met. Numbers: bench/results/runner.json.
+// of a built-in bot that takes a real run's paths, so the runner's own code is compiled) takes
+// ≈ 300 ms here, so the pool keeps one process started ahead per sandbox key (memory limit,
+// workspace, opt-ins), with its run's context already made, blocked on its channel until its one
+// run arrives. The next one starts when that run is over (started at once, it took the CPU from
+// the run: 2 cores). A run's process is killed once the run's entry is written, not when its
+// report comes: after its report its one thread blocks on the channel (nothing runs), and a
+// process exiting meanwhile made the entry's fsync ≈ 3 ms slower. Measured with
+// bench/runner-bench.ts on this 2-core machine while it was shared (load average 3.5–5.7, other
+// engineers' builds and browsers; Node 20; medians of 3 runs): a warm run (trivial bot, bundle
+// cached, call → durable EXECUTED entry, the next process ready) p50 ≈ 10 ms (main before this:
+// ≈ 15 ms in the same conditions), p95 ≈ 18 ms; of it, ≈ 1 ms in the host before the run message, ≈ 0.7 ms for the process to wake,
+// ≈ 2.5 ms for the run in the process, ≈ 0.6 ms for the report to reach the host and ≈ 1–1.5 ms
+// for the entry's durable write; the rest is the machine's scheduling under load. A new bot's
+// first run (bundling included) ≈ 20 ms; a brand-new runner's first run ≈ 1 s. Back-to-back runs
+// are bounded by process start-up (≈ 4–5 runs/s, against ≈ 600/s with the old pooled threads).
+// A bot's Medplum calls cost a host round trip each over the pipe: crud_1000 (3,000 calls)
+// ≈ 2.0 s (main before this: ≈ 1.9 s in the same conditions, the same within the noise; 1.1–1.6 s
+// when the machine is quieter). Most of a
+// call is the local FHIR server's own work in the host and the log's background indexing between
+// calls; the channel and the client cost ≈ 0.2 ms a call (a host that answers at once does the
+// 3,000 calls in ≈ 0.7 s), two process switches included. The goals of ≤ 5 ms warm and ≤ 1 s for
+// crud_1000 are not met here. V8's code cache is not used: one made by the host is rejected in a
+// bot process, whose --max-old-space-size is part of V8's flags hash (and one made by a bot
+// process is never trusted). Numbers: bench/results/runner.json.
 //
 // The host trusts nothing the process says beyond its own run's report: see runner.ts (runIn)
 // and protocol.ts (parseWorkerLine). It ends a run's whole process tree at once (timeout, cancel,
-// over the memory limit, a protocol violation, or right after its report): the process is
+// over the memory limit, a protocol violation; after its report, once the run's entry is written,
+// or at once with child processes opted in): the process is
 // started in a process group (and session) of its own, killed with SIGKILL to the group, and
 // with the child-process opt-in, every process of its session or below it too (Linux /proc;
 // elsewhere the group only; Windows: taskkill /T /F).
@@ -216,17 +228,26 @@ export class BotProcess {
       s.unref?.();
     }
     const channel = child.stdio[3] as Readable & { unref?: () => void; write?: (s: string) => boolean };
-    channel.setEncoding('utf8');
     channel.unref?.();
-    let pending = '';
+    // Lines are cut in the bytes (a newline byte is never part of a multi-byte UTF-8 character),
+    // each decoded once; the start of a line that spans chunks waits in `pending`.
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
     let gotReady = false;
-    channel.on('data', (chunk: string) => {
+    channel.on('data', (chunk: Buffer) => {
       if (this.violation) return;
-      pending += chunk;
+      let start = 0;
       let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
+      while ((nl = chunk.indexOf(10, start)) >= 0) {
+        let line: string;
+        if (pendingBytes === 0) line = chunk.toString('utf8', start, nl);
+        else {
+          pending.push(chunk.subarray(start, nl));
+          line = Buffer.concat(pending, pendingBytes + nl - start).toString('utf8');
+          pending = [];
+          pendingBytes = 0;
+        }
+        start = nl + 1;
         const p = parseWorkerLine(line);
         if (!p.ok) return this.violate(`it wrote ${p.reason}`);
         if (p.m.t === 'ready') {
@@ -242,7 +263,11 @@ export class BotProcess {
         }
         if (this.violation) return;
       }
-      if (pending.length > MAX_LINE_BYTES) this.violate(`it wrote a line longer than ${MAX_LINE_BYTES / MB} MB`);
+      if (start < chunk.length) {
+        pending.push(start === 0 ? chunk : chunk.subarray(start));
+        pendingBytes += chunk.length - start;
+      }
+      if (pendingBytes > MAX_LINE_BYTES) this.violate(`it wrote a line longer than ${MAX_LINE_BYTES / MB} MB`);
     });
     channel.on('error', () => undefined);
     this.send = (m) => {

@@ -16,12 +16,11 @@ import * as vm from 'node:vm';
 import { SourceMap, createRequire } from 'node:module';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { decodeMessage, encodeMessage, encodeReport, type DoneMessage, type RpcResultMessage, type RunMessage, type WireFailure, type WorkerToHost } from './protocol';
 import type { LogLevel } from './types';
 import { writeSearchDefinitions } from '../medplum/definitions';
 import { createLocalClient, localClientClass, makeLocalFetch, type HostFetch } from '../fhir/client';
-import { ensureWebSocket, loadCore } from '../fhir/platform';
+import { LOCAL_BASE_URL, ensureWebSocket, loadCore } from '../fhir/platform';
 
 type Core = typeof import('@medplum/core');
 let coreModule: Core | undefined;
@@ -60,8 +59,8 @@ function send(m: WorkerToHost): void {
 }
 
 function writeLine(line: string): void {
-  if (rehearsing) return;
   const b = bufferFrom(line, 'utf8');
+  if (rehearsing) return;
   let off = 0;
   while (off < b.length) {
     try {
@@ -74,18 +73,39 @@ function writeLine(line: string): void {
   }
 }
 
-const decoder = new StringDecoder('utf8');
 const chunk = Buffer.alloc(256 * 1024);
-let inbox = '';
-/** The next line from the host (blocks); the process ends when the host has gone. */
+const bufIndexOf = Buffer.prototype.indexOf;
+const bufToString = Buffer.prototype.toString;
+const bufConcat = Buffer.concat;
+const apply = Reflect.apply;
+/** Bytes read and not yet taken: chunk[head, tail). */
+let head = 0;
+let tail = 0;
+/**
+ * The next line from the host (blocks); the process ends when the host has gone. Lines are cut in
+ * the bytes (a newline byte is never part of a multi-byte UTF-8 character) and decoded once.
+ */
 function readLine(): string {
+  let parts: Buffer[] | undefined;
+  let partBytes = 0;
   for (;;) {
-    const nl = inbox.indexOf('\n');
-    if (nl >= 0) {
-      const line = inbox.slice(0, nl);
-      inbox = inbox.slice(nl + 1);
-      return line;
+    if (head < tail) {
+      const nl = apply(bufIndexOf, chunk, [10, head]) as number;
+      if (nl >= 0 && nl < tail) {
+        let line: string;
+        if (!parts) line = apply(bufToString, chunk, ['utf8', head, nl]) as string;
+        else {
+          parts.push(chunk.subarray(head, nl));
+          line = apply(bufToString, bufConcat(parts, partBytes + nl - head), ['utf8']) as string;
+        }
+        head = nl + 1;
+        return line;
+      }
+      // A line longer than what is here: keep its start (chunk is read into again).
+      (parts ??= []).push(bufferFrom(chunk.subarray(head, tail)));
+      partBytes += tail - head;
     }
+    head = tail = 0;
     let n = 0;
     try {
       n = readSync(CHANNEL_FD, chunk, 0, chunk.length, null);
@@ -94,7 +114,24 @@ function readLine(): string {
       realExit(70);
     }
     if (n === 0) realExit(70);
-    inbox += decoder.write(chunk.subarray(0, n));
+    tail = n;
+  }
+}
+
+/**
+ * After the report: this process's only thread blocks on the channel until the host ends the
+ * process, or goes away (the channel's end). Nothing runs here any more, the bot's code included.
+ */
+function awaitEnd(): never {
+  for (;;) {
+    let n = 0;
+    try {
+      n = readSync(CHANNEL_FD, chunk, 0, chunk.length, null);
+    } catch (e) {
+      if (retryLater(e)) continue;
+      realExit(0);
+    }
+    if (n === 0) realExit(0);
   }
 }
 
@@ -358,7 +395,8 @@ function makeProcess(run: ActiveRun): Record<string, unknown> {
   };
   const p: Record<string, unknown> = {
     env: { NODE_ENV: 'production' },
-    argv: [process.execPath, run.msg.botPath],
+    // Its path is the run's: set when the run comes (a run's process and context are made ahead).
+    argv: [process.execPath],
     execArgv: [],
     platform: process.platform,
     arch: process.arch,
@@ -504,9 +542,10 @@ function buildEvent(run: ActiveRun, ctx: vm.Context): unknown {
   return event;
 }
 
-async function execute(msg: RunMessage): Promise<void> {
-  const run: ActiveRun = {
-    msg,
+/** A run without its message yet (it is made before the message comes, see `prepare`). */
+function newRun(): ActiveRun {
+  return {
+    msg: undefined as unknown as RunMessage,
     closed: false,
     timers: new Set(),
     immediates: new Set(),
@@ -514,6 +553,86 @@ async function execute(msg: RunMessage): Promise<void> {
     nextCallId: 1,
     stdoutBuf: { stdout: '', stderr: '' },
   };
+}
+
+/**
+ * What a run needs that its message does not change: its context with the bot's globals, its
+ * `process`, console and timers, its channel to the host. Made while the process waits for its
+ * run (before it says it is ready), so that the run itself does not pay for it.
+ */
+interface Prepared {
+  run: ActiveRun;
+  ctx: vm.Context;
+  proc: Record<string, unknown>;
+  hostFetch: HostFetch;
+}
+
+function prepare(run: ActiveRun): Prepared {
+  const proc = makeProcess(run);
+  // A call to the host: written on the channel, this process blocks until the reply's line has come.
+  const rpc: RpcCall = (method, args) =>
+    new Promise((resolve, reject) => {
+      if (run.closed) return reject(new Error('The run has ended'));
+      const runId = run.msg.runId;
+      const callId = run.nextCallId++;
+      send({ t: 'rpc', runId, callId, method, args });
+      for (;;) {
+        const reply = decodeMessage(rehearsing ? rehearsalReply(runId, callId, args) : readLine()) as RpcResultMessage;
+        if (reply?.t !== 'rpc-result' || reply.runId !== runId || reply.callId !== callId) continue;
+        if (reply.ok) resolve(reply.value);
+        else reject(rpcError(reply));
+        return;
+      }
+    });
+  // The bot's requests to the host's FHIR server.
+  const hostFetch: HostFetch = (req) => rpc('fetch', [req]) as ReturnType<HostFetch>;
+  const c = core();
+  const ctx = vm.createContext({
+    console: makeConsole(run),
+    process: proc,
+    ...makeTimers(run),
+    queueMicrotask,
+    Buffer,
+    URL,
+    URLSearchParams,
+    TextEncoder,
+    TextDecoder,
+    AbortController,
+    AbortSignal,
+    Event,
+    EventTarget,
+    MessageChannel,
+    // As Medplum's vmcontext: fetch (requests to the local server's base URL go to it; set when
+    // the run comes), the web streams and encoders, WebSocket, and @medplum/core's ContentType,
+    // Hl7Message and MedplumClient (ours: its fetch goes to the local server).
+    Headers: web.Headers,
+    Request: web.Request,
+    Response: web.Response,
+    FormData: web.FormData,
+    Blob,
+    structuredClone,
+    atob,
+    btoa,
+    crypto: web.crypto,
+    performance,
+    ReadableStream: web.ReadableStream,
+    WritableStream: web.WritableStream,
+    TransformStream: web.TransformStream,
+    TextEncoderStream: web.TextEncoderStream,
+    TextDecoderStream: web.TextDecoderStream,
+    WebSocket: ensureWebSocket(),
+    ContentType: c.ContentType,
+    Hl7Message: c.Hl7Message,
+    MedplumClient: localClientClass(c),
+  });
+  setGlobal.runInContext(ctx);
+  return { run, ctx, proc, hostFetch };
+}
+
+/** Runs `msg` (in what `prepared` made for it ahead, when given). */
+async function execute(msg: RunMessage, prepared?: Prepared): Promise<void> {
+  const run = prepared?.run ?? newRun();
+  run.msg = msg;
   current = run;
   const done = (d: Omit<DoneMessage, 't' | 'runId'>): void => {
     if (run.closed) return;
@@ -524,78 +643,23 @@ async function execute(msg: RunMessage): Promise<void> {
     for (const p of run.pendingRpc.values()) p.reject(new Error('The run has ended'));
     if (current === run) current = undefined;
     report({ t: 'done', runId: msg.runId, ...d });
-    // One run per process: it ends here (the host kills what is left of its tree).
-    if (!rehearsing) realExit(0);
+    // One run per process: it ends here. Its thread waits for the host to kill it (once the run's
+    // entry is written: a process exiting on its own meanwhile slows that write down).
+    if (!rehearsing) awaitEnd();
   };
   run.finish = done;
 
-  // Load: compile (cached per bundle hash), evaluate in a fresh context, find the handler.
+  // Load: the run's context (made ahead), compile, evaluate, find the handler.
   let handler: (medplum: unknown, event: unknown) => unknown;
-  const proc = makeProcess(run);
-  const requireFn = makeRequire(run, proc);
-  // A call to the host: written on the channel, this process blocks until the reply's line has come.
-  const rpc: RpcCall = (method, args) =>
-    new Promise((resolve, reject) => {
-      if (run.closed) return reject(new Error('The run has ended'));
-      const callId = run.nextCallId++;
-      send({ t: 'rpc', runId: msg.runId, callId, method, args });
-      for (;;) {
-        const reply = decodeMessage(readLine()) as RpcResultMessage;
-        if (reply?.t !== 'rpc-result' || reply.runId !== msg.runId || reply.callId !== callId) continue;
-        if (reply.ok) resolve(reply.value);
-        else reject(rpcError(reply));
-        return;
-      }
-    });
-  // The bot's requests to the host's FHIR server.
-  const hostFetch: HostFetch = (req) => rpc('fetch', [req]) as ReturnType<HostFetch>;
-  let ctx: vm.Context;
+  let p: Prepared;
   try {
+    p = prepared ?? prepare(run);
+    const requireFn = makeRequire(run, p.proc);
+    p.proc.argv = [process.execPath, msg.botPath];
+    p.ctx.require = requireFn;
+    p.ctx.fetch = makeLocalFetch(p.hostFetch, msg.event.traceId, web.fetch as typeof fetch);
     run.bundle = loadBundle(msg);
-    const timers = makeTimers(run);
-    const c = core();
-    ctx = vm.createContext({
-      console: makeConsole(run),
-      process: proc,
-      ...timers,
-      queueMicrotask,
-      Buffer,
-      URL,
-      URLSearchParams,
-      TextEncoder,
-      TextDecoder,
-      AbortController,
-      AbortSignal,
-      Event,
-      EventTarget,
-      MessageChannel,
-      // As Medplum's vmcontext: fetch (requests to the local server's base URL go to it), the
-      // web streams and encoders, WebSocket, and @medplum/core's ContentType, Hl7Message and
-      // MedplumClient (ours: its fetch goes to the local server).
-      fetch: makeLocalFetch(hostFetch, msg.event.traceId, web.fetch as typeof fetch),
-      Headers: web.Headers,
-      Request: web.Request,
-      Response: web.Response,
-      FormData: web.FormData,
-      Blob,
-      structuredClone,
-      atob,
-      btoa,
-      crypto: web.crypto,
-      performance,
-      ReadableStream: web.ReadableStream,
-      WritableStream: web.WritableStream,
-      TransformStream: web.TransformStream,
-      TextEncoderStream: web.TextEncoderStream,
-      TextDecoderStream: web.TextDecoderStream,
-      WebSocket: ensureWebSocket(),
-      ContentType: c.ContentType,
-      Hl7Message: c.Hl7Message,
-      MedplumClient: localClientClass(c),
-      require: requireFn,
-    });
-    setGlobal.runInContext(ctx);
-    const fn = run.bundle.script.runInContext(ctx) as (...a: unknown[]) => void;
+    const fn = run.bundle.script.runInContext(p.ctx) as (...a: unknown[]) => void;
     const mod: { exports: Record<string, unknown> } = { exports: {} };
     fn.call(mod.exports, mod.exports, requireFn, mod, msg.botPath, path.dirname(msg.botPath));
     const exp = mod.exports as { handler?: unknown; default?: { handler?: unknown } | ((...a: unknown[]) => unknown) };
@@ -615,8 +679,8 @@ async function execute(msg: RunMessage): Promise<void> {
 
   // Run.
   try {
-    const medplum = createLocalClient(core(), hostFetch, { traceId: msg.event.traceId, defaultHeaders: msg.event.defaultHeaders });
-    const event = buildEvent(run, ctx);
+    const medplum = createLocalClient(core(), p.hostFetch, { traceId: msg.event.traceId, defaultHeaders: msg.event.defaultHeaders });
+    const event = buildEvent(run, p.ctx);
     const result = await handler(medplum, event);
     // Let unhandled rejections of this run surface before it is reported as done.
     await new Promise((r) => setImmediate(r));
@@ -721,34 +785,100 @@ if (process.argv[2] === '--bot-audit-sandbox') {
     process.stderr.write(`The bot sandbox could not start: ${(e as Error).message}\n`);
     realExit(78);
   }
-  // A rehearsal: a run of a built-in bot (no bot code), so that this process's first real run does
-  // not pay for compiling the runner's own code paths (the context, the console, the MedplumClient).
-  // Then "ready", and the process blocks on its channel until its run comes.
+  // A rehearsal: a run of a built-in bot (no bot code) that takes the paths a real run takes (its
+  // message decoded, a context made ahead, the bundle compiled, console output,
+  // Medplum calls through the client and the channel's encoding, answered here, the sealed
+  // report encoded), so that this process's real run does not pay for compiling the runner's own
+  // code on first use. Then the real run's context is made, "ready", and the process blocks on
+  // its channel until its run comes.
+  rehearsing = true;
+  let rehearsal: RunMessage | undefined;
+  try {
+    rehearsal = parseRun(encodeMessage(rehearsalMessage()).slice(0, -1));
+  } catch {
+    rehearsal = undefined;
+  }
   const ready = (): void => {
     rehearsing = false;
+    runSeal = '';
     current = undefined;
+    let next: Prepared | undefined;
+    try {
+      next = prepare(newRun());
+    } catch {
+      next = undefined; // made with the run instead, where a failure is the run's
+    }
     send({ t: 'ready' });
-    takeRun();
+    takeRun(next);
   };
-  rehearsing = true;
-  execute({
+  if (!rehearsal) ready();
+  else
+    execute(rehearsal).then(
+      () => setImmediate(ready),
+      () => setImmediate(ready),
+    );
+}
+
+/** The rehearsal's run message. */
+function rehearsalMessage(): RunMessage {
+  const code =
+    'exports.handler = async (medplum, event) => {\n' +
+    '  console.log("x", event.input, [1, "two"], new Error("e").message);\n' +
+    '  for (let i = 0; i < 3; i++) {\n' +
+    '    const p = await medplum.createResource({ resourceType: "Patient", name: [{ family: "R" + i }] });\n' +
+    '    await medplum.readResource("Patient", p.id);\n' +
+    '    await medplum.updateResource({ ...p, active: true });\n' +
+    '    await medplum.searchResources("Patient", "name=R");\n' +
+    '    await medplum.deleteResource("Patient", p.id);\n' +
+    '  }\n' +
+    '  return { ok: typeof medplum.readResource, n: event.input.a };\n' +
+    '};';
+  return {
     t: 'run',
     runId: 'rehearsal',
     hash: '0000000000000000',
-    code: 'exports.handler = async (medplum, event) => { console.log("x", event.input); return { ok: typeof medplum.readResource }; };',
+    code,
     botPath: path.join(process.cwd(), 'rehearsal.js'),
     root: process.cwd(),
     tmpDir: process.cwd(),
     seal: 'rehearsal',
-    event: { bot: { reference: 'Bot/rehearsal' }, contentType: 'application/json', input: { kind: 'json', text: '{"a":1}' }, secrets: {}, traceId: 'rehearsal', baseUrl: 'https://medplum.bot-audit.invalid/', defaultHeaders: {} },
-  } as RunMessage).then(
-    () => setImmediate(ready),
-    () => setImmediate(ready),
-  );
+    event: {
+      bot: { reference: 'Bot/rehearsal', display: 'rehearsal' },
+      contentType: 'application/json',
+      input: { kind: 'json', text: '{"a":1}' },
+      secrets: {},
+      traceId: '00000000-0000-4000-8000-000000000000',
+      requester: { reference: 'Practitioner/rehearsal', display: 'rehearsal' },
+      headers: {},
+      baseUrl: LOCAL_BASE_URL,
+      defaultHeaders: {},
+    },
+  };
 }
 
-function takeRun(): void {
-  const line = readLine();
+/** The host's answer to a request of the rehearsal, as its line (no host is asked). */
+function rehearsalReply(runId: string, callId: number, args: unknown[]): string {
+  const req = (args[0] ?? {}) as { method?: string; url?: string; body?: unknown };
+  const resource = { resourceType: 'Patient', id: 'rehearsal', meta: { versionId: String(callId), lastUpdated: new Date().toISOString() } };
+  let status = 200;
+  let body: string;
+  if (req.method === 'POST' || req.method === 'PUT') {
+    body = JSON.stringify({ ...(typeof req.body === 'string' ? (JSON.parse(req.body) as object) : {}), ...resource });
+    if (req.method === 'POST') status = 201;
+  } else if (req.method === 'DELETE') {
+    body = JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', details: { text: 'Deleted' } }] });
+  } else if (req.url?.includes('?')) {
+    body = JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: [{ fullUrl: `${LOCAL_BASE_URL}fhir/R4/Patient/rehearsal`, resource }] });
+  } else {
+    body = JSON.stringify(resource);
+  }
+  const headers = { 'content-type': 'application/fhir+json; charset=utf-8', etag: `W/"${callId}"` };
+  const line = encodeMessage({ t: 'rpc-result', runId, callId, ok: true, value: { status, headers, body } });
+  return line.slice(0, -1);
+}
+
+/** A run message from its line; the process ends when it is none. Takes its seal (kept here only). */
+function parseRun(line: string): RunMessage {
   let msg: RunMessage | undefined;
   try {
     msg = decodeMessage(line) as RunMessage;
@@ -758,9 +888,14 @@ function takeRun(): void {
   if (msg?.t !== 'run' || typeof msg.seal !== 'string' || !msg.seal) realExit(2);
   runSeal = msg!.seal;
   msg!.seal = '';
+  return msg!;
+}
+
+function takeRun(prepared: Prepared | undefined): void {
+  const msg = parseRun(readLine());
   // A bot that awaits forever keeps its process until the host's timeout (as in Medplum), not until its event loop is empty.
   setInterval(() => undefined, 1 << 30);
-  void execute(msg!);
+  void execute(msg, prepared);
 }
 
 if (process.argv[2] === '--bot-audit-sandbox') {
