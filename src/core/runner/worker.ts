@@ -105,16 +105,23 @@ function readLine(): string {
       (parts ??= []).push(bufferFrom(chunk.subarray(head, tail)));
       partBytes += tail - head;
     }
-    head = tail = 0;
+    head = 0;
+    tail = readChannel(70);
+  }
+}
+
+/** Reads what the host sent into `chunk` (blocks); the process ends with `endCode` once the host has gone. */
+function readChannel(endCode: number): number {
+  for (;;) {
     let n = 0;
     try {
       n = readSync(CHANNEL_FD, chunk, 0, chunk.length, null);
     } catch (e) {
       if (retryLater(e)) continue;
-      realExit(70);
+      realExit(endCode);
     }
-    if (n === 0) realExit(70);
-    tail = n;
+    if (n === 0) realExit(endCode);
+    return n;
   }
 }
 
@@ -123,16 +130,7 @@ function readLine(): string {
  * process, or goes away (the channel's end). Nothing runs here any more, the bot's code included.
  */
 function awaitEnd(): never {
-  for (;;) {
-    let n = 0;
-    try {
-      n = readSync(CHANNEL_FD, chunk, 0, chunk.length, null);
-    } catch (e) {
-      if (retryLater(e)) continue;
-      realExit(0);
-    }
-    if (n === 0) realExit(0);
-  }
+  for (;;) readChannel(0);
 }
 
 // ---------------------------------------------------------------- bundles and source maps

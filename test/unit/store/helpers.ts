@@ -132,17 +132,8 @@ export function startChild(name: string, args: string[]): Child {
   };
 }
 
-/** A small deterministic PRNG (mulberry32), so that every run flips the same bytes. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG (the benchmark's mulberry32), so that every run flips the same bytes. */
+export { rng as prng } from '../../../bench/data';
 
 /** Flips `n` bytes of `buf` at random places (each XORed with a non-zero value). */
 export function flip(buf: Buffer, rand: () => number, n = 4): number[] {
