@@ -79,7 +79,7 @@ export class ChainScanner {
   private chunkBytes = CHUNK;
   // The hashed keys in canonical order: `,"key":` as bytes, the column's position in the stored
   // record (-1: the rowid, for `id`), and its kind.
-  private readonly fieldKeys: Uint8Array[];
+  private readonly fieldKeys: Key[];
   private readonly fieldCols: Int32Array;
   private readonly fieldKinds: Uint8Array;
   private readonly hashCol: number;
@@ -89,11 +89,12 @@ export class ChainScanner {
   private offs = new Float64Array(32);
   private nCols = 0;
   private out = Buffer.allocUnsafe(64 << 10);
-  private payload = aligned(64 << 10);
-  private payloadW = words(this.payload);
+  private outV = view(this.out);
+  private payload = Buffer.allocUnsafe(64 << 10);
+  private payloadV = view(this.payload);
   /** Inflated values are written here (see `inflate`). */
-  private inflated = aligned(64 << 10);
-  private inflatedW = words(this.inflated);
+  private inflated = Buffer.allocUnsafe(64 << 10);
+  private inflatedV = view(this.inflated);
   /** The hash of the entry before the next one, as 32 latin1 characters ('' when not a hash). */
   private prev = '';
 
@@ -112,7 +113,7 @@ export class ChainScanner {
     if (((head[56] << 24) | (head[57] << 16) | (head[58] << 8) | head[59]) !== 1) throw new Unsupported('the text encoding is not UTF-8');
     this.pageCount = Math.floor(fileSize / this.pageSize);
     const colOf = (name: string) => columns.indexOf(name);
-    this.fieldKeys = HASHED_KEYS.map((k) => new Uint8Array(Buffer.from(`,"${k}":`, 'latin1')));
+    this.fieldKeys = HASHED_KEYS.map((k) => keyOf(`"${k}":`));
     this.fieldCols = Int32Array.from(HASHED_KEYS, (k) => {
       const column = ROW_COLUMNS[ROW_FIELDS.indexOf(k)];
       const col = k === 'id' ? -1 : colOf(column);
@@ -124,8 +125,8 @@ export class ChainScanner {
     );
     if (columns[0] !== 'id') throw new Unsupported('id is not the first column');
     this.hashCol = colOf('hash');
-    this.leafBuf = aligned(this.pageSize);
-    this.leafW = words(this.leafBuf);
+    this.leafBuf = Buffer.alloc(this.pageSize);
+    this.leafV = view(this.leafBuf);
     this.prevCol = colOf('prev_hash');
   }
 
@@ -234,7 +235,7 @@ export class ChainScanner {
   private batchIds = new Float64Array(1024);
   private batchLen = 0;
   private leafBuf: Buffer;
-  private leafW: Int32Array;
+  private leafV: DataView;
   private cellPtrs = new Int32Array(1024);
 
   /** Takes a leaf page's cells (checked after, in `check`); returns their number. */
@@ -271,12 +272,12 @@ export class ChainScanner {
     const U = this.usable;
     const X = U - 35;
     let rec: Buffer;
-    let recW: Int32Array;
+    let recV: DataView;
     let base: number;
     if (size <= X) {
       if (local + size > U) throw new Unsupported('a record runs past its page');
       rec = page;
-      recW = this.leafW;
+      recV = this.leafV;
       base = local;
     } else {
       const M = Math.floor(((U - 12) * 32) / 255) - 23;
@@ -284,11 +285,11 @@ export class ChainScanner {
       const here = K <= X ? K : M;
       if (local + here + 4 > U) throw new Unsupported('a record runs past its page');
       if (this.payload.length < size) {
-        this.payload = aligned(Math.max(size, this.payload.length * 2));
-        this.payloadW = words(this.payload);
+        this.payload = Buffer.allocUnsafe(Math.max(size, this.payload.length * 2));
+        this.payloadV = view(this.payload);
       }
       rec = this.payload;
-      recW = this.payloadW;
+      recV = this.payloadV;
       base = 0;
       rec.set(page.subarray(local, local + here), 0);
       let got = here;
@@ -304,7 +305,7 @@ export class ChainScanner {
       }
     }
     this.parseRecord(rec, base, size);
-    return this.hashAndLink(rec, recW, rowid, size);
+    return this.hashAndLink(rec, recV, rowid, size);
   }
 
   /** Reads the record header: each column's serial type and the offset of its value. */
@@ -312,45 +313,49 @@ export class ChainScanner {
     const hdrLen = varint(rec, base);
     const h = vlen;
     if (hdrLen > size || hdrLen < h) throw new Unsupported('a damaged record header');
+    const end = base + hdrLen;
+    if (hdrLen - h > this.types.length) {
+      this.types = new Float64Array(2 * (hdrLen - h));
+      this.offs = new Float64Array(2 * (hdrLen - h));
+    }
+    const { types, offs } = this;
     let pos = base + h;
-    let off = base + hdrLen;
+    let off = end;
     let n = 0;
-    while (pos < base + hdrLen) {
-      const t = varint(rec, pos);
-      pos += vlen;
-      if (n === this.types.length) {
-        const grow = (a: Float64Array) => {
-          const b = new Float64Array(a.length * 2);
-          b.set(a);
-          return b;
-        };
-        this.types = grow(this.types);
-        this.offs = grow(this.offs);
+    while (pos < end) {
+      // Serial types below 128 (NULL, numbers, text and BLOBs up to 57 bytes) take one byte.
+      let t = rec[pos];
+      if (t < 0x80) pos++;
+      else {
+        t = varint(rec, pos);
+        pos += vlen;
       }
-      this.types[n] = t;
-      this.offs[n] = off;
-      off += serialLength(t);
+      types[n] = t;
+      offs[n] = off;
+      off += t >= 12 && t < 0x7fffffff ? (t - 12) >> 1 : serialLength(t);
       n++;
     }
     if (off > base + size) throw new Unsupported('a record longer than its payload');
     this.nCols = n;
   }
 
-  /** Room for `n` more bytes at `o` in the output buffer (grown, keeping what is written). */
+  /** Room for `n` more bytes at `o` in the output buffer (grown, keeping what is written; see outV). */
   private reserve(o: number, n: number): Buffer {
     if (o + n > this.out.length) {
       const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, o + n));
       this.out.copy(bigger, 0, 0, o);
       this.out = bigger;
+      this.outV = view(bigger);
     }
     return this.out;
   }
 
   /** Writes the canonical JSON of the current record (`size` bytes), hashes it and checks its links. */
-  private hashAndLink(rec: Buffer, recW: Int32Array, rowid: number, size: number): string | undefined {
+  private hashAndLink(rec: Buffer, recV: DataView, rowid: number, size: number): string | undefined {
     // Every value takes at most 6 bytes of JSON per stored byte (\u00XX), and the keys ~400 bytes;
-    // only a decompressed value needs more room.
+    // only a decompressed value needs more room. (A key's last word may pass its end by 3 bytes.)
     let out = this.reserve(0, 1024 + 6 * size);
+    let outV = this.outV;
     let o = 0;
     out[o++] = 0x7b; // {
     let first = 1;
@@ -358,7 +363,7 @@ export class ChainScanner {
     for (let fi = 0; fi < cols.length; fi++) {
       const col = cols[fi];
       if (col === -1) {
-        o = writeKey(out, o, keys[fi], first);
+        o = writeKey(outV, o, keys[fi], first);
         o = writeDigits(out, o, rowid);
         first = 0;
         continue;
@@ -366,29 +371,30 @@ export class ChainScanner {
       const t = col < nCols ? types[col] : 0;
       if (t === 0) continue; // NULL, or a column added after this row was written: absent
       const at = offs[col];
-      o = writeKey(out, o, keys[fi], first);
+      o = writeKey(outV, o, keys[fi], first);
       first = 0;
       if (t >= 13 && (t & 1) === 1) {
-        o = writeJsonString(rec, recW, at, at + (t - 13) / 2, out, o);
+        o = writeJsonString(rec, recV, at, at + (t - 13) / 2, out, outV, o);
       } else if (t >= 12) {
         const len = (t - 12) / 2;
         const kind = kinds[fi];
         if (kind === Kind.Hex || (kind === Kind.Uuid && len !== 16)) {
           out[o++] = 0x22;
-          o = writeHex(rec, at, at + len, out, o);
+          o = writeHex(rec, at, at + len, out, outV, o);
           out[o++] = 0x22;
         } else if (kind === Kind.Uuid) {
           out[o++] = 0x22;
-          o = writeHex(rec, at, at + 4, out, o);
+          o = writeHex(rec, at, at + 4, out, outV, o);
           for (const [s, e] of UUID_GROUPS) {
             out[o++] = 0x2d;
-            o = writeHex(rec, at + s, at + e, out, o);
+            o = writeHex(rec, at + s, at + e, out, outV, o);
           }
           out[o++] = 0x22;
         } else if (kind === Kind.Packed && len > 1 && rec[at] === 1) {
           const n = this.inflate(rec, at + 1, at + len);
           out = this.reserve(o, 1024 + 6 * (size + n));
-          o = writeJsonString(this.inflated, this.inflatedW, 0, n, out, o);
+          outV = this.outV;
+          o = writeJsonString(this.inflated, this.inflatedV, 0, n, out, outV, o);
         } else throw new Unsupported('a BLOB where text is expected');
       } else if (t >= 1 && t <= 6) {
         o = writeDigits(out, o, readInt(rec, at, t));
@@ -478,10 +484,10 @@ export class ChainScanner {
     if (used + n <= this.inflated.length) return;
     const size = Math.max(used + n, this.inflated.length * 2);
     if (size > MAX_INFLATED) throw new Unsupported('a compressed value too large to check here');
-    const bigger = aligned(size);
+    const bigger = Buffer.allocUnsafe(size);
     this.inflated.copy(bigger, 0, 0, used);
     this.inflated = bigger;
-    this.inflatedW = words(bigger);
+    this.inflatedV = view(bigger);
   }
 
   private closeZlib(): void {
@@ -534,16 +540,29 @@ function inflater(): Inflater | null {
   }
 }
 
-/** A buffer of `n` bytes (rounded up to whole words) at the start of its own memory. */
-function aligned(n: number): Buffer {
-  return Buffer.from(new ArrayBuffer((n + 3) & ~3));
+/**
+ * A buffer's bytes as a DataView: JSON is copied 4 bytes at a time through it, at any offset
+ * (TurboFan compiles its getInt32 and setInt32 to single loads and stores).
+ */
+function view(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
-/** The 32-bit words of a buffer made by `aligned`. */
-function words(b: Buffer): Int32Array {
-  return new Int32Array(b.buffer, b.byteOffset, b.byteLength >> 2);
+/** A key of the canonical JSON (`"key":`), after a comma or not, as little-endian 32-bit words. */
+interface Key {
+  /** `"key":` and `,"key":`, each as words (the last one padded) and its length in bytes. */
+  words: [Int32Array, Int32Array];
+  length: [number, number];
 }
 
+function keyOf(text: string): Key {
+  const asWords = (t: string) => {
+    const b = Buffer.alloc((t.length + 3) & ~3);
+    b.write(t, 'latin1');
+    return Int32Array.from({ length: b.length / 4 }, (_, i) => b.readInt32LE(4 * i));
+  };
+  return { words: [asWords(`,${text}`), asWords(text)], length: [text.length + 1, text.length] };
+}
 const HEX64 = /^[0-9a-f]{64}$/;
 
 const UUID_GROUPS: [number, number][] = [
@@ -597,11 +616,11 @@ function readInt(b: Uint8Array, p: number, t: number): number {
   return v;
 }
 
-/** `,"key":` (without its comma when `first` is 1). */
-function writeKey(out: Uint8Array, o: number, key: Uint8Array, first: number): number {
-  // A loop: keys are a dozen bytes, less than the cost of a call to TypedArray.prototype.set.
-  for (let i = first; i < key.length; i++) out[o++] = key[i];
-  return o;
+/** `,"key":` (without its comma when `first` is 1), a word at a time: up to 3 bytes past it are written too. */
+function writeKey(outV: DataView, o: number, key: Key, first: number): number {
+  const w = key.words[first];
+  for (let i = 0; i < w.length; i++) outV.setInt32(o + 4 * i, w[i], true);
+  return o + key.length[first];
 }
 
 /** An integer (|n| < 2^53) in decimal, as JSON.stringify writes it: in 32-bit parts of 9 digits. */
@@ -634,10 +653,17 @@ function writeUint(out: Uint8Array, o: number, n: number): number {
   return o + d;
 }
 
-function writeHex(src: Uint8Array, s: number, e: number, out: Uint8Array, o: number): number {
-  for (let i = s; i < e; i++) {
-    out[o++] = HEX[src[i] >> 4];
-    out[o++] = HEX[src[i] & 15];
+/** Each byte's two hex digits, as a little-endian 16-bit word. */
+const HEX2 = Uint16Array.from({ length: 256 }, (_, b) => HEX[b >> 4] | (HEX[b & 15] << 8));
+
+/** The bytes `src[s, e)` in hex: two bytes (four digits) at a time. */
+function writeHex(src: Uint8Array, s: number, e: number, out: Uint8Array, outV: DataView, o: number): number {
+  let i = s;
+  for (; i + 2 <= e; i += 2, o += 4) outV.setInt32(o, HEX2[src[i]] | (HEX2[src[i + 1]] << 16), true);
+  if (i < e) {
+    const h = HEX2[src[i]];
+    out[o++] = h & 0xff;
+    out[o++] = h >> 8;
   }
   return o;
 }
@@ -653,56 +679,53 @@ ESCAPE[13] = 0x72; // \r
 ESCAPE[0x22] = 0x22; // \"
 ESCAPE[0x5c] = 0x5c; // \\
 
-/** A stretch of text longer than this is copied with TypedArray.prototype.set, a shorter one byte by byte. */
-const COPY_NATIVE = 48;
-
 /**
- * The first byte in `src[i, e)` that JSON.stringify escapes, or `e`. Four bytes at a time where they
- * are aligned: `w` has a byte below 0x20, or a `"` (0x22) or `\\` (0x5c), exactly when the classic
- * "has a byte less than n" test (n = 0x20, and n = 1 on w XOR the byte repeated) finds one; the
- * bytes of such a word are then looked at one by one. `srcW` is `src`'s memory as 32-bit words
- * (`src` starts at offset 0 of it).
+ * Whether one of the 4 bytes of `w` is one that JSON.stringify escapes: below 0x20, or a `"` (0x22)
+ * or `\\` (0x5c). The classic "has a byte less than n" test, with n = 0x20 on w, and n = 1 on w XOR
+ * each of the two bytes repeated.
  */
-function nextEscape(src: Uint8Array, srcW: Int32Array, i: number, e: number): number {
-  while (i < e && (i & 3) !== 0) {
-    if (ESCAPE[src[i]] !== 0) return i;
-    i++;
-  }
-  while (i + 4 <= e) {
-    const w = srcW[i >> 2];
-    const q = w ^ 0x22222222;
-    const b = w ^ 0x5c5c5c5c;
-    if ((((w - 0x20202020) & ~w) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b)) & 0x80808080) break;
-    i += 4;
-  }
-  while (i < e) {
-    if (ESCAPE[src[i]] !== 0) return i;
-    i++;
-  }
-  return e;
+function hasEscape(w: number): boolean {
+  const q = w ^ 0x22222222;
+  const b = w ^ 0x5c5c5c5c;
+  return ((((w - 0x20202020) & ~w) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b)) & 0x80808080) !== 0;
 }
 
 /**
  * UTF-8 text as JSON.stringify writes the string it decodes to: quoted, with `"` and `\\` escaped,
  * control characters as \\b \\t \\n \\f \\r or \\u00XX, every other character as it is: byte by byte,
  * UTF-8 sequences unchanged. (Bytes that are not UTF-8 come out as they are, where the store's
- * reading has U+FFFD: such an entry's hash cannot match, and the exact path decides.) The stretches
- * between escapes are found a word at a time (`nextEscape`) and copied whole.
+ * reading has U+FFFD: such an entry's hash cannot match, and the exact path decides.) Stretches
+ * without an escape are copied 8 and 4 bytes at a time (`srcV`, `outV`: the buffers' DataViews).
  */
-function writeJsonString(src: Uint8Array, srcW: Int32Array, s: number, e: number, out: Uint8Array, o: number): number {
+function writeJsonString(src: Uint8Array, srcV: DataView, s: number, e: number, out: Uint8Array, outV: DataView, o: number): number {
   out[o++] = 0x22;
   let i = s;
-  for (;;) {
-    const j = nextEscape(src, srcW, i, e);
-    if (j - i > COPY_NATIVE) {
-      out.set(new Uint8Array(src.buffer, src.byteOffset + i, j - i), o);
-      o += j - i;
-    } else {
-      for (let k = i; k < j; k++) out[o++] = src[k];
+  while (i < e) {
+    while (i + 8 <= e) {
+      const w = srcV.getInt32(i, true);
+      const v = srcV.getInt32(i + 4, true);
+      if (hasEscape(w) || hasEscape(v)) break;
+      outV.setInt32(o, w, true);
+      outV.setInt32(o + 4, v, true);
+      o += 8;
+      i += 8;
     }
-    if (j >= e) break;
-    const c = src[j];
+    if (i >= e) break;
+    if (i + 4 <= e) {
+      const w = srcV.getInt32(i, true);
+      if (!hasEscape(w)) {
+        outV.setInt32(o, w, true);
+        o += 4;
+        i += 4;
+        continue;
+      }
+    }
+    const c = src[i++];
     const x = ESCAPE[c];
+    if (x === 0) {
+      out[o++] = c;
+      continue;
+    }
     out[o++] = 0x5c;
     out[o++] = x;
     if (x === 0x75) {
@@ -711,7 +734,6 @@ function writeJsonString(src: Uint8Array, srcW: Int32Array, s: number, e: number
       out[o++] = HEX[c >> 4];
       out[o++] = HEX[c & 15];
     }
-    i = j + 1;
   }
   out[o++] = 0x22;
   return o;
@@ -719,10 +741,10 @@ function writeJsonString(src: Uint8Array, srcW: Int32Array, s: number, e: number
 
 /** `text` written by writeJsonString from offset `at` of a buffer (for tests: every alignment). */
 export function jsonStringOf(text: Uint8Array, at = 0): Buffer {
-  const src = aligned(at + text.length);
+  const src = Buffer.alloc(at + text.length);
   src.set(text, at);
-  const out = Buffer.alloc(6 * text.length + 2);
-  return out.subarray(0, writeJsonString(src, words(src), at, at + text.length, out, 0));
+  const out = Buffer.alloc(6 * text.length + 8);
+  return out.subarray(0, writeJsonString(src, view(src), at, at + text.length, out, view(out), 0));
 }
 
 // ---------------------------------------------------------------- the verification
@@ -855,15 +877,22 @@ export function verifyChain(src: ChainSource, opts: VerifyOptions, witness?: Wit
 /** Below this many entries to check, a worker thread costs more than it saves. */
 const PARALLEL_MIN = 100_000;
 
-/** One part of the table for a worker thread (see verifyWorker.ts). */
+/** A part of the table: entries start..end, entry start-1 having the stored hash `prev`. */
+export interface Part {
+  start: number;
+  end: number;
+  prev: string;
+}
+
+/** What a worker thread is given (see verifyWorker.ts). */
 export interface WorkerJob {
   pages: SharedPages;
   columns: string[];
   root: number;
-  start: number;
-  end: number;
-  prev: string;
-  /** Int32 [0]: 0 running, 1 done, 2 failed; [1]: 1 once the worker runs. Float64 at 8: entries verified, last ID reached. At 24: the head hash (32 bytes). */
+  parts: Part[];
+  /** The part this worker starts with; then it takes the next part no thread has taken (see Board). */
+  own: number;
+  /** The Board's memory. */
   shared: SharedArrayBuffer;
 }
 
@@ -873,16 +902,132 @@ export interface ParallelJob {
   threads: number;
   /** Fewer entries to check than this, and this thread checks them alone. */
   minEntries: number;
+  /** Entries per part (default PART_ENTRIES). */
+  partEntries?: number;
   pages: SharedPages;
   columns: string[];
   root: number;
 }
 
+/** Entries per part: small enough that the threads finish within a part's time of each other. */
+const PART_ENTRIES = 25_000;
+const MAX_PARTS = 64;
+
+const enum PartState {
+  Free = 0,
+  Taken = 1,
+  Done = 2,
+  Failed = 3,
+}
+
 /**
- * The fast path over entries from..total, split by ID between this thread and worker threads when
- * there are many: each part is checked from the stored hash of the entry before it, which the part
- * before checks against that entry's content, so the parts chain as one. Undefined when there is no
- * fast path. Synchronous: this thread waits for the workers with Atomics.wait.
+ * The parts' state in shared memory, for the threads that check them: each thread starts with a part
+ * of its own (thread i with part i), then takes the next free part in order until none is left, so a
+ * thread that starts late or runs slowly checks fewer. A part is taken by swapping its state from
+ * Free to Taken, so no two threads check one part.
+ */
+export class Board {
+  /** [0]: the next part to hand out. */
+  private readonly next: Int32Array;
+  private readonly states: Int32Array;
+  private readonly verified: Float64Array;
+  /** The last ID each part's check reached (progress). */
+  readonly reached: Float64Array;
+  private readonly heads: Uint8Array;
+
+  static bytes(parts: number): number {
+    return 8 + 8 * Math.ceil(parts / 2) + 16 * parts + 32 * parts;
+  }
+
+  constructor(
+    readonly shared: SharedArrayBuffer,
+    readonly parts: readonly Part[],
+  ) {
+    const n = parts.length;
+    this.next = new Int32Array(shared, 0, 2);
+    this.states = new Int32Array(shared, 8, n);
+    const f = 8 + 8 * Math.ceil(n / 2);
+    this.verified = new Float64Array(shared, f, n);
+    this.reached = new Float64Array(shared, f + 8 * n, n);
+    this.heads = new Uint8Array(shared, f + 16 * n, 32 * n);
+  }
+
+  /** Hands out the parts after the threads' own ones (`first` of them). */
+  start(first: number): void {
+    Atomics.store(this.next, 0, first);
+  }
+
+  /** Takes part `i` for this thread; false when another has it. */
+  take(i: number): boolean {
+    return Atomics.compareExchange(this.states, i, PartState.Free, PartState.Taken) === PartState.Free;
+  }
+
+  /** The next free part this thread takes, or -1 when all are handed out. */
+  takeNext(): number {
+    for (;;) {
+      const i = Atomics.add(this.next, 0, 1);
+      if (i >= this.parts.length) return -1;
+      if (this.take(i)) return i;
+    }
+  }
+
+  /** Hands out no more parts (a part stopped: those after it are not needed). */
+  close(): void {
+    Atomics.store(this.next, 0, this.parts.length);
+  }
+
+  state(i: number): PartState {
+    return Atomics.load(this.states, i);
+  }
+
+  /** Checks part `i` with `scanner`, and leaves its result here. */
+  check(i: number, scanner: ChainScanner, onProgress?: (id: number) => void): FastScan {
+    const { start, end, prev } = this.parts[i];
+    let r: FastScan;
+    try {
+      r = scanner.scan(start, prev, (id) => {
+        this.reached[i] = id;
+        onProgress?.(id);
+      }, end);
+    } catch (err) {
+      Atomics.store(this.states, i, PartState.Failed);
+      Atomics.notify(this.states, i);
+      throw err;
+    }
+    this.verified[i] = r.verified;
+    this.reached[i] = r.verified;
+    this.heads.set(Buffer.from(r.headHash, 'hex'), 32 * i);
+    if (r.verified !== end) this.close();
+    Atomics.store(this.states, i, PartState.Done);
+    Atomics.notify(this.states, i);
+    return r;
+  }
+
+  /** Part `i`'s result, once Done. */
+  result(i: number): FastScan {
+    return { verified: this.verified[i], headHash: Buffer.from(this.heads.subarray(32 * i, 32 * i + 32)).toString('hex') };
+  }
+
+  /** Waits up to `ms` for part `i` to leave `state`. */
+  wait(i: number, state: PartState, ms: number): void {
+    Atomics.wait(this.states, i, state, ms);
+  }
+
+  /** Entries checked so far, over all parts. */
+  done(): number {
+    let n = 0;
+    for (let i = 0; i < this.parts.length; i++) n += Math.max(0, this.reached[i] - this.parts[i].start + 1);
+    return n;
+  }
+}
+
+/**
+ * The fast path over entries from..total, split by ID into parts checked by this thread and worker
+ * threads when there are many: each part is checked from the stored hash of the entry before it,
+ * which the part before checks against that entry's content, so the parts chain as one. Undefined
+ * when there is no fast path. Synchronous: this thread checks parts too, then waits for the workers'
+ * with Atomics.wait. A part that no worker took is checked here, and so is one whose worker failed
+ * or stalled.
  */
 function scanParallel(src: ChainSource, from: number, prev: string, total: number, progress?: (id: number) => void): FastScan | undefined {
   let scanner: ChainScanner | undefined;
@@ -898,57 +1043,71 @@ function scanParallel(src: ChainSource, from: number, prev: string, total: numbe
   } catch {
     job = undefined;
   }
-  if (!job || job.threads < 1 || total - from + 1 < job.minEntries) return scanner.scan(from, prev, progress, total);
-  const parts = job.threads + 1;
-  const size = Math.ceil((total - from + 1) / parts);
-  const workers: { start: number; end: number; prev: string; shared: SharedArrayBuffer; worker?: Worker }[] = [];
-  for (let i = 1; i < parts; i++) {
-    const start = from + i * size;
-    if (start > total) break;
-    const end = Math.min(total, start + size - 1);
-    const before = src.hashAt(start - 1);
+  const count = total - from + 1;
+  if (!job || job.threads < 1 || count < job.minEntries) return scanner.scan(from, prev, progress, total);
+  const threads = job.threads + 1;
+  const n = Math.min(MAX_PARTS, Math.max(threads, Math.ceil(count / (job.partEntries ?? PART_ENTRIES))));
+  const size = Math.ceil(count / n);
+  const parts: Part[] = [];
+  for (let start = from; start <= total; start += size) {
+    const before = start === from ? prev : src.hashAt(start - 1);
     if (!before) return scanner.scan(from, prev, progress, total);
-    const shared = new SharedArrayBuffer(64);
-    const w = { start, end, prev: before, shared, worker: undefined as Worker | undefined };
+    parts.push({ start, end: Math.min(total, start + size - 1), prev: before });
+  }
+  const board = new Board(new SharedArrayBuffer(Board.bytes(parts.length)), parts);
+  const workerCount = Math.min(job.threads, parts.length - 1);
+  board.start(workerCount + 1);
+  const workers: Worker[] = [];
+  for (let own = 1; own <= workerCount; own++) {
     try {
-      const data: WorkerJob = { pages: job.pages, columns: job.columns, root: job.root, start, end, prev: before, shared };
-      w.worker = new Worker(job.script, { workerData: data });
-      w.worker.unref();
+      const data: WorkerJob = { pages: job.pages, columns: job.columns, root: job.root, parts, own, shared: board.shared };
+      const w = new Worker(job.script, { workerData: data });
+      // Its failure shows on the board (its part Failed, or never taken): the part is checked here.
+      w.on('error', () => {});
+      w.unref();
+      workers.push(w);
     } catch {
-      Atomics.store(new Int32Array(shared, 0, 1), 0, 2);
+      /* its part stays free: it is checked here */
     }
-    workers.push(w);
   }
-  const reached = () => workers.reduce((n, w) => n + Math.max(0, new Float64Array(w.shared, 8, 2)[1] - w.start + 1), 0);
-  const mine = scanner.scan(from, prev, progress && ((id) => progress(Math.min(total, id + reached()))), workers.length ? workers[0].start - 1 : total);
-  let result = mine;
-  for (const w of workers) {
-    if (result.stopped || result.verified !== w.start - 1) {
-      // An earlier part stopped: the exact path goes on from there, and this part is not needed.
-      void w.worker?.terminate();
-      continue;
+  const report = progress && (() => progress(Math.min(total, from - 1 + board.done())));
+  const here = (i: number) => board.check(i, scanner, report);
+  try {
+    if (board.take(0)) here(0);
+    for (let i = board.takeNext(); i >= 0; i = board.takeNext()) here(i);
+    // The parts in order: each one's result, checked here when no thread took it or its thread failed.
+    let result: FastScan = { verified: from - 1, headHash: prev };
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i];
+      let r: FastScan | undefined;
+      let seen = -1;
+      let since = Date.now();
+      while (!r) {
+        const state = board.state(i);
+        if (state === PartState.Done) r = board.result(i);
+        else if (state === PartState.Failed || (state === PartState.Free && board.take(i))) r = scanner.scan(part.start, part.prev, undefined, part.end);
+        else {
+          // A worker has it. One that stalls for a minute is given up (its errors would come through
+          // the event loop, which this thread does not run): its part is checked here.
+          board.wait(i, PartState.Taken, 250);
+          if (board.reached[i] !== seen) {
+            seen = board.reached[i];
+            since = Date.now();
+            report?.();
+          } else if (Date.now() - since > 60_000) r = scanner.scan(part.start, part.prev, undefined, part.end);
+        }
+      }
+      // A part that stopped, or ended before its last entry, hands over to the exact path there.
+      if (r.verified !== part.end) {
+        return { verified: Math.max(r.verified, part.start - 1), headHash: r.verified >= part.start ? r.headHash : part.prev, stopped: r.stopped ?? { id: r.verified + 1, why: 'the part ended early' } };
+      }
+      result = r;
     }
-    const state = new Int32Array(w.shared, 0, 2);
-    const nums = new Float64Array(w.shared, 8, 2);
-    let seen = -1;
-    let since = Date.now();
-    // A worker that has not started after 10 s, or then stalls for a minute, is given up (its
-    // errors would come through the event loop, which this thread does not run): its part is scanned here.
-    while (Atomics.load(state, 0) === 0) {
-      Atomics.wait(state, 0, 0, 250);
-      if (nums[1] !== seen) {
-        seen = nums[1];
-        since = Date.now();
-        progress?.(Math.min(total, result.verified + reached()));
-      } else if (Date.now() - since > (Atomics.load(state, 1) ? 60_000 : 10_000)) break;
-    }
-    void w.worker?.terminate();
-    const part: FastScan =
-      Atomics.load(state, 0) === 1 ? { verified: nums[0], headHash: Buffer.from(new Uint8Array(w.shared, 24, 32)).toString('hex') } : scanner.scan(w.start, w.prev, undefined, w.end);
-    // A part that stopped, or ended before its last entry, hands over to the exact path there.
-    result = part.verified === w.end ? part : { verified: Math.max(part.verified, w.start - 1), headHash: part.verified >= w.start ? part.headHash : w.prev, stopped: part.stopped ?? { id: part.verified + 1, why: 'the part ended early' } };
+    return result;
+  } finally {
+    board.close();
+    for (const w of workers) void w.terminate();
   }
-  return result;
 }
 
 /** The worker script beside this bundle (dist/verify-worker.js), when there is one. */

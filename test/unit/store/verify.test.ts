@@ -7,7 +7,7 @@ import type { Database } from 'sql.js';
 import { AuditStore, GENESIS_HASH, type NewEntry } from '../../../src/core/store';
 import type { PagedFile } from '../../../src/core/store/pagefile';
 import { canonicalRow, dbToRow, packText, ROW_COLUMNS, sha256, type SqlValue } from '../../../src/core/store/record';
-import { jsonStringOf, storeChain, verifyChain, type ChainSource } from '../../../src/core/store/verify';
+import { jsonStringOf, storeChain, verifyChain, type ChainSource, type ParallelJob } from '../../../src/core/store/verify';
 import { Witness } from '../../../src/core/store/witness';
 import { removeDir, sampleEntries, startChild, tempDir } from './helpers';
 
@@ -258,18 +258,36 @@ describe('verify: worker threads', function () {
   let here = 0;
 
   /** The store's chain, split between this thread and `threads` workers however few entries there are. */
-  function split(s: AuditStore, threads: number): ChainSource {
+  let started = '';
+
+  /** Waits (up to 30 s) until `threads` workers run, then a second for them to take their parts. */
+  function waitForWorkers(threads: number): void {
+    const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    for (let t = 0; t < 300 && fs.readdirSync(started).length < threads; t++) sleep(100);
+    sleep(1000);
+  }
+
+  function split(s: AuditStore, threads: number, job: Partial<ParallelJob> = {}): ChainSource {
     void s.size;
     const { db, pages } = s as unknown as { db: Database; pages: PagedFile };
+    // The worker script, behind one that notes each worker's start in `started`.
+    started = fs.mkdtempSync(path.join(dir, 'started-'));
+    const noting = path.join(started, '..', `${path.basename(started)}.js`);
+    const real = job.script ?? script;
+    fs.writeFileSync(noting, `require('node:fs').writeFileSync(${JSON.stringify(started)} + '/' + require('node:worker_threads').threadId, '');\nrequire(${JSON.stringify(real)});\n`);
     const src = storeChain(db, pages, s.size, script);
     here = 0;
     return {
       ...src,
-      parallel: () => ({ ...src.parallel!()!, threads, minEntries: 1 }),
+      parallel: () => ({ ...src.parallel!()!, threads, minEntries: 1, ...job, script: noting }),
       scanner() {
         const sc = src.scanner()!;
         const scan = sc.scan.bind(sc);
+        let first = true;
         sc.scan = (from, prev, progress, until) => {
+          // This thread takes every part that no worker has taken yet: let the workers start first.
+          if (first) waitForWorkers(threads);
+          first = false;
           const r = scan(from, prev, progress, until);
           here += r.verified - from + 1;
           return r;
@@ -288,7 +306,8 @@ describe('verify: worker threads', function () {
       await s.appendBatch(Array.from({ length: 30 }, (_, i) => odd(i))); // in the overlay only
       for (const threads of [1, 3]) {
         assert.deepEqual(verifyChain(split(s, threads), {}), { ok: true, count: 430, headHash: s.headHash });
-        assert.equal(here, Math.ceil(430 / (threads + 1)), 'the workers checked the other parts');
+        // Each thread starts with a part of its own, so the workers checked theirs at least.
+        assert.ok(here >= 1 && here <= 430 - threads * Math.floor(430 / (threads + 1)), `this thread checked ${here} of 430: the workers checked the others`);
       }
       let calls = 0;
       verifyChain(split(s, 1), { onProgress: () => calls++ });
@@ -309,6 +328,39 @@ describe('verify: worker threads', function () {
       const v = verifyChain(split(s, 1), {});
       assert.equal(v.firstBroken?.id, 200);
       assert.equal(v.count, 400);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('shares many small parts between the threads, and still finds the first changed entry', async () => {
+    const s = await AuditStore.open(path.join(dir, 'audit.db'), { watch: false, autoCheckpoint: false });
+    try {
+      await s.appendBatch(Array.from({ length: 10 }, () => sampleEntries()).flat());
+      await s.checkpoint();
+      await s.appendBatch(Array.from({ length: 30 }, (_, i) => odd(i)));
+      for (const threads of [1, 3]) {
+        // 29 parts of 15 entries: each thread takes the next free one when it is done with its last.
+        assert.deepEqual(verifyChain(split(s, threads, { partEntries: 15 }), {}), { ok: true, count: 430, headHash: s.headHash });
+        assert.ok(here < 430, `this thread checked ${here} of 430: the workers checked the others`);
+      }
+      tamper(s, 377);
+      tamper(s, 120);
+      const v = verifyChain(split(s, 3, { partEntries: 15 }), {});
+      assert.deepEqual(v.firstBroken, { id: 120, reason: 'its content does not match its hash (the entry was changed)' });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('checks here the parts of a worker that cannot start', async () => {
+    const bad = path.join(dir, 'broken-worker.js');
+    fs.writeFileSync(bad, "throw new Error('this worker fails as it starts');\n");
+    const s = await AuditStore.open(path.join(dir, 'audit.db'), { watch: false });
+    try {
+      await s.appendBatch(Array.from({ length: 10 }, () => sampleEntries()).flat());
+      assert.deepEqual(verifyChain(split(s, 2, { script: bad, partEntries: 50 }), {}), { ok: true, count: 400, headHash: s.headHash });
+      assert.equal(here, 400, 'this thread checked every part');
     } finally {
       await s.close();
     }
