@@ -10,7 +10,8 @@
 //                                       each run needs a new process)
 //   runs_per_s_concurrent4              four in flight at once
 //   process_start_p50_ms                a bot process from spawn to ready (Node, the worker, @medplum/core)
-//   crud_1000_ms                        a bot that creates, updates and deletes 1,000 resources (3,000 calls, 3,000 audited changes)
+//   crud_1000_ms                        a bot that creates, updates and deletes 1,000 resources (3,000 calls, 3,000 audited changes);
+//                                       the median of three runs
 //   search_10k_p50_ms                   a token + date + _sort search over 10,000 Observations, through the real MedplumClient
 //   transaction_100_ms                  a 100-entry transaction bundle (urn:uuid references), through the real MedplumClient
 //   read_history_p50_ms                 readHistory of a resource with 10 versions, from its audit entries
@@ -140,13 +141,22 @@ async function main(): Promise<void> {
     // ---- CRUD: 1,000 resources created, updated, deleted, 3,000 audited changes
     {
       await runner.run({ root: ws, bot: { path: 'bots/crud.ts' } }); // bundle + warm
-      await runner.warmUp(256, ws);
-      const before = store.history('Bot', 'bots/crud.ts').length;
-      const t = performance.now();
-      const res = await runner.run({ root: ws, bot: { path: 'bots/crud.ts' }, settings: { timeout: 120 } });
-      results.crud_1000_ms = round(performance.now() - t, 1);
-      if (res.outcome !== 0) throw new Error(`crud: ${res.outcomeDesc}`);
-      if (store.history('Bot', 'bots/crud.ts').length !== before + 1) throw new Error('crud: EXECUTED entry missing');
+      // Three runs, the median kept: one run moves by a third with what else the machine does. Each
+      // starts from a checkpointed log (a checkpoint, due every 10,000 entries, would otherwise land
+      // in one run and not another).
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        await store.checkpoint();
+        await runner.warmUp(256, ws);
+        const before = store.history('Bot', 'bots/crud.ts').length;
+        const t = performance.now();
+        const res = await runner.run({ root: ws, bot: { path: 'bots/crud.ts' }, settings: { timeout: 120 } });
+        times.push(performance.now() - t);
+        if (res.outcome !== 0) throw new Error(`crud: ${res.outcomeDesc}`);
+        if (store.history('Bot', 'bots/crud.ts').length !== before + 1) throw new Error('crud: EXECUTED entry missing');
+      }
+      results.crud_1000_ms = round(pct(times, 50), 1);
+      console.log(`crud_1000_ms runs: ${times.map((x) => round(x, 1)).join(', ')}`);
     }
 
     // ---- host memory over 200 runs

@@ -19,7 +19,7 @@ import { Writable } from 'node:stream';
 import { decodeMessage, encodeMessage, encodeReport, type DoneMessage, type RpcResultMessage, type RunMessage, type WireFailure, type WorkerToHost } from './protocol';
 import type { LogLevel } from './types';
 import { writeSearchDefinitions } from '../medplum/definitions';
-import { createLocalClient, localClientClass, makeLocalFetch, type HostFetch } from '../fhir/client';
+import { createLocalClient, localClientClass, makeLocalFetch, startLocalClient, type HostFetch } from '../fhir/client';
 import { LOCAL_BASE_URL, ensureWebSocket, loadCore } from '../fhir/platform';
 
 type Core = typeof import('@medplum/core');
@@ -563,6 +563,9 @@ interface Prepared {
   ctx: vm.Context;
   proc: Record<string, unknown>;
   hostFetch: HostFetch;
+  /** The bot's MedplumClient (no default headers), and its trace ID's holder, set when the run comes. */
+  medplum: ReturnType<typeof createLocalClient>;
+  trace: { id: string };
 }
 
 function prepare(run: ActiveRun): Prepared {
@@ -624,7 +627,8 @@ function prepare(run: ActiveRun): Prepared {
     MedplumClient: localClientClass(c),
   });
   setGlobal.runInContext(ctx);
-  return { run, ctx, proc, hostFetch };
+  const trace = { id: '' };
+  return { run, ctx, proc, hostFetch, trace, medplum: createLocalClient(c, hostFetch, { traceId: trace }) };
 }
 
 /** Runs `msg` (in what `prepared` made for it ahead, when given). */
@@ -677,7 +681,14 @@ async function execute(msg: RunMessage, prepared?: Prepared): Promise<void> {
 
   // Run.
   try {
-    const medplum = createLocalClient(core(), p.hostFetch, { traceId: msg.event.traceId, defaultHeaders: msg.event.defaultHeaders });
+    // The client made ahead, unless the run asks for default headers (made with them, then).
+    const { traceId, defaultHeaders } = msg.event;
+    let medplum = p.medplum;
+    if (defaultHeaders && Object.keys(defaultHeaders).length) medplum = createLocalClient(core(), p.hostFetch, { traceId, defaultHeaders });
+    else {
+      p.trace.id = traceId;
+      startLocalClient(medplum, traceId);
+    }
     const event = buildEvent(run, p.ctx);
     const result = await handler(medplum, event);
     // Let unhandled rejections of this run surface before it is reported as done.

@@ -76,7 +76,8 @@ describe('store: deferred full-text index', function () {
 
   it('indexes even when appends never pause, once enough entries wait', async () => {
     const s = await AuditStore.open(file, { watch: false, autoCheckpoint: false });
-    await s.appendBatch(Array.from({ length: 2500 }, (_, i) => ({ user: 'u', action: 'EXECUTED' as const, entityName: 'bot', entityId: 'b', outcomeDesc: `run ${i}` })));
+    // More than FTS_MAX_PENDING (10,000) waiting.
+    await s.appendBatch(Array.from({ length: 10_050 }, (_, i) => ({ user: 'u', action: 'EXECUTED' as const, entityName: 'bot', entityId: 'b', outcomeDesc: `run ${i}` })));
     // One append every 100 ms: never 500 ms of quiet.
     for (let i = 0; i < 30 && indexedUpTo(s) === 0; i++) {
       await s.append({ user: 'u', action: 'LOGIN', entityName: 'access', entityId: '1' });
