@@ -28,9 +28,12 @@ export function isTeamLogUrl(s: string): boolean {
   return /^postgres(ql)?:\/\//i.test(s);
 }
 
-/** The URL as it may be shown: a password in it (`user:secret@`) becomes `user:***@`. */
+/**
+ * The URL as it may be shown: a password in it (`user:secret@`) becomes `user:***@`. The password
+ * runs to the authority's last `@`, as URL parsers read it, so a raw `@` in it is hidden too.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#@]*@/i, '$1:***@');
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#]*@/i, '$1:***@');
 }
 
 /** Refuses anything but a postgres:// URL without a password: credentials come from PGPASSWORD or ~/.pgpass, never from a URL that lands in shell history and settings. */
@@ -58,8 +61,8 @@ export function asTeamLogError(e: unknown, url: string): TeamLogError | undefine
   if (!(e instanceof Error)) return undefined;
   const code = (e as { code?: unknown }).code;
   const where = redactUrl(url);
-  if ((typeof code === 'string' && (NETWORK.test(code) || /^(08|3D|57P)/.test(code))) || /^Connection terminated|timeout expired/i.test(e.message)) {
-    return new TeamLogError('UNREACHABLE', `cannot reach the team log at ${where}: ${e.message}`, { cause: e });
+  if ((typeof code === 'string' && (NETWORK.test(code) || /^(08|3D|57P)/.test(code))) || /^Connection terminated|timeout expired|not queryable/i.test(e.message)) {
+    return new TeamLogError('UNREACHABLE', `cannot reach the team log at ${where}: ${e.message || code}`, { cause: e });
   }
   if (typeof code === 'string' && /^(28|42501)/.test(code)) return new TeamLogError('REFUSED', `the team log at ${where} refused: ${e.message}`, { cause: e });
   return undefined;

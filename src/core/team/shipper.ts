@@ -76,8 +76,9 @@ export async function shipToTeam(store: AuditStore, client: ClientBase, opts: Sh
   if (upTo > size) {
     throw new TeamLogError('FORK', `the team log has entries 1..${upTo} of this log (origin ${origin.slice(0, 12)}…) but the local log ends at entry ${size}: a restored backup of the local log? Nothing was shipped`);
   }
-  if (upTo > 0 && store.get(upTo)?.hash !== prevHash) {
-    throw new TeamLogError('FORK', `entry ${upTo} of this log (origin ${origin.slice(0, 12)}…) has hash ${prevHash.slice(0, 12)}… in the team log but ${store.get(upTo)?.hash.slice(0, 12)}… here: the two logs forked (a restored backup of either side?). Nothing was shipped`);
+  const local = upTo > 0 ? store.get(upTo)?.hash : prevHash;
+  if (local !== prevHash) {
+    throw new TeamLogError('FORK', `entry ${upTo} of this log (origin ${origin.slice(0, 12)}…) has hash ${prevHash.slice(0, 12)}… in the team log but ${local?.slice(0, 12)}… here: the two logs forked (a restored backup of either side?). Nothing was shipped`);
   }
   let shipped = 0;
   for (;;) {
