@@ -110,6 +110,30 @@ describe('team log: shipping and verify', function () {
     }
   });
 
+  it('a member ships as a bot_audit_writer, and a reviewer verifies as a bot_audit_reader', async () => {
+    await admin.query(`DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'member') THEN CREATE ROLE member LOGIN IN ROLE bot_audit_writer; END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'reviewer') THEN CREATE ROLE reviewer LOGIN IN ROLE bot_audit_reader; END IF;
+    END $$`);
+    const store = await AuditStore.open(path.join(dir, 'member.db'), { watch: false });
+    const member = await pg.connect('member');
+    const reviewer = await pg.connect('reviewer');
+    try {
+      await store.appendBatch(entries('member', 30));
+      assert.equal((await shipToTeam(store, member, { batchSize: 8 })).shipped, 30);
+      assert.equal((await shipToTeam(store, member)).shipped, 0);
+      const v = await verifyTeamLog(reviewer);
+      assert.deepEqual([v.ok, v.count], [true, 30]);
+      await store.appendBatch(entries('member', 5, 30));
+      await assert.rejects(shipToTeam(store, reviewer), /permission denied for table team_entries/);
+      assert.equal((await verifyTeamLog(reviewer)).count, 30, 'nothing shipped by a reviewer');
+    } finally {
+      await member.end();
+      await reviewer.end();
+      await store.close();
+    }
+  });
+
   it('a batch rolled back mid-way, then shipped again: nothing lost, nothing twice', async () => {
     const store = await AuditStore.open(path.join(dir, 'rollback.db'), { watch: false });
     const c = await pg.connect();
