@@ -1,7 +1,7 @@
 // The team log's PostgreSQL schema, its version, forward migrations and roles.
 //
 // One table, bot_audit.team_entries, holds every entry that the team's local logs shipped, each with
-// its origin (which log: see origin.ts), its ID and hashes there, and its canonical JSON exactly as
+// its origin (which log: see originOf in shipper.ts), its ID and hashes there, and its canonical JSON exactly as
 // it was hashed. The server adds its own sequence and its own SHA-256 chain over everything it
 // received, computed by a trigger under a lock, so that no client can choose either:
 //
@@ -10,6 +10,9 @@
 // where team_prev is the team_hash of the entry at seq - 1 (64 zeros for seq 1) and origin_id is in
 // decimal. The entry's content is covered through origin_hash, which is sha256 of entry_text
 // (verify.ts checks both). received_at is the server's clock, kept for people, not hashed.
+// The same trigger refuses an entry that breaks its origin's chain (a gap, another previous hash,
+// a text that does not give its hash), so a writer's mistake is stopped at the door; verify
+// finds what was changed past the triggers.
 import type { ClientBase } from 'pg';
 import { GENESIS_HASH } from '../store/record';
 import { TeamLogError } from './connect';
@@ -52,6 +55,8 @@ const MIGRATIONS: string[] = [
   DECLARE
     last_seq bigint;
     last_hash text;
+    last_id bigint;
+    last_origin_hash text;
   BEGIN
     -- One inserter at a time, until its transaction ends: the chain's order is the commit order.
     PERFORM pg_advisory_xact_lock('bot_audit.team_entries'::regclass::oid::bigint);
@@ -60,6 +65,22 @@ const MIGRATIONS: string[] = [
     NEW.team_prev := coalesce(last_hash, '${GENESIS_HASH}');
     NEW.team_hash := encode(sha256(convert_to(NEW.team_prev || ':' || NEW.origin || ':' || NEW.origin_id::text || ':' || NEW.origin_hash, 'UTF8')), 'hex');
     NEW.received_at := now();
+    -- The origin's own chain, checked at the door. An entry that is there already goes on to the
+    -- unique key (ON CONFLICT skips it; a plain INSERT fails); a new one must follow the origin's
+    -- newest, give its own hash, and, as entry 1, be the origin's name.
+    SELECT origin_id, origin_hash INTO last_id, last_origin_hash FROM bot_audit.team_entries WHERE origin = NEW.origin ORDER BY origin_id DESC LIMIT 1;
+    IF NEW.origin_id <= coalesce(last_id, 0) AND EXISTS (SELECT 1 FROM bot_audit.team_entries WHERE origin = NEW.origin AND origin_id = NEW.origin_id) THEN
+      RETURN NEW;
+    END IF;
+    IF NEW.origin_id <> coalesce(last_id, 0) + 1 OR NEW.origin_prev <> coalesce(last_origin_hash, '${GENESIS_HASH}') THEN
+      RAISE EXCEPTION 'entry % of origin % does not follow entry % there', NEW.origin_id, NEW.origin, coalesce(last_id, 0) USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF encode(sha256(convert_to(NEW.entry_text, 'UTF8')), 'hex') <> NEW.origin_hash THEN
+      RAISE EXCEPTION 'entry % of origin % does not give its origin_hash', NEW.origin_id, NEW.origin USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF NEW.origin_id = 1 AND NEW.origin <> NEW.origin_hash THEN
+      RAISE EXCEPTION 'origin % is not the hash of its entry 1', NEW.origin USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
     RETURN NEW;
   END $$;
   CREATE FUNCTION bot_audit.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -46,6 +46,7 @@ function check(r: TeamRow, seq: number, lastSeq: number, teamPrev: string, origi
   if (id !== expected) return id < expected ? `entry ${id} of this origin came again` : `entries ${expected}..${id - 1} of this origin are missing`;
   if (r.origin_prev !== (origin?.headHash ?? GENESIS_HASH)) return `its origin_prev is not the hash of entry ${id - 1} of this origin`;
   if (sha256(r.entry_text) !== r.origin_hash) return 'its entry_text does not give its origin_hash (the entry was changed)';
+  if (id === 1 && r.origin !== r.origin_hash) return 'its origin is not the hash of its entry 1';
   let fields: { id?: unknown; prevHash?: unknown };
   try {
     fields = JSON.parse(r.entry_text) as typeof fields;

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Client } from 'pg';
 import { AuditStore, type NewEntry } from '../../../src/core/store';
-import { sha256 } from '../../../src/core/store/record';
+import { canonicalJson, canonicalRow, sha256, type Row } from '../../../src/core/store/record';
 import { initTeamLog, originOf, shipToTeam, TeamLogError, verifyTeamLog } from '../../../src/core/team';
 import { removeDir, startChild, tempDir } from '../store/helpers';
 import { startCluster, type TestCluster } from './pg';
@@ -144,10 +144,10 @@ describe('team log: shipping and verify', function () {
       // A shipper that dies inside its transaction: its rows are never seen, as after a kill.
       const origin = originOf(store)!;
       await c.query('BEGIN');
-      await c.query(
-        "INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry_text) SELECT $1, 301, $2, $3, '{}'",
-        [origin, store.get(301)!.hash, store.get(300)!.hash],
-      );
+      const e = store.get(301)!;
+      const text = canonicalRow({ ...e, before: canonicalJson(e.before), after: canonicalJson(e.after) } as unknown as Row);
+      await c.query('INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry_text) VALUES ($1, 301, $2, $3, $4)', [origin, e.hash, e.prevHash, text]);
+      assert.equal((await c.query('SELECT count(*)::int AS n FROM bot_audit.team_entries')).rows[0].n, 301, 'in the transaction');
       await c.query('ROLLBACK');
       const r = await shipToTeam(store, c, { batchSize: 100 });
       assert.equal(r.shipped, 250);
