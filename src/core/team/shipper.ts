@@ -122,6 +122,8 @@ export async function shipToTeam(store: AuditStore, client: ClientBase, opts: Sh
       shipped += fresh.size;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
+      // The insert trigger's refusal: an entry that does not continue this origin's chain there.
+      if ((e as { code?: unknown }).code === '23000') throw new TeamLogError('FORK', `the team log refused entries ${ids[0]}..${ids[ids.length - 1]} of this log: ${(e as Error).message}. This batch was not shipped`, { cause: e });
       throw e;
     }
     upTo = ids[ids.length - 1];
