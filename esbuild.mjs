@@ -129,6 +129,9 @@ const configs = [
     format: 'cjs',
     target: 'node20',
     alias: medplumAlias,
+    // pg (the team log's driver, bundled) loads its optional native binding only when asked for
+    // `pg.native`, which Bot Audit never does: left out, so the bundle needs no compiled addon.
+    external: ['pg-native'],
     banner: { js: '#!/usr/bin/env node' },
   },
   {

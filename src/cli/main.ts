@@ -15,6 +15,8 @@ import { diffText } from './diff';
 import { formatter } from '../core/store/formats';
 import { isDamage } from '../core/store/errors';
 import { progressBar } from './progress';
+import { asTeamLogError, connectTeamLog, initTeamLog, isTeamLogUrl, redactUrl, shipToTeam, TeamLogError, verifyTeamLog } from '../core/team';
+import type { Client } from 'pg';
 
 /**
  * Exit codes. A run exits with its outcome (0, 4, 8, 12); everything else has its own code, never one
@@ -39,6 +41,8 @@ export const EXIT = {
   locked: 14,
   /** A command that writes, on a log that cannot be written (read-only folder, mount or files). */
   readOnly: 15,
+  /** The team log (PostgreSQL) cannot be reached, or refused the login or a command. */
+  teamLog: 16,
 } as const;
 
 /** The exit code for each way the store fails; the compiler checks that every code has one. */
@@ -59,6 +63,26 @@ export function exitCodeOf(e: StoreError): number {
     case 'INVALID_ENTRY':
     case 'CLOSED':
       return EXIT.internal;
+    default: {
+      const unknown: never = e.code;
+      return unknown;
+    }
+  }
+}
+
+/** The exit code for each way the team log fails. */
+export function teamExitCodeOf(e: TeamLogError): number {
+  switch (e.code) {
+    case 'BAD_URL':
+      return EXIT.usage;
+    case 'UNREACHABLE':
+    case 'REFUSED':
+      return EXIT.teamLog;
+    case 'NO_TEAM_LOG':
+      return EXIT.badDatabase;
+    case 'FORK':
+    case 'LOCAL':
+      return EXIT.chainBroken;
     default: {
       const unknown: never = e.code;
       return unknown;
@@ -93,15 +117,19 @@ Commands:
   log                  the log, newest first (--filter, --limit, --format, --follow)
   show <id>            one entry (--diff for its before/after)
   export               the log, streamed as csv, ndjson or a FHIR Bundle
-  verify               check the hash chain
+  verify               check the hash chain (of the team log with --db postgres://…)
+  team init|ship       create the team log in PostgreSQL; ship this workspace's log into it
 
 Every command takes --db PATH and --workspace DIR, before or after the command, and --help.
+verify and team take --db postgres://user@host:port/database for the team log (team also reads
+BOT_AUDIT_TEAM_LOG); the password comes from PGPASSWORD or ~/.pgpass, never from the URL.
 Without --workspace, the workspace is the nearest folder, here or above, with bot-audit.json,
 medplum.config.json or .bot-audit/ (else this folder).
 BOT_AUDIT_LOCK_TIMEOUT: seconds to wait for another writer's lock (default 30).
 Exit codes: 0/4/8/12 run outcomes; 2 usage; 3 unknown bot; 5 input file; 6 bad input;
 7 bad filter; 9 not a Bot Audit database, or a damaged one; 10 no such entry; 11 broken chain
-(or a changed journal entry); 13 I/O error; 14 log locked too long; 15 read-only log; 1 internal error.`,
+(or a changed journal entry, or a team log that disagrees with this log); 13 I/O error; 14 log
+locked too long; 15 read-only log; 16 team log unreachable or refused; 1 internal error.`,
   run: `Usage: bot-audit run <bot> [--input FILE | --input-text TEXT] [--content-type T] [--timeout S] [--json]
 
 <bot> is a bot's name or its path from the workspace root. Without an input, the bot's first
@@ -122,7 +150,20 @@ every entry again. The log is also compared with the newest entry this machine s
 (kept outside the log's folder, in $BOT_AUDIT_STATE_DIR, else $XDG_STATE_HOME/bot-audit or
 ~/.local/state/bot-audit; %LOCALAPPDATA%\\bot-audit on Windows): a log that got shorter, or whose
 history was hashed again, fails. --expect-head checks against a head kept elsewhere (the "head"
-line of an earlier run, or ID:HASH for an entry before the newest). Exits 11 when anything fails.`,
+line of an earlier run, or ID:HASH for an entry before the newest). Exits 11 when anything fails.
+
+With --db postgres://user@host:port/database, verifies the team log instead: its own chain over
+every entry it received, and each origin's chain (contiguous IDs, each entry's text giving its hash);
+the first broken entry is named by its team seq, origin and ID. Exits 16 when it cannot be reached.`,
+  team: `Usage: bot-audit team init|ship --db postgres://user@host:port/database
+
+  init   create the team log (schema bot_audit, its append-only table, and the roles
+         bot_audit_writer and bot_audit_reader when this user may create roles); safe to run twice
+  ship   ship this workspace's log (--workspace DIR) into the team log, the entries it lacks, once
+
+BOT_AUDIT_TEAM_LOG may stand in for --db. The password comes from PGPASSWORD or ~/.pgpass. A ship
+that finds the team log and this log disagreeing about an entry (a restored backup of either side)
+ships nothing and exits 11.`,
 };
 
 const COMMON = {
@@ -140,6 +181,7 @@ const OPTIONS = {
   show: { ...COMMON, diff: { type: 'boolean' } },
   export: { ...COMMON, filter: { type: 'string' }, format: { type: 'string' }, output: { type: 'string', short: 'o' } },
   verify: { ...COMMON, full: { type: 'boolean' }, 'expect-head': { type: 'string' } },
+  team: { ...COMMON },
 } as const;
 
 type Command = keyof typeof OPTIONS;
@@ -552,7 +594,70 @@ function expectedHead(v: string | boolean | undefined): VerifyOptions['expectHea
   return { id, hash: m[2].toLowerCase() };
 }
 
+/**
+ * Connects to the team log, runs `fn`, and disconnects. A failure of the connection or the server
+ * becomes a TeamLogError, whose message shows the URL without a password.
+ */
+async function withTeamLog<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectTeamLog(url);
+  try {
+    return await fn(client);
+  } catch (e) {
+    throw asTeamLogError(e, url) ?? e;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function cmdTeam(ctx: Ctx): Promise<number> {
+  const sub = ctx.positionals[0];
+  if (sub !== 'init' && sub !== 'ship') throw new CliError(EXIT.usage, 'team needs init or ship: bot-audit team init|ship --db postgres://…');
+  const db = ctx.values.db;
+  const url = typeof db === 'string' && isTeamLogUrl(db) ? db : ctx.io.env.BOT_AUDIT_TEAM_LOG;
+  if (!url) throw new CliError(EXIT.usage, `team ${sub} needs the team log: --db postgres://user@host:port/database, or BOT_AUDIT_TEAM_LOG`);
+  if (sub === 'init') {
+    return withTeamLog(url, async (client) => {
+      const r = await initTeamLog(client);
+      for (const n of r.notices) ctx.io.stderr.write(`notice: ${safeText(n)}\n`);
+      const what = r.from === 0 ? 'created' : r.from < r.version ? `migrated from schema version ${r.from}` : 'already there';
+      out(ctx, `team log at ${redactUrl(url)}: ${what} (schema version ${r.version})${r.rolesCreated.length ? `; roles created: ${r.rolesCreated.join(', ')}` : ''}`);
+      return EXIT.ok;
+    });
+  }
+  const store = await openStore(ctx, 'read');
+  try {
+    return await withTeamLog(url, async (client) => {
+      const r = await shipToTeam(store, client);
+      if (ctx.values.json) out(ctx, JSON.stringify(r, null, 2));
+      else if (!r.origin) out(ctx, 'the log is empty: nothing to ship');
+      else out(ctx, `shipped ${r.shipped} entries; the team log has entries 1..${r.teamHead} of this log (origin ${r.origin})`);
+      return EXIT.ok;
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+async function cmdVerifyTeam(ctx: Ctx, url: string): Promise<number> {
+  if (ctx.values['expect-head'] !== undefined) throw new CliError(EXIT.usage, '--expect-head checks a local log; the team log\'s head is in verify --json');
+  return withTeamLog(url, async (client) => {
+    const r = await verifyTeamLog(client);
+    if (ctx.values.json) {
+      out(ctx, JSON.stringify(r, null, 2));
+    } else if (r.ok) {
+      out(ctx, `${r.count}/${r.count} team entries valid, from ${r.origins.length} logs\nhead ${r.headHash}`);
+      for (const o of r.origins) out(ctx, `origin ${o.origin}: ${o.count} entries, head ${o.headHash}`);
+    } else {
+      const b = r.firstBroken!;
+      out(ctx, `${b.seq - 1}/${r.count} team entries valid`);
+      ctx.io.stderr.write(`team entry ${b.seq} (origin ${b.origin}, entry ${b.originId}) is broken: ${safeText(b.reason)}\n`);
+    }
+    return r.ok ? EXIT.ok : EXIT.chainBroken;
+  });
+}
+
 async function cmdVerify(ctx: Ctx): Promise<number> {
+  if (typeof ctx.values.db === 'string' && isTeamLogUrl(ctx.values.db)) return cmdVerifyTeam(ctx, ctx.values.db);
   const expectHead = expectedHead(ctx.values['expect-head']);
   const store = await openStore(ctx, 'read');
   try {
@@ -588,6 +693,7 @@ const COMMANDS: Record<Command, (ctx: Ctx) => Promise<number>> = {
   show: cmdShow,
   export: cmdExport,
   verify: cmdVerify,
+  team: cmdTeam,
 };
 
 /** The options that may also come before the command: `bot-audit --workspace DIR run x`. */
@@ -667,7 +773,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   const root = typeof values.workspace === 'string' ? path.resolve(io.cwd, values.workspace) : findWorkspaceRoot(io.cwd);
-  const dbPath = typeof values.db === 'string' ? path.resolve(io.cwd, values.db) : resolveDbPath(root);
+  // A postgres:// --db is a team log, which only verify and team read so far; for team, the local log is the workspace's.
+  const teamDb = typeof values.db === 'string' && isTeamLogUrl(values.db);
+  if (teamDb && command !== 'verify' && command !== 'team') {
+    io.stderr.write(`bot-audit ${command}: --db postgres://… is a team log, which only verify and team read so far\n`);
+    return EXIT.usage;
+  }
+  const dbPath = typeof values.db === 'string' && !teamDb ? path.resolve(io.cwd, values.db) : resolveDbPath(root);
   try {
     return await COMMANDS[command]({ io, root, dbPath, values, positionals });
   } catch (e) {
@@ -682,6 +794,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (e instanceof StoreError) {
       io.stderr.write(`bot-audit ${command}: ${safeText(e.message)}\n`);
       return exitCodeOf(e);
+    }
+    if (e instanceof TeamLogError) {
+      io.stderr.write(`bot-audit ${command}: ${safeText(e.message)}\n`);
+      return teamExitCodeOf(e);
     }
     if (isDamage(e)) {
       // SQLite found the file malformed where the store does not catch it itself (in verify's walk).

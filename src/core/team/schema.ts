@@ -1,0 +1,196 @@
+// The team log's PostgreSQL schema, its version, forward migrations and roles.
+//
+// One table, bot_audit.team_entries, holds every entry that the team's local logs shipped, each with
+// its origin (which log: see originOf in shipper.ts), its ID and hashes there, and its canonical JSON exactly as
+// it was hashed. The server adds its own sequence and its own SHA-256 chain over everything it
+// received, computed by a trigger under a lock, so that no client can choose either:
+//
+//   team_hash = sha256(UTF-8 of team_prev || ':' || origin || ':' || origin_id || ':' || origin_hash), hex
+//
+// where team_prev is the team_hash of the entry at seq - 1 (64 zeros for seq 1) and origin_id is in
+// decimal. The entry's content is covered through origin_hash, which is sha256 of entry_text
+// (verify.ts checks both). received_at is the server's clock, kept for people, not hashed.
+// The same trigger refuses an entry that breaks its origin's chain (a gap, another previous hash,
+// a text that does not give its hash), so a writer's mistake is stopped at the door; verify
+// finds what was changed past the triggers.
+import type { ClientBase } from 'pg';
+import { GENESIS_HASH } from '../store/record';
+import { TeamLogError } from './connect';
+
+/** The version this code writes, in bot_audit.meta's schema_version. */
+export const TEAM_SCHEMA_VERSION = 1;
+
+/** Roles to grant to people's login roles: shippers (INSERT and SELECT only) and reviewers (SELECT). */
+export const WRITER_ROLE = 'bot_audit_writer';
+export const READER_ROLE = 'bot_audit_reader';
+
+/**
+ * Each migration takes the schema from version i to i+1 (index 0: nothing → 1). Migrations only add:
+ * entries are never rewritten, so every hash stays valid.
+ *
+ * seq is not an identity column: an identity value is drawn before BEFORE triggers run, so two
+ * shippers' rows could take their seqs in one order and the lock, and so their places in the chain,
+ * in the other. The trigger assigns seq = last + 1 under the lock instead: gapless, in chain order,
+ * and a row read from a stale snapshot (a REPEATABLE READ client) collides on the primary key
+ * rather than forking the chain.
+ */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE bot_audit.team_entries (
+    seq bigint PRIMARY KEY,
+    origin text NOT NULL CHECK (origin ~ '^[0-9a-f]{64}$'),
+    origin_id bigint NOT NULL CHECK (origin_id >= 1),
+    origin_hash text NOT NULL CHECK (origin_hash ~ '^[0-9a-f]{64}$'),
+    origin_prev text NOT NULL CHECK (origin_prev ~ '^[0-9a-f]{64}$'),
+    -- The canonical JSON as jsonb, for queries; NULL when jsonb cannot hold it (a NUL character or
+    -- a lone surrogate in a value). entry_text is always the text that was hashed, byte for byte.
+    entry jsonb,
+    entry_text text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    team_prev text NOT NULL,
+    team_hash text NOT NULL,
+    UNIQUE (origin, origin_id)
+  );
+  CREATE FUNCTION bot_audit.team_entries_chain() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+  DECLARE
+    last_seq bigint;
+    last_hash text;
+    last_id bigint;
+    last_origin_hash text;
+  BEGIN
+    -- One inserter at a time, until its transaction ends: the chain's order is the commit order.
+    PERFORM pg_advisory_xact_lock('bot_audit.team_entries'::regclass::oid::bigint);
+    SELECT seq, team_hash INTO last_seq, last_hash FROM bot_audit.team_entries ORDER BY seq DESC LIMIT 1;
+    NEW.seq := coalesce(last_seq, 0) + 1;
+    NEW.team_prev := coalesce(last_hash, '${GENESIS_HASH}');
+    NEW.team_hash := encode(sha256(convert_to(NEW.team_prev || ':' || NEW.origin || ':' || NEW.origin_id::text || ':' || NEW.origin_hash, 'UTF8')), 'hex');
+    NEW.received_at := now();
+    -- The origin's own chain, checked at the door. An entry that is there already goes on to the
+    -- unique key (ON CONFLICT skips it; a plain INSERT fails); a new one must follow the origin's
+    -- newest, give its own hash, and, as entry 1, be the origin's name.
+    SELECT origin_id, origin_hash INTO last_id, last_origin_hash FROM bot_audit.team_entries WHERE origin = NEW.origin ORDER BY origin_id DESC LIMIT 1;
+    IF NEW.origin_id <= coalesce(last_id, 0) AND EXISTS (SELECT 1 FROM bot_audit.team_entries WHERE origin = NEW.origin AND origin_id = NEW.origin_id) THEN
+      RETURN NEW;
+    END IF;
+    IF NEW.origin_id <> coalesce(last_id, 0) + 1 OR NEW.origin_prev <> coalesce(last_origin_hash, '${GENESIS_HASH}') THEN
+      RAISE EXCEPTION 'entry % of origin % does not follow entry % there', NEW.origin_id, NEW.origin, coalesce(last_id, 0) USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF encode(sha256(convert_to(NEW.entry_text, 'UTF8')), 'hex') <> NEW.origin_hash THEN
+      RAISE EXCEPTION 'entry % of origin % does not give its origin_hash', NEW.origin_id, NEW.origin USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF NEW.origin_id = 1 AND NEW.origin <> NEW.origin_hash THEN
+      RAISE EXCEPTION 'origin % is not the hash of its entry 1', NEW.origin USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+  END $$;
+  CREATE FUNCTION bot_audit.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    RAISE EXCEPTION 'team entries are append-only: % is refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+  END $$;
+  CREATE TRIGGER team_entries_chain BEFORE INSERT ON bot_audit.team_entries FOR EACH ROW EXECUTE FUNCTION bot_audit.team_entries_chain();
+  CREATE TRIGGER team_entries_no_update BEFORE UPDATE ON bot_audit.team_entries FOR EACH ROW EXECUTE FUNCTION bot_audit.refuse_change();
+  CREATE TRIGGER team_entries_no_delete BEFORE DELETE ON bot_audit.team_entries FOR EACH ROW EXECUTE FUNCTION bot_audit.refuse_change();
+  CREATE TRIGGER team_entries_no_truncate BEFORE TRUNCATE ON bot_audit.team_entries FOR EACH STATEMENT EXECUTE FUNCTION bot_audit.refuse_change();`,
+];
+
+/**
+ * What each role may do, granted again by every init (GRANT is idempotent). A writer may name only
+ * the origin's columns in an INSERT: seq, the team chain and received_at are the server's.
+ */
+const GRANTS: Record<string, string> = {
+  [WRITER_ROLE]: `
+    GRANT USAGE ON SCHEMA bot_audit TO ${WRITER_ROLE};
+    GRANT SELECT ON bot_audit.team_entries, bot_audit.meta TO ${WRITER_ROLE};
+    GRANT INSERT (origin, origin_id, origin_hash, origin_prev, entry, entry_text) ON bot_audit.team_entries TO ${WRITER_ROLE};`,
+  [READER_ROLE]: `
+    GRANT USAGE ON SCHEMA bot_audit TO ${READER_ROLE};
+    GRANT SELECT ON bot_audit.team_entries, bot_audit.meta TO ${READER_ROLE};`,
+};
+
+export interface InitResult {
+  /** The schema version before (0: there was no team log) and after. */
+  from: number;
+  version: number;
+  /** The roles made now, and what could not be done about roles (the connecting user may not create them). */
+  rolesCreated: string[];
+  notices: string[];
+}
+
+/** The team log needs text to come back exactly as it went in: a UTF8 database. */
+async function assertUtf8(client: ClientBase): Promise<void> {
+  const { rows } = await client.query<{ enc: string }>("SELECT current_setting('server_encoding') AS enc");
+  if (rows[0].enc !== 'UTF8') throw new TeamLogError('NO_TEAM_LOG', `the team log needs a database in UTF8, not ${rows[0].enc} (CREATE DATABASE … ENCODING 'UTF8')`);
+}
+
+async function schemaVersion(client: ClientBase): Promise<number> {
+  const { rows } = await client.query<{ meta: string | null }>("SELECT to_regclass('bot_audit.meta')::text AS meta");
+  if (!rows[0].meta) return 0;
+  const v = await client.query<{ value: string }>("SELECT value FROM bot_audit.meta WHERE key = 'schema_version'");
+  return v.rows.length ? Number(v.rows[0].value) : 0;
+}
+
+/**
+ * Creates or migrates the team log (`bot-audit team init`): safe to run twice, and by two people at
+ * once (an advisory lock serialises inits). Roles are made when the connecting user may create roles,
+ * else a notice says what to ask an administrator for; either way, existing roles get their grants.
+ */
+export async function initTeamLog(client: ClientBase): Promise<InitResult> {
+  await assertUtf8(client);
+  await client.query('BEGIN');
+  try {
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('bot_audit.init'))");
+    await client.query('CREATE SCHEMA IF NOT EXISTS bot_audit');
+    await client.query('CREATE TABLE IF NOT EXISTS bot_audit.meta (key text PRIMARY KEY, value text NOT NULL)');
+    const from = await schemaVersion(client);
+    if (from > TEAM_SCHEMA_VERSION) throw new TeamLogError('NO_TEAM_LOG', `the team log has schema version ${from}, newer than this Bot Audit's ${TEAM_SCHEMA_VERSION}: update Bot Audit`);
+    for (let v = from; v < TEAM_SCHEMA_VERSION; v++) await client.query(MIGRATIONS[v]);
+    await client.query(
+      "INSERT INTO bot_audit.meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      [String(TEAM_SCHEMA_VERSION)],
+    );
+    const rolesCreated: string[] = [];
+    const notices: string[] = [];
+    const { rows } = await client.query<{ may: boolean }>('SELECT rolsuper OR rolcreaterole AS may FROM pg_roles WHERE rolname = current_user');
+    const mayCreate = rows[0]?.may === true;
+    for (const role of [WRITER_ROLE, READER_ROLE]) {
+      const exists = (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rows.length > 0;
+      if (!exists && !mayCreate) {
+        notices.push(`role ${role} not created: this user may not create roles; an administrator can run CREATE ROLE ${role} NOLOGIN, then team init again`);
+        continue;
+      }
+      if (!exists) {
+        await client.query(`CREATE ROLE ${role} NOLOGIN`);
+        rolesCreated.push(role);
+      }
+      await client.query(GRANTS[role]);
+    }
+    await client.query('COMMIT');
+    return { from, version: TEAM_SCHEMA_VERSION, rolesCreated, notices };
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Refuses a database without a team log of this schema version (before shipping into it or verifying it). */
+export async function assertTeamLog(client: ClientBase): Promise<void> {
+  await assertUtf8(client);
+  const v = await schemaVersion(client);
+  if (v === 0) throw new TeamLogError('NO_TEAM_LOG', 'this database has no team log (bot-audit team init --db … creates one)');
+  if (v > TEAM_SCHEMA_VERSION) throw new TeamLogError('NO_TEAM_LOG', `the team log has schema version ${v}, newer than this Bot Audit's ${TEAM_SCHEMA_VERSION}: update Bot Audit`);
+  if (v < TEAM_SCHEMA_VERSION) throw new TeamLogError('NO_TEAM_LOG', `the team log has schema version ${v}: bot-audit team init migrates it to ${TEAM_SCHEMA_VERSION}`);
+}
+
+/** The team chain's link, as the trigger computes it (see the top of this file). */
+export function teamLink(teamPrev: string, origin: string, originId: number | string, originHash: string): string {
+  return `${teamPrev}:${origin}:${originId}:${originHash}`;
+}
+
+/**
+ * Whether jsonb can hold this JSON text (else the row's entry is NULL, and entry_text has it all).
+ * JSON.stringify escapes only control characters and lone surrogates as \uXXXX, and jsonb refuses
+ * \u0000 and lone surrogates; an escaped backslash before "u" (an even run of backslashes) is no escape.
+ */
+export function jsonbCanHold(text: string): boolean {
+  return !/(?:^|[^\\])(?:\\\\)*\\u(?:0000|d[89a-f])/i.test(text);
+}

@@ -1,0 +1,133 @@
+// Ships a local log's entries into the team log: in ID order, in batches, each batch one transaction
+// that an interrupted shipper leaves whole or absent. Idempotent (an entry is unique by its origin
+// and its ID there) and resumable: every run starts from what the team log already has.
+import type { ClientBase } from 'pg';
+import type { AuditStore, Entry } from '../store';
+import { canonicalJson, canonicalRow, GENESIS_HASH, sha256, type Row } from '../store/record';
+import { TeamLogError } from './connect';
+import { assertTeamLog, jsonbCanHold } from './schema';
+
+/**
+ * A local log's ID in the team log: the hash of its entry 1. It needs no schema change, survives a
+ * restore from a backup and a copy of the folder (the same log), and no two logs share it unless one
+ * is a copy of the other (and then their shared entries are the same ones). An empty log has none,
+ * and nothing to ship.
+ */
+export function originOf(store: AuditStore): string | undefined {
+  return store.size ? store.get(1)?.hash : undefined;
+}
+
+export interface ShipOptions {
+  /** Entries per transaction (1..1000, default 500). */
+  batchSize?: number;
+  /** Called after each batch is committed, with the entries shipped so far and the last ID shipped. */
+  onBatch?: (shipped: number, upTo: number) => void;
+}
+
+export interface ShipResult {
+  /** This log's origin ID; undefined for an empty log. */
+  origin?: string;
+  /** Entries this run put into the team log. */
+  shipped: number;
+  /** The newest of this log's entries the team log holds now. */
+  teamHead: number;
+}
+
+/**
+ * The text that was hashed for an entry, from the store's public entry: its snapshots as canonical
+ * JSON again, which gives back the stored text (it was made by canonicalJson, and JSON.parse and
+ * JSON.stringify round-trip it). Checked against the entry's hash: what is shipped is byte for byte
+ * what was hashed, or nothing is.
+ */
+function hashedText(e: Entry): string {
+  const row = { ...e, before: e.before === undefined ? undefined : canonicalJson(e.before), after: e.after === undefined ? undefined : canonicalJson(e.after) };
+  const text = canonicalRow(row as Row);
+  if (sha256(text) !== e.hash) {
+    throw new TeamLogError('LOCAL', `entry ${e.id} of the local log does not give its own hash back (bot-audit verify --full says more); nothing from it on was shipped`);
+  }
+  return text;
+}
+
+const INSERT_SQL = `
+  INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry, entry_text)
+  SELECT $1, u.id, u.hash, u.prev, CASE WHEN u.jsonb THEN u.text::jsonb END, u.text
+  FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::boolean[]) WITH ORDINALITY AS u(id, hash, prev, text, jsonb, n)
+  ORDER BY u.n
+  ON CONFLICT (origin, origin_id) DO NOTHING
+  RETURNING origin_id`;
+
+/**
+ * Ships the entries of `store` that the team log lacks. Refuses (FORK) when the team log holds more
+ * of this origin's entries than the local log, or a different hash for one of them: a restored
+ * backup of either side, never forked silently.
+ */
+export async function shipToTeam(store: AuditStore, client: ClientBase, opts: ShipOptions = {}): Promise<ShipResult> {
+  const batchSize = Math.min(1000, Math.max(1, Math.floor(opts.batchSize ?? 500)));
+  const origin = originOf(store);
+  if (!origin) return { shipped: 0, teamHead: 0 };
+  await assertTeamLog(client);
+  const head = await client.query<{ origin_id: string; origin_hash: string }>(
+    'SELECT origin_id, origin_hash FROM bot_audit.team_entries WHERE origin = $1 ORDER BY origin_id DESC LIMIT 1',
+    [origin],
+  );
+  let upTo = head.rows.length ? Number(head.rows[0].origin_id) : 0;
+  let prevHash = head.rows.length ? head.rows[0].origin_hash : GENESIS_HASH;
+  const size = store.size;
+  if (upTo > size) {
+    throw new TeamLogError('FORK', `the team log has entries 1..${upTo} of this log (origin ${origin.slice(0, 12)}…) but the local log ends at entry ${size}: a restored backup of the local log? Nothing was shipped`);
+  }
+  const local = upTo > 0 ? store.get(upTo)?.hash : prevHash;
+  if (local !== prevHash) {
+    throw new TeamLogError('FORK', `entry ${upTo} of this log (origin ${origin.slice(0, 12)}…) has hash ${prevHash.slice(0, 12)}… in the team log but ${local?.slice(0, 12)}… here: the two logs forked (a restored backup of either side?). Nothing was shipped`);
+  }
+  let shipped = 0;
+  for (;;) {
+    const entries = store.entriesAfter(upTo, batchSize);
+    if (!entries.length) break;
+    const ids: number[] = [];
+    const hashes: string[] = [];
+    const prevs: string[] = [];
+    const texts: string[] = [];
+    const storable: boolean[] = [];
+    for (const e of entries) {
+      // The store keeps its chain; checked here anyway, as what the team log receives must continue it.
+      if (e.prevHash !== prevHash) throw new TeamLogError('LOCAL', `entry ${e.id} of the local log does not follow entry ${e.id - 1}; nothing from it on was shipped`);
+      const text = hashedText(e);
+      ids.push(e.id);
+      hashes.push(e.hash);
+      prevs.push(e.prevHash);
+      texts.push(text);
+      storable.push(jsonbCanHold(text));
+      prevHash = e.hash;
+    }
+    await client.query('BEGIN');
+    try {
+      const inserted = await client.query<{ origin_id: string }>(INSERT_SQL, [origin, ids, hashes, prevs, texts, storable]);
+      // Rows that were there already (another shipper of this log got there first) must be these very entries.
+      const fresh = new Set(inserted.rows.map((r) => Number(r.origin_id)));
+      const skipped = ids.filter((id) => !fresh.has(id));
+      if (skipped.length) {
+        const there = await client.query<{ origin_id: string; origin_hash: string }>(
+          'SELECT origin_id, origin_hash FROM bot_audit.team_entries WHERE origin = $1 AND origin_id = ANY($2::bigint[])',
+          [origin, skipped],
+        );
+        for (const r of there.rows) {
+          const id = Number(r.origin_id);
+          if (r.origin_hash !== hashes[ids.indexOf(id)]) {
+            throw new TeamLogError('FORK', `entry ${id} of this log (origin ${origin.slice(0, 12)}…) is in the team log with another hash: the two logs forked. This batch was not shipped`);
+          }
+        }
+      }
+      await client.query('COMMIT');
+      shipped += fresh.size;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      // The insert trigger's refusal: an entry that does not continue this origin's chain there.
+      if ((e as { code?: unknown }).code === '23000') throw new TeamLogError('FORK', `the team log refused entries ${ids[0]}..${ids[ids.length - 1]} of this log: ${(e as Error).message}. This batch was not shipped`, { cause: e });
+      throw e;
+    }
+    upTo = ids[ids.length - 1];
+    opts.onBatch?.(shipped, upTo);
+  }
+  return { origin, shipped, teamHead: upTo };
+}

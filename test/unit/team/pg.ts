@@ -1,0 +1,106 @@
+// A throwaway PostgreSQL cluster for the team-log tests: a real server, never a mock. It lives in a
+// temporary folder, listens on 127.0.0.1 only, on a free port, trusts local connections, and is
+// stopped and removed afterwards (also when a test fails, and when the process exits early).
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client } from 'pg';
+
+/** The cluster's superuser, who owns the team log in the tests. */
+export const SUPERUSER = 'postgres';
+
+export interface TestCluster {
+  port: number;
+  /** A postgres:// URL for `user` (default the superuser) on database `postgres`. */
+  url(user?: string): string;
+  /** A connected client; the caller ends it. */
+  connect(user?: string): Promise<Client>;
+  stop(): void;
+}
+
+/** Where initdb, pg_ctl and postgres are: `pg_config --bindir`, else the newest /usr/lib/postgresql/N/bin. */
+function binDir(): string {
+  const has = (dir: string) => ['initdb', 'pg_ctl', 'postgres'].every((b) => fs.existsSync(path.join(dir, b)));
+  const r = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
+  const fromConfig = r.status === 0 ? r.stdout.trim() : '';
+  if (fromConfig && has(fromConfig)) return fromConfig;
+  const root = '/usr/lib/postgresql';
+  const versions = fs.existsSync(root) ? fs.readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const v of versions) if (has(path.join(root, v, 'bin'))) return path.join(root, v, 'bin');
+  // Never a silent skip: these tests are the only proof that the team log works on a real server.
+  throw new Error('PostgreSQL is not installed: the team-log tests need initdb, pg_ctl and postgres (Debian: apt-get install postgresql; .ci/run installs it)');
+}
+
+/** PostgreSQL refuses to run as root: as root (CI), the commands run as the `postgres` user that Debian's package creates. */
+function asServerUser(): { prefix: string[]; uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return { prefix: [] };
+  const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  const uid = id('-u');
+  const gid = id('-g');
+  if (!Number.isInteger(uid) || uid <= 0) throw new Error('running as root, and there is no "postgres" user to run PostgreSQL as (Debian: apt-get install postgresql creates it)');
+  return { prefix: ['runuser', '-u', 'postgres', '--'], uid, gid };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a fresh cluster; the caller stops it (an exit hook stops it too, if the process ends first). */
+export async function startCluster(): Promise<TestCluster> {
+  const bin = binDir();
+  const as = asServerUser();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-pg-'));
+  if (as.uid !== undefined) fs.chownSync(dir, as.uid, as.gid!);
+  const data = path.join(dir, 'data');
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(as.prefix[0] ?? path.join(bin, cmd), [...as.prefix.slice(1), ...(as.prefix.length ? [path.join(bin, cmd)] : []), ...args], { encoding: 'utf8', cwd: dir });
+    return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+  };
+  let started = false;
+  const stop = () => {
+    process.removeListener('exit', stop);
+    if (started) run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    started = false;
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', stop);
+  try {
+    // --no-sync and fsync=off: a throwaway cluster; what the tests check does not depend on the server's own durability.
+    const init = run('initdb', ['-D', data, '-U', SUPERUSER, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync']);
+    if (!init.ok) throw new Error(`initdb failed: ${init.out}`);
+    let port = 0;
+    let last = '';
+    // A port found free may be taken before the server binds it: a few tries.
+    for (let i = 0; i < 3 && !started; i++) {
+      port = await freePort();
+      const opts = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off`;
+      const r = run('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-o', opts, '-t', '120', '-w', 'start']);
+      started = r.ok;
+      last = r.out + (fs.existsSync(path.join(dir, 'server.log')) ? fs.readFileSync(path.join(dir, 'server.log'), 'utf8') : '');
+    }
+    if (!started) throw new Error(`pg_ctl start failed: ${last}`);
+    const url = (user = SUPERUSER) => `postgres://${user}@127.0.0.1:${port}/postgres`;
+    return {
+      port,
+      url,
+      async connect(user = SUPERUSER) {
+        const c = new Client({ connectionString: url(user) });
+        await c.connect();
+        return c;
+      },
+      stop,
+    };
+  } catch (e) {
+    stop();
+    throw e;
+  }
+}

@@ -1,0 +1,143 @@
+// The team log's schema on a real PostgreSQL: init is safe to run twice, the table is append-only
+// even for its owner, and the writer role may only INSERT (the origin's columns) and SELECT.
+import * as assert from 'node:assert/strict';
+import type { Client } from 'pg';
+import { GENESIS_HASH, sha256 } from '../../../src/core/store/record';
+import { initTeamLog, READER_ROLE, TEAM_SCHEMA_VERSION, WRITER_ROLE } from '../../../src/core/team';
+import { startCluster, type TestCluster } from './pg';
+
+/**
+ * Inserts entry 1 of a made-up origin as the client's user (the server fills in the rest), or with
+ * `change`, a row that breaks the origin's chain in that way. Returns the origin.
+ */
+async function insertEntry(c: Client, tag: string, change: (row: Record<string, unknown>) => void = () => undefined) {
+  const text = JSON.stringify({ action: 'LOGIN', entityId: tag, entityName: 'session', id: 1, prevHash: GENESIS_HASH, recorded: 1, user: 'u', uuid: 'u' });
+  const row: Record<string, unknown> = { origin: sha256(text), origin_id: 1, origin_hash: sha256(text), origin_prev: GENESIS_HASH, entry_text: text };
+  change(row);
+  const r = await c.query(
+    'INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry, entry_text) VALUES ($1, $2, $3, $4, $5::text::jsonb, $5::text) RETURNING seq, team_prev, team_hash',
+    [row.origin, row.origin_id, row.origin_hash, row.origin_prev, row.entry_text],
+  );
+  return { origin: row.origin as string, row: r.rows[0] };
+}
+
+describe('team log: schema', function () {
+  this.timeout(120_000);
+  let pg: TestCluster;
+  let owner: Client;
+  before(async () => {
+    pg = await startCluster();
+    owner = await pg.connect();
+  });
+  after(async () => {
+    await owner?.end();
+    pg?.stop();
+  });
+
+  it('a user who may not create roles gets the schema and a notice for each missing role', async () => {
+    await owner.query('CREATE ROLE plain LOGIN');
+    await owner.query('CREATE DATABASE plain_team OWNER plain');
+    const { Client } = await import('pg');
+    const c = new Client({ connectionString: pg.url('plain').replace(/\/postgres$/, '/plain_team') });
+    await c.connect();
+    try {
+      const r = await initTeamLog(c);
+      assert.deepEqual(r.rolesCreated, []);
+      assert.equal(r.notices.length, 2);
+      assert.match(r.notices[0], new RegExp(`role ${WRITER_ROLE} not created: this user may not create roles`));
+      assert.equal((await c.query('SELECT count(*)::int AS n FROM bot_audit.team_entries')).rows[0].n, 0);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('init creates the schema and the roles, and a second init changes nothing', async () => {
+    const first = await initTeamLog(owner);
+    assert.deepEqual([first.from, first.version], [0, TEAM_SCHEMA_VERSION]);
+    assert.deepEqual(first.rolesCreated, [WRITER_ROLE, READER_ROLE]);
+    assert.deepEqual(first.notices, []);
+    await insertEntry(owner, 'a');
+    const second = await initTeamLog(owner);
+    assert.deepEqual([second.from, second.version, second.rolesCreated, second.notices], [TEAM_SCHEMA_VERSION, TEAM_SCHEMA_VERSION, [], []]);
+    const meta = await owner.query("SELECT value FROM bot_audit.meta WHERE key = 'schema_version'");
+    assert.equal(meta.rows[0].value, String(TEAM_SCHEMA_VERSION));
+    assert.equal((await owner.query('SELECT count(*)::int AS n FROM bot_audit.team_entries')).rows[0].n, 1, 'the entry is still there');
+  });
+
+  it('the server assigns seq and the team chain by the documented formula, whatever the client sends', async () => {
+    const last = (await owner.query('SELECT seq, team_hash FROM bot_audit.team_entries ORDER BY seq DESC LIMIT 1')).rows[0];
+    const { origin, row: r } = await insertEntry(owner, 'b');
+    assert.equal(Number(r.seq), Number(last.seq) + 1);
+    assert.equal(r.team_prev, last.team_hash);
+    assert.equal(r.team_hash, sha256(`${last.team_hash}:${origin}:1:${origin}`), 'entry 1\'s hash is its origin');
+    // A seq or chain the client names is overwritten (for the owner; a writer may not name them at all).
+    const forged = await owner.query(
+      `INSERT INTO bot_audit.team_entries (seq, origin, origin_id, origin_hash, origin_prev, entry_text, team_prev, team_hash)
+       VALUES (1000, $1, 1, $1, $2, $3, $2, $2) RETURNING seq, team_prev`,
+      [sha256('{}'), GENESIS_HASH, '{}'],
+    );
+    assert.equal(Number(forged.rows[0].seq), Number(r.seq) + 1);
+    assert.equal(forged.rows[0].team_prev, r.team_hash);
+  });
+
+  it('an entry that breaks its origin\'s chain is refused at the door, and one already there is skipped by ON CONFLICT', async () => {
+    const { origin } = await insertEntry(owner, 'door');
+    const cases: [string, (row: Record<string, unknown>) => void, RegExp][] = [
+      ['a gap', (row) => Object.assign(row, { origin, origin_id: 3, origin_prev: origin }), /entry 3 of origin \w+ does not follow entry 1 there/],
+      ['another previous hash', (row) => Object.assign(row, { origin, origin_id: 2, origin_prev: GENESIS_HASH }), /entry 2 of origin \w+ does not follow entry 1 there/],
+      ['a text that does not give its hash', (row) => Object.assign(row, { origin_hash: 'f'.repeat(64), origin: 'f'.repeat(64) }), /does not give its origin_hash/],
+      ['an entry 1 that is not its origin\'s name', (row) => Object.assign(row, { origin: 'e'.repeat(64) }), /origin e+ is not the hash of its entry 1/],
+    ];
+    for (const [what, change, message] of cases) await assert.rejects(insertEntry(owner, 'door', change), message, what);
+    const again = await owner.query(
+      "INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry_text) VALUES ($1, 1, $1, $2, 'x') ON CONFLICT (origin, origin_id) DO NOTHING RETURNING seq",
+      [origin, GENESIS_HASH],
+    );
+    assert.equal(again.rows.length, 0);
+    await assert.rejects(insertEntry(owner, 'door'), /duplicate key value violates unique constraint/);
+  });
+
+  for (const [what, sql] of [
+    ['UPDATE', "UPDATE bot_audit.team_entries SET entry_text = '{}' WHERE seq = 1"],
+    ['DELETE', 'DELETE FROM bot_audit.team_entries WHERE seq = 1'],
+    ['TRUNCATE', 'TRUNCATE bot_audit.team_entries'],
+  ]) {
+    it(`${what} is refused even for the owner (a superuser)`, async () => {
+      const before = (await owner.query('SELECT count(*)::int AS n FROM bot_audit.team_entries')).rows[0].n;
+      await assert.rejects(owner.query(sql), new RegExp(`team entries are append-only: ${what} is refused`));
+      assert.equal((await owner.query('SELECT count(*)::int AS n FROM bot_audit.team_entries')).rows[0].n, before);
+    });
+  }
+
+  it('a login role in bot_audit_writer may INSERT and SELECT, and nothing else', async () => {
+    await owner.query(`CREATE ROLE shipper LOGIN IN ROLE ${WRITER_ROLE}`);
+    const w = await pg.connect('shipper');
+    try {
+      const { origin: o, row } = await insertEntry(w, 'writer');
+      assert.ok(row.seq);
+      assert.ok((await w.query('SELECT count(*)::int AS n FROM bot_audit.team_entries')).rows[0].n >= 1);
+      await assert.rejects(w.query("UPDATE bot_audit.team_entries SET entry_text = '{}' WHERE origin = $1", [o]), /permission denied/);
+      await assert.rejects(w.query('DELETE FROM bot_audit.team_entries WHERE origin = $1', [o]), /permission denied/);
+      await assert.rejects(w.query('TRUNCATE bot_audit.team_entries'), /permission denied/);
+      await assert.rejects(
+        w.query("INSERT INTO bot_audit.team_entries (seq, origin, origin_id, origin_hash, origin_prev, entry_text) VALUES (99, $1, 2, $1, $1, '{}')", [o]),
+        /permission denied/,
+        'seq is the server\'s',
+      );
+      await assert.rejects(w.query("UPDATE bot_audit.meta SET value = '0'"), /permission denied/);
+    } finally {
+      await w.end();
+    }
+  });
+
+  it('a login role in bot_audit_reader may only SELECT', async () => {
+    await owner.query(`CREATE ROLE reviewer LOGIN IN ROLE ${READER_ROLE}`);
+    const r = await pg.connect('reviewer');
+    try {
+      assert.ok((await r.query('SELECT count(*)::int AS n FROM bot_audit.team_entries')).rows[0].n >= 1);
+      await assert.rejects(insertEntry(r, 'reader'), /permission denied/);
+    } finally {
+      await r.end();
+    }
+  });
+});
