@@ -78,11 +78,25 @@ export async function openPick(page, title, ready) {
   }
 }
 
-/** Runs a bot as a person does: Bot Audit: Run Bot…, then the bot's name and Enter. */
+/**
+ * Runs a bot as a person does: Bot Audit: Run Bot…, then the bot's name and Enter. The pick can
+ * also close by itself after its rows show (see openPick: a webview that had focus takes it back a
+ * moment later, on a busy machine after the rows are drawn); a person opens it again, and so does
+ * this, up to twice. The name goes in only while the pick is open.
+ */
 export async function runBotFromPalette(page, name) {
-  await openPick(page, 'Bot Audit: Run Bot…', page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first());
-  await page.locator('.quick-input-widget input').fill(name);
-  await page.keyboard.press('Enter');
+  const input = page.locator('.quick-input-widget input');
+  for (let attempt = 1; ; attempt++) {
+    await openPick(page, 'Bot Audit: Run Bot…', page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first());
+    try {
+      await input.fill(name, { timeout: 10_000 });
+      await page.keyboard.press('Enter');
+      return;
+    } catch (e) {
+      if (attempt >= 3 || (await page.locator('.quick-input-widget').isVisible())) throw e;
+      console.log('      (the bot pick closed by itself before the name went in; running the command again)');
+    }
+  }
 }
 
 /** A webview's content lives in nested iframes: find the frame that holds `selector`. */
