@@ -106,14 +106,8 @@ function traceparentOf(traceId: string): string {
 
 /** `fetch` for URLs under the local server's base URL: each request goes to the host. */
 export function makeLocalFetch(hostFetch: HostFetch, trace: TraceId, realFetch?: typeof fetch, lite = false): typeof fetch {
-  let parentOf = '';
-  let traceparent = '';
   return (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const traceId = typeof trace === 'string' ? trace : trace.id;
-    if (parentOf !== traceId) {
-      parentOf = traceId;
-      traceparent = traceparentOf(traceId);
-    }
     const req = input instanceof Request ? input : undefined;
     const url = req ? req.url : String(input);
     if (!url.startsWith(LOCAL_BASE_URL)) {
@@ -127,7 +121,7 @@ export function makeLocalFetch(hostFetch: HostFetch, trace: TraceId, realFetch?:
       for (const [k, v] of Object.entries(given as Record<string, string>)) if (v !== undefined) headers[k.toLowerCase()] = String(v);
     } else new Headers(given).forEach((v, k) => (headers[k] = v));
     headers['x-trace-id'] ??= traceId;
-    headers.traceparent ??= traceparent;
+    headers.traceparent ??= traceparentOf(traceId);
     const rawBody = init?.body ?? (req && req.body ? await req.arrayBuffer() : undefined);
     let body: string | Uint8Array | undefined;
     if (typeof rawBody === 'string') body = rawBody;

@@ -908,7 +908,11 @@ export class AuditStore {
 
   /** Applies waiting entries once appends pause for APPLY_DELAY_MS. */
   private scheduleApply(): void {
-    if (this.applyTimer) clearTimeout(this.applyTimer);
+    // One timer, restarted by each append (no new timer per append).
+    if (this.applyTimer) {
+      this.applyTimer.refresh();
+      return;
+    }
     this.applyTimer = setTimeout(() => {
       this.applyTimer = undefined;
       if (this.closed) return;
@@ -1860,6 +1864,7 @@ export class AuditStore {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.ftsTimer) clearTimeout(this.ftsTimer);
     if (this.applyTimer) clearTimeout(this.applyTimer);
+    this.applyTimer = undefined;
     if (this.witnessTimer) clearTimeout(this.witnessTimer);
   }
 
