@@ -19,24 +19,25 @@
 // the run: 2 cores). A run's process is killed once the run's entry is written, not when its
 // report comes: after its report its one thread blocks on the channel (nothing runs), and a
 // process exiting meanwhile made the entry's fsync ≈ 3 ms slower. Measured with
-// bench/runner-bench.ts on this 2-core virtual machine, quiet (2026-12-06, Node 20): a warm run
-// (trivial bot, bundle cached, call → durable EXECUTED entry, the next process ready) p50
-// 6.3–7.5 ms, p95 ≈ 10.6 ms (≈ 10 ms and 18 ms while the machine was shared). Traced one run at a
-// time: ≈ 0.4 ms in the host before the run message; ≈ 0.7 ms from the host's write to the
-// process's read (a sleeping process waking on this virtual machine); ≈ 1.3 ms from there to the
-// handler (the message parsed, the bundle compiled and evaluated, the event; the MedplumClient is
-// made ahead, in `prepare`); ≈ 1.7 ms in a handler that logs one line (most of it the first work
-// after waking, which costs ≈ 0.8 ms wherever it falls: not a GC, not the clock, not pending
-// compilation, as tried); ≈ 0.4 ms to the sealed report; ≈ 0.8 ms for the host to wake to it;
-// ≈ 1.5 ms for the entry's durable write (its fdatasync ≈ 0.5 ms). A new bot's first run (bundling
-// included) ≈ 10 ms; a brand-new runner's first run ≈ 0.5 s. Back-to-back runs are bounded by
+// bench/runner-bench.ts on this 2-core virtual machine (2026-12-07, Node 20, the bench under
+// `chrt -f 50` beside two busy processes): a warm run (trivial bot, bundle cached, call → durable
+// EXECUTED entry, the next process ready) p50 ≈ 4.5–5 ms, p95 ≈ 10 ms. Traced one run at a time:
+// ≈ 0.45 ms in the host before the run message; ≈ 0.7 ms from the host's write to the process's
+// read of it (a sleeping process waking on this virtual machine); ≈ 1 ms from there to the handler
+// (the message parsed, the bundle compiled and evaluated, the event; the MedplumClient is made
+// ahead, in `prepare`); ≈ 0.2 ms in a handler that logs one line; ≈ 0.3 ms to the sealed report;
+// ≈ 0.3 ms for the host to wake to it; ≈ 1.5 ms for the entry's durable write (its fdatasync
+// ≈ 0.5–1.5 ms). Three things cost ≈ 3.4 ms of it before: V8 collecting the young generation that
+// start-up and the rehearsal filled, in the run's first turn of the event loop (the worker now
+// collects before "ready"); the exception of a stat of a missing .env; randomBytes for the seal.
+// A new bot's first run (bundling included) ≈ 10 ms; a brand-new runner's first run ≈ 0.5 s. Back-to-back runs are bounded by
 // process start-up (≈ 8 runs/s, against ≈ 600/s with the old pooled threads).
 // A bot's Medplum calls cost a host round trip each over the pipe: crud_1000 (3,000 calls, median
 // of 3) 0.84–1.4 s. Per call ≈ 0.1 ms is the round trip itself (two wake-ups; a bare echo over
 // such a pipe does 3,000 in ≈ 0.3 s), ≈ 57 µs Medplum's validation of the resource (as a Medplum
 // server does), ≈ 56 µs the host's write of the reply (the syscall that wakes the process), and
-// the rest the FHIR router, the log's append and parsing. The goals of ≤ 5 ms warm and ≤ 1 s for
-// crud_1000 are not met here. V8's code cache is not used: one made by the host is rejected in a
+// the rest the FHIR router, the log's append and parsing. The goal of ≤ 1 s for crud_1000 is not
+// met here. V8's code cache is not used: one made by the host is rejected in a
 // bot process, whose --max-old-space-size is part of V8's flags hash (and one made by a bot
 // process is never trusted). Numbers: bench/results/runner.json.
 //

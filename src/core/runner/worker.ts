@@ -12,6 +12,7 @@
 // can bend is this process's report of its own run, which the host treats as such (runner.ts).
 import * as fs from 'node:fs';
 import * as util from 'node:util';
+import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { SourceMap, createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -42,6 +43,23 @@ const retryLater = (e: unknown): boolean => {
   Atomics.wait(pause, 0, 0, 1);
   return true;
 };
+
+/**
+ * A full collection, used once, before "ready": start-up and the rehearsal leave the young
+ * generation nearly full, and V8 would otherwise collect it in the run's first turn of the event
+ * loop (≈ 2.7 ms of a warm run's ≈ 7, measured). The function comes from a context made while the
+ * flag was on (the documented way, as with --expose-gc), so no context of the bot's has a \`gc\`.
+ */
+const collectGarbage = ((): (() => void) | undefined => {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    v8.setFlagsFromString('--no-expose-gc');
+    return gc;
+  } catch {
+    return undefined; // a collection later, in the run, as before
+  }
+})();
 
 /** Set during the rehearsal run (before "ready"): nothing is sent, and the process does not end. */
 let rehearsing = false;
@@ -817,6 +835,7 @@ if (process.argv[2] === '--bot-audit-sandbox') {
     } catch {
       next = undefined; // made with the run instead, where a failure is the run's
     }
+    collectGarbage?.();
     send({ t: 'ready' });
     takeRun(next);
   };
