@@ -76,14 +76,26 @@ const RSS_SLACK_MB = 48;
 const READY_TIMEOUT_MS = 30_000;
 const LINUX = process.platform === 'linux';
 
-/** Resident set of a process in bytes (Linux), else undefined. */
+/** Where rssOf reads /proc/<pid>/status (≈ 1.5 KB; VmRSS is in its first lines). */
+const statusBuf = Buffer.allocUnsafe(16 * 1024);
+
+/**
+ * Resident set of a process in bytes (Linux), else undefined. Read into one buffer kept for it:
+ * readFileSync of a /proc file (its size says 0) allocates 64 KB a call, which cost ≈ 0.25 ms of
+ * the host's time every 10 ms that a bot runs.
+ */
 function rssOf(pid: number): number | undefined {
   if (!LINUX) return undefined;
+  let fd: number | undefined;
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'latin1'));
+    fd = fs.openSync(`/proc/${pid}/status`, 'r');
+    const n = fs.readSync(fd, statusBuf, 0, statusBuf.length, 0);
+    const m = /VmRSS:\s+(\d+) kB/.exec(statusBuf.toString('latin1', 0, n));
     return m ? Number(m[1]) * 1024 : undefined;
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
