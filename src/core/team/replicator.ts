@@ -90,11 +90,13 @@ export interface TeamReplicatorOptions {
   connectTimeoutMs?: number;
 }
 
-/** What `stateDir` keeps for one team log and origin. */
-interface Mark {
+/** What a state folder keeps for one team log and origin: the newest of the origin's entries the team log was seen to hold. */
+export interface TeamMark {
+  /** The team log's URL, as it may be shown. */
   url: string;
   origin: string;
   teamHead: number;
+  /** When (ISO 8601). */
   at: string;
 }
 
@@ -105,6 +107,35 @@ function teamLogKey(url: string): string {
     return `${u.hostname.toLowerCase()}:${u.port || '5432'}${decodeURIComponent(u.pathname)}`;
   } catch {
     return url;
+  }
+}
+
+function teamMarkFile(stateDir: string, url: string, origin: string): string {
+  const key = createHash('sha256').update(`${teamLogKey(url)}\n${origin}`).digest('hex');
+  return path.join(stateDir, 'team', `${key}.json`);
+}
+
+/** The mark kept in `stateDir` for this team log and origin; undefined when there is none (or it cannot be read). */
+export function readTeamMark(stateDir: string, url: string, origin: string): TeamMark | undefined {
+  try {
+    const m = JSON.parse(fs.readFileSync(teamMarkFile(stateDir, url, origin), 'utf8')) as TeamMark;
+    return m.origin === origin && Number.isSafeInteger(m.teamHead) && m.teamHead >= 0 ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps the newest team head seen. Never throws: the mark is a help, not the record. */
+export function writeTeamMark(stateDir: string, url: string, origin: string, teamHead: number): void {
+  const file = teamMarkFile(stateDir, url, origin);
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    const mark: TeamMark = { url: redactUrl(url), origin, teamHead, at: new Date().toISOString() };
+    fs.writeFileSync(tmp, `${JSON.stringify(mark)}\n`);
+    fs.renameSync(tmp, file);
+  } catch {
+    /* a state folder that cannot be written: how far behind is known again at the next contact */
   }
 }
 
@@ -365,35 +396,11 @@ export class TeamReplicator {
     this.update({ state, localHead, behind: Math.max(0, localHead - (this.current.teamHead ?? 0)), lastError: message, lastErrorCode: te?.code, retryAt: undefined });
   }
 
-  private markFile(origin: string): string | undefined {
-    if (!this.opts.stateDir) return undefined;
-    const key = createHash('sha256').update(`${teamLogKey(this.opts.url)}\n${origin}`).digest('hex');
-    return path.join(this.opts.stateDir, 'team', `${key}.json`);
+  private readMark(origin: string): TeamMark | undefined {
+    return this.opts.stateDir ? readTeamMark(this.opts.stateDir, this.opts.url, origin) : undefined;
   }
 
-  private readMark(origin: string): Mark | undefined {
-    const file = this.markFile(origin);
-    if (!file) return undefined;
-    try {
-      const m = JSON.parse(fs.readFileSync(file, 'utf8')) as Mark;
-      return m.origin === origin && Number.isSafeInteger(m.teamHead) && m.teamHead >= 0 ? m : undefined;
-    } catch {
-      return undefined; // none yet, or unreadable: as if none
-    }
-  }
-
-  /** Keeps the newest team head seen; never fails the round (the mark is a help, not the record). */
   private writeMark(origin: string, teamHead: number): void {
-    const file = this.markFile(origin);
-    if (!file) return;
-    try {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      const tmp = `${file}.${process.pid}.tmp`;
-      const mark: Mark = { url: redactUrl(this.opts.url), origin, teamHead, at: new Date().toISOString() };
-      fs.writeFileSync(tmp, `${JSON.stringify(mark)}\n`);
-      fs.renameSync(tmp, file);
-    } catch {
-      /* a state folder that cannot be written: `behind` is known again at the next contact */
-    }
+    if (this.opts.stateDir) writeTeamMark(this.opts.stateDir, this.opts.url, origin, teamHead);
   }
 }
