@@ -638,9 +638,9 @@ async function shipAfterWrite(ctx: Ctx, store: AuditStore): Promise<void> {
     const s = await rep.shipNow();
     if (s.note) ctx.io.stderr.write(`notice: ${safeText(s.note)}\n`);
     if (s.state === 'forked') {
-      ctx.io.stderr.write(`warning: not shipped to the team log: ${safeText(s.lastError ?? 'the team log and this log disagree')}; ${s.behind} entries behind until that is sorted out (bot-audit team status)\n`);
+      ctx.io.stderr.write(`warning: not shipped to the team log: ${safeText(s.lastError ?? 'the team log and this log disagree')}; ${entries(s.behind)} behind until that is sorted out (bot-audit team status)\n`);
     } else if (s.state !== 'up-to-date' && s.state !== 'shipping') {
-      ctx.io.stderr.write(`warning: ${safeText(s.lastError ?? 'the team log failed')}; not shipped; ${s.behind} entries behind; will be shipped next time\n`);
+      ctx.io.stderr.write(`warning: ${safeText(s.lastError ?? 'the team log failed')}; not shipped; ${entries(s.behind)} behind; will be shipped next time\n`);
     }
   } finally {
     await rep.dispose();
@@ -662,11 +662,17 @@ async function withTeamLog<T>(url: string, fn: (client: Client) => Promise<T>): 
   }
 }
 
+/** "1 entry", "2 entries". */
+function entries(n: number): string {
+  return `${n} ${n === 1 ? 'entry' : 'entries'}`;
+}
+
 /** What the team log holds of this log, in words (team status, verify). */
 function headsText(h: HeadComparison): string {
   if (!h.origin) return 'the log is empty: nothing to ship';
   const behind = h.localHead - h.teamHead;
-  return `the team log has entries 1..${h.teamHead} of this log (origin ${h.origin}), which ends at ${h.localHead}: ${behind ? `${behind} entries behind` : 'up to date'}`;
+  if (!h.teamHead) return `the team log has none of this log's ${entries(h.localHead)} yet (origin ${h.origin}): ${entries(behind)} behind`;
+  return `the team log has entries 1..${h.teamHead} of this log (origin ${h.origin}), which ends at ${h.localHead}: ${behind ? `${entries(behind)} behind` : 'up to date'}`;
 }
 
 async function cmdTeam(ctx: Ctx): Promise<number> {
@@ -695,7 +701,7 @@ async function cmdTeam(ctx: Ctx): Promise<number> {
         // Unreachable: how far behind, as of the last time this machine reached it.
         const origin = store.size ? store.get(1)?.hash : undefined;
         const mark = origin ? readTeamMark(stateDir, url, origin) : undefined;
-        if (e instanceof TeamLogError && mark) throw new TeamLogError(e.code, `${e.message}; as of ${mark.at}, the team log had entries 1..${mark.teamHead} of this log, which ends at ${store.size}: ${store.size - mark.teamHead} entries behind`);
+        if (e instanceof TeamLogError && mark) throw new TeamLogError(e.code, `${e.message}; as of ${mark.at}, the team log had entries 1..${mark.teamHead} of this log, which ends at ${store.size}: ${entries(store.size - mark.teamHead)} behind`);
         throw e;
       }
       if (h.origin && !h.disagreement) writeTeamMark(stateDir, url, h.origin, h.teamHead);

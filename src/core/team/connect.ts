@@ -92,12 +92,10 @@ export function redactSecrets(text: string, secrets: (string | undefined)[]): st
 /** A client for the team log, not connected yet (so that its owner can end it while it connects). */
 export function teamLogClient(url: string, opts: ConnectOptions = {}): Client {
   checkTeamLogUrl(url);
-  const client = new Client({
-    connectionString: url,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
-    application_name: 'bot-audit',
-    ...(opts.password !== undefined ? { password: opts.password } : {}),
-  });
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000, application_name: 'bot-audit' });
+  // Not in the config: pg lays the URL's fields (a password of undefined among them) over the config's.
+  // The client's own property, which pg keeps out of enumeration and so out of logs and inspections.
+  if (opts.password !== undefined) client.password = opts.password;
   // A connection lost while idle is reported by the next query; without a listener it would crash the process.
   client.on('error', () => undefined);
   return client;
