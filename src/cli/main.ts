@@ -118,8 +118,9 @@ Commands:
   show <id>            one entry (--diff for its before/after)
   export               the log, streamed as csv, ndjson or a FHIR Bundle
   verify               check the hash chain (of the team log with --db postgres://…)
-  team init|ship|status  create the team log in PostgreSQL; ship this workspace's log into it;
-                       how far behind the team log is
+  team init|ship|status
+                       create the team log in PostgreSQL; ship this workspace's log into it;
+                       say how far behind the team log is
 
 Every command takes --db PATH and --workspace DIR, before or after the command, and --help.
 verify and team take --db postgres://user@host:port/database for the team log (team also reads
@@ -173,9 +174,9 @@ the first broken entry is named by its team seq, origin and ID. Exits 16 when it
   status  how far behind the team log is with this workspace's log (exit 11 when they disagree;
           when it cannot be reached, how far behind it was when last reached)
 
---team-log or BOT_AUDIT_TEAM_LOG may stand in for --db. The password comes from PGPASSWORD or ~/.pgpass. A ship
-that finds the team log and this log disagreeing about an entry (a restored backup of either side)
-ships nothing and exits 11.`,
+--team-log or BOT_AUDIT_TEAM_LOG may stand in for --db. The password comes from PGPASSWORD or
+~/.pgpass. A ship that finds the team log and this log disagreeing about an entry (a restored
+backup of either side) ships nothing and exits 11.`,
 };
 
 const COMMON = {
