@@ -15,7 +15,7 @@ import { diffText } from './diff';
 import { formatter } from '../core/store/formats';
 import { isDamage } from '../core/store/errors';
 import { progressBar } from './progress';
-import { asTeamLogError, connectTeamLog, initTeamLog, isTeamLogUrl, redactUrl, shipToTeam, TeamLogError, verifyTeamLog } from '../core/team';
+import { asTeamLogError, checkTeamLogUrl, compareHeads, connectTeamLog, initTeamLog, isTeamLogUrl, readTeamMark, redactUrl, shipToTeam, TeamLogError, TeamReplicator, verifyTeamLog, writeTeamMark, type HeadComparison } from '../core/team';
 import type { Client } from 'pg';
 
 /**
@@ -118,11 +118,16 @@ Commands:
   show <id>            one entry (--diff for its before/after)
   export               the log, streamed as csv, ndjson or a FHIR Bundle
   verify               check the hash chain (of the team log with --db postgres://…)
-  team init|ship       create the team log in PostgreSQL; ship this workspace's log into it
+  team init|ship|status
+                       create the team log in PostgreSQL; ship this workspace's log into it;
+                       say how far behind the team log is
 
 Every command takes --db PATH and --workspace DIR, before or after the command, and --help.
 verify and team take --db postgres://user@host:port/database for the team log (team also reads
 BOT_AUDIT_TEAM_LOG); the password comes from PGPASSWORD or ~/.pgpass, never from the URL.
+run and replay take --team-log postgres://… (or BOT_AUDIT_TEAM_LOG): once the run is recorded,
+the entries the team log lacks are shipped; a team log that cannot be reached is a warning, and
+the next command ships them. A local verify with a team log compares this log's head with it.
 Without --workspace, the workspace is the nearest folder, here or above, with bot-audit.json,
 medplum.config.json or .bot-audit/ (else this folder).
 BOT_AUDIT_LOCK_TIMEOUT: seconds to wait for another writer's lock (default 30).
@@ -130,19 +135,21 @@ Exit codes: 0/4/8/12 run outcomes; 2 usage; 3 unknown bot; 5 input file; 6 bad i
 7 bad filter; 9 not a Bot Audit database, or a damaged one; 10 no such entry; 11 broken chain
 (or a changed journal entry, or a team log that disagrees with this log); 13 I/O error; 14 log
 locked too long; 15 read-only log; 16 team log unreachable or refused; 1 internal error.`,
-  run: `Usage: bot-audit run <bot> [--input FILE | --input-text TEXT] [--content-type T] [--timeout S] [--json]
+  run: `Usage: bot-audit run <bot> [--input FILE | --input-text TEXT] [--content-type T] [--timeout S] [--team-log URL] [--json]
 
 <bot> is a bot's name or its path from the workspace root. Without an input, the bot's first
 sample input from bot-audit.json is used. Prints the output as it comes, then the outcome and the
-bot's return value (a string as its text, anything else as JSON).`,
-  replay: 'Usage: bot-audit replay <event-id> [--json]',
+bot's return value (a string as its text, anything else as JSON). With --team-log postgres://… (or
+BOT_AUDIT_TEAM_LOG), the log's entries the team log lacks are shipped once the run is recorded; when
+the team log cannot be reached, a warning says how far behind it is, and the exit code stays the run's.`,
+  replay: 'Usage: bot-audit replay <event-id> [--team-log URL] [--json]',
   bots: 'Usage: bot-audit bots [--json]',
   log: `Usage: bot-audit log [--filter QUERY] [--limit N] [--format table|json|ndjson|csv] [--follow]
 
 QUERY is the audit log's query text, e.g. 'action:UPDATED,DELETED entity:~Patient -user:system created:>now-7d'.`,
   show: 'Usage: bot-audit show <id> [--diff] [--json]',
   export: 'Usage: bot-audit export --format csv|ndjson|fhir [--filter QUERY] [-o FILE]',
-  verify: `Usage: bot-audit verify [--full] [--expect-head [ID:]HASH] [--json]
+  verify: `Usage: bot-audit verify [--full] [--expect-head [ID:]HASH] [--team-log URL] [--json]
 
 Checks the hash chain. After a first full check, only the entries added since the last successful
 check are checked (and that the last entry checked then still has the same hash); --full checks
@@ -152,18 +159,24 @@ every entry again. The log is also compared with the newest entry this machine s
 history was hashed again, fails. --expect-head checks against a head kept elsewhere (the "head"
 line of an earlier run, or ID:HASH for an entry before the newest). Exits 11 when anything fails.
 
+With --team-log postgres://… (or BOT_AUDIT_TEAM_LOG), the team log is an outside witness too: it must
+hold a beginning of this log, never more entries of it than this log has, nor another hash at an ID
+both have (exit 11). A team log that cannot be reached is a warning; the local log is verified anyway.
+
 With --db postgres://user@host:port/database, verifies the team log instead: its own chain over
 every entry it received, and each origin's chain (contiguous IDs, each entry's text giving its hash);
 the first broken entry is named by its team seq, origin and ID. Exits 16 when it cannot be reached.`,
-  team: `Usage: bot-audit team init|ship --db postgres://user@host:port/database
+  team: `Usage: bot-audit team init|ship|status --db postgres://user@host:port/database
 
-  init   create the team log (schema bot_audit, its append-only table, and the roles
-         bot_audit_writer and bot_audit_reader when this user may create roles); safe to run twice
-  ship   ship this workspace's log (--workspace DIR) into the team log, the entries it lacks, once
+  init    create the team log (schema bot_audit, its append-only table, and the roles
+          bot_audit_writer and bot_audit_reader when this user may create roles); safe to run twice
+  ship    ship this workspace's log (--workspace DIR) into the team log, the entries it lacks, once
+  status  how far behind the team log is with this workspace's log (exit 11 when they disagree;
+          when it cannot be reached, how far behind it was when last reached)
 
-BOT_AUDIT_TEAM_LOG may stand in for --db. The password comes from PGPASSWORD or ~/.pgpass. A ship
-that finds the team log and this log disagreeing about an entry (a restored backup of either side)
-ships nothing and exits 11.`,
+--team-log or BOT_AUDIT_TEAM_LOG may stand in for --db. The password comes from PGPASSWORD or
+~/.pgpass. A ship that finds the team log and this log disagreeing about an entry (a restored
+backup of either side) ships nothing and exits 11.`,
 };
 
 const COMMON = {
@@ -174,14 +187,14 @@ const COMMON = {
 } as const;
 
 const OPTIONS = {
-  run: { ...COMMON, input: { type: 'string' }, 'input-text': { type: 'string' }, 'content-type': { type: 'string' }, timeout: { type: 'string' } },
-  replay: { ...COMMON },
+  run: { ...COMMON, 'team-log': { type: 'string' }, input: { type: 'string' }, 'input-text': { type: 'string' }, 'content-type': { type: 'string' }, timeout: { type: 'string' } },
+  replay: { ...COMMON, 'team-log': { type: 'string' } },
   bots: { ...COMMON },
   log: { ...COMMON, filter: { type: 'string' }, limit: { type: 'string' }, format: { type: 'string' }, follow: { type: 'boolean', short: 'f' } },
   show: { ...COMMON, diff: { type: 'boolean' } },
   export: { ...COMMON, filter: { type: 'string' }, format: { type: 'string' }, output: { type: 'string', short: 'o' } },
-  verify: { ...COMMON, full: { type: 'boolean' }, 'expect-head': { type: 'string' } },
-  team: { ...COMMON },
+  verify: { ...COMMON, full: { type: 'boolean' }, 'expect-head': { type: 'string' }, 'team-log': { type: 'string' } },
+  team: { ...COMMON, 'team-log': { type: 'string' } },
 } as const;
 
 type Command = keyof typeof OPTIONS;
@@ -374,6 +387,7 @@ async function cmdRun(ctx: Ctx): Promise<number> {
     timeout = Number(ctx.values.timeout);
     if (!(timeout > 0 && timeout <= 3600)) throw new CliError(EXIT.usage, `--timeout must be a number of seconds between 0 and 3600, not "${ctx.values.timeout}"`);
   }
+  teamLogUrl(ctx);
   const store = await openStore(ctx, 'write');
   try {
     const st = styleFor((ctx.io.stdout as NodeJS.WriteStream).isTTY, ctx.io.env);
@@ -388,7 +402,9 @@ async function cmdRun(ctx: Ctx): Promise<number> {
         onOutput: ctx.values.json ? undefined : (l) => out(ctx, l.level === 'error' || l.level === 'stderr' ? st.red(safeText(formatLogLine(l))) : l.level === 'warn' ? st.yellow(safeText(formatLogLine(l))) : safeText(formatLogLine(l))),
       }),
     );
-    return printRun(ctx, r);
+    const code = printRun(ctx, r);
+    await shipAfterWrite(ctx, store);
+    return code;
   } finally {
     await store.close();
   }
@@ -410,13 +426,16 @@ async function withEntry(ctx: Ctx, mode: 'read' | 'write', usage: string, fn: (s
 }
 
 function cmdReplay(ctx: Ctx): Promise<number> {
+  teamLogUrl(ctx);
   return withEntry(ctx, 'write', 'replay needs an event id: bot-audit replay <event-id>', async (store, entry) => {
     if (entry.action !== 'EXECUTED') throw new CliError(EXIT.noEntry, `entry ${entry.id} is ${entry.action}, not a bot run`);
     const input = replayInput(entry);
     if (!input.ok) throw new CliError(EXIT.badInput, input.reason);
     const bot = findBot(ctx, entry.entityId);
     const r = await withRunner(ctx, store, (runner) => runner.replay(entry, { root: ctx.root, bot, onOutput: ctx.values.json ? undefined : (l) => out(ctx, safeText(formatLogLine(l))) }));
-    return printRun(ctx, r);
+    const code = printRun(ctx, r);
+    await shipAfterWrite(ctx, store);
+    return code;
   });
 }
 
@@ -595,6 +614,41 @@ function expectedHead(v: string | boolean | undefined): VerifyOptions['expectHea
 }
 
 /**
+ * The team log a command that writes ships to, and a local verify compares with: --team-log, else
+ * BOT_AUDIT_TEAM_LOG; undefined when neither is set. A URL that is not one (or carries a password)
+ * is a usage error, before anything runs.
+ */
+function teamLogUrl(ctx: Ctx): string | undefined {
+  const flag = ctx.values['team-log'];
+  const url = typeof flag === 'string' ? flag : ctx.io.env.BOT_AUDIT_TEAM_LOG || undefined;
+  if (url === undefined) return undefined;
+  checkTeamLogUrl(url);
+  return url;
+}
+
+/**
+ * After a command wrote to the local log (its entries durable there): ships what the team log lacks.
+ * A team log that cannot be reached, refuses, or disagrees is a warning, never the command's
+ * failure: the local record is what counts, and the next command (or the extension) ships it.
+ */
+async function shipAfterWrite(ctx: Ctx, store: AuditStore): Promise<void> {
+  const url = teamLogUrl(ctx);
+  if (!url) return;
+  const rep = new TeamReplicator(store, { url, background: false, stateDir: defaultStateDir(ctx.io.env), connectTimeoutMs: 5_000 });
+  try {
+    const s = await rep.shipNow();
+    if (s.note) ctx.io.stderr.write(`notice: ${safeText(s.note)}\n`);
+    if (s.state === 'forked') {
+      ctx.io.stderr.write(`warning: not shipped to the team log: ${safeText(s.lastError ?? 'the team log and this log disagree')}; ${entries(s.behind)} behind until that is sorted out (bot-audit team status)\n`);
+    } else if (s.state !== 'up-to-date' && s.state !== 'shipping') {
+      ctx.io.stderr.write(`warning: ${safeText(s.lastError ?? 'the team log failed')}; not shipped; ${entries(s.behind)} behind; will be shipped next time\n`);
+    }
+  } finally {
+    await rep.dispose();
+  }
+}
+
+/**
  * Connects to the team log, runs `fn`, and disconnects. A failure of the connection or the server
  * becomes a TeamLogError, whose message shows the URL without a password.
  */
@@ -609,11 +663,24 @@ async function withTeamLog<T>(url: string, fn: (client: Client) => Promise<T>): 
   }
 }
 
+/** "1 entry", "2 entries". */
+function entries(n: number): string {
+  return `${n} ${n === 1 ? 'entry' : 'entries'}`;
+}
+
+/** What the team log holds of this log, in words (team status, verify). */
+function headsText(h: HeadComparison): string {
+  if (!h.origin) return 'the log is empty: nothing to ship';
+  const behind = h.localHead - h.teamHead;
+  if (!h.teamHead) return `the team log has none of this log's ${entries(h.localHead)} yet (origin ${h.origin}): ${entries(behind)} behind`;
+  return `the team log has entries 1..${h.teamHead} of this log (origin ${h.origin}), which ends at ${h.localHead}: ${behind ? `${entries(behind)} behind` : 'up to date'}`;
+}
+
 async function cmdTeam(ctx: Ctx): Promise<number> {
   const sub = ctx.positionals[0];
-  if (sub !== 'init' && sub !== 'ship') throw new CliError(EXIT.usage, 'team needs init or ship: bot-audit team init|ship --db postgres://…');
+  if (sub !== 'init' && sub !== 'ship' && sub !== 'status') throw new CliError(EXIT.usage, 'team needs init, ship or status: bot-audit team init|ship|status --db postgres://…');
   const db = ctx.values.db;
-  const url = typeof db === 'string' && isTeamLogUrl(db) ? db : ctx.io.env.BOT_AUDIT_TEAM_LOG;
+  const url = typeof db === 'string' && isTeamLogUrl(db) ? db : teamLogUrl(ctx);
   if (!url) throw new CliError(EXIT.usage, `team ${sub} needs the team log: --db postgres://user@host:port/database, or BOT_AUDIT_TEAM_LOG`);
   if (sub === 'init') {
     return withTeamLog(url, async (client) => {
@@ -625,9 +692,36 @@ async function cmdTeam(ctx: Ctx): Promise<number> {
     });
   }
   const store = await openStore(ctx, 'read');
+  const stateDir = defaultStateDir(ctx.io.env);
   try {
+    if (sub === 'status') {
+      let h: HeadComparison;
+      try {
+        h = await withTeamLog(url, (client) => compareHeads(store, client));
+      } catch (e) {
+        // Unreachable: how far behind, as of the last time this machine reached it.
+        const origin = store.size ? store.get(1)?.hash : undefined;
+        const mark = origin ? readTeamMark(stateDir, url, origin) : undefined;
+        if (e instanceof TeamLogError && mark) throw new TeamLogError(e.code, `${e.message}; as of ${mark.at}, the team log had entries 1..${mark.teamHead} of this log, which ends at ${store.size}: ${entries(store.size - mark.teamHead)} behind`);
+        throw e;
+      }
+      if (h.origin && !h.disagreement) writeTeamMark(stateDir, url, h.origin, h.teamHead);
+      if (ctx.values.json) out(ctx, JSON.stringify(h, null, 2));
+      else if (!h.disagreement) out(ctx, headsText(h));
+      if (h.disagreement) {
+        if (!ctx.values.json) ctx.io.stderr.write(`bot-audit team: ${safeText(h.disagreement)}\n`);
+        return EXIT.chainBroken;
+      }
+      return EXIT.ok;
+    }
     return await withTeamLog(url, async (client) => {
+      const origin = store.size ? store.get(1)?.hash : undefined;
+      const mark = origin ? readTeamMark(stateDir, url, origin) : undefined;
       const r = await shipToTeam(store, client);
+      if (r.origin) writeTeamMark(stateDir, url, r.origin, r.teamHead);
+      if (mark && r.teamHeadBefore < mark.teamHead) {
+        ctx.io.stderr.write(`notice: the team log had lost entries ${r.teamHeadBefore + 1}..${mark.teamHead} of this log (restored from a backup?); they were shipped again\n`);
+      }
       if (ctx.values.json) out(ctx, JSON.stringify(r, null, 2));
       else if (!r.origin) out(ctx, 'the log is empty: nothing to ship');
       else out(ctx, `shipped ${r.shipped} entries; the team log has entries 1..${r.teamHead} of this log (origin ${r.origin})`);
@@ -656,16 +750,34 @@ async function cmdVerifyTeam(ctx: Ctx, url: string): Promise<number> {
   });
 }
 
+/**
+ * A local verify's outside witness: with a team log configured (--team-log, BOT_AUDIT_TEAM_LOG), the
+ * team log's copy of this log must be a prefix of it. A team log that cannot be reached (or refuses)
+ * is `unreachable`, a warning: the local log is verified all the same.
+ */
+async function compareWithTeamLog(ctx: Ctx, store: AuditStore): Promise<(HeadComparison & { url: string; unreachable?: string }) | undefined> {
+  const url = teamLogUrl(ctx);
+  if (!url) return undefined;
+  try {
+    return { url: redactUrl(url), ...(await withTeamLog(url, (client) => compareHeads(store, client))) };
+  } catch (e) {
+    if (!(e instanceof TeamLogError)) throw e;
+    return { url: redactUrl(url), localHead: store.size, teamHead: 0, unreachable: e.message };
+  }
+}
+
 async function cmdVerify(ctx: Ctx): Promise<number> {
   if (typeof ctx.values.db === 'string' && isTeamLogUrl(ctx.values.db)) return cmdVerifyTeam(ctx, ctx.values.db);
   const expectHead = expectedHead(ctx.values['expect-head']);
+  teamLogUrl(ctx);
   const store = await openStore(ctx, 'read');
   try {
     const bar = progressBar(ctx.io.stderr as NodeJS.WriteStream, 'Verifying');
     const { damage, ...r } = store.audit({ incremental: !ctx.values.full, expectHead, onProgress: (done, total) => bar.update(done, total) });
     bar.done();
     if (damage) throw new CliError(EXIT.badDatabase, damage);
-    if (ctx.values.json) out(ctx, JSON.stringify(r, null, 2));
+    const team = await compareWithTeamLog(ctx, store);
+    if (ctx.values.json) out(ctx, JSON.stringify(team ? { ...r, team } : r, null, 2));
     else if (r.ok) out(ctx, `${r.count}/${r.count} entries valid\nhead ${r.headHash}`);
     else {
       const valid = Math.min(r.firstBroken!.id - 1, r.count);
@@ -679,7 +791,12 @@ async function cmdVerify(ctx: Ctx): Promise<number> {
       const now = from <= r.count ? `checked entries ${from}..${r.count}` : 'no new entries to check';
       ctx.io.stderr.write(`${now}; entries 1..${from - 1} were verified on ${verifiedOn} (entry ${from - 1} still has the hash it had then); --full checks them all again\n`);
     }
-    return r.ok ? EXIT.ok : EXIT.chainBroken;
+    if (team && !ctx.values.json) {
+      if (team.disagreement) ctx.io.stderr.write(`the log disagrees with the team log at ${redactUrl(team.url)}: ${safeText(team.disagreement)}\n`);
+      else if (team.unreachable) ctx.io.stderr.write(`warning: ${safeText(team.unreachable)}; the local log was verified without comparing its head with the team log\n`);
+      else ctx.io.stderr.write(`${safeText(headsText(team))}\n`);
+    }
+    return r.ok && !team?.disagreement ? EXIT.ok : EXIT.chainBroken;
   } finally {
     await store.close();
   }

@@ -68,15 +68,46 @@ export function asTeamLogError(e: unknown, url: string): TeamLogError | undefine
   return undefined;
 }
 
-/** A connected client for the team log; the caller ends it. */
-export async function connectTeamLog(url: string, connectTimeoutMs = 10_000): Promise<Client> {
+export interface ConnectOptions {
+  /** Give up connecting after this long (default 10 s): an unreachable host is UNREACHABLE, not a hang. */
+  connectTimeoutMs?: number;
+  /**
+   * The password, when it does not come from PGPASSWORD or ~/.pgpass (the editor's secret storage).
+   * It is handed to the driver only; never put in a URL, an error or a log line.
+   */
+  password?: string;
+}
+
+/**
+ * Removes secrets from a text meant for people (an error, a warning, a status): each of `secrets`
+ * (the password given, PGPASSWORD) becomes `***`. A secret shorter than 4 characters is left alone:
+ * hiding every "a" in a message would hide the message, and reveals little.
+ */
+export function redactSecrets(text: string, secrets: (string | undefined)[]): string {
+  let out = text;
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('***');
+  return out;
+}
+
+/** A client for the team log, not connected yet (so that its owner can end it while it connects). */
+export function teamLogClient(url: string, opts: ConnectOptions = {}): Client {
   checkTeamLogUrl(url);
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, application_name: 'bot-audit' });
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000, application_name: 'bot-audit' });
+  // Not in the config: pg lays the URL's fields (a password of undefined among them) over the config's.
+  // The client's own property, which pg keeps out of enumeration and so out of logs and inspections.
+  if (opts.password !== undefined) client.password = opts.password;
   // A connection lost while idle is reported by the next query; without a listener it would crash the process.
   client.on('error', () => undefined);
+  return client;
+}
+
+/** A connected client for the team log; the caller ends it. */
+export async function connectTeamLog(url: string, opts: ConnectOptions = {}): Promise<Client> {
+  const client = teamLogClient(url, opts);
   try {
     await client.connect();
   } catch (e) {
+    await client.end().catch(() => undefined);
     throw asTeamLogError(e, url) ?? e;
   }
   return client;

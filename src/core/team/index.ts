@@ -1,6 +1,8 @@
 // The team log: every member's local log replicated into one PostgreSQL database (issue 19).
 // No `vscode`; the CLI uses it directly.
-export { asTeamLogError, checkTeamLogUrl, connectTeamLog, isTeamLogUrl, redactUrl, TeamLogError, type TeamLogErrorCode } from './connect';
+export { asTeamLogError, checkTeamLogUrl, connectTeamLog, isTeamLogUrl, redactSecrets, redactUrl, teamLogClient, TeamLogError, type ConnectOptions, type TeamLogErrorCode } from './connect';
+export { compareHeads, headDisagreement, readTeamHead, type HeadComparison, type TeamHead } from './heads';
+export { readTeamMark, TeamReplicator, writeTeamMark, type ReplicationState, type TeamMark, type ReplicationStatus, type TeamReplicatorOptions } from './replicator';
 export { initTeamLog, READER_ROLE, TEAM_SCHEMA_VERSION, WRITER_ROLE, type InitResult } from './schema';
 export { originOf, shipToTeam, type ShipOptions, type ShipResult } from './shipper';
 export { verifyTeamLog, type TeamVerifyResult } from './verify';

@@ -3,8 +3,9 @@
 // and its ID there) and resumable: every run starts from what the team log already has.
 import type { ClientBase } from 'pg';
 import type { AuditStore, Entry } from '../store';
-import { canonicalJson, canonicalRow, GENESIS_HASH, sha256, type Row } from '../store/record';
+import { canonicalJson, canonicalRow, sha256, type Row } from '../store/record';
 import { TeamLogError } from './connect';
+import { headDisagreement, readTeamHead } from './heads';
 import { assertTeamLog, jsonbCanHold } from './schema';
 
 /**
@@ -29,6 +30,8 @@ export interface ShipResult {
   origin?: string;
   /** Entries this run put into the team log. */
   shipped: number;
+  /** The newest of this log's entries the team log held when this run began (less than before: a restored backup of the team log). */
+  teamHeadBefore: number;
   /** The newest of this log's entries the team log holds now. */
   teamHead: number;
 }
@@ -64,22 +67,14 @@ const INSERT_SQL = `
 export async function shipToTeam(store: AuditStore, client: ClientBase, opts: ShipOptions = {}): Promise<ShipResult> {
   const batchSize = Math.min(1000, Math.max(1, Math.floor(opts.batchSize ?? 500)));
   const origin = originOf(store);
-  if (!origin) return { shipped: 0, teamHead: 0 };
+  if (!origin) return { shipped: 0, teamHeadBefore: 0, teamHead: 0 };
   await assertTeamLog(client);
-  const head = await client.query<{ origin_id: string; origin_hash: string }>(
-    'SELECT origin_id, origin_hash FROM bot_audit.team_entries WHERE origin = $1 ORDER BY origin_id DESC LIMIT 1',
-    [origin],
-  );
-  let upTo = head.rows.length ? Number(head.rows[0].origin_id) : 0;
-  let prevHash = head.rows.length ? head.rows[0].origin_hash : GENESIS_HASH;
-  const size = store.size;
-  if (upTo > size) {
-    throw new TeamLogError('FORK', `the team log has entries 1..${upTo} of this log (origin ${origin.slice(0, 12)}…) but the local log ends at entry ${size}: a restored backup of the local log? Nothing was shipped`);
-  }
-  const local = upTo > 0 ? store.get(upTo)?.hash : prevHash;
-  if (local !== prevHash) {
-    throw new TeamLogError('FORK', `entry ${upTo} of this log (origin ${origin.slice(0, 12)}…) has hash ${prevHash.slice(0, 12)}… in the team log but ${local?.slice(0, 12)}… here: the two logs forked (a restored backup of either side?). Nothing was shipped`);
-  }
+  const head = await readTeamHead(client, origin);
+  const disagreement = headDisagreement(store, origin, head);
+  if (disagreement) throw new TeamLogError('FORK', `${disagreement}. Nothing was shipped`);
+  let upTo = head.id;
+  let prevHash = head.hash;
+  const teamHeadBefore = upTo;
   let shipped = 0;
   for (;;) {
     const entries = store.entriesAfter(upTo, batchSize);
@@ -129,5 +124,5 @@ export async function shipToTeam(store: AuditStore, client: ClientBase, opts: Sh
     upTo = ids[ids.length - 1];
     opts.onBatch?.(shipped, upTo);
   }
-  return { origin, shipped, teamHead: upTo };
+  return { origin, shipped, teamHeadBefore, teamHead: upTo };
 }

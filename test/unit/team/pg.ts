@@ -17,7 +17,18 @@ export interface TestCluster {
   url(user?: string): string;
   /** A connected client; the caller ends it. */
   connect(user?: string): Promise<Client>;
+  /** Stops the cluster for good and removes its folder. */
   stop(): void;
+  /** Stops the server (`pg_ctl stop -m fast`), keeping its data: clients are cut off, new ones refused. */
+  stopServer(): void;
+  /** Starts the stopped server again, on the same port. */
+  startServer(): void;
+  /** A copy of the data folder, taken with the server stopped (it is stopped and started around the copy): a backup. */
+  backup(): string;
+  /** Stops the server, puts `backup` in place of its data folder, and starts it: a server restored from that backup. */
+  restore(backup: string): void;
+  /** Makes `user` log in with a password (scram-sha-256) over TCP, where everyone else is trusted. */
+  requirePassword(user: string): void;
 }
 
 /** Where initdb, pg_ctl and postgres are: `pg_config --bindir`, else the newest /usr/lib/postgresql/N/bin. */
@@ -61,8 +72,9 @@ export async function startCluster(): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-pg-'));
   if (as.uid !== undefined) fs.chownSync(dir, as.uid, as.gid!);
   const data = path.join(dir, 'data');
-  const run = (cmd: string, args: string[]) => {
-    const r = spawnSync(as.prefix[0] ?? path.join(bin, cmd), [...as.prefix.slice(1), ...(as.prefix.length ? [path.join(bin, cmd)] : []), ...args], { encoding: 'utf8', cwd: dir });
+  const run = (cmd: string, args: string[], onPath = false) => {
+    const exe = onPath ? cmd : path.join(bin, cmd);
+    const r = spawnSync(as.prefix[0] ?? exe, [...as.prefix.slice(1), ...(as.prefix.length ? [exe] : []), ...args], { encoding: 'utf8', cwd: dir });
     return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
   };
   let started = false;
@@ -89,6 +101,19 @@ export async function startCluster(): Promise<TestCluster> {
     }
     if (!started) throw new Error(`pg_ctl start failed: ${last}`);
     const url = (user = SUPERUSER) => `postgres://${user}@127.0.0.1:${port}/postgres`;
+    const opts = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off`;
+    const must = (what: string, r: { ok: boolean; out: string }) => {
+      if (!r.ok) throw new Error(`${what} failed: ${r.out}`);
+    };
+    const stopServer = () => {
+      must('pg_ctl stop', run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']));
+      started = false;
+    };
+    const startServer = () => {
+      must('pg_ctl start', run('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-o', opts, '-t', '120', '-w', 'start']));
+      started = true;
+    };
+    let backups = 0;
     return {
       port,
       url,
@@ -98,6 +123,29 @@ export async function startCluster(): Promise<TestCluster> {
         return c;
       },
       stop,
+      stopServer,
+      startServer,
+      backup() {
+        const copy = path.join(dir, `backup-${++backups}`);
+        stopServer();
+        try {
+          must('cp', run('cp', ['-a', data, copy], true));
+        } finally {
+          startServer();
+        }
+        return copy;
+      },
+      restore(backup: string) {
+        stopServer();
+        must('rm', run('rm', ['-rf', data], true));
+        must('cp', run('cp', ['-a', backup, data], true));
+        startServer();
+      },
+      requirePassword(user: string) {
+        const hba = path.join(data, 'pg_hba.conf');
+        fs.writeFileSync(hba, `host all ${user} 127.0.0.1/32 scram-sha-256\n${fs.readFileSync(hba, 'utf8')}`);
+        must('pg_ctl reload', run('pg_ctl', ['-D', data, 'reload']));
+      },
     };
   } catch (e) {
     stop();
