@@ -13,6 +13,7 @@ const KEYS: (keyof ExtensionSettings)[] = [
   'maxConcurrentRuns',
   'notifyOnFailure',
   'timeZone',
+  'teamLog',
 ];
 
 const reported = new Set<string>();
@@ -32,7 +33,9 @@ export function settings(scope?: vscode.Uri): ExtensionSettings {
     if (reported.has(key)) continue;
     reported.add(key);
     const msg = vscode.l10n.t('Bot Audit setting "{0}" {1}; using the default instead.', `${Settings.section}.${p.key}`, p.reason);
-    log.warn(`${msg} (value: ${JSON.stringify(p.value)})`);
+    // A team log URL that carries a password is refused, and the password is not written down.
+    const shown = p.key === 'teamLog' && typeof p.value === 'string' ? p.value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#]*@/i, '$1:***@') : p.value;
+    log.warn(`${msg} (value: ${JSON.stringify(shown)})`);
     void vscode.window.showWarningMessage(msg, vscode.l10n.t('Open Settings')).then((choice) => {
       if (choice) void vscode.commands.executeCommand('workbench.action.openSettings', `${Settings.section}.${p.key}`);
     });

@@ -21,6 +21,9 @@ export const Commands = {
   copyEventJson: 'botAudit.copyEventJson',
   showBotEvents: 'botAudit.showBotEvents',
   showEntityHistory: 'botAudit.showEntityHistory',
+  showTeamLogStatus: 'botAudit.showTeamLogStatus',
+  shipToTeamLog: 'botAudit.shipToTeamLog',
+  setTeamLogPassword: 'botAudit.setTeamLogPassword',
 } as const;
 
 export const Views = {

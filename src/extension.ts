@@ -9,6 +9,7 @@ import { registerAuditLog } from './webviews/auditLog/register';
 import { SAMPLE_BOT_SOURCE } from './sampleBot';
 import { AuditService } from './services/auditService';
 import { FileAuditWatcher } from './services/fileAuditWatcher';
+import { TeamLogService } from './services/teamLogService';
 import { EventDocumentProvider } from './views/eventDocumentProvider';
 import { BOT_AUDIT_CONFIG_FILE } from './core/bots/config';
 import { RunService } from './services/runService';
@@ -25,6 +26,8 @@ export interface BotAuditApi {
   readonly audit: AuditService | undefined;
   readonly fileAudit: FileAuditWatcher | undefined;
   readonly runs: RunService | undefined;
+  /** The team log's replication (botAudit.teamLog), when the workspace has a log. */
+  readonly team: TeamLogService | undefined;
   /** How long `activate` itself took. */
   readonly activationMs: number;
   auditLogPanel(): AuditLogPanel | undefined;
@@ -37,6 +40,7 @@ export interface BotAuditApi {
 }
 
 let audit: AuditService | undefined;
+let team: TeamLogService | undefined;
 
 export function activate(context: vscode.ExtensionContext): BotAuditApi {
   const started = performance.now();
@@ -71,6 +75,8 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
   context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void setTrust()));
 
   const fileAudit = audit ? new FileAuditWatcher(audit, bots) : undefined;
+  team = audit ? new TeamLogService(audit, context.secrets, context.globalStorageUri.fsPath) : undefined;
+  if (team) context.subscriptions.push(team);
   const runs = audit ? new RunService(context.extensionUri, audit) : undefined;
   if (audit && runs) {
     context.subscriptions.push(new EventDocumentProvider(audit), runs);
@@ -87,6 +93,7 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
     setTimeout(() => {
       a.login()
         .then(() => fileAudit?.start())
+        .then(() => team?.start())
         .then(() => {
           // A first run then takes tens of milliseconds instead of half a second.
           if (vscode.workspace.isTrusted) return runs?.warmUp();
@@ -105,6 +112,9 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
       await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos) });
     }),
     vscode.commands.registerCommand(Commands.createSampleBot, () => createSampleBot(bots)),
+    vscode.commands.registerCommand(Commands.showTeamLogStatus, () => team?.showStatus()),
+    vscode.commands.registerCommand(Commands.shipToTeamLog, () => team?.shipNow()),
+    vscode.commands.registerCommand(Commands.setTeamLogPassword, () => team?.setPassword()),
     vscode.commands.registerCommand(Commands.showMoreEvents, (botUri: string) => tree.showMore(botUri)),
     vscode.commands.registerCommand(Commands.showEvent, async (id: number) => {
       const doc = await vscode.workspace.openTextDocument(EventDocumentProvider.uriFor(id));
@@ -132,6 +142,7 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
     audit,
     fileAudit,
     runs,
+    team,
     activationMs,
     auditLogPanel: () => AuditLogPanel.currentPanel,
     openLink,
@@ -145,6 +156,9 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
 
 /** Records LOGOUT and folds the journal into the database before the window goes. */
 export async function deactivate(): Promise<void> {
+  // The replicator reads the log: stopped before it closes.
+  await team?.stop();
+  team = undefined;
   await audit?.close();
   audit = undefined;
 }

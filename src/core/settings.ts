@@ -15,6 +15,8 @@ export interface ExtensionSettings {
   maxConcurrentRuns: number;
   notifyOnFailure: boolean;
   timeZone: 'local' | 'utc';
+  /** The team log: postgres://user@host:port/database without a password; '' for none. */
+  teamLog: string;
 }
 
 export const SETTINGS_DEFAULTS: Readonly<ExtensionSettings> = Object.freeze({
@@ -27,6 +29,7 @@ export const SETTINGS_DEFAULTS: Readonly<ExtensionSettings> = Object.freeze({
   maxConcurrentRuns: 4,
   notifyOnFailure: true,
   timeZone: 'local',
+  teamLog: '',
 }) as ExtensionSettings;
 
 export const SETTINGS_BOUNDS = {
@@ -44,6 +47,22 @@ export interface SettingProblem {
 function intIn(v: unknown, b: { min: number; max: number }): string | undefined {
   if (typeof v !== 'number' || !Number.isFinite(v)) return 'must be a number';
   if (v < b.min || v > b.max) return `must be between ${b.min} and ${b.max}`;
+  return undefined;
+}
+
+/** Why a `teamLog` value is not a postgres:// URL without a password ('' is none), or undefined. */
+export function teamLogProblem(v: unknown): string | undefined {
+  if (typeof v !== 'string') return 'must be a postgres://user@host:port/database URL';
+  const s = v.trim();
+  if (!s) return undefined;
+  if (!/^postgres(ql)?:\/\//i.test(s)) return 'must be a postgres://user@host:port/database URL';
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return 'is not a valid URL';
+  }
+  if (u.password) return 'carries a password: set it with Bot Audit: Set Team Log Password… (or PGPASSWORD, ~/.pgpass) instead';
   return undefined;
 }
 
@@ -84,5 +103,6 @@ export function checkSettings(raw: Partial<Record<keyof ExtensionSettings, unkno
   );
   take('notifyOnFailure', (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'));
   take('timeZone', (v) => (v === 'local' || v === 'utc' ? undefined : 'must be "local" or "utc"'));
+  take('teamLog', teamLogProblem, (v) => (v as string).trim());
   return { values, problems };
 }

@@ -13,6 +13,8 @@ export function run(): Promise<void> {
     timeout: 120_000,
     reporter: path.join(root, 'test', 'harness', 'stats-reporter.cjs'),
     reporterOptions: { statsFile },
+    // BOT_AUDIT_GREP runs the tests whose titles match (while working on one; npm test runs all).
+    ...(process.env.BOT_AUDIT_GREP ? { grep: process.env.BOT_AUDIT_GREP } : {}),
   });
   // BOT_AUDIT_SUITE=restricted runs the Restricted Mode checks (in an untrusted window), corpus-* the
   // Medplum bot corpus (in a window on its fixture workspace); otherwise the rest.

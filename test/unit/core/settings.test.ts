@@ -46,4 +46,24 @@ describe('settings', () => {
     assert.match(problems.find((p) => p.key === 'defaultTimeout')!.reason, /between 1 and 3600/);
     assert.match(problems.find((p) => p.key === 'botGlob')!.reason, /Unbalanced/);
   });
+  it('takes a team log URL without a password, and refuses one with a password or of another kind', () => {
+    assert.equal(checkSettings({ teamLog: ' postgres://ann@db.example:5432/team ' }).values.teamLog, 'postgres://ann@db.example:5432/team');
+    assert.equal(checkSettings({ teamLog: '' }).values.teamLog, '');
+    for (const bad of ['postgres://ann:secret@db.example/team', 'mysql://db/team', 'db.example', 42]) {
+      const { values, problems } = checkSettings({ teamLog: bad });
+      assert.equal(values.teamLog, '', String(bad));
+      assert.deepEqual(problems.map((p) => p.key), ['teamLog']);
+    }
+    assert.match(checkSettings({ teamLog: 'postgres://ann:secret@db.example/team' }).problems[0].reason, /carries a password/);
+  });
+
+  it('has the defaults package.json declares', () => {
+    const manifest = require('../../../package.json') as { contributes: { configuration: { properties: Record<string, { default?: unknown }> } } };
+    const props = manifest.contributes.configuration.properties;
+    for (const [key, value] of Object.entries(SETTINGS_DEFAULTS)) {
+      assert.ok(`botAudit.${key}` in props, `botAudit.${key} is in package.json`);
+      assert.deepEqual(props[`botAudit.${key}`].default, value, `botAudit.${key}'s default`);
+    }
+    assert.deepEqual(Object.keys(props).sort(), Object.keys(SETTINGS_DEFAULTS).map((k) => `botAudit.${k}`).sort(), 'every setting is checked');
+  });
 });

@@ -1,0 +1,207 @@
+import * as vscode from 'vscode';
+import { settings } from '../config';
+import { Commands, Settings } from '../constants';
+import { Disposable } from '../disposable';
+import { log } from '../logger';
+import type { ReplicationStatus, TeamReplicator } from '../core/team';
+import type { AuditService } from './auditService';
+
+/** The secret storage key of a team log's password: one per server and database, never per workspace. */
+export function teamPasswordKey(url: string): string {
+  try {
+    const u = new URL(url);
+    return `botAudit.teamLogPassword:${u.hostname.toLowerCase()}:${u.port || '5432'}${decodeURIComponent(u.pathname)}:${decodeURIComponent(u.username)}`;
+  } catch {
+    return `botAudit.teamLogPassword:${url}`;
+  }
+}
+
+/** What the status bar item says for a status: its text, and the words of its tooltip. */
+export function describeReplication(s: ReplicationStatus): { text: string; summary: string } {
+  const behind = s.behind === 1 ? vscode.l10n.t('1 entry behind') : vscode.l10n.t('{0} entries behind', s.behind.toLocaleString('en-US'));
+  switch (s.state) {
+    case 'up-to-date':
+      return { text: '$(cloud) ' + vscode.l10n.t('Team log'), summary: vscode.l10n.t('Up to date: the team log holds all {0} entries of this log.', s.localHead.toLocaleString('en-US')) };
+    case 'starting':
+    case 'shipping':
+      return { text: `$(cloud-upload) ${s.behind ? behind : vscode.l10n.t('Team log')}`, summary: s.behind ? vscode.l10n.t('Shipping: {0}.', behind) : vscode.l10n.t('Looking at the team log…') };
+    case 'offline':
+      return { text: `$(debug-disconnect) ${vscode.l10n.t('Team log offline')}${s.behind ? ` · ${behind}` : ''}`, summary: vscode.l10n.t('The team log cannot be reached; this log keeps working and catches up when it can ({0}).', behind) };
+    case 'forked':
+      return { text: '$(error) ' + vscode.l10n.t('Team log disagrees'), summary: vscode.l10n.t('The team log and this log disagree; nothing more is shipped until that is sorted out.') };
+    case 'error':
+      return { text: `$(warning) ${vscode.l10n.t('Team log')}${s.behind ? ` · ${behind}` : ''}`, summary: vscode.l10n.t('The team log refused this log ({0}).', behind) };
+    case 'stopped':
+      return { text: '$(cloud) ' + vscode.l10n.t('Team log stopped'), summary: vscode.l10n.t('Not shipping.') };
+  }
+}
+
+/**
+ * Replicates the workspace's log into the team log set in `botAudit.teamLog` (a postgres:// URL
+ * without a password), in the background, and shows how far behind it is in the status bar. The
+ * password comes from the editor's secret storage (Set Team Log Password…), else PGPASSWORD or
+ * ~/.pgpass. The replicator (core/team) does the work; this is the glue. `pg` and the team code are
+ * loaded only when a team log is set.
+ */
+export class TeamLogService extends Disposable {
+  private replicator?: TeamReplicator;
+  private url = '';
+  private generation = 0;
+  private readonly item = this.register(vscode.window.createStatusBarItem('botAudit.teamLog', vscode.StatusBarAlignment.Left, 49));
+  private readonly changed = this.register(new vscode.EventEmitter<ReplicationStatus | undefined>());
+  /** The replication status, whenever it changes (undefined: no team log). */
+  readonly onDidChange = this.changed.event;
+
+  constructor(
+    private readonly audit: AuditService,
+    private readonly secrets: vscode.SecretStorage,
+    /** The witness's state folder (global storage): where the replicator keeps how far the team log got. */
+    private readonly stateDir: string,
+  ) {
+    super();
+    this.item.name = vscode.l10n.t('Bot Audit Team Log');
+    this.item.command = Commands.showTeamLogStatus;
+    this.register(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration(`${Settings.section}.teamLog`)) void this.restart();
+      }),
+    );
+    this.register(vscode.workspace.onDidGrantWorkspaceTrust(() => void this.restart()));
+    this.register(
+      this.secrets.onDidChange((e) => {
+        if (this.url && e.key === teamPasswordKey(this.url)) void this.replicator?.shipNow();
+      }),
+    );
+  }
+
+  /** The team log's URL (no password), or '' when none is set. */
+  get teamLogUrl(): string {
+    return settings(vscode.Uri.file(this.audit.root)).teamLog;
+  }
+
+  /** Where replication stands, or undefined when no team log is set (or it has not started). */
+  get status(): ReplicationStatus | undefined {
+    return this.replicator?.status;
+  }
+
+  /** Starts replicating, once the log is open (call after it is). */
+  start(): Promise<void> {
+    return this.restart();
+  }
+
+  /** A round now; resolves with the status once it has ended. */
+  async shipNow(): Promise<ReplicationStatus | undefined> {
+    if (!this.replicator) await this.restart();
+    return this.replicator?.shipNow();
+  }
+
+  /** Asks for the password of the team log and keeps it in the editor's secret storage. */
+  async setPassword(): Promise<void> {
+    const url = this.teamLogUrl;
+    if (!url) {
+      const open = vscode.l10n.t('Open Settings');
+      if ((await vscode.window.showInformationMessage(vscode.l10n.t('No team log is set: set botAudit.teamLog to postgres://user@host:port/database first.'), open)) === open) {
+        await vscode.commands.executeCommand('workbench.action.openSettings', `${Settings.section}.teamLog`);
+      }
+      return;
+    }
+    const value = await vscode.window.showInputBox({
+      title: vscode.l10n.t('Team log password'),
+      prompt: vscode.l10n.t('The password for {0}; kept in the editor\u2019s secret storage, never in settings. Leave it empty to use PGPASSWORD or ~/.pgpass.', url),
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (value === undefined) return;
+    if (value) await this.secrets.store(teamPasswordKey(url), value);
+    else await this.secrets.delete(teamPasswordKey(url));
+  }
+
+  /** Shows where replication stands, with what can be done about it. */
+  async showStatus(): Promise<void> {
+    const s = this.status;
+    const ship = vscode.l10n.t('Ship Now');
+    const password = vscode.l10n.t('Set Password…');
+    const open = vscode.l10n.t('Open Settings');
+    if (!s) {
+      if ((await vscode.window.showInformationMessage(vscode.l10n.t('No team log is set (botAudit.teamLog).'), open)) === open) {
+        await vscode.commands.executeCommand('workbench.action.openSettings', `${Settings.section}.teamLog`);
+      }
+      return;
+    }
+    const { summary } = describeReplication(s);
+    const detail = [s.url, s.lastError, s.note, s.lastSuccessAt ? vscode.l10n.t('Last reached {0}.', new Date(s.lastSuccessAt).toLocaleString()) : undefined].filter(Boolean).join('\n');
+    const choice = await vscode.window.showInformationMessage(summary, { modal: false, detail }, ship, password, open);
+    if (choice === ship) await this.shipNow();
+    else if (choice === password) await this.setPassword();
+    else if (choice === open) await vscode.commands.executeCommand('workbench.action.openSettings', `${Settings.section}.teamLog`);
+  }
+
+  /** Stops the replicator (before the log closes). */
+  async stop(): Promise<void> {
+    this.generation++;
+    const r = this.replicator;
+    this.replicator = undefined;
+    this.item.hide();
+    await r?.dispose();
+  }
+
+  private async restart(): Promise<void> {
+    await this.stop();
+    const gen = this.generation;
+    const url = this.teamLogUrl;
+    this.url = url;
+    // Shipping the log to a server is the workspace's setting acting: not in Restricted Mode
+    // (the setting is restricted there too, see package.json).
+    if (!url || !vscode.workspace.isTrusted) {
+      this.changed.fire(undefined);
+      return;
+    }
+    const store = this.audit.openStore;
+    if (!store) return; // started again once the log is open
+    try {
+      const team = await import('../core/team');
+      if (gen !== this.generation) return;
+      const rep = new team.TeamReplicator(store, {
+        url,
+        password: async () => (await this.secrets.get(teamPasswordKey(url))) || undefined,
+        stateDir: this.stateDir,
+      });
+      this.replicator = rep;
+      rep.onDidChange((s) => this.show(s));
+      this.show(rep.status);
+    } catch (e) {
+      log.warn(`Team log: ${(e as Error).message}`);
+      this.item.text = '$(warning) ' + vscode.l10n.t('Team log');
+      this.item.tooltip = (e as Error).message;
+      this.item.show();
+    }
+  }
+
+  private lastState?: string;
+
+  private show(s: ReplicationStatus): void {
+    const { text, summary } = describeReplication(s);
+    this.item.text = text;
+    const tip = new vscode.MarkdownString(undefined, true);
+    tip.isTrusted = false;
+    tip.supportHtml = false;
+    tip.appendText(`${summary}\n\n${s.url}`);
+    if (s.lastError) tip.appendText(`\n\n${s.lastError}`);
+    if (s.note) tip.appendText(`\n\n${s.note}`);
+    this.item.tooltip = tip;
+    this.item.backgroundColor = s.state === 'forked' ? new vscode.ThemeColor('statusBarItem.errorBackground') : s.state === 'error' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    this.item.show();
+    if (s.state !== this.lastState) {
+      this.lastState = s.state;
+      const line = `Team log ${s.url}: ${s.state}, ${s.behind} behind${s.lastError ? ` (${s.lastError})` : ''}${s.note ? `; ${s.note}` : ''}`;
+      if (s.state === 'forked' || s.state === 'error') log.warn(line);
+      else log.info(line);
+    }
+    this.changed.fire(s);
+  }
+
+  override dispose(): void {
+    void this.stop();
+    super.dispose();
+  }
+}
