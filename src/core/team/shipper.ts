@@ -2,7 +2,7 @@
 // that an interrupted shipper leaves whole or absent. Idempotent (an entry is unique by its origin
 // and its ID there) and resumable: every run starts from what the team log already has.
 import type { ClientBase } from 'pg';
-import type { AuditStore, Entry } from '../store';
+import type { AuditLogReader, Entry } from '../store';
 import { canonicalJson, canonicalRow, GENESIS_HASH, sha256, type Row } from '../store/record';
 import { TeamLogError } from './connect';
 import { assertTeamLog, jsonbCanHold } from './schema';
@@ -13,7 +13,7 @@ import { assertTeamLog, jsonbCanHold } from './schema';
  * is a copy of the other (and then their shared entries are the same ones). An empty log has none,
  * and nothing to ship.
  */
-export function originOf(store: AuditStore): string | undefined {
+export function originOf(store: { readonly size: number; get(id: number): Entry | undefined }): string | undefined {
   return store.size ? store.get(1)?.hash : undefined;
 }
 
@@ -61,9 +61,9 @@ const INSERT_SQL = `
  * of this origin's entries than the local log, or a different hash for one of them: a restored
  * backup of either side, never forked silently.
  */
-export async function shipToTeam(store: AuditStore, client: ClientBase, opts: ShipOptions = {}): Promise<ShipResult> {
+export async function shipToTeam(store: AuditLogReader, client: ClientBase, opts: ShipOptions = {}): Promise<ShipResult> {
   const batchSize = Math.min(1000, Math.max(1, Math.floor(opts.batchSize ?? 500)));
-  const origin = originOf(store);
+  const origin = store.size ? (await store.get(1))?.hash : undefined;
   if (!origin) return { shipped: 0, teamHead: 0 };
   await assertTeamLog(client);
   const head = await client.query<{ origin_id: string; origin_hash: string }>(
@@ -76,13 +76,13 @@ export async function shipToTeam(store: AuditStore, client: ClientBase, opts: Sh
   if (upTo > size) {
     throw new TeamLogError('FORK', `the team log has entries 1..${upTo} of this log (origin ${origin.slice(0, 12)}…) but the local log ends at entry ${size}: a restored backup of the local log? Nothing was shipped`);
   }
-  const local = upTo > 0 ? store.get(upTo)?.hash : prevHash;
+  const local = upTo > 0 ? (await store.get(upTo))?.hash : prevHash;
   if (local !== prevHash) {
     throw new TeamLogError('FORK', `entry ${upTo} of this log (origin ${origin.slice(0, 12)}…) has hash ${prevHash.slice(0, 12)}… in the team log but ${local?.slice(0, 12)}… here: the two logs forked (a restored backup of either side?). Nothing was shipped`);
   }
   let shipped = 0;
   for (;;) {
-    const entries = store.entriesAfter(upTo, batchSize);
+    const entries = await store.entriesAfter(upTo, batchSize);
     if (!entries.length) break;
     const ids: number[] = [];
     const hashes: string[] = [];
