@@ -92,7 +92,7 @@ function resetPeakRss(): boolean {
 }
 
 function clearCountCache(store: AuditStore): void {
-  (store as unknown as { countCache: Map<string, number> }).countCache.clear();
+  (store as unknown as { planner: { forgetCounts(): void } }).planner.forgetCounts();
 }
 
 function log(msg: string): void {

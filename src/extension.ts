@@ -148,7 +148,7 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
     openLink,
     record: async (entry) => (await requireAudit().store()).append(entry),
     query: async (filter, limit = 100) => {
-      const page = (await requireAudit().store()).query(filter, { limit });
+      const page = await (await requireAudit().store()).query(filter, { limit });
       return { entries: page.entries, total: page.total };
     },
   };

@@ -19,7 +19,7 @@ function outcomeLabel(o: number | undefined): string {
 }
 
 export function registerRunCommands(context: vscode.ExtensionContext, bots: BotsModel, audit: AuditService, runs: RunService): void {
-  const lastRun = async (bot: BotInfo): Promise<Entry | undefined> => (await audit.store()).query(botRunsFilter(bot.entityId), { limit: 1 }).entries[0];
+  const lastRun = async (bot: BotInfo): Promise<Entry | undefined> => (await (await audit.store()).query(botRunsFilter(bot.entityId), { limit: 1 })).entries[0];
 
   const pickBot = async (placeHolder: string): Promise<BotInfo | undefined> => {
     const list = (await bots.getBots()).filter((b) => b.status.kind === 'source');
@@ -133,7 +133,7 @@ export function registerRunCommands(context: vscode.ExtensionContext, bots: Bots
     const store = await audit.store();
     if (typeof target === 'number') return store.get(target);
     if (target && typeof target === 'object' && !(target instanceof vscode.Uri) && target.entry) return target.entry;
-    const recent = store.query([{ column: 'action', op: 'oneOf', value: ['EXECUTED'] }], { limit: 50 }).entries;
+    const recent = (await store.query([{ column: 'action', op: 'oneOf', value: ['EXECUTED'] }], { limit: 50 })).entries;
     const pick = await vscode.window.showQuickPick(
       recent.map((e) => ({
         label: `#${e.id} ${e.bot ?? e.entityId}`,

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { settings } from '../config';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
-import { AuditStore, type Entry, type StoreWarning } from '../core/store';
+import { AuditStore, type AuditLog, type Entry, type StoreWarning } from '../core/store';
 import { detectUser } from '../core/runner/record';
 import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
 import { Session } from '../core/workspace/sessions';
@@ -42,7 +42,16 @@ export class AuditService extends Disposable {
     return this.storePromise !== undefined;
   }
 
-  store(): Promise<AuditStore> {
+  /** The log, as the views and commands use it (the one interface of src/core/store/api.ts). */
+  store(): Promise<AuditLog> {
+    return this.localStore();
+  }
+
+  /**
+   * The local log itself (sql.js), for what only it does: the runner's local FHIR server and the
+   * workspace file audit read it synchronously, under its writers' lock (AuditStore.appendWith).
+   */
+  localStore(): Promise<AuditStore> {
     this.storePromise ??= this.open().then(
       (s) => {
         this.opened = s;
@@ -58,7 +67,7 @@ export class AuditService extends Disposable {
   }
 
   /** The store if it is open already; never waits (views render without it, then refresh). */
-  get openStore(): AuditStore | undefined {
+  get openStore(): AuditLog | undefined {
     return this.opened;
   }
 

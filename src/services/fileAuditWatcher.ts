@@ -49,7 +49,7 @@ export class FileAuditWatcher extends Disposable {
 
   private async tryLead(): Promise<void> {
     if (this.lease?.held || this.isDisposed) return;
-    const store = await this.audit.store();
+    const store = await this.audit.localStore();
     this.lease ??= new FileLock(path.join(this.audit.dataDir, 'file-audit.lock'), LEASE_STALE_MS);
     if (!this.lease.tryAcquire()) return;
     const auditor = new WorkspaceFileAuditor(store, () => this.audit.user);

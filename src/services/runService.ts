@@ -49,7 +49,7 @@ export class RunService extends Disposable {
 
   private getRunner(): Promise<BotRunner> {
     this.runner ??= (async () => {
-      const store = await this.audit.store();
+      const store = await this.audit.localStore();
       const dist = vscode.Uri.joinPath(this.extensionUri, 'dist').fsPath;
       // A packaged extension ships esbuild (which bundles bots) in dist/esbuild; in development it
       // comes from node_modules.

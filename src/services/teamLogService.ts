@@ -156,9 +156,10 @@ export class TeamLogService extends Disposable {
       this.changed.fire(undefined);
       return;
     }
-    const store = this.audit.openStore;
-    if (!store) return; // started again once the log is open
+    if (!this.audit.isOpen) return; // started once the log is open
     try {
+      // The replicator reads the local log itself (sql.js), not the interface a team log also has.
+      const store = await this.audit.localStore();
       const team = await import('../core/team');
       if (gen !== this.generation) return;
       const rep = new team.TeamReplicator(store, {

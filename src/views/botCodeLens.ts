@@ -47,7 +47,7 @@ export class BotCodeLensProvider extends Disposable implements vscode.CodeLensPr
     }
     if (bot.settings.auditEventDestination.includes('resource')) {
       const store = await this.audit.store();
-      const page = store.query(botRunsFilter(bot.entityId), { limit: 1 });
+      const page = await store.query(botRunsFilter(bot.entityId), { limit: 1 });
       const last = page.entries[0];
       const title = last
         ? vscode.l10n.t('Events ({0}) · last: {1} {2}', page.total, OUTCOME_NAMES[last.outcome as Outcome] ?? '', timeAgo(last.recorded))

@@ -20,10 +20,10 @@ export class EventDocumentProvider extends Disposable implements vscode.TextDocu
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const id = Number(/entry-(\d+)\.md$/.exec(uri.path)?.[1]);
     const store = await this.audit.store();
-    const entry = Number.isSafeInteger(id) ? store.get(id) : undefined;
+    const entry = Number.isSafeInteger(id) ? await store.get(id) : undefined;
     if (!entry) return vscode.l10n.t('There is no entry {0} in {1}.', String(id), this.audit.dbPath);
     // What the run changed: the other entries of its trace.
-    const changes = entry.action === 'EXECUTED' && entry.traceId ? store.byTrace(entry.traceId).filter((e) => e.id !== entry.id) : [];
+    const changes = entry.action === 'EXECUTED' && entry.traceId ? (await store.byTrace(entry.traceId)).filter((e) => e.id !== entry.id) : [];
     return renderEventDocument(entry, changes, settings().timeZone);
   }
 }

@@ -1,5 +1,7 @@
-// Filters to an SQL WHERE clause over the store's `entries` table. Every value is a bound parameter;
-// the SQL text is built only from fixed fragments chosen by column and operator.
+// Filters to an SQL WHERE clause: over the local store's `entries` table (SQLite, `?` placeholders),
+// or over the team log's `bot_audit.team_entries` (PostgreSQL, `$n` placeholders, jsonb fields).
+// Every value is a bound parameter; the SQL text is built only from fixed fragments chosen by
+// dialect, column and operator.
 import type { Filter } from './filter';
 import { validateFilter } from './parse';
 import { resolveTime } from './time';
@@ -31,8 +33,13 @@ export function likeContains(value: string): string {
  * the text has no word at all.
  */
 export function ftsPhrase(text: string): string | undefined {
-  const words = text.replace(/[^\p{L}\p{N}\p{M}]+/gu, ' ').trim();
+  const words = searchWords(text);
   return words ? `"${words}"` : undefined;
+}
+
+/** The words of a search text, separated by single spaces, punctuation dropped; undefined when there are none. */
+function searchWords(text: string): string | undefined {
+  return text.replace(/[^\p{L}\p{N}\p{M}]+/gu, ' ').trim() || undefined;
 }
 
 const CMP = { equals: '=', notEquals: '<>', greaterThan: '>', lessThan: '<' } as const;
@@ -47,6 +54,9 @@ export function likeContainsMatch(name: string, part: string): boolean {
   return asciiLower(name).includes(asciiLower(part));
 }
 
+/** The SQL a query compiles to: SQLite's (the local log, sql.js) or PostgreSQL's (the team log). */
+export type SqlDialect = 'sqlite' | 'postgres';
+
 export interface BuildOptions {
   /**
    * Every entity name in the log, when the caller knows them. "Contains" then becomes an indexed
@@ -56,99 +66,202 @@ export interface BuildOptions {
   /**
    * Write numeric entity-ID ranges as a union of two index ranges (numbers, then text IDs) instead
    * of one OR. Best when few entries match; with many, scanning newest-first finds a page sooner.
+   * SQLite only (it names the local log's `entries` table); PostgreSQL plans the OR itself.
    */
   entityIdUnion?: boolean;
+  /** Default 'sqlite': `?` placeholders over the local log's `entries` table. */
+  dialect?: SqlDialect;
+  /**
+   * PostgreSQL: the number of the clause's first placeholder (default 1), for a clause that follows
+   * other parameters of the same statement (`$1` the origin, the clause from `$2`, say).
+   */
+  firstParam?: number;
 }
 
-/** Builds the WHERE expression for AND-combined filters; relative times are counted back from `now`. */
+/** The expressions a dialect reads an entry's fields with. */
+interface Columns {
+  id: string;
+  user: string;
+  action: string;
+  entityName: string;
+  entityId: string;
+  /** The entity ID as a number, NULL when it is not one (entityNumber's rule). */
+  entityNum: string;
+  bot: string;
+  outcome: string;
+  recorded: string;
+}
+
+/** How one dialect writes what buildWhere needs: fixed fragments only, never a value. */
+interface Dialect {
+  /** The placeholder of the n-th parameter of a statement (1-based). */
+  param(n: number): string;
+  cols: Columns;
+  /** Always true, always false. */
+  yes: string;
+  no: string;
+  /** Keeps the planner from using an index for `expr` (SQLite's unary "+"). */
+  noIndex(expr: string): string;
+  /** Text `expr` for `<` and `>`, ordered by its bytes (code points) as SQLite's BINARY collation does. */
+  byCodePoint(expr: string): string;
+  /** `col` contains the LIKE pattern `ph` (likeContains), case-insensitively. */
+  like(col: string, ph: string, not: boolean): string;
+  /** The full-text condition for a search phrase bound at `ph`, and the value to bind for `words`. */
+  textMatch(ph: string): string;
+  textValue(words: string): string;
+}
+
+const SQLITE: Dialect = {
+  param: () => '?',
+  cols: {
+    id: 'id',
+    user: 'user',
+    action: 'action',
+    entityName: 'entity_name',
+    entityId: 'entity_id',
+    entityNum: 'entity_num',
+    bot: 'bot',
+    outcome: 'outcome',
+    recorded: 'recorded',
+  },
+  yes: '1',
+  no: '0',
+  noIndex: (expr) => `+${expr}`,
+  byCodePoint: (expr) => expr,
+  // SQLite's LIKE folds ASCII letters only (see likeContainsMatch).
+  like: (col, ph, not) => `${col} ${not ? 'NOT LIKE' : 'LIKE'} ${ph} ESCAPE '\\'`,
+  textMatch: (ph) => `id IN (SELECT docid FROM entries_fts WHERE entries_fts MATCH ${ph})`,
+  // An FTS4 phrase: the words in double quotes (see ftsPhrase).
+  textValue: (words) => `"${words}"`,
+};
+
+/**
+ * The entry's canonical JSON as jsonb (the team log's `entry` column, src/core/team/schema.ts), its
+ * ID in the log it came from (`origin_id`). A row whose text jsonb cannot hold (entry is NULL) matches
+ * no field condition.
+ */
+const PG_ENTITY_NUMBER = `CASE WHEN entry->>'entityId' ~ '^-?[0-9]{1,15}([.][0-9]{1,15})?$' THEN (entry->>'entityId')::numeric END`;
+/** The text full-text search covers, as the local index's ftsBody: outcome description, input, return value, snapshots. */
+const PG_TEXT = `to_tsvector('simple', concat_ws(' ', entry->>'outcomeDesc', entry->>'input', entry->>'returnValue', entry->>'before', entry->>'after'))`;
+
+const POSTGRES: Dialect = {
+  param: (n) => `$${n}`,
+  cols: {
+    id: 'origin_id',
+    user: "(entry->>'user')",
+    action: "(entry->>'action')",
+    entityName: "(entry->>'entityName')",
+    entityId: "(entry->>'entityId')",
+    entityNum: `(${PG_ENTITY_NUMBER})`,
+    bot: "(entry->>'bot')",
+    outcome: "((entry->>'outcome')::int)",
+    recorded: "((entry->>'recorded')::bigint)",
+  },
+  yes: 'true',
+  no: 'false',
+  noIndex: (expr) => expr,
+  // The database's collation may be a language's (en_US sorts "a-2" after "a10"); "C" is byte order.
+  byCodePoint: (expr) => `${expr} COLLATE "C"`,
+  // ILIKE folds every letter, not only ASCII ones as SQLite's LIKE does. Backslash is LIKE's default escape.
+  like: (col, ph, not) => `${col} ${not ? 'NOT ILIKE' : 'ILIKE'} ${ph}`,
+  textMatch: (ph) => `${PG_TEXT} @@ phraseto_tsquery('simple', ${ph})`,
+  // phraseto_tsquery takes plain words; its parser ignores any operator characters.
+  textValue: (words) => words,
+};
+
+const DIALECTS: Record<SqlDialect, Dialect> = { sqlite: SQLITE, postgres: POSTGRES };
+
+/**
+ * Builds the WHERE expression for AND-combined filters; relative times are counted back from `now`.
+ * Every value is a bound parameter, in `params` in the order of the placeholders.
+ */
 export function buildWhere(filters: readonly Filter[], now: number, opts: BuildOptions = {}): SqlWhere {
+  const d = DIALECTS[opts.dialect ?? 'sqlite'];
+  if (!d) throw new Error(`unknown SQL dialect ${String(opts.dialect)}`);
+  const first = opts.firstParam ?? 1;
+  if (!Number.isSafeInteger(first) || first < 1) throw new Error(`the first parameter's number must be a whole number from 1, not ${String(first)}`);
+  const c = d.cols;
   const parts: string[] = [];
   const params: SqlParam[] = [];
+  /** Binds a value and returns its placeholder. */
+  const bind = (v: SqlParam): string => {
+    params.push(v);
+    return d.param(first + params.length - 1);
+  };
+  const list = (vs: readonly SqlParam[]): string => vs.map(bind).join(',');
   filters.forEach((f, i) => {
     validateFilter(f, i);
     switch (f.column) {
       case 'id':
-        parts.push(`id ${CMP[f.op]} ?`);
-        params.push(f.value);
+        parts.push(`${c.id} ${CMP[f.op]} ${bind(f.value)}`);
         break;
       case 'entityId': {
         const n = entityNumber(f.value);
+        const ordered = f.op === 'greaterThan' || f.op === 'lessThan';
         if (n === null) {
-          parts.push(`entity_id ${CMP[f.op]} ?`);
-          params.push(f.value);
+          parts.push(`${ordered ? d.byCodePoint(c.entityId) : c.entityId} ${CMP[f.op]} ${bind(f.value)}`);
         } else if (f.op === 'equals') {
-          parts.push('entity_num = ?');
-          params.push(n);
+          parts.push(`${c.entityNum} = ${bind(n)}`);
         } else if (f.op === 'notEquals') {
-          parts.push('(entity_num IS NULL OR entity_num <> ?)');
-          params.push(n);
+          parts.push(`(${c.entityNum} IS NULL OR ${c.entityNum} <> ${bind(n)})`);
         } else {
           // Both numeric: compare as numbers; otherwise as text.
-          const c = CMP[f.op];
-          parts.push(
-            opts.entityIdUnion
-              ? `id IN (SELECT id FROM entries WHERE entity_num ${c} ? UNION ALL SELECT id FROM entries WHERE entity_num IS NULL AND entity_id ${c} ?)`
-              : // "+" keeps SQLite from merging both indexes over every match: scanning newest-first is faster here.
-                `(+entity_num ${c} ? OR (+entity_num IS NULL AND +entity_id ${c} ?))`,
-          );
-          params.push(n, f.value);
+          const op = CMP[f.op];
+          if (opts.entityIdUnion && d === SQLITE) {
+            const num = bind(n);
+            parts.push(`id IN (SELECT id FROM entries WHERE entity_num ${op} ${num} UNION ALL SELECT id FROM entries WHERE entity_num IS NULL AND entity_id ${op} ${bind(f.value)})`);
+          } else {
+            // "+" keeps SQLite from merging both indexes over every match: scanning newest-first is faster here.
+            const num = d.noIndex(c.entityNum);
+            const ph = bind(n);
+            parts.push(`(${num} ${op} ${ph} OR (${num} IS NULL AND ${d.byCodePoint(d.noIndex(c.entityId))} ${op} ${bind(f.value)}))`);
+          }
         }
         break;
       }
       case 'user':
-        parts.push(f.op === 'equals' ? 'user = ?' : 'user <> ?');
-        params.push(f.value);
+        parts.push(f.op === 'equals' ? `${c.user} = ${bind(f.value)}` : `${c.user} <> ${bind(f.value)}`);
         break;
       case 'bot':
-        parts.push(f.op === 'equals' ? 'bot = ?' : '(bot IS NULL OR bot <> ?)');
-        params.push(f.value);
+        parts.push(f.op === 'equals' ? `${c.bot} = ${bind(f.value)}` : `(${c.bot} IS NULL OR ${c.bot} <> ${bind(f.value)})`);
         break;
       case 'entityName':
         if (f.op === 'equals' || f.op === 'notEquals') {
-          parts.push(`entity_name ${CMP[f.op]} ?`);
-          params.push(f.value);
+          parts.push(`${c.entityName} ${CMP[f.op]} ${bind(f.value)}`);
         } else if (opts.entityNames) {
           const names = opts.entityNames.filter((n) => likeContainsMatch(n, f.value));
           const not = f.op === 'notContains';
-          if (!names.length) parts.push(not ? '1' : '0');
-          else {
-            parts.push(`entity_name ${not ? 'NOT IN' : 'IN'} (${names.map(() => '?').join(',')})`);
-            params.push(...names);
-          }
+          if (!names.length) parts.push(not ? d.yes : d.no);
+          else parts.push(`${c.entityName} ${not ? 'NOT IN' : 'IN'} (${list(names)})`);
         } else {
-          parts.push(`entity_name ${f.op === 'contains' ? 'LIKE' : 'NOT LIKE'} ? ESCAPE '\\'`);
-          params.push(likeContains(f.value));
+          parts.push(d.like(c.entityName, bind(likeContains(f.value)), f.op === 'notContains'));
         }
         break;
       case 'action':
-        parts.push(`action IN (${f.value.map(() => '?').join(',')})`);
-        params.push(...f.value);
+        parts.push(`${c.action} IN (${list(f.value)})`);
         break;
       case 'outcome':
-        parts.push(`outcome IN (${f.value.map(() => '?').join(',')})`);
-        params.push(...f.value);
+        parts.push(`${c.outcome} IN (${list(f.value)})`);
         break;
       case 'timestamp':
-        parts.push(f.op === 'after' ? 'recorded > ?' : 'recorded < ?');
-        params.push(resolveTime(f.value, now));
+        parts.push(`${c.recorded} ${f.op === 'after' ? '>' : '<'} ${bind(resolveTime(f.value, now))}`);
         break;
       case 'text': {
-        const phrase = ftsPhrase(f.value);
-        if (phrase === undefined) {
-          parts.push('0'); // only punctuation: no word can match
+        const words = searchWords(f.value);
+        if (words === undefined) {
+          parts.push(d.no); // only punctuation: no word can match
         } else {
-          parts.push('id IN (SELECT docid FROM entries_fts WHERE entries_fts MATCH ?)');
-          params.push(phrase);
+          parts.push(d.textMatch(bind(d.textValue(words))));
         }
         break;
       }
     }
   });
-  return { sql: parts.length ? parts.join(' AND ') : '1', params };
+  return { sql: parts.length ? parts.join(' AND ') : d.yes, params };
 }
 
 /**
- * A test of one filter for the entry whose ID is `idExpr`, made in the filter's own index alone:
+ * SQLite only (the local log's indexes). A test of one filter for the entry whose ID is `idExpr`, made in the filter's own index alone:
  * `EXISTS (… INDEXED BY entries_user WHERE user = ? AND id = t.id)` seeks one (value, ID) pair and
  * never reads the entry, whose row lies somewhere in a large file. Undefined for a filter that has
  * no such index (ID, entity-ID, time and full-text conditions), or a "contains" that matches more

@@ -55,7 +55,7 @@ export interface BotReference {
   display?: string;
 }
 
-/** The minimal audit store the runner writes to (the real one is src/core/store's AuditStore). */
+/** The minimal audit store the runner writes to (any AuditLog of src/core/store/api.ts has it). */
 export interface AuditSink {
   append(e: AuditEntryInput): Promise<{ id: number }>;
   /** Used for group commits of change entries when present (the AuditStore has it). */

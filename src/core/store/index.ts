@@ -1,36 +1,26 @@
 // The audit store: an append-only, hash-chained, durable log on sql.js, shared by several processes.
-// See README.md beside this file for the design (journal, checkpoints, locks, chain, limits).
+// See README.md beside this file for the design (journal, checkpoints, locks, chain, limits) and for
+// the modules this class hands its jobs to (open, sync, append, fullText, planner, cursors, window).
 // Node only: imports nothing from `vscode`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import initSqlJs from 'sql.js';
 import type { Database, QueryExecResult, SqlJsStatic, Statement } from 'sql.js';
-import { buildWhere, entityNumber, indexProbe, likeContainsMatch, parseQuery, QueryError, validateFilter, type Filter, type SqlWhere } from '../query';
+import { parseQuery, type Filter } from '../query';
+import type { AuditLog, Disposable } from './api';
+import { CheckpointSchedule, WriteBehindQueue, type AutoCheckpoint, type WriteBehind } from './append';
+import { clampLimit, keysetPage, MAX_LIMIT, type Page, type PageOptions } from './cursors';
 import { isDamage, StoreError } from './errors';
 import { formatter, type ExportFormat } from './formats';
-import { Journal, replaceFileAtomic, writeFileAtomic } from './journal';
+import { FullTextIndex } from './fullText';
+import { Journal, replaceFileAtomic, writeFileAtomic, type JournalLine } from './journal';
 import { PagedFile, SUM_ALGORITHM } from './pagefile';
-import { FileLock, pidAlive } from './lock';
-import {
-  dbToRow,
-  ftsBody,
-  GENESIS_HASH,
-  hashOf,
-  hashRow,
-  parseRowLine,
-  prepareRow,
-  ROW_COLUMNS,
-  rowToDb,
-  rowToEntry,
-  sealRow,
-  LineBuffer,
-  textOf,
-  type PreparedRow,
-  type Row,
-  type SqlValue,
-} from './record';
-import { APPLICATION_ID, createSchema, FTS_INSERT_SQL, FTS_UPTO_SQL, INSERT_SQL, migrate, restoreAppendOnly, SCHEMA_VERSION } from './schema';
+import { FileLock } from './lock';
+import { loadSql, notWritable, openDatabaseFile, openPaged, removeLeftoverTemps } from './open';
+import { QueryPlanner } from './planner';
+import { dbToRow, GENESIS_HASH, hashOf, prepareRow, rowToDb, rowToEntry, sealRow, LineBuffer, SELECT_COLS, type PreparedRow, type Row, type SqlValue } from './record';
+import { INSERT_SQL, restoreAppendOnly } from './schema';
+import { COMPLETE_LINE, firstChangedLine, replayLines, watchJournal } from './sync';
 import { storeChain, verifyChain, type VerifyOptions, type VerifyResult } from './verify';
 import { Witness, checkMark } from './witness';
 import { ACTIONS, type Action, type Entry, type NewEntry } from './types';
@@ -46,15 +36,10 @@ export type { Filter } from '../query';
 export { LogWindow, type WindowOptions } from './window';
 export type { VerifyOptions, VerifyResult } from './verify';
 export { defaultStateDir } from './witness';
+export type { AuditLog, AuditLogReader, Disposable, Distinct, Awaitable, AuditWindow } from './api';
+export type { PageOptions } from './cursors';
 
-export interface AutoCheckpoint {
-  /** Checkpoint after this long without an append by this process (default 30 s). */
-  idleMs?: number;
-  /** Checkpoint once the journal holds this many bytes of entries (default 8 MiB). */
-  maxJournalBytes?: number;
-  /** … or this many entries (default 10,000). */
-  maxJournalEntries?: number;
-}
+export type { AutoCheckpoint, WriteBehind } from './append';
 
 export interface OpenOptions {
   /** Cap for outcome descriptions, inputs, return values and each snapshot, in UTF-8 bytes (default 1 MiB). */
@@ -107,23 +92,7 @@ export interface OpenOptions {
   verifyWorker?: string | false;
 }
 
-export interface WriteBehind {
-  maxEntries?: number;
-  /** Bytes of their journal lines. */
-  maxBytes?: number;
-}
-
-export interface PageOptions {
-  limit?: number;
-  cursor?: string;
-  order?: 'desc' | 'asc';
-}
-
-export interface Page {
-  entries: Entry[];
-  nextCursor?: string;
-  total: number;
-}
+export type { Page } from './cursors';
 
 export interface StoreWarning {
   /**
@@ -140,139 +109,9 @@ export interface StoreWarning {
   offset?: number;
 }
 
-export interface Disposable {
-  dispose(): void;
-}
-
 const DEFAULT_CAP = 1 << 20;
-const SELECT_COLS = `SELECT ${ROW_COLUMNS.join(', ')} FROM entries`;
-const MAX_LIMIT = 1000;
-/** Full-text indexing when idle: this long after the last new entry, this many entries a turn. */
-const FTS_IDLE_MS = 500;
-const FTS_IDLE_CHUNK = 500;
-/**
- * … but with this many entries waiting, indexing is no longer put off by further appends. A text
- * search indexes what waits first, so this bounds only that search's wait (~40 ms per 1,000), and
- * keeps indexing from taking turns between the calls of a busy bot (a bot that changes 3,000
- * resources ran ~10 % longer with 2,000).
- */
-const FTS_MAX_PENDING = 10_000;
-/**
- * Entries written by this process go into the database this long after the last append (reads
- * put them in first): a bot's calls, one entry each, go in as one transaction instead of one each.
- */
-const APPLY_DELAY_MS = 20;
-/** The columns full-text search indexes, in the order of ftsBody's fields. */
-const FTS_COLS = 'SELECT id, outcome_desc, input, return_value, before_json, after_json FROM entries WHERE id > ? ORDER BY id LIMIT ?';
 
-/** Counts intersect the IDs of two conditions when both match fewer entries than this (see countByIntersection). */
-const INTERSECT_MAX = 200_000;
-/** The count cache's key of a WHERE clause. */
-const countKey = (w: SqlWhere): string => w.sql + '\0' + JSON.stringify(w.params);
-/** See OpenOptions.broadAbove. */
-const BROAD_ABOVE = 2000;
-
-/** A condition whose matching IDs one index gives without reading entries. */
-function isIndexedSet(f: Filter): boolean {
-  switch (f.column) {
-    case 'user':
-    case 'bot':
-    case 'entityId':
-      return f.op === 'equals';
-    case 'entityName':
-      return f.op === 'equals' || f.op === 'contains';
-    case 'action':
-    case 'outcome':
-    case 'timestamp':
-    case 'text':
-      return true;
-    default:
-      return false;
-  }
-}
-
-const sqlModules = new Map<string, Promise<SqlJsStatic>>();
-
-function defaultWasmPath(): string {
-  try {
-    return require.resolve('sql.js/dist/sql-wasm.wasm');
-  } catch {
-    return path.join(__dirname, 'sql-wasm.wasm');
-  }
-}
-
-function loadSql(wasmPath?: string): Promise<SqlJsStatic> {
-  const p = wasmPath ?? defaultWasmPath();
-  let m = sqlModules.get(p);
-  if (!m) {
-    m = (async () => {
-      let wasmBinary: Buffer;
-      try {
-        wasmBinary = fs.readFileSync(p);
-      } catch (err) {
-        throw new StoreError('IO', `cannot read sql.js's WebAssembly file: ${(err as Error).message}`, p, { cause: err });
-      }
-      return initSqlJs({ wasmBinary: wasmBinary.buffer.slice(wasmBinary.byteOffset, wasmBinary.byteOffset + wasmBinary.byteLength) as ArrayBuffer });
-    })();
-    m.catch(() => sqlModules.delete(p));
-    sqlModules.set(p, m);
-  }
-  return m;
-}
-
-const SQLITE_MAGIC = 'SQLite format 3\0';
-
-/**
- * How a whole journal line ends: its hash, then the closing brace (the hash is the last key). A line
- * that does not parse but ends so was written whole and changed since; one that does not is torn.
- */
-const COMPLETE_LINE = /"hash":"[0-9a-f]{64}"\}\s*$/;
-
-/** The first 16 bytes of a file (fewer if it is shorter) and its size. */
-function readHead(file: string): { head: string; size: number } {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const size = fs.fstatSync(fd).size;
-    const buf = Buffer.alloc(16);
-    const n = fs.readSync(fd, buf, 0, 16, 0);
-    return { head: buf.toString('latin1', 0, n), size };
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** Opens a database file in sql.js, read from disk page by page (see pagefile.ts). */
-function openPaged(SQL: SqlJsStatic, file: string): { db: Database; pages: PagedFile } {
-  const pages = new PagedFile(file);
-  try {
-    return { db: new SQL.Database(pages as unknown as Uint8Array), pages };
-  } catch (err) {
-    pages.close();
-    throw err;
-  }
-}
-
-interface Cursor {
-  id: number;
-  now: number;
-  order: 'desc' | 'asc';
-}
-
-function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify([c.id, c.now, c.order === 'asc' ? 1 : 0])).toString('base64url');
-}
-
-function decodeCursor(s: string): Cursor {
-  try {
-    const [id, now, asc] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as [number, number, number];
-    if (Number.isSafeInteger(id) && Number.isFinite(now) && (asc === 0 || asc === 1)) return { id, now, order: asc ? 'asc' : 'desc' };
-  } catch {
-    /* fall through */
-  }
-  throw new QueryError('the page cursor is not one this store gave out', -1);
-}
-
-export class AuditStore {
+export class AuditStore implements AuditLog {
   readonly file: string;
   readonly journalFile: string;
   readonly lockFile: string;
@@ -296,23 +135,17 @@ export class AuditStore {
   private readonly listeners = new Set<(entries: Entry[]) => void>();
   private readonly warnListeners = new Set<(w: StoreWarning) => void>();
   private distinctCache?: { users: Set<string>; actions: Set<string>; entityNames: Set<string>; bots: Set<string> };
-  private countCache = new Map<string, number>();
-  private watcher?: fs.FSWatcher;
-  private pollTimer?: NodeJS.Timeout;
-  private idleTimer?: NodeJS.Timeout;
-  private ftsTimer?: NodeJS.Timeout;
-  /** Entries 1..ftsUpTo are in the full-text index; later ones are indexed when idle or before a search. */
-  private ftsUpTo = 0;
+  /** How pages and counts are read (see planner.ts). */
+  private readonly planner: QueryPlanner;
+  /** The full-text index (see fullText.ts). */
+  private readonly fullText: FullTextIndex;
+  /** Notices other processes' appends (see OpenOptions.watch). */
+  private watch?: { close(): void };
   private catchUpScheduled = false;
-  private checkpointScheduled = false;
-  /** The last checkpoint failed: the next append retries it at once, not after the idle time. */
-  private checkpointDue = false;
+  /** When to checkpoint by itself (see append.ts). */
+  private readonly checkpoints: CheckpointSchedule;
   private readonly capBytes: number;
-  private readonly auto: Required<AutoCheckpoint> | false;
   private readonly lockTimeoutMs: number;
-  private readonly intersectMax: number;
-  private readonly broadAbove: number;
-  private readonly writeBehind: Required<WriteBehind> | false;
   /** The first changed journal line found (see markTampered): nothing more is written. */
   private tampered?: { id: number; offset: number; message: string };
   /** Damage found in the database file (see damaged()): nothing more is written. */
@@ -321,17 +154,8 @@ export class AuditStore {
   private dbSum?: string;
   /** The file this.pages reads was found to match dbSum (or was written by this process). */
   private dbSound = false;
-  /**
-   * Entries this process has made durable in the journal but not yet put in the database, oldest
-   * first. Everything that reads the database puts them in first (catchUp, indexPending,
-   * writeCheckpoint), so whenever it is read it holds entries 1..lastId without gaps; other
-   * processes' entries may go in before them.
-   */
-  private unapplied: Row[] = [];
-  private unappliedBytes = 0;
-  private applyTimer?: NodeJS.Timeout;
-  /** How many entries in the database have a numeric entity ID, once counted (see countTextIds). */
-  private numericIds: number | undefined;
+  /** This process's durable entries that wait to go into the database (see append.ts). */
+  private readonly waiting: WriteBehindQueue;
   /** Where appendBatch writes its journal lines; kept from batch to batch. */
   private readonly lines = new LineBuffer();
   /** The newest entry seen, kept outside the log's folder (OpenOptions.witnessDir). */
@@ -348,15 +172,46 @@ export class AuditStore {
     this.lockFile = this.file + '.lock';
     this.lock = new FileLock(this.lockFile);
     this.capBytes = Math.max(256, opts.capBytes ?? DEFAULT_CAP);
-    this.auto =
-      opts.autoCheckpoint === false
-        ? false
-        : { idleMs: 30_000, maxJournalBytes: 8 << 20, maxJournalEntries: 10_000, ...(opts.autoCheckpoint ?? {}) };
     this.lockTimeoutMs = opts.lockTimeoutMs ?? 30_000;
-    this.intersectMax = Math.max(1, opts.intersectMax ?? INTERSECT_MAX);
-    this.broadAbove = Math.max(0, Math.floor(opts.broadAbove ?? BROAD_ABOVE));
-    this.writeBehind = opts.writeBehind === false ? false : { maxEntries: 10_000, maxBytes: 16 << 20, ...(opts.writeBehind ?? {}) };
     if (opts.witnessDir) this.witness = new Witness(opts.witnessDir, this.file);
+    this.planner = new QueryPlanner(
+      {
+        lastId: () => this.lastId,
+        entityNames: () => this.entityNames(),
+        indexText: () => this.fullText.indexPending(Infinity),
+        rows: (sql, params) => this.rows(sql, params),
+        scalar: (sql, params) => this.scalar(sql, params),
+      },
+      { intersectMax: opts.intersectMax, broadAbove: opts.broadAbove },
+    );
+    const store = this;
+    this.waiting = new WriteBehindQueue(opts.writeBehind, {
+      file: this.file,
+      get closed() {
+        return store.closed;
+      },
+      insert: (rows) => this.insertRows(rows),
+      warn: (message) => this.warn({ code: 'APPLY', file: this.file, message }),
+    });
+    this.checkpoints = new CheckpointSchedule(opts.autoCheckpoint, {
+      get closed() {
+        return store.closed;
+      },
+      journalSize: () => ({ entries: this.lastId - this.journal.header.base, bytes: this.journal.entryBytes }),
+      checkpoint: () => this.checkpoint(),
+      warn: (message) => this.warn({ code: 'CHECKPOINT', file: this.file, message }),
+    });
+    this.fullText = new FullTextIndex({
+      file: this.file,
+      get closed() {
+        return store.closed;
+      },
+      lastId: () => this.lastId,
+      applyOwn: () => this.applyOwn(),
+      db: () => this.db,
+      stmt: (sql) => this.stmt(sql),
+      warn: (message) => this.warn({ code: 'WATCH', file: this.file, message }),
+    });
   }
 
   /** True when the store never writes (OpenOptions.readOnly, or the log cannot be written). */
@@ -377,22 +232,8 @@ export class AuditStore {
 
   // ---------------------------------------------------------------- open
 
-  /** Why this log cannot be written, when the folder or the journal is not writable; undefined when it can be. */
-  private notWritable(): string | undefined {
-    for (const p of [path.dirname(this.file), this.journalFile]) {
-      try {
-        fs.accessSync(p, fs.constants.W_OK);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') continue;
-        return `${p} is not writable (${code})`;
-      }
-    }
-    return undefined;
-  }
-
   private async init(): Promise<void> {
-    this.readOnlyReason = this.opts.readOnly ? 'opened read-only' : this.notWritable();
+    this.readOnlyReason = this.opts.readOnly ? 'opened read-only' : notWritable(this.file, this.journalFile);
     if (this.readOnlyReason) return this.initReadOnly();
     try {
       fs.mkdirSync(path.dirname(this.file), { recursive: true });
@@ -401,7 +242,7 @@ export class AuditStore {
     }
     await this.lock.acquire(this.lockTimeoutMs);
     try {
-      this.removeLeftoverTemps();
+      removeLeftoverTemps(this.file);
       this.loadDatabase();
       this.checkAppendOnly();
       this.openJournal();
@@ -415,7 +256,7 @@ export class AuditStore {
       this.lock.release();
     }
     if (this.dirty) await this.checkpoint();
-    else if (this.journalFull()) {
+    else if (this.checkpoints.journalFull()) {
       // A journal that earlier checkpoints could not fold (a full disk, say) is folded now, if it can be.
       await this.checkpoint().catch((err) => this.warn({ code: 'CHECKPOINT', file: this.file, message: (err as Error).message }));
     }
@@ -491,108 +332,22 @@ export class AuditStore {
     }
   }
 
-  private removeLeftoverTemps(): void {
-    const dir = path.dirname(this.file);
-    const base = path.basename(this.file);
-    let names: string[] = [];
-    try {
-      names = fs.readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const m = /\.tmp-(\d+)-[a-z0-9]+$/.exec(n);
-      if (!m || !(n.startsWith(base + '.tmp-') || n.startsWith(base + '.journal.tmp-'))) continue;
-      if (!pidAlive(Number(m[1]))) fs.rmSync(path.join(dir, n), { force: true });
-    }
-  }
-
   /** Opens the database file in sql.js (read from disk as pages are needed), or creates it. Throws StoreError without writing anything on a bad file. */
   private loadDatabase(): void {
-    let head: string | undefined;
-    let size = 0;
-    try {
-      ({ head, size } = readHead(this.file));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new StoreError('IO', `cannot read: ${(err as Error).message}`, this.file, { cause: err });
-      }
-    }
-    if (head === undefined) {
-      const existing = Journal.open(this.journalFile);
-      const base = existing?.header.base ?? 0;
-      existing?.close();
-      if (base > 0) {
-        throw new StoreError('CORRUPT', `the database file is missing, but its journal ${this.journalFile} follows entry ${base}; restore the database file from a backup`, this.file);
-      }
-      const fresh = new this.SQL.Database();
-      createSchema(fresh);
-      const image = fresh.export();
-      fresh.close();
-      writeFileAtomic(this.file, image);
-      ({ db: this.db, pages: this.pages } = openPaged(this.SQL, this.file));
-      this.setUp();
-      return;
-    }
-    if (size < 100 || head !== SQLITE_MAGIC) {
-      throw new StoreError(
-        'NOT_BOT_AUDIT_DB',
-        `is not a Bot Audit database: it is not an SQLite file (${size} bytes, starting ${JSON.stringify(head)}); it was left untouched`,
-        this.file,
-      );
-    }
-    let opened: { db: Database; pages: PagedFile };
-    try {
-      opened = openPaged(this.SQL, this.file);
-    } catch (err) {
-      throw new StoreError('IO', `cannot read: ${(err as Error).message}`, this.file, { cause: err });
-    }
-    const { db, pages } = opened;
-    const drop = () => {
-      db.close();
-      pages.close();
-    };
-    size = pages.byteLength;
-    let appId: number;
-    let version: number;
-    try {
-      appId = db.exec('PRAGMA application_id')[0].values[0][0] as number;
-      version = db.exec('PRAGMA user_version')[0].values[0][0] as number;
-    } catch (err) {
-      drop();
-      throw this.damaged((err as Error).message, err);
-    }
-    if (appId !== APPLICATION_ID) {
-      drop();
-      throw new StoreError(
-        'NOT_BOT_AUDIT_DB',
-        `is an SQLite database but not a Bot Audit log (application_id ${appId}, expected ${APPLICATION_ID}); it was left untouched`,
-        this.file,
-      );
-    }
-    if (version > SCHEMA_VERSION) {
-      drop();
-      throw new StoreError('NEWER_SCHEMA', `was written by a newer Bot Audit (schema ${version}; this one reads up to ${SCHEMA_VERSION}); update the extension`, this.file);
-    }
-    try {
-      const pageCount = db.exec('PRAGMA page_count')[0].values[0][0] as number;
-      const pageSize = db.exec('PRAGMA page_size')[0].values[0][0] as number;
-      if (pageCount * pageSize > size) throw new Error(`the file is truncated (${size} bytes, its header says ${pageCount * pageSize})`);
-      if (version < 1) throw new Error(`schema version ${version} is not a Bot Audit schema`);
-      if (migrate(db, version) > 0) this.dirty = true;
-      this.db = db;
-      this.pages = pages;
-      this.setUp();
-      const last = this.db.exec('SELECT id, hash FROM entries ORDER BY id DESC LIMIT 1');
-      if (last.length) {
-        this.lastId = last[0].values[0][0] as number;
-        this.lastHash = hashOf(last[0].values[0][1] as SqlValue);
-      }
-    } catch (err) {
-      drop();
-      if (err instanceof StoreError) throw err;
-      throw this.damaged(`${(err as Error).message} (or it is not a Bot Audit log)`, err);
-    }
+    const opened = openDatabaseFile(
+      this.SQL,
+      this.file,
+      this.journalFile,
+      (what, cause) => this.damaged(what, cause),
+      (db, pages) => {
+        this.db = db;
+        this.pages = pages;
+        this.setUp();
+      },
+    );
+    if (opened.migrated) this.dirty = true;
+    this.lastId = opened.lastId;
+    this.lastHash = opened.lastHash;
   }
 
   private setUp(): void {
@@ -600,8 +355,8 @@ export class AuditStore {
     for (const s of this.stmts.values()) s.free();
     this.stmts.clear();
     this.insertStmt = this.db.prepare(INSERT_SQL);
-    this.ftsUpTo = Number(this.db.exec(FTS_UPTO_SQL)[0].values[0][0]);
-    this.countCache.clear();
+    this.fullText.reset(this.db);
+    this.planner.forgetCounts();
     this.distinctCache = undefined;
   }
 
@@ -690,80 +445,27 @@ export class AuditStore {
       }
     }
     if (added.length) {
-      this.countCache.clear();
-      this.scheduleFtsIndex();
+      this.planner.forgetCounts();
+      this.fullText.schedule();
     }
     return added;
   }
 
-  /**
-   * Applies journal lines in order. A line that is not complete JSON and does not look like a whole
-   * entry is torn (a crash mid-write, sealed by the next writer): skipped with a warning. Any other
-   * line that is not an entry, or whose hash does not match its content, or that does not follow the
-   * entry before it, was changed after it was written: see markTampered. An entry that still has its
-   * place (the next ID) goes into the database as it reads now, so that reads show it and verify()
-   * names it; the entries after it are read on as they chain to it.
-   */
-  private applyLines(lines: { text: string; offset: number }[], added: Row[]): void {
-    const rows: Row[] = [];
-    let lastId = this.lastId;
-    let lastHash = this.lastHash;
-    const flush = () => {
-      if (!rows.length) return;
-      this.insertRows(rows);
-      this.lastId = lastId;
-      this.lastHash = lastHash;
-      for (const r of rows) this.noteDistinct(r);
-      added.push(...rows);
-      rows.length = 0;
-    };
-    for (const line of lines) {
-      let row: Row;
-      try {
-        row = JSON.parse(line.text) as Row;
-      } catch (err) {
-        if (!COMPLETE_LINE.test(line.text)) {
-          this.warn({ code: 'TORN_LINE', file: this.journalFile, offset: line.offset, message: `a torn journal line (${Buffer.byteLength(line.text)} bytes at byte ${line.offset}) was skipped` });
-          continue;
-        }
-        flush();
-        this.markTampered(lastId + 1, line.offset, `is not valid JSON (${(err as Error).message})`);
-        return;
-      }
-      if (!row || typeof row !== 'object' || !Number.isSafeInteger(row.id) || typeof row.hash !== 'string' || typeof row.prevHash !== 'string') {
-        flush();
-        this.markTampered(lastId + 1, line.offset, 'is not an entry');
-        return;
-      }
-      if (row.id <= lastId) continue; // already in the database file
-      let problem: string | undefined;
-      if (row.id !== lastId + 1) problem = row.id > lastId + 1 ? `is entry ${row.id}: entries ${lastId + 1}–${row.id - 1} are missing` : `is entry ${row.id} again, out of order`;
-      else if (row.prevHash !== lastHash) problem = `does not link to entry ${lastId}: its previous hash is not that entry's hash (an entry was changed, removed or inserted)`;
-      else if (hashRow(row) !== row.hash) problem = 'does not match its hash: its content was changed';
-      if (!problem) {
-        rows.push(row);
-        lastId = row.id;
-        lastHash = row.hash;
-        continue;
-      }
-      flush();
-      this.markTampered(lastId + 1, line.offset, problem);
-      if (row.id !== lastId + 1) return; // it has no place: nothing after it can be placed either
-      try {
-        rows.push(row);
-        lastId = row.id;
-        lastHash = row.hash;
-        flush();
-      } catch {
-        return; // values no entry can have: the entries before it are what can be read
-      }
-    }
-    flush();
-  }
-
-  /** The last entry the database file had when this journal began (its header's base). */
-  private baseId(): number {
-    return this.journal.header.base;
+  /** Applies journal lines in order (see replayLines), adding the rows that went into the database to `added`. */
+  private applyLines(lines: JournalLine[], added: Row[]): void {
+    replayLines(lines, this.lastId, this.lastHash, {
+      insert: (rows) => {
+        this.insertRows(rows);
+        const last = rows[rows.length - 1];
+        this.lastId = last.id;
+        this.lastHash = last.hash;
+        for (const r of rows) this.noteDistinct(r);
+        added.push(...rows);
+      },
+      torn: (line) =>
+        this.warn({ code: 'TORN_LINE', file: this.journalFile, offset: line.offset, message: `a torn journal line (${Buffer.byteLength(line.text)} bytes at byte ${line.offset}) was skipped` }),
+      tampered: (id, offset, problem) => this.markTampered(id, offset, problem),
+    });
   }
 
   /**
@@ -841,29 +543,8 @@ export class AuditStore {
    */
   private checkJournalUnchanged(): void {
     if (this.journal.unchanged()) return;
-    let lastId = this.baseId();
-    let lastHash = this.journal.header.baseHash;
-    for (const line of this.journal.readAll()) {
-      let row: Row | undefined;
-      try {
-        row = parseRowLine(line.text);
-      } catch {
-        if (!COMPLETE_LINE.test(line.text)) continue; // a torn line, sealed
-      }
-      if (row && row.id <= lastId) continue;
-      if (!row || row.id !== lastId + 1 || row.prevHash !== lastHash) {
-        this.markTampered(lastId + 1, line.offset, row ? 'no longer links to the entry before it' : 'no longer matches its hash, or is no longer an entry');
-        break;
-      }
-      const ours = this.rows(`${SELECT_COLS} WHERE id = ?`, [row.id])[0];
-      if (ours && ours.hash !== row.hash) {
-        this.markTampered(row.id, line.offset, 'is no longer the entry that was written (its hash changed)');
-        break;
-      }
-      lastId = row.id;
-      lastHash = row.hash;
-    }
-    this.markTampered(lastId + 1, this.journal.pos, 'follows bytes of the journal that were changed after they were written');
+    const changed = firstChangedLine(this.journal, (id) => this.rows(`${SELECT_COLS} WHERE id = ?`, [id])[0]?.hash);
+    this.markTampered(changed.id, changed.offset, changed.problem);
   }
 
   /** Inserts rows into the database in one transaction, or none of them. */
@@ -881,7 +562,7 @@ export class AuditStore {
       this.db.exec('ROLLBACK');
       throw err;
     }
-    if (this.numericIds !== undefined) this.numericIds += numeric;
+    this.planner.noteInserted(numeric);
   }
 
   /**
@@ -890,39 +571,7 @@ export class AuditStore {
    * answer without them.
    */
   private applyOwn(): void {
-    if (!this.unapplied.length) return;
-    const rows = this.unapplied;
-    try {
-      this.insertRows(rows);
-    } catch (err) {
-      throw new StoreError(
-        'IO',
-        `entries ${rows[0].id}–${rows[rows.length - 1].id} are in the journal but could not be put in the database: ${(err as Error).message}`,
-        this.file,
-        { cause: err },
-      );
-    }
-    this.unapplied = [];
-    this.unappliedBytes = 0;
-  }
-
-  /** Applies waiting entries once appends pause for APPLY_DELAY_MS. */
-  private scheduleApply(): void {
-    // One timer, restarted by each append (no new timer per append).
-    if (this.applyTimer) {
-      this.applyTimer.refresh();
-      return;
-    }
-    this.applyTimer = setTimeout(() => {
-      this.applyTimer = undefined;
-      if (this.closed) return;
-      try {
-        this.applyOwn();
-      } catch (err) {
-        this.warn({ code: 'APPLY', file: this.file, message: (err as Error).message });
-      }
-    }, APPLY_DELAY_MS);
-    this.applyTimer.unref();
+    this.waiting.flush();
   }
 
   /** Frees the prepared statements, then closes the database and its file. */
@@ -963,13 +612,12 @@ export class AuditStore {
     this.db = db;
     this.pages = pages;
     this.setUp();
-    this.numericIds = undefined;
+    this.planner.reset();
     const h = this.journal.header;
     this.dbSum = h.base === lastId && typeof h.db === 'string' ? h.db : undefined;
     this.dbSound = false;
     // The file goes past our last entry (its journal's base does), so it has our waiting ones too.
-    this.unapplied = [];
-    this.unappliedBytes = 0;
+    this.waiting.drop();
     this.lastId = lastId;
     this.lastHash = last.length ? hashOf(last[0].values[0][1] as SqlValue) : GENESIS_HASH;
     return this.rows(`${SELECT_COLS} WHERE id > ? ORDER BY id LIMIT 10000`, [before]);
@@ -1018,20 +666,7 @@ export class AuditStore {
         }
       });
     };
-    try {
-      const base = path.basename(this.journalFile);
-      this.watcher = fs.watch(path.dirname(this.journalFile), { persistent: false }, (_ev, name) => {
-        if (!name || name === base) poll();
-      });
-      this.watcher.on('error', () => {
-        this.watcher?.close();
-        this.watcher = undefined;
-      });
-    } catch {
-      /* no fs.watch here: the poll alone */
-    }
-    this.pollTimer = setInterval(poll, Math.max(50, this.opts.pollMs ?? 500));
-    this.pollTimer.unref();
+    this.watch = watchJournal(this.journalFile, this.opts.pollMs ?? 500, poll);
   }
 
   // ---------------------------------------------------------------- appending
@@ -1094,7 +729,7 @@ export class AuditStore {
   entriesAfter(afterId: number, limit = 1000, actions?: readonly Action[]): Entry[] {
     this.assertOpen();
     this.catchUp();
-    const n = Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
+    const n = clampLimit(limit);
     if (afterId >= this.lastId) return [];
     if (!actions) return this.rows(`${SELECT_COLS} WHERE id > ? ORDER BY id LIMIT ?`, [afterId, n]).map(rowToEntry);
     const marks = actions.map(() => '?').join(', ');
@@ -1135,19 +770,16 @@ export class AuditStore {
       this.lock.release();
     }
     // Durable now. The database, which only this process reads, follows outside the lock.
-    for (const r of rows) this.unapplied.push(r);
-    this.unappliedBytes += lines.byteLength;
-    const wb = this.writeBehind;
-    if (!wb || this.unapplied.length > wb.maxEntries || this.unappliedBytes > wb.maxBytes) {
+    if (this.waiting.add(rows, lines.byteLength)) {
       try {
         this.applyOwn();
       } catch (err) {
         // The entries are durable: failing the append would invite a duplicate. Reads report it.
         this.warn({ code: 'APPLY', file: this.file, message: (err as Error).message });
       }
-    } else this.scheduleApply();
-    this.countCache.clear();
-    this.scheduleFtsIndex();
+    } else this.waiting.schedule();
+    this.planner.forgetCounts();
+    this.fullText.schedule();
     for (const r of rows) this.noteDistinct(r);
     if (others.length) this.emitSoon(others);
     const entries = rows.map(rowToEntry);
@@ -1162,31 +794,7 @@ export class AuditStore {
       this.witnessTimer = setTimeout(() => this.noteWitness(), 1000);
       this.witnessTimer.unref();
     }
-    if (!this.auto || this.readOnly) return;
-    if (this.checkpointDue || this.journalFull()) {
-      this.scheduleCheckpoint();
-      return;
-    }
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.scheduleCheckpoint(), this.auto.idleMs);
-    this.idleTimer.unref();
-  }
-
-  /** Whether the journal holds as many entries or bytes as autoCheckpoint folds at. */
-  private journalFull(): boolean {
-    if (!this.auto) return false;
-    const pending = this.lastId - this.journal.header.base;
-    return pending >= this.auto.maxJournalEntries || this.journal.entryBytes >= this.auto.maxJournalBytes;
-  }
-
-  private scheduleCheckpoint(): void {
-    if (this.checkpointScheduled || this.closed) return;
-    this.checkpointScheduled = true;
-    this.checkpoint()
-      .catch((err) => this.warn({ code: 'CHECKPOINT', file: this.file, message: (err as Error).message }))
-      .finally(() => {
-        this.checkpointScheduled = false;
-      });
+    if (!this.readOnly) this.checkpoints.afterAppend();
   }
 
   /**
@@ -1207,9 +815,9 @@ export class AuditStore {
           const from = this.journal.header.base + 1;
           try {
             this.writeCheckpoint();
-            this.checkpointDue = false;
+            this.checkpoints.due = false;
           } catch (err) {
-            this.checkpointDue = true;
+            this.checkpoints.due = true;
             if (err instanceof StoreError) throw err;
             const which = from === this.lastId ? `Entry ${from} is` : `Entries ${from}–${this.lastId} are`;
             const safe = this.lastId >= from ? ` ${which} safe in the journal; the checkpoint is retried later.` : '';
@@ -1231,7 +839,7 @@ export class AuditStore {
     this.assertSound();
     this.applyOwn();
     // The file always carries a complete full-text index, so that opening it indexes only the journal.
-    this.indexPending(Infinity);
+    this.fullText.indexPending(Infinity);
     if (this.pages.detached) {
       // sql.js copied the file into memory (see pagefile.ts): write that copy, then read the file again.
       let data: Uint8Array | undefined = this.db.export();
@@ -1251,76 +859,7 @@ export class AuditStore {
     this.journal.close();
     this.journal = j;
     this.dirty = false;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-  }
-
-  // ---------------------------------------------------------------- full-text index
-
-  /**
-   * Adds up to `max` entries after ftsUpTo to the full-text index, in ID order, in one transaction
-   * per 5,000. Returns how many entries are still not indexed. Synchronous: nothing else touches the
-   * database meanwhile.
-   */
-  private indexPending(max: number): number {
-    this.applyOwn();
-    let budget = max;
-    while (this.ftsUpTo < this.lastId && budget > 0) {
-      const n = Math.min(budget, 5000, this.lastId - this.ftsUpTo);
-      const sel = this.stmt(FTS_COLS);
-      let upTo = this.ftsUpTo;
-      this.db.exec('BEGIN');
-      try {
-        const batch: [number, string][] = [];
-        try {
-          sel.bind([this.ftsUpTo, n]);
-          while (sel.step()) {
-            const v = sel.get() as SqlValue[];
-            const text = (i: number) => (v[i] === null ? undefined : textOf(v[i]));
-            batch.push([v[0] as number, ftsBody({ outcomeDesc: text(1), input: text(2), returnValue: text(3), before: text(4), after: text(5) })]);
-          }
-        } finally {
-          sel.reset();
-        }
-        // Taken only now: taking a statement may free the cached ones (sel among them) when there are many.
-        const ins = this.stmt(FTS_INSERT_SQL);
-        for (const [id, body] of batch) {
-          if (id !== upTo + 1) throw new StoreError('CORRUPT', `entry ${upTo + 1} is missing (full-text indexing found ${id} next)`, this.file);
-          ins.run([id, body]);
-          upTo = id;
-        }
-        this.db.exec('COMMIT');
-      } catch (err) {
-        this.db.exec('ROLLBACK');
-        throw err;
-      }
-      if (upTo === this.ftsUpTo) break;
-      budget -= upTo - this.ftsUpTo;
-      this.ftsUpTo = upTo;
-    }
-    return this.lastId - this.ftsUpTo;
-  }
-
-  /**
-   * Indexes new entries for full-text search once appends pause (or once FTS_MAX_PENDING wait, even
-   * if they do not), a few hundred at a time.
-   */
-  private scheduleFtsIndex(): void {
-    if (this.closed) return;
-    if (this.ftsTimer && this.lastId - this.ftsUpTo >= FTS_MAX_PENDING) return;
-    if (this.ftsTimer) clearTimeout(this.ftsTimer);
-    const turn = () => {
-      this.ftsTimer = undefined;
-      if (this.closed) return;
-      try {
-        if (this.indexPending(FTS_IDLE_CHUNK) > 0) this.ftsTimer = setTimeout(turn, 0);
-      } catch (err) {
-        this.warn({ code: 'WATCH', file: this.file, message: `full-text indexing failed: ${(err as Error).message}` });
-        return;
-      }
-      this.ftsTimer?.unref();
-    };
-    this.ftsTimer = setTimeout(turn, FTS_IDLE_MS);
-    this.ftsTimer.unref();
+    this.checkpoints.cancelIdle();
   }
 
   // ---------------------------------------------------------------- reading
@@ -1394,240 +933,8 @@ export class AuditStore {
     return this.lastHash;
   }
 
-  /** The WHERE clause for filters; "contains" on entity names goes through the known names and their index. */
-  private where(fl: Filter[], now: number, selective = false): SqlWhere {
-    // Full-text search sees every entry: whatever is not indexed yet is indexed first.
-    if (fl.some((f) => f.column === 'text')) this.indexPending(Infinity);
-    return buildWhere(fl, now, { entityNames: this.entityNames(), entityIdUnion: selective });
-  }
-
   private entityNames(): string[] {
     return [...this.distinctSets().entityNames];
-  }
-
-  /** The most matches a narrow query has (OpenOptions.broadAbove). */
-  private narrowMax(): number {
-    return Math.max(this.broadAbove, Math.floor(this.lastId / 100));
-  }
-
-  /**
-   * The rows of one page. The plan follows what SQLite's planner cannot know: when few entries
-   * match, numeric entity-ID ranges use their indexes; a multi-value "is one of" on action or
-   * outcome becomes one newest-first, limited branch per value (each walks its index in ID order),
-   * merged, instead of collecting and sorting every match. `total` is the number of matches, or
-   * undefined for a query known to be broad and not counted. `offset` skips that many matches
-   * after the keyset (windows use it for the short distance from a known position).
-   */
-  private pageRows(fl: Filter[], now: number, total: number | undefined, after: number | undefined, order: 'desc' | 'asc', limit: number, offset = 0): Row[] {
-    const selective = total !== undefined && total <= this.narrowMax();
-    const dir = order === 'desc' ? 'DESC' : 'ASC';
-    const keyset = after === undefined ? '' : order === 'desc' ? ' AND id < ?' : ' AND id > ?';
-    const keyParams: SqlValue[] = after === undefined ? [] : [after];
-    const split = fl.map((f) => this.branchFilters(f));
-    const k = split.findIndex((b) => b !== undefined);
-    // Another indexed equality (a user, a bot, …) usually narrows more: then leave the plan to SQLite.
-    const otherEquality = fl.some((f, i) => i !== k && (f.op === 'equals' || (f.op === 'oneOf' && f.value.length === 1)));
-    if (k >= 0 && !otherEquality) {
-      const branches = split[k]!.map((one) => {
-        const sub = [...fl];
-        sub[k] = one;
-        return this.where(sub, now, selective);
-      });
-      const union = branches.map((b) => `SELECT id FROM (SELECT id FROM entries WHERE (${b.sql})${keyset} ORDER BY id ${dir} LIMIT ?)`).join(' UNION ALL ');
-      // The first limit + offset matches overall are among the first limit + offset of each branch.
-      // With an offset, skip over IDs only and read just the rows of the page (fewer row lookups).
-      const sql = offset
-        ? `${SELECT_COLS} WHERE id IN (SELECT id FROM (${union}) ORDER BY id ${dir} LIMIT ? OFFSET ?) ORDER BY id ${dir}`
-        : `${SELECT_COLS} WHERE id IN (${union}) ORDER BY id ${dir} LIMIT ?`;
-      const params: SqlValue[] = [];
-      for (const b of branches) params.push(...b.params, ...keyParams, limit + offset);
-      params.push(limit);
-      if (offset) params.push(offset);
-      return this.rows(sql, params);
-    }
-    const where = this.where(fl, now, selective);
-    return this.rows(`${SELECT_COLS} WHERE (${where.sql})${keyset} ORDER BY id ${dir} LIMIT ? OFFSET ?`, [...where.params, ...keyParams, limit, offset]);
-  }
-
-  /**
-   * The single-value filters that together match what `f` matches, when a page is best read as one
-   * newest-first branch per value, merged: a multi-value "is one of" on action or outcome, and an
-   * entity name "contains" that several known names match (its `IN` would collect and sort every
-   * match of every name). Each branch then walks its index in ID order. Undefined otherwise.
-   */
-  private branchFilters(f: Filter): Filter[] | undefined {
-    if ((f.column === 'action' || f.column === 'outcome') && f.op === 'oneOf' && f.value.length > 1 && f.value.length <= 12) {
-      return (f.value as (string | number)[]).map((v) => ({ ...f, value: [v] }) as Filter);
-    }
-    if (f.column === 'entityName' && f.op === 'contains') {
-      const names = this.entityNames().filter((n) => likeContainsMatch(n, f.value));
-      if (names.length > 1 && names.length <= 12) return names.map((value) => ({ column: 'entityName', op: 'equals', value }));
-    }
-    return undefined;
-  }
-
-  private countWhere(where: SqlWhere): number {
-    return Number(this.scalar(`SELECT count(*) FROM entries WHERE ${where.sql}`, where.params));
-  }
-
-  /**
-   * Counts matches, remembering the count until the log grows. IDs run 1..N without gaps, so no
-   * filter counts N and a lone ID filter is arithmetic; a lone negation counts as N minus its
-   * (indexed) positive; a lone numeric entity-ID range is two index ranges. `remember: false` for
-   * one-off counts (a window's indexOf) that would only push useful counts out of the cache.
-   */
-  private countFilters(fl: Filter[], now: number, remember = true): number {
-    if (!fl.length) return this.lastId;
-    const where = this.where(fl, now);
-    if (!remember) return this.countUncached(fl, now, where);
-    const key = countKey(where);
-    return this.countCache.get(key) ?? this.rememberCount(key, this.countUncached(fl, now, where));
-  }
-
-  private rememberCount(key: string, n: number): number {
-    if (this.countCache.size > 100) this.countCache.clear();
-    this.countCache.set(key, n);
-    return n;
-  }
-
-  /**
-   * The count when it comes at the price of a page: remembered, or a narrow query's (counted up to
-   * one past narrowMax, which is quick however large the log). Undefined for a broad query.
-   */
-  private quickCount(fl: Filter[], now: number): number | undefined {
-    if (!fl.length) return this.lastId;
-    const where = this.where(fl, now);
-    const key = countKey(where);
-    const hit = this.countCache.get(key);
-    if (hit !== undefined) return hit;
-    const cap = this.narrowMax() + 1;
-    const n = Number(this.scalar(`SELECT count(*) FROM (SELECT 1 FROM entries WHERE ${where.sql} LIMIT ${cap})`, where.params));
-    return n < cap ? this.rememberCount(key, n) : undefined;
-  }
-
-  private countUncached(fl: Filter[], now: number, where: SqlWhere): number {
-    if (fl.length === 1) {
-      const f = validateFilter(fl[0]);
-      const n = this.lastId;
-      if (f.column === 'id') {
-        const v = f.value;
-        if (f.op === 'equals') return v >= 1 && v <= n ? 1 : 0;
-        if (f.op === 'notEquals') return v >= 1 && v <= n ? n - 1 : n;
-        if (f.op === 'greaterThan') return Math.max(0, n - Math.max(0, v));
-        return Math.min(n, Math.max(0, v - 1));
-      }
-      if (f.column === 'entityId' && (f.op === 'greaterThan' || f.op === 'lessThan') && entityNumber(f.value) !== null) {
-        const c = f.op === 'greaterThan' ? '>' : '<';
-        const nums = Number(this.scalar(`SELECT count(*) FROM entries WHERE entity_num ${c} ?`, [entityNumber(f.value)]));
-        return nums + this.countTextIds(c, f.value);
-      }
-      if (f.op === 'notEquals' || f.op === 'notContains') {
-        const positive = { ...f, op: f.op === 'notEquals' ? 'equals' : 'contains' } as Filter;
-        return n - this.countWhere(this.where([positive], now));
-      }
-    }
-    return this.countByIntersection(fl, now) ?? this.countWhere(where);
-  }
-
-  /**
-   * Text entity IDs on one side of `v`, from the partial index of text IDs. A broad side (every
-   * bot's name is "greater" than any number, so `entity-id:>49000` matches most of a log) is counted
-   * through the other: all text IDs, less those on the other side.
-   */
-  private countTextIds(c: '>' | '<', v: string): number {
-    const side = (op: string, limit?: number) =>
-      Number(this.scalar(`SELECT count(*) FROM (SELECT 1 FROM entries WHERE entity_num IS NULL AND entity_id ${op} ?${limit ? ` LIMIT ${limit}` : ''})`, [v]));
-    const direct = side(c, this.intersectMax);
-    if (direct < this.intersectMax) return direct;
-    this.numericIds ??= Number(this.scalar('SELECT count(*) FROM entries WHERE entity_num IS NOT NULL', []));
-    return this.lastId - this.numericIds - side(c === '>' ? '<=' : '>=');
-  }
-
-  /**
-   * Several indexed conditions: SQLite walks one index and reads every entry it finds to test the
-   * others, and those entries lie all over the file (`bot:triage outcome:8,12` read 70,000 rows to
-   * find 2,800). Instead, no entry is read that an index can answer for:
-   * - the sets of IDs that indexes give are sized (counted up to intersectMax), and a set of a few
-   *   thousand IDs goes straight to testing the other filters in their own indexes (indexProbe);
-   * - otherwise the two narrowest sets are intersected from their indexes alone, and the rest tested
-   *   among the IDs in both;
-   * - a broad action filter beside a narrow condition is counted through its complement: the
-   *   matches without it, less those with one of the other actions (`action:EXECUTED` of one bot:
-   *   all its entries, less the few that are not runs);
-   * - else the narrowest set, when the rest can all be tested in their indexes.
-   * Only a filter with no index of its own (ID, entity ID, time, text) reads entries, and only those
-   * that passed everything else. Undefined when nothing narrow enough is there to start from.
-   */
-  private countByIntersection(fl: Filter[], now: number): number | undefined {
-    const max = this.intersectMax;
-    const capped = (w: SqlWhere) => Number(this.scalar(`SELECT count(*) FROM (SELECT 1 FROM entries WHERE ${w.sql} LIMIT ${max})`, w.params));
-    const names = this.entityNames();
-    const probed = (fs: Filter[]) => fs.every((f) => indexProbe(f, 'id', { entityNames: names }));
-    type IdSet = { fs: Filter[]; w: SqlWhere; size: number };
-    const except = (...xs: (IdSet | undefined)[]) => fl.filter((f) => !xs.some((x) => x?.fs.includes(f)));
-    const among = (x: IdSet) => this.countAmong({ sql: `SELECT id FROM entries WHERE ${x.w.sql}`, params: x.w.params }, except(x), now, names);
-    // The sets of IDs an index gives. One bot's entries with some outcomes are one set, ranges of
-    // entries_bot_outcome; it is sized first, being the narrowest as a rule.
-    const bot = fl.find((f) => f.column === 'bot' && f.op === 'equals');
-    const outcome = fl.find((f) => f.column === 'outcome');
-    const candidates: Filter[][] = bot && outcome ? [[bot, outcome]] : [];
-    for (const f of fl) if (isIndexedSet(f) && !candidates[0]?.includes(f)) candidates.push([f]);
-    const sets: IdSet[] = [];
-    for (const fs of candidates) {
-      const w = this.where(fs, now);
-      const x = { fs, w, size: capped(w) };
-      if (x.size === 0) return 0;
-      const rest = except(x);
-      if (!rest.length && x.size < max) return x.size; // counted whole: the cap was not reached
-      // A few thousand IDs go straight to testing the rest in their own indexes (about a microsecond
-      // per ID and test), when the rest all have one; the other sets need not be sized then.
-      if (probed(rest) && x.size * rest.length <= max / 10) return among(x);
-      sets.push(x);
-    }
-    if (!sets.length) return undefined;
-    sets.sort((a, b) => a.size - b.size);
-    const [a, b] = sets;
-    if (a.size >= max) return undefined;
-    if (b && b.size < max) {
-      // The narrowest condition's IDs become a list that the other's index walk looks each ID up in:
-      // building the list costs more per ID than the walk. "+id" keeps SQLite from walking a's
-      // index instead (and reading each entry to test b). Not INTERSECT: merging wants both sides
-      // in ID order, which SQLite gets for a range on `recorded` by scanning the whole table.
-      const both = `SELECT id FROM entries WHERE ${b.w.sql} AND +id IN (SELECT id FROM entries WHERE ${a.w.sql})`;
-      return this.countAmong({ sql: both, params: [...b.w.params, ...a.w.params] }, except(a, b), now, names);
-    }
-    const broad = sets.find((x) => x.size >= max && x.fs[0].column === 'action');
-    if (broad) {
-      const wanted = (broad.fs[0] as Extract<Filter, { column: 'action' }>).value as readonly string[];
-      const others = ACTIONS.filter((x) => !wanted.includes(x));
-      const without = except(broad);
-      if (!others.length) return this.countFilters(without, now);
-      const complement: Filter = { column: 'action', op: 'oneOf', value: others };
-      // The complement must be narrow itself, or its count would come back here.
-      if (capped(this.where([complement], now)) < max) return this.countFilters(without, now) - this.countFilters([...without, complement], now);
-    }
-    // Otherwise the narrowest set, with the rest tested in their indexes, when they all have one.
-    return probed(except(a)) ? among(a) : undefined;
-  }
-
-  /** How many of the entries with the IDs `ids` selects match every filter of `rest` (`names`: every entity name, for indexProbe). */
-  private countAmong(ids: SqlWhere, rest: Filter[], now: number, names: readonly string[]): number {
-    const probes: SqlWhere[] = [];
-    const unprobed: Filter[] = [];
-    for (const f of rest) {
-      const p = indexProbe(f, 't.id', { entityNames: names });
-      if (p) probes.push(p);
-      else unprobed.push(f);
-    }
-    let sql = ids.sql;
-    const params = [...ids.params];
-    if (probes.length) {
-      sql = `SELECT t.id FROM (${sql}) t WHERE ${probes.map((p) => p.sql).join(' AND ')}`;
-      for (const p of probes) params.push(...p.params);
-    }
-    if (!unprobed.length) return Number(this.scalar(`SELECT count(*) FROM (${sql})`, params));
-    const r = this.where(unprobed, now);
-    return Number(this.scalar(`SELECT count(*) FROM entries WHERE id IN (${sql}) AND ${r.sql}`, [...params, ...r.params]));
   }
 
   /**
@@ -1638,24 +945,8 @@ export class AuditStore {
   query(filters: Filter[] | string, page: PageOptions = {}): Page {
     this.assertOpen();
     this.catchUp();
-    const fl = this.toFilters(filters);
-    const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(page.limit ?? 100)));
-    let order = page.order ?? 'desc';
-    let now = Date.now();
-    let after: number | undefined;
-    if (page.cursor) {
-      const c = decodeCursor(page.cursor);
-      if (page.order && page.order !== c.order) throw new QueryError(`the cursor continues a "${c.order}" listing, not "${page.order}"`, -1);
-      order = c.order;
-      now = c.now;
-      after = c.id;
-    }
-    const total = this.countFilters(fl, now);
-    const rows = this.pageRows(fl, now, total, after, order, limit + 1);
-    const more = rows.length > limit;
-    if (more) rows.length = limit;
-    const entries = rows.map(rowToEntry);
-    return more ? { entries, total, nextCursor: encodeCursor({ id: rows[rows.length - 1].id, now, order }) } : { entries, total };
+    const rows = keysetPage(this.planner, this.toFilters(filters), page);
+    return { ...rows, entries: rows.entries.map(rowToEntry) };
   }
 
   /**
@@ -1673,9 +964,9 @@ export class AuditStore {
         this.catchUp();
       },
       lastId: () => this.lastId,
-      count: (fl, now, remember) => this.countFilters(fl, now, remember),
-      quickCount: (fl, now) => this.quickCount(fl, now),
-      page: (fl, now, total, after, order, limit, offset) => this.pageRows(fl, now, total, after, order, limit, offset).map(rowToEntry),
+      count: (fl, now, remember) => this.planner.count(fl, now, remember),
+      quickCount: (fl, now) => this.planner.quickCount(fl, now),
+      page: (fl, now, total, after, order, limit, offset) => this.planner.page(fl, now, total, after, order, limit, offset).map(rowToEntry),
     };
     return new LogWindow(source, this.toFilters(filters), opts);
   }
@@ -1684,7 +975,7 @@ export class AuditStore {
   byTrace(traceId: string, limit = MAX_LIMIT): Entry[] {
     this.assertOpen();
     this.catchUp();
-    return this.rows(`${SELECT_COLS} WHERE trace_id = ? ORDER BY id ASC LIMIT ?`, [traceId, Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)))]).map(rowToEntry);
+    return this.rows(`${SELECT_COLS} WHERE trace_id = ? ORDER BY id ASC LIMIT ?`, [traceId, clampLimit(limit)]).map(rowToEntry);
   }
 
   /**
@@ -1694,15 +985,14 @@ export class AuditStore {
   latest(filters: Filter[] | string, limit = 1): Entry[] {
     this.assertOpen();
     this.catchUp();
-    const n = Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
-    return this.pageRows(this.toFilters(filters), Date.now(), 0, undefined, 'desc', n).map(rowToEntry);
+    return this.planner.page(this.toFilters(filters), Date.now(), 0, undefined, 'desc', clampLimit(limit)).map(rowToEntry);
   }
 
   /** How many entries match all filters. */
   count(filters: Filter[] | string): number {
     this.assertOpen();
     this.catchUp();
-    return this.countFilters(this.toFilters(filters), Date.now());
+    return this.planner.count(this.toFilters(filters), Date.now());
   }
 
   private noteDistinct(r: Row): void {
@@ -1795,7 +1085,7 @@ export class AuditStore {
     const fl = this.toFilters(filters);
     const now = Date.now();
     const fmt = formatter(format, now);
-    const where = this.where(fl, now);
+    const where = this.planner.where(fl, now);
     const desc = (opts.order ?? 'desc') === 'desc';
     const maxId = this.lastId;
     const write = async (chunk: string) => {
@@ -1858,13 +1148,11 @@ export class AuditStore {
   }
 
   private stopTimers(): void {
-    this.watcher?.close();
-    this.watcher = undefined;
-    if (this.pollTimer) clearInterval(this.pollTimer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    if (this.ftsTimer) clearTimeout(this.ftsTimer);
-    if (this.applyTimer) clearTimeout(this.applyTimer);
-    this.applyTimer = undefined;
+    this.watch?.close();
+    this.watch = undefined;
+    this.checkpoints.cancelIdle();
+    this.fullText.stop();
+    this.waiting.stop();
     if (this.witnessTimer) clearTimeout(this.witnessTimer);
   }
 

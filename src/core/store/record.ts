@@ -562,6 +562,9 @@ export const ROW_COLUMNS = [
   'hash',
 ] as const;
 
+/** Every row column of the entries table, for `${SELECT_COLS} WHERE …`. */
+export const SELECT_COLS = `SELECT ${ROW_COLUMNS.join(', ')} FROM entries`;
+
 export type SqlValue = string | number | null | Uint8Array;
 
 // ---------------------------------------------------------------- stored form (schema 6)

@@ -1,5 +1,5 @@
 // A window on the audit log for a virtualized table: entries by position, answered by keyset from
-// positions already known. The SQL stays in the store (index.ts); a window only decides where to
+// positions already known. The SQL stays in the store (planner.ts); a window only decides where to
 // start (which keyset, which order, how short an OFFSET). Node only: imports nothing from `vscode`.
 import { QueryError, type Filter } from '../query';
 import type { Entry } from './types';

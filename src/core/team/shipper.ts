@@ -14,7 +14,7 @@ import { assertTeamLog, jsonbCanHold } from './schema';
  * is a copy of the other (and then their shared entries are the same ones). An empty log has none,
  * and nothing to ship.
  */
-export function originOf(store: AuditStore): string | undefined {
+export function originOf(store: { readonly size: number; get(id: number): Entry | undefined }): string | undefined {
   return store.size ? store.get(1)?.hash : undefined;
 }
 
@@ -77,7 +77,7 @@ export async function shipToTeam(store: AuditStore, client: ClientBase, opts: Sh
   const teamHeadBefore = upTo;
   let shipped = 0;
   for (;;) {
-    const entries = store.entriesAfter(upTo, batchSize);
+    const entries = await store.entriesAfter(upTo, batchSize);
     if (!entries.length) break;
     const ids: number[] = [];
     const hashes: string[] = [];

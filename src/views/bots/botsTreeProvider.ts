@@ -84,7 +84,11 @@ export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvi
       const missing = (await this.model.getBots()).filter((b) => !this.lastRuns.has(b.entityId));
       for (let i = 0; i < missing.length; i++) {
         const bot = missing[i];
-        if (!this.lastRuns.has(bot.entityId)) this.lastRuns.set(bot.entityId, store.latest(botRunsFilter(bot.entityId), 1)[0] ?? null);
+        if (!this.lastRuns.has(bot.entityId)) {
+          const [last] = await store.latest(botRunsFilter(bot.entityId), 1);
+          // A run may have finished meanwhile: its outcome is newer than what was read.
+          if (!this.lastRuns.has(bot.entityId)) this.lastRuns.set(bot.entityId, last ?? null);
+        }
         if (i % 25 === 24) await new Promise((r) => setImmediate(r));
       }
       if (missing.length) this.changed.fire(undefined);
@@ -111,7 +115,7 @@ export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvi
     if (!this.audit) return [];
     const store = await this.audit.store();
     const want = (this.pages.get(node.bot.uri.toString()) ?? 1) * EVENTS_PAGE;
-    const page = store.query(botRunsFilter(node.bot.entityId), { limit: want });
+    const page = await store.query(botRunsFilter(node.bot.entityId), { limit: want });
     const out: BotsTreeNode[] = page.entries.map((e) => new EventNode(e, node));
     if (page.nextCursor) out.push(new MoreEventsNode(node, page.entries.length, page.total));
     return out;

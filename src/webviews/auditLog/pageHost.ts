@@ -2,22 +2,15 @@
 // rows by position, entry details) from the core store and tells it about new entries. The panel
 // wraps it with the editor's parts; the webview benchmark drives it against a real log in Chromium.
 import { formatQuery, parseQuery, QueryError, type Filter } from '../../core/query';
-import type { Entry } from '../../core/store';
+import type { AuditWindow, Entry } from '../../core/store';
 import type { Choices, HostNotification, LogVariant, SortOrder } from '../protocol';
 import { toDetail, toRow } from './rows';
 
-/** Rows of one query, by position, pinned when the query ran (new entries are counted, not shifted in). */
-export interface LogWindowLike {
-  /** Reading it may count every match (a broad query's count can take a while): see totalKnown. */
-  readonly total: number;
-  /** Whether `total` comes without counting. */
-  readonly totalKnown: boolean;
-  /** The newest entry ID when the window opened: IDs have no gaps, so the size of the whole log. */
-  readonly maxId: number;
-  rows(start: number, count: number): Entry[];
-  indexOf(id: number): number | undefined;
-  newSince(): number;
-}
+/**
+ * Rows of one query, by position, pinned when the query ran (new entries are counted, not shifted in):
+ * the part of the store's window (AuditWindow) the page uses.
+ */
+export type LogWindowLike = Pick<AuditWindow, 'total' | 'totalKnown' | 'maxId' | 'rows' | 'indexOf' | 'newSince'>;
 
 /** Where the page's rows come from. */
 export interface PageSource {
@@ -135,15 +128,15 @@ export class LogPageHost {
     this.lastNew = 0;
     this.windows.set(seq, w);
     while (this.windows.size > KEPT_RESULTS) this.windows.delete(this.windows.keys().next().value as number);
-    const selectedIndex = select === undefined ? undefined : w.indexOf(select);
+    const selectedIndex = select === undefined ? undefined : await w.indexOf(select);
     const firstStart = selectedIndex === undefined ? 0 : Math.max(0, selectedIndex - FIRST_PAGE / 2);
     // A broad query's first page goes out before its count: the rows show at once, and the count
     // (all of a big index, up to a few hundred ms) follows in a `total`. Rows around a selection
     // further down need the count first, to place them.
-    const first = firstStart === 0 ? w.rows(0, FIRST_PAGE).map(toRow) : [];
+    const first = firstStart === 0 ? (await w.rows(0, FIRST_PAGE)).map(toRow) : [];
     const counting = firstStart === 0 && !w.totalKnown;
     await this.post({ type: 'result', seq, query, order, total: counting ? first.length : w.total, counting, logSize: w.maxId, first, selectedIndex });
-    if (firstStart > 0) await this.post({ type: 'rows', seq, start: firstStart, rows: w.rows(firstStart, FIRST_PAGE).map(toRow) });
+    if (firstStart > 0) await this.post({ type: 'rows', seq, start: firstStart, rows: (await w.rows(firstStart, FIRST_PAGE)).map(toRow) });
     if (counting) {
       // Let the result leave before the count holds this thread.
       await new Promise((r) => setImmediate(r));
@@ -158,7 +151,7 @@ export class LogPageHost {
     if (!w) return;
     const n = Math.min(MAX_ROWS_PER_REQUEST, Math.max(0, Math.floor(count)));
     const from = Math.max(0, Math.floor(start));
-    await this.post({ type: 'rows', seq, start: from, rows: w.rows(from, n).map(toRow) });
+    await this.post({ type: 'rows', seq, start: from, rows: (await w.rows(from, n)).map(toRow) });
   }
 
   async detail(id: number): Promise<void> {
@@ -171,7 +164,7 @@ export class LogPageHost {
     await this.sendChoices();
     const w = this.window;
     if (!w) return;
-    const n = w.newSince();
+    const n = await w.newSince();
     if (n !== this.lastNew) {
       this.lastNew = n;
       await this.post({ type: 'newEntries', seq: this.windowSeq, count: n });

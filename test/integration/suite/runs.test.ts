@@ -133,7 +133,7 @@ describe('Running bots', function () {
     const v = JSON.parse(r.returnValue!) as { patient: { reference: string }; readings: number[]; versions: number };
     assert.deepEqual([v.readings, v.versions], [[74, 68], 2]);
     assert.match(r.output, /sendEmail captured, not sent: to ward@example\.com; subject: Admitted Doe/);
-    const store = await a.audit!.store();
+    const store = await a.audit!.localStore();
     const changes = store.byTrace(r.traceId);
     assert.deepEqual(
       changes.map((c) => `${c.action} ${c.entityName}`),

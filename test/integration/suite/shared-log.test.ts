@@ -23,7 +23,7 @@ describe('The log shared with the CLI', function () {
   it('loses nothing when the CLI and this window write at once', async () => {
     const a = await vscode.extensions.getExtension<BotAuditApi>('bot-audit.bot-audit')!.activate();
     const ws = vscode.workspace.workspaceFolders![0].uri.fsPath;
-    const store = await a.audit!.store();
+    const store = await a.audit!.localStore();
     const before = store.size;
     // The window is told of the CLI's entries by the store's watcher, not by asking.
     const seenFromCli: Entry[] = [];

@@ -39,7 +39,7 @@ describe('The team log (PostgreSQL) from the editor', function () {
 
   it('replicates the window\u2019s log once botAudit.teamLog is set, and keeps up with new entries', async () => {
     const a = await api();
-    const store = await a.audit!.store();
+    const store = await a.audit!.localStore();
     await a.record({ user: 'team-test', action: 'CREATED', entityName: 'Patient', entityId: 'p1', after: { resourceType: 'Patient', id: 'p1' } });
     assert.equal(a.team!.status, undefined, 'no team log is set yet');
 
@@ -61,7 +61,7 @@ describe('The team log (PostgreSQL) from the editor', function () {
 
   it('says offline and how far behind while the server is away, and catches up when it is back', async () => {
     const a = await api();
-    const store = await a.audit!.store();
+    const store = await a.audit!.localStore();
     const origin = originOf(store)!;
     // Another database name on the same server: one that does not exist is unreachable for us.
     const away = cluster.url().replace(/\/postgres$/, '/no_such_database');

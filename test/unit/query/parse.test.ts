@@ -224,6 +224,12 @@ describe('SQL builder', () => {
     assert.ok(!w.sql.includes("'; "));
     assert.equal((w.sql.match(/\?/g) ?? []).length, w.params.length);
     assert.equal(buildWhere([], 0).sql, '1');
+    // PostgreSQL's too: placeholders numbered from firstParam, one per value, in order.
+    const p = buildWhere(filters, 0, { dialect: 'postgres', firstParam: 4 });
+    assert.ok(!p.sql.includes('DROP'));
+    assert.ok(!p.sql.includes("'; "));
+    assert.equal(p.params.length, 5);
+    assert.deepEqual([...p.sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])), [4, 5, 6, 7, 8]);
   });
 
   it('tests a filter in its own index with bound values, or says it cannot', () => {

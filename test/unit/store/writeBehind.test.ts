@@ -9,7 +9,7 @@ import { sampleEntries, useTempLog } from './helpers';
 
 /** How many of the store's own entries wait to be put in its database (internal state). */
 function waiting(store: AuditStore): number {
-  return (store as unknown as { unapplied: unknown[] }).unapplied.length;
+  return (store as unknown as { waiting: { rows: unknown[] } }).waiting.rows.length;
 }
 
 /** Rows in the database file on disk, read with sql.js apart from the store. */
