@@ -76,6 +76,12 @@ export interface BuildOptions {
    * other parameters of the same statement (`$1` the origin, the clause from `$2`, say).
    */
   firstParam?: number;
+  /**
+   * PostgreSQL: what an `id` condition reads. 'origin' (default): `origin_id`, the entry's ID in the
+   * log it came from (a query within one origin); 'seq': the team log's own gapless sequence, the IDs
+   * a reader of the whole team log gives out (src/core/team/reader.ts).
+   */
+  teamIds?: 'origin' | 'seq';
 }
 
 /** The expressions a dialect reads an entry's fields with. */
@@ -141,8 +147,12 @@ const SQLITE: Dialect = {
  * no field condition.
  */
 const PG_ENTITY_NUMBER = `CASE WHEN entry->>'entityId' ~ '^-?[0-9]{1,15}([.][0-9]{1,15})?$' THEN (entry->>'entityId')::numeric END`;
-/** The text full-text search covers, as the local index's ftsBody: outcome description, input, return value, snapshots. */
-const PG_TEXT = `to_tsvector('simple', concat_ws(' ', entry->>'outcomeDesc', entry->>'input', entry->>'returnValue', entry->>'before', entry->>'after'))`;
+/**
+ * The full-text vector of the text the local index's ftsBody covers (outcome description, input,
+ * return value, snapshots): the team log's generated column `search` (schema version 2,
+ * TEAM_SEARCH_EXPR in src/core/team/schema.ts), which its GIN index covers.
+ */
+const PG_TEXT = 'search';
 
 const POSTGRES: Dialect = {
   param: (n) => `$${n}`,
@@ -180,7 +190,7 @@ export function buildWhere(filters: readonly Filter[], now: number, opts: BuildO
   if (!d) throw new Error(`unknown SQL dialect ${String(opts.dialect)}`);
   const first = opts.firstParam ?? 1;
   if (!Number.isSafeInteger(first) || first < 1) throw new Error(`the first parameter's number must be a whole number from 1, not ${String(first)}`);
-  const c = d.cols;
+  const c = d === POSTGRES && opts.teamIds === 'seq' ? { ...d.cols, id: 'seq' } : d.cols;
   const parts: string[] = [];
   const params: SqlParam[] = [];
   /** Binds a value and returns its placeholder. */

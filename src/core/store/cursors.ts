@@ -51,12 +51,16 @@ export interface KeysetSource<R extends { id: number }> {
   page(filters: Filter[], now: number, total: number | undefined, after: number | undefined, order: 'desc' | 'asc', limit: number): R[];
 }
 
-/**
- * A page of rows matching all filters, newest first by default, by keyset pagination: `nextCursor`
- * continues after its last row. `total` counts all matches. A cursor pins "now" for relative times,
- * so the pages of one listing agree.
- */
-export function keysetPage<R extends { id: number }>(source: KeysetSource<R>, filters: Filter[], page: PageOptions): Page<R> {
+/** Where a page starts: its size, order, pinned "now" and keyset (after the cursor's last ID), from the caller's options. */
+export interface PageStart {
+  limit: number;
+  order: 'desc' | 'asc';
+  now: number;
+  after: number | undefined;
+}
+
+/** Reads a caller's page options and cursor (QueryError for a cursor of another order, or none of ours). */
+export function pageStart(page: PageOptions): PageStart {
   const limit = clampLimit(page.limit ?? 100);
   let order = page.order ?? 'desc';
   let now = Date.now();
@@ -68,9 +72,23 @@ export function keysetPage<R extends { id: number }>(source: KeysetSource<R>, fi
     now = c.now;
     after = c.id;
   }
-  const total = source.count(filters, now);
-  const rows = source.page(filters, now, total, after, order, limit + 1);
-  const more = rows.length > limit;
-  if (more) rows.length = limit;
-  return more ? { entries: rows, total, nextCursor: encodeCursor({ id: rows[rows.length - 1].id, now, order }) } : { entries: rows, total };
+  return { limit, order, now, after };
+}
+
+/** The page from `rows`, read with a limit of `start.limit + 1`: the extra row, if any, says there is a next page. */
+export function pageOf<R extends { id: number }>(start: PageStart, rows: R[], total: number): Page<R> {
+  const more = rows.length > start.limit;
+  if (more) rows.length = start.limit;
+  return more ? { entries: rows, total, nextCursor: encodeCursor({ id: rows[rows.length - 1].id, now: start.now, order: start.order }) } : { entries: rows, total };
+}
+
+/**
+ * A page of rows matching all filters, newest first by default, by keyset pagination: `nextCursor`
+ * continues after its last row. `total` counts all matches. A cursor pins "now" for relative times,
+ * so the pages of one listing agree. (An engine that reads asynchronously uses pageStart and pageOf.)
+ */
+export function keysetPage<R extends { id: number }>(source: KeysetSource<R>, filters: Filter[], page: PageOptions): Page<R> {
+  const start = pageStart(page);
+  const total = source.count(filters, start.now);
+  return pageOf(start, source.page(filters, start.now, total, start.after, start.order, start.limit + 1), total);
 }

@@ -52,11 +52,20 @@ export function csvField(v: string | number | undefined): string {
   return /[",\r\n]/.test(s) || s !== v ? '"' + s.replace(/"/g, '""') + '"' : s;
 }
 
-const csv: () => Formatter = () => ({
-  head: CSV_COLUMNS.map(([n]) => n).join(',') + '\r\n',
-  entry: (e) => CSV_COLUMNS.map(([, f]) => csvField(f(e))).join(',') + '\r\n',
-  tail: '',
-});
+/** The columns a team log's export adds: which log each entry came from, and its ID there. */
+const ORIGIN_COLUMNS: [string, (e: Entry) => string | number | undefined][] = [
+  ['origin', (e) => e.origin],
+  ['origin_id', (e) => e.originId],
+];
+
+const csv: (origins: boolean) => Formatter = (origins) => {
+  const cols = origins ? [...CSV_COLUMNS, ...ORIGIN_COLUMNS] : CSV_COLUMNS;
+  return {
+    head: cols.map(([n]) => n).join(',') + '\r\n',
+    entry: (e) => cols.map(([, f]) => csvField(f(e))).join(',') + '\r\n',
+    tail: '',
+  };
+};
 
 const ndjson: () => Formatter = () => ({
   head: '',
@@ -132,6 +141,9 @@ export function toAuditEvent(e: Entry): Record<string, unknown> {
       { url: 'prevHash', valueString: e.prevHash },
       { url: 'hash', valueString: e.hash },
       ...(e.replayOf !== undefined ? [{ url: 'replayOf', valueInteger: e.replayOf }] : []),
+      // From a team log: the chain above is the origin log's, where the entry has ID originId.
+      ...(e.origin !== undefined ? [{ url: 'origin', valueString: e.origin }] : []),
+      ...(e.originId !== undefined ? [{ url: 'originId', valueInteger: e.originId }] : []),
     ],
   });
   ev.extension = ext;
@@ -144,10 +156,11 @@ const fhir: (now: number) => Formatter = (now) => ({
   tail: ']}\n',
 });
 
-export function formatter(format: ExportFormat, now: number): Formatter {
+/** `origins`: the entries come from a team log; CSV gets the columns origin and origin_id (NDJSON and FHIR carry them anyway). */
+export function formatter(format: ExportFormat, now: number, opts: { origins?: boolean } = {}): Formatter {
   switch (format) {
     case 'csv':
-      return csv();
+      return csv(opts.origins === true);
     case 'ndjson':
       return ndjson();
     case 'fhir':

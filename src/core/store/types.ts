@@ -54,4 +54,11 @@ export interface Entry extends NewEntry {
   recorded: number;
   hash: string;
   prevHash: string;
+  /**
+   * Entries read from a team log (src/core/team/reader.ts) only: the log the entry came from (its
+   * origin, the hash of that log's entry 1) and its ID there. `id` is then the team log's seq, and
+   * `hash`, `prevHash` and `replayOf` are the origin log's.
+   */
+  origin?: string;
+  originId?: number;
 }

@@ -18,7 +18,18 @@ import { GENESIS_HASH } from '../store/record';
 import { TeamLogError } from './connect';
 
 /** The version this code writes, in bot_audit.meta's schema_version. */
-export const TEAM_SCHEMA_VERSION = 1;
+export const TEAM_SCHEMA_VERSION = 2;
+
+/** The channel the insert trigger notifies (payload: the newest seq of the statement), for readers that tail the team log. */
+export const TEAM_CHANNEL = 'bot_audit_team_entries';
+
+/**
+ * The text full-text search covers, as the local index's ftsBody (record.ts): outcome description,
+ * input, return value and both snapshots (their canonical JSON text), joined by spaces, with the
+ * 'simple' configuration. `||` rather than concat_ws, which is only STABLE and so not allowed in a
+ * generated column; a missing field adds a space, and spaces are no words.
+ */
+export const TEAM_SEARCH_EXPR = `to_tsvector('simple'::regconfig, coalesce(entry->>'outcomeDesc', '') || ' ' || coalesce(entry->>'input', '') || ' ' || coalesce(entry->>'returnValue', '') || ' ' || coalesce(entry->>'before', '') || ' ' || coalesce(entry->>'after', ''))`;
 
 /** Roles to grant to people's login roles: shippers (INSERT and SELECT only) and reviewers (SELECT). */
 export const WRITER_ROLE = 'bot_audit_writer';
@@ -91,6 +102,32 @@ const MIGRATIONS: string[] = [
   CREATE TRIGGER team_entries_no_update BEFORE UPDATE ON bot_audit.team_entries FOR EACH ROW EXECUTE FUNCTION bot_audit.refuse_change();
   CREATE TRIGGER team_entries_no_delete BEFORE DELETE ON bot_audit.team_entries FOR EACH ROW EXECUTE FUNCTION bot_audit.refuse_change();
   CREATE TRIGGER team_entries_no_truncate BEFORE TRUNCATE ON bot_audit.team_entries FOR EACH STATEMENT EXECUTE FUNCTION bot_audit.refuse_change();`,
+  // 1 → 2: reading the team log as a log (reader.ts). Only additions: the rows keep every byte.
+  //  - `search`, the full-text vector, generated (so no client fills it, and an ALTER computes it
+  //    for the rows there), and a GIN index on it: the query compiler's text condition reads it;
+  //  - indexes for what readers look up: an entity's history, a run (trace), a user, a bot;
+  //    pages and keysets go by seq, the primary key;
+  //  - a NOTIFY on TEAM_CHANNEL after every INSERT statement that added rows (delivered at commit),
+  //    so a reader tails the log with LISTEN instead of polling.
+  `
+  ALTER TABLE bot_audit.team_entries ADD COLUMN search tsvector GENERATED ALWAYS AS (${TEAM_SEARCH_EXPR}) STORED;
+  CREATE INDEX team_entries_search ON bot_audit.team_entries USING gin (search);
+  CREATE INDEX team_entries_entity ON bot_audit.team_entries ((entry->>'entityName'), (entry->>'entityId'), seq);
+  CREATE INDEX team_entries_trace ON bot_audit.team_entries ((entry->>'traceId'), seq);
+  CREATE INDEX team_entries_user ON bot_audit.team_entries ((entry->>'user'), seq);
+  CREATE INDEX team_entries_bot ON bot_audit.team_entries ((entry->>'bot'), seq);
+  CREATE FUNCTION bot_audit.team_entries_notify() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+  DECLARE
+    newest bigint;
+  BEGIN
+    SELECT max(seq) INTO newest FROM new_rows;
+    IF newest IS NOT NULL THEN
+      PERFORM pg_notify('${TEAM_CHANNEL}', newest::text);
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER team_entries_notify AFTER INSERT ON bot_audit.team_entries REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION bot_audit.team_entries_notify();`,
 ];
 
 /**
@@ -134,7 +171,10 @@ async function schemaVersion(client: ClientBase): Promise<number> {
  * once (an advisory lock serialises inits). Roles are made when the connecting user may create roles,
  * else a notice says what to ask an administrator for; either way, existing roles get their grants.
  */
-export async function initTeamLog(client: ClientBase): Promise<InitResult> {
+export async function initTeamLog(client: ClientBase, opts: { version?: number } = {}): Promise<InitResult> {
+  // `version`: migrate only that far (tests make an old team log with it); default the current one.
+  const target = opts.version ?? TEAM_SCHEMA_VERSION;
+  if (!Number.isSafeInteger(target) || target < 1 || target > TEAM_SCHEMA_VERSION) throw new Error(`no team log schema version ${String(target)}`);
   await assertUtf8(client);
   await client.query('BEGIN');
   try {
@@ -143,10 +183,11 @@ export async function initTeamLog(client: ClientBase): Promise<InitResult> {
     await client.query('CREATE TABLE IF NOT EXISTS bot_audit.meta (key text PRIMARY KEY, value text NOT NULL)');
     const from = await schemaVersion(client);
     if (from > TEAM_SCHEMA_VERSION) throw new TeamLogError('NO_TEAM_LOG', `the team log has schema version ${from}, newer than this Bot Audit's ${TEAM_SCHEMA_VERSION}: update Bot Audit`);
-    for (let v = from; v < TEAM_SCHEMA_VERSION; v++) await client.query(MIGRATIONS[v]);
+    const version = Math.max(from, target);
+    for (let v = from; v < version; v++) await client.query(MIGRATIONS[v]);
     await client.query(
       "INSERT INTO bot_audit.meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      [String(TEAM_SCHEMA_VERSION)],
+      [String(version)],
     );
     const rolesCreated: string[] = [];
     const notices: string[] = [];
@@ -165,7 +206,7 @@ export async function initTeamLog(client: ClientBase): Promise<InitResult> {
       await client.query(GRANTS[role]);
     }
     await client.query('COMMIT');
-    return { from, version: TEAM_SCHEMA_VERSION, rolesCreated, notices };
+    return { from, version, rolesCreated, notices };
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;

@@ -1,0 +1,512 @@
+// The team log read as an audit log: TeamLogReader implements the one log interface (AuditLogReader,
+// store/api.ts) over PostgreSQL, so that the views, the CLI and exports read it as they read a local
+// log. Every value is a bound parameter (the query compiler's PostgreSQL dialect, sql.ts).
+//
+// IDs: a team log's entries are numbered by the server's `seq` (1..size, gapless, in the team chain's
+// order), so `id` is the seq; each entry also says where it came from (`origin`, the hash of that
+// log's entry 1, and `originId`, its ID there), and keeps that log's `hash`, `prevHash` and `replayOf`.
+// `size` and `headHash` are the newest seq this reader has seen and its `team_hash` (the team chain's
+// head, what `verify --db` prints): every read and every notice of new entries moves them.
+import { once } from 'node:events';
+import type { Client, QueryResultRow } from 'pg';
+import { buildWhere, parseQuery, QueryError, type Filter, type SqlParam } from '../query';
+import type { AuditLogReader, AuditWindow, Disposable, Distinct } from '../store/api';
+import { clampLimit, MAX_LIMIT, pageOf, pageStart, type Page, type PageOptions } from '../store/cursors';
+import { formatter, type ExportFormat } from '../store/formats';
+import { GENESIS_HASH, rowToEntry, type Row } from '../store/record';
+import { ACTIONS, type Action, type Entry } from '../store/types';
+import type { VerifyOptions, VerifyResult } from '../store/verify';
+import type { WindowOptions } from '../store/window';
+import { asTeamLogError, redactSecrets, teamLogClient, TeamLogError, type ConnectOptions } from './connect';
+import { assertTeamLog, TEAM_CHANNEL } from './schema';
+import { verifyTeamLog, type TeamVerifyResult } from './verify';
+
+interface TeamRow {
+  seq: string;
+  origin: string;
+  origin_id: string;
+  origin_hash: string;
+  entry_text: string;
+  team_hash: string;
+}
+
+const COLS = 'SELECT seq, origin, origin_id, origin_hash, entry_text, team_hash FROM bot_audit.team_entries';
+
+/** The entry of a team row: its canonical JSON as hashed (entry_text, never the jsonb), numbered by seq. */
+function toEntry(r: TeamRow): Entry {
+  const row = JSON.parse(r.entry_text) as Row;
+  row.hash = r.origin_hash;
+  const e = rowToEntry(row);
+  e.id = Number(r.seq);
+  e.origin = r.origin;
+  e.originId = Number(r.origin_id);
+  return e;
+}
+
+/** Before the tail reconnects after losing the server: doubling from this, up to TAIL_RETRY_MAX_MS. */
+const TAIL_RETRY_MS = 250;
+const TAIL_RETRY_MAX_MS = 5_000;
+
+interface Tail {
+  /** The newest seq handed to the listeners. */
+  delivered: number;
+  client?: Client;
+  timer?: NodeJS.Timeout;
+  retryMs: number;
+  stopped: boolean;
+  draining?: Promise<void>;
+  /** A notice came while draining: drain again after. */
+  again: boolean;
+}
+
+export class TeamLogReader implements AuditLogReader {
+  private client: Client | undefined;
+  private connecting: Promise<Client> | undefined;
+  private lastSeq = 0;
+  private lastHash = GENESIS_HASH;
+  private closed = false;
+  private readonly listeners = new Set<(entries: Entry[]) => void>();
+  private tail: Tail | undefined;
+
+  private constructor(
+    /** The team log's postgres:// URL (never with a password: checkTeamLogUrl). */
+    readonly url: string,
+    private readonly opts: ConnectOptions,
+  ) {}
+
+  /**
+   * Connects to the team log at `url` and reads its head. TeamLogError: BAD_URL, UNREACHABLE,
+   * REFUSED, NO_TEAM_LOG (no team log there, or one of another schema version).
+   */
+  static async open(url: string, opts: ConnectOptions = {}): Promise<TeamLogReader> {
+    const r = new TeamLogReader(url, opts);
+    try {
+      teamLogClient(url, opts); // checks the URL before anything connects
+      await assertTeamLog(await r.db());
+      await r.refreshHead();
+    } catch (e) {
+      await r.close();
+      throw r.failure(e);
+    }
+    return r;
+  }
+
+  get size(): number {
+    return this.lastSeq;
+  }
+
+  get headHash(): string {
+    return this.lastHash;
+  }
+
+  /** Stops the tail and ends the connections. Safe to call twice. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listeners.clear();
+    this.stopTail();
+    const c = this.client;
+    this.client = undefined;
+    await c?.end().catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  async get(id: number): Promise<Entry | undefined> {
+    if (!Number.isSafeInteger(id)) return undefined;
+    return (await this.entries(`${COLS} WHERE seq = $1`, [id]))[0];
+  }
+
+  async query(filters: Filter[] | string, page: PageOptions = {}): Promise<Page> {
+    const fl = this.toFilters(filters);
+    const start = pageStart(page);
+    const total = await this.countAt(fl, start.now);
+    const rows = await this.page(fl, start.now, start.after, start.order, start.limit + 1, 0);
+    return pageOf(start, rows, total);
+  }
+
+  async count(filters: Filter[] | string): Promise<number> {
+    return this.countAt(this.toFilters(filters), Date.now());
+  }
+
+  async latest(filters: Filter[] | string, limit = 1): Promise<Entry[]> {
+    return this.page(this.toFilters(filters), Date.now(), undefined, 'desc', clampLimit(limit), 0);
+  }
+
+  /** A window on the matches, pinned at the newest seq now; counted before it resolves. */
+  async window(filters: Filter[] | string, opts: WindowOptions = {}): Promise<AuditWindow> {
+    const fl = this.toFilters(filters);
+    const order = opts.order ?? 'desc';
+    if (order !== 'desc' && order !== 'asc') throw new QueryError(`a window's order is "desc" or "asc", not ${JSON.stringify(order)}`, -1);
+    const now = opts.now ?? Date.now();
+    if (typeof now !== 'number' || !Number.isFinite(now)) throw new QueryError(`a window's "now" must be a time in milliseconds, not ${String(now)}`, -1);
+    await this.refreshHead();
+    const maxId = this.lastSeq;
+    const total = fl.length ? await this.countAt([...fl, { column: 'id', op: 'lessThan', value: maxId + 1 }], now) : maxId;
+    return new TeamWindow(
+      {
+        count: (f) => this.countAt(f, now),
+        page: (f, after, dir, limit, offset) => this.page(f, now, after, dir, limit, offset),
+        lastId: async () => (await this.refreshHead(), this.lastSeq),
+      },
+      structuredClone(fl),
+      order,
+      maxId,
+      total,
+    );
+  }
+
+  async byTrace(traceId: string, limit = MAX_LIMIT): Promise<Entry[]> {
+    return this.entries(`${COLS} WHERE entry->>'traceId' = $1 ORDER BY seq ASC LIMIT $2`, [traceId, clampLimit(limit)]);
+  }
+
+  /** All entries of one entity, from every origin, in the team log's order. */
+  async history(entityName: string, entityId: string): Promise<Entry[]> {
+    return this.entries(`${COLS} WHERE entry->>'entityName' = $1 AND entry->>'entityId' = $2 ORDER BY seq ASC`, [entityName, String(entityId)]);
+  }
+
+  async distinct(): Promise<Distinct> {
+    const values = async (field: string) => {
+      const { rows } = await this.run<{ v: string }>(`SELECT DISTINCT entry->>'${field}' AS v FROM bot_audit.team_entries WHERE entry ? '${field}'`, []);
+      return rows.map((r) => r.v).sort((a, b) => a.localeCompare(b));
+    };
+    const [users, actions, entityNames, bots] = [await values('user'), await values('action'), await values('entityName'), await values('bot')];
+    return { users, actions: ACTIONS.filter((a) => actions.includes(a)), entityNames, bots };
+  }
+
+  async entriesAfter(afterId: number, limit = MAX_LIMIT, actions?: readonly Action[]): Promise<Entry[]> {
+    const n = clampLimit(limit);
+    if (!actions) return this.entries(`${COLS} WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterId, n]);
+    return this.entries(`${COLS} WHERE seq > $1 AND entry->>'action' = ANY($3::text[]) ORDER BY seq LIMIT $2`, [afterId, n, [...actions]]);
+  }
+
+  /**
+   * Streams the matches up to the newest seq now, in `order` (default newest first), in pages of 500
+   * by keyset, waiting for `drain`. CSV gets the columns origin and origin_id.
+   */
+  async exportTo(filters: Filter[] | string, format: ExportFormat, out: NodeJS.WritableStream, opts: { order?: 'desc' | 'asc'; end?: boolean } = {}): Promise<number> {
+    const fl = this.toFilters(filters);
+    const now = Date.now();
+    const fmt = formatter(format, now, { origins: true });
+    await this.refreshHead();
+    const bounded: Filter[] = [...fl, { column: 'id', op: 'lessThan', value: this.lastSeq + 1 }];
+    const order = opts.order ?? 'desc';
+    const write = async (chunk: string) => {
+      if (chunk && !out.write(chunk)) await once(out, 'drain');
+    };
+    await write(fmt.head);
+    let n = 0;
+    let after: number | undefined;
+    for (;;) {
+      const rows = await this.page(bounded, now, after, order, 500, 0);
+      if (!rows.length) break;
+      let chunk = '';
+      for (const e of rows) chunk += fmt.entry(e, n++);
+      await write(chunk);
+      after = rows[rows.length - 1].id;
+    }
+    await write(fmt.tail);
+    if (opts.end) {
+      out.end();
+      await once(out, 'finish').catch(() => undefined);
+    }
+    return n;
+  }
+
+  /** The team chain and every origin's chain (verifyTeamLog); the first broken entry by its seq. */
+  async audit(_opts: VerifyOptions = {}): Promise<VerifyResult & { team: TeamVerifyResult }> {
+    const team = await this.using((c) => verifyTeamLog(c));
+    const r: VerifyResult & { team: TeamVerifyResult } = { ok: team.ok, count: team.count, headHash: team.headHash, team };
+    if (team.firstBroken) {
+      const b = team.firstBroken;
+      r.firstBroken = { id: b.seq, reason: b.origin ? `${b.reason} (origin ${b.origin.slice(0, 12)}…, entry ${b.originId} there)` : b.reason };
+    }
+    return r;
+  }
+
+  /**
+   * Called with the entries that reach the team log after the newest this reader had seen when the
+   * listener subscribed, in seq order, none skipped: LISTEN on TEAM_CHANNEL, and on each notice (and
+   * on every reconnect, since notices sent while cut off are lost) the entries after the last one
+   * handed out are read by seq. A lost connection is tried again (250 ms doubling to 5 s).
+   */
+  onDidAppend(listener: (entries: Entry[]) => void): Disposable {
+    if (this.closed) throw new TeamLogError('UNREACHABLE', 'the team log reader is closed');
+    this.listeners.add(listener);
+    this.startTail();
+    return {
+      dispose: () => {
+        this.listeners.delete(listener);
+        if (!this.listeners.size) this.stopTail();
+      },
+    };
+  }
+
+  // ------------------------------------------------------------------ the tail
+
+  private startTail(): void {
+    if (this.tail) return;
+    const t: Tail = { delivered: this.lastSeq, retryMs: TAIL_RETRY_MS, stopped: false, again: false };
+    this.tail = t;
+    void this.listen(t);
+  }
+
+  private stopTail(): void {
+    const t = this.tail;
+    if (!t) return;
+    this.tail = undefined;
+    t.stopped = true;
+    clearTimeout(t.timer);
+    void t.client?.end().catch(() => undefined);
+    t.client = undefined;
+  }
+
+  private async listen(t: Tail): Promise<void> {
+    if (t.stopped) return;
+    const c = teamLogClient(this.url, this.opts);
+    t.client = c;
+    let lost = false;
+    const onLost = () => {
+      if (lost) return;
+      lost = true;
+      if (t.client === c) t.client = undefined;
+      void c.end().catch(() => undefined);
+      this.retryListen(t);
+    };
+    c.on('error', onLost);
+    c.on('end', onLost);
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${TEAM_CHANNEL}`);
+    } catch {
+      onLost();
+      return;
+    }
+    if (t.stopped || lost) return;
+    t.retryMs = TAIL_RETRY_MS;
+    c.on('notification', () => this.drain(t));
+    this.drain(t); // what came while not listening
+  }
+
+  private retryListen(t: Tail): void {
+    if (t.stopped) return;
+    clearTimeout(t.timer);
+    t.timer = setTimeout(() => void this.listen(t), t.retryMs);
+    t.retryMs = Math.min(t.retryMs * 2, TAIL_RETRY_MAX_MS);
+  }
+
+  /** Hands the entries after `t.delivered` to the listeners, one drain at a time. */
+  private drain(t: Tail): void {
+    if (t.stopped) return;
+    if (t.draining) {
+      t.again = true;
+      return;
+    }
+    t.draining = (async () => {
+      do {
+        t.again = false;
+        for (;;) {
+          const batch = await this.entriesAfter(t.delivered, MAX_LIMIT);
+          // seqs are gapless and committed in order; never hand out past a gap (read again on the next notice).
+          let upTo = 0;
+          while (upTo < batch.length && batch[upTo].id === t.delivered + upTo + 1) upTo++;
+          if (t.stopped || !upTo) break;
+          const got = batch.slice(0, upTo);
+          t.delivered = got[got.length - 1].id;
+          for (const l of [...this.listeners]) {
+            try {
+              l(got);
+            } catch {
+              /* one listener's failure is not the others' */
+            }
+          }
+          if (upTo < MAX_LIMIT) break;
+        }
+      } while (t.again && !t.stopped);
+    })()
+      .catch(() => {
+        // The server went away mid-read: the listening connection notices too, and drains on reconnect;
+        // if it did not, try again shortly.
+        if (!t.stopped) setTimeout(() => this.drain(t), t.retryMs).unref();
+      })
+      .finally(() => {
+        t.draining = undefined;
+      });
+  }
+
+  // ------------------------------------------------------------------ SQL
+
+  private toFilters(filters: Filter[] | string): Filter[] {
+    return typeof filters === 'string' ? parseQuery(filters) : filters;
+  }
+
+  private where(filters: Filter[], now: number, firstParam: number) {
+    return buildWhere(filters, now, { dialect: 'postgres', firstParam, teamIds: 'seq' });
+  }
+
+  private async countAt(filters: Filter[], now: number): Promise<number> {
+    const w = this.where(filters, now, 1);
+    const { rows } = await this.run<{ n: string }>(`SELECT count(*) AS n FROM bot_audit.team_entries WHERE ${w.sql}`, w.params);
+    return Number(rows[0].n);
+  }
+
+  /** Matches in `order`, after the keyset `after` (exclusive), skipping `offset`, at most `limit`. */
+  private page(filters: Filter[], now: number, after: number | undefined, order: 'desc' | 'asc', limit: number, offset: number): Promise<Entry[]> {
+    const w = this.where(filters, now, 1);
+    const params: unknown[] = [...w.params];
+    const bind = (v: unknown) => (params.push(v), `$${params.length}`);
+    const keyset = after === undefined ? '' : ` AND seq ${order === 'desc' ? '<' : '>'} ${bind(after)}`;
+    const dir = order === 'desc' ? 'DESC' : 'ASC';
+    return this.entries(`${COLS} WHERE (${w.sql})${keyset} ORDER BY seq ${dir} LIMIT ${bind(limit)} OFFSET ${bind(offset)}`, params);
+  }
+
+  /** The head now (the newest seq and its team_hash). */
+  private async refreshHead(): Promise<void> {
+    const { rows } = await this.run<{ seq: string; team_hash: string }>('SELECT seq, team_hash FROM bot_audit.team_entries ORDER BY seq DESC LIMIT 1', []);
+    if (rows.length) this.note(Number(rows[0].seq), rows[0].team_hash);
+  }
+
+  private note(seq: number, teamHash: string): void {
+    if (seq > this.lastSeq) {
+      this.lastSeq = seq;
+      this.lastHash = teamHash;
+    }
+  }
+
+  private async entries(sql: string, params: unknown[]): Promise<Entry[]> {
+    const { rows } = await this.run<TeamRow>(sql, params);
+    for (const r of rows) this.note(Number(r.seq), r.team_hash);
+    return rows.map(toEntry);
+  }
+
+  private async run<R extends QueryResultRow>(sql: string, params: unknown[] | SqlParam[]) {
+    return this.using((c) => c.query<R>(sql, params));
+  }
+
+  /** Runs `f` on the connection (made again when it was lost); pg's and the network's failures as TeamLogError, without secrets. */
+  private async using<T>(f: (c: Client) => Promise<T>): Promise<T> {
+    let c: Client | undefined;
+    try {
+      c = await this.db();
+      return await f(c);
+    } catch (e) {
+      const err = this.failure(e);
+      if (err instanceof TeamLogError && err.code === 'UNREACHABLE' && c && this.client === c) {
+        this.client = undefined;
+        void c.end().catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  private db(): Promise<Client> {
+    if (this.closed) return Promise.reject(new TeamLogError('UNREACHABLE', 'the team log reader is closed'));
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= (async () => {
+      const c = teamLogClient(this.url, this.opts);
+      const drop = () => {
+        if (this.client === c) this.client = undefined;
+      };
+      c.on('error', drop);
+      c.on('end', drop);
+      try {
+        await c.connect();
+      } catch (e) {
+        await c.end().catch(() => undefined);
+        throw e;
+      }
+      if (this.closed) {
+        await c.end().catch(() => undefined);
+        throw new TeamLogError('UNREACHABLE', 'the team log reader is closed');
+      }
+      this.client = c;
+      return c;
+    })().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  /** An error fit to show: pg's as TeamLogError, and never the password (nor the driver's error, as its cause, when its text had it). */
+  private failure(e: unknown): unknown {
+    const err = asTeamLogError(e, this.url) ?? e;
+    if (!(err instanceof Error)) return err;
+    const message = redactSecrets(err.message, [this.opts.password, process.env.PGPASSWORD]);
+    if (message === err.message) return err;
+    return err instanceof TeamLogError ? new TeamLogError(err.code, message) : new Error(message);
+  }
+}
+
+/** What a TeamWindow reads through (the reader provides it). */
+interface TeamWindowSource {
+  count(filters: Filter[]): Promise<number>;
+  page(filters: Filter[], after: number | undefined, order: 'desc' | 'asc', limit: number, offset: number): Promise<Entry[]>;
+  lastId(): Promise<number>;
+}
+
+/**
+ * The matches of a team-log query by position (AuditWindow), pinned at the newest seq when it
+ * opened, counted before it opens. Without filters, a position is a seq by arithmetic (seqs are
+ * gapless). With filters, every page served leaves its last position as an anchor, and a request
+ * continues by keyset from the nearest anchor at or before it (scrolling on reads no skipped rows);
+ * only a jump ahead of every anchor pays for an OFFSET. A smaller cousin of LogWindow (window.ts),
+ * which is synchronous for sql.js.
+ */
+class TeamWindow implements AuditWindow {
+  private readonly anchors = new Map<number, number>();
+  constructor(
+    private readonly source: TeamWindowSource,
+    readonly filters: Filter[],
+    readonly order: 'desc' | 'asc',
+    readonly maxId: number,
+    readonly total: number,
+  ) {}
+
+  get totalKnown(): boolean {
+    return true;
+  }
+
+  private bounded(extra: Filter[] = []): Filter[] {
+    return [...this.filters, ...extra, { column: 'id', op: 'lessThan', value: this.maxId + 1 }];
+  }
+
+  async rows(start: number, count: number): Promise<Entry[]> {
+    const whole = (x: number) => (Number.isNaN(x) ? 0 : Math.floor(x));
+    const lo = Math.max(0, whole(start));
+    const hi = Math.min(this.total, whole(start) + Math.max(0, whole(count)));
+    if (!(hi > lo)) return [];
+    let after: number | undefined;
+    let offset = lo;
+    if (!this.filters.length) {
+      after = this.order === 'desc' ? this.maxId - lo + 1 : lo;
+      offset = 0;
+    } else {
+      let best = -1;
+      for (const pos of this.anchors.keys()) if (pos < lo && pos > best) best = pos;
+      if (best >= 0) {
+        after = this.anchors.get(best);
+        offset = lo - best - 1;
+      }
+    }
+    const rows = await this.source.page(this.bounded(), after, this.order, hi - lo, offset);
+    if (rows.length && this.filters.length) {
+      this.anchors.set(lo + rows.length - 1, rows[rows.length - 1].id);
+      if (this.anchors.size > 256) this.anchors.delete(this.anchors.keys().next().value!);
+    }
+    return rows;
+  }
+
+  async indexOf(id: number): Promise<number | undefined> {
+    if (!Number.isSafeInteger(id) || id < 1 || id > this.maxId) return undefined;
+    if (!this.filters.length) return this.order === 'desc' ? this.maxId - id : id - 1;
+    if ((await this.source.count([...this.filters, { column: 'id', op: 'equals', value: id }])) === 0) return undefined;
+    const newer = await this.source.count(this.bounded([{ column: 'id', op: 'greaterThan', value: id }]));
+    return this.order === 'desc' ? newer : this.total - 1 - newer;
+  }
+
+  async newSince(): Promise<number> {
+    const last = await this.source.lastId();
+    if (last <= this.maxId) return 0;
+    if (!this.filters.length) return last - this.maxId;
+    return this.source.count([...this.filters, { column: 'id', op: 'greaterThan', value: this.maxId }]);
+  }
+}
