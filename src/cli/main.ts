@@ -15,7 +15,8 @@ import { diffText } from './diff';
 import { formatter } from '../core/store/formats';
 import { isDamage } from '../core/store/errors';
 import { progressBar } from './progress';
-import { asTeamLogError, checkTeamLogUrl, compareHeads, connectTeamLog, initTeamLog, isTeamLogUrl, readTeamMark, redactUrl, shipToTeam, TeamLogError, TeamReplicator, verifyTeamLog, writeTeamMark, type HeadComparison } from '../core/team';
+import { asTeamLogError, checkTeamLogUrl, compareHeads, connectTeamLog, initTeamLog, isTeamLogUrl, readTeamMark, redactUrl, shipToTeam, TeamLogError, TeamLogReader, TeamReplicator, verifyTeamLog, writeTeamMark, type HeadComparison } from '../core/team';
+import type { AuditLogReader } from '../core/store/api';
 import type { Client } from 'pg';
 
 /**
@@ -272,6 +273,26 @@ function lockTimeoutMs(ctx: Ctx): number | undefined {
   return s * 1000;
 }
 
+/** The log a reading command (log, show, export) reads, and how to name it in messages. */
+interface OpenedLog {
+  log: AuditLogReader;
+  where: string;
+  /** The team log: entries are numbered by its seq, and carry their origin and origin ID. */
+  team: boolean;
+  close(): Promise<void>;
+}
+
+/** The workspace's log (or --db PATH), or for --db postgres://… the team log (TeamLogReader). */
+async function openReader(ctx: Ctx, watch = false): Promise<OpenedLog> {
+  const db = ctx.values.db;
+  if (typeof db === 'string' && isTeamLogUrl(db)) {
+    const reader = await TeamLogReader.open(db);
+    return { log: reader, where: `the team log at ${redactUrl(db)}`, team: true, close: () => reader.close() };
+  }
+  const store = await openStore(ctx, 'read', watch);
+  return { log: store, where: ctx.dbPath, team: false, close: () => store.close() };
+}
+
 function filtersOf(ctx: Ctx): Filter[] {
   const q = ctx.values.filter;
   if (typeof q !== 'string') return [];
@@ -473,11 +494,11 @@ async function cmdLog(ctx: Ctx): Promise<number> {
   const format = (ctx.values.format ?? 'table') as string;
   if (!['table', 'json', 'ndjson', 'csv'].includes(format)) throw new CliError(EXIT.usage, `--format must be table, json, ndjson or csv, not "${format}"`);
   const follow = Boolean(ctx.values.follow);
-  const store = await openStore(ctx, 'read', follow);
+  const { log, close, team } = await openReader(ctx, follow);
   const stdout = ctx.io.stdout as NodeJS.WriteStream;
   const st = styleFor(stdout.isTTY, ctx.io.env);
   const width = stdout.columns ?? 120;
-  const csv = format === 'csv' ? formatter('csv', Date.now()) : undefined;
+  const csv = format === 'csv' ? formatter('csv', Date.now(), { origins: team }) : undefined;
   let n = 0;
   const print = (entries: Entry[], header: boolean) => {
     if (format === 'table') {
@@ -493,8 +514,8 @@ async function cmdLog(ctx: Ctx): Promise<number> {
     }
   };
   try {
-    const start = follow ? store.size : 0;
-    const page = store.query(filters, { limit });
+    const start = follow ? log.size : 0;
+    const page = await log.query(filters, { limit });
     print(page.entries, true);
     if (!follow && format === 'table') ctx.io.stderr.write(st.dim(`${page.entries.length} of ${page.total} entries\n`));
     if (!follow) return EXIT.ok;
@@ -502,20 +523,28 @@ async function cmdLog(ctx: Ctx): Promise<number> {
     // only a signal: what is printed is every matching entry after the last ID printed, read in
     // pages, so that no entry is missed however many writers append at once.
     // Everything up to `start`, and whatever the first page showed, is printed already.
+    // The team log signals by LISTEN/NOTIFY (and reconnects by itself); one read at a time.
     let last = Math.max(start, ...page.entries.map((e) => e.id));
-    const printNew = (): void => {
+    const printNew = async (): Promise<void> => {
       for (;;) {
-        const page = store.query([...filters, { column: 'id', op: 'greaterThan', value: last }], { limit: 1000, order: 'asc' }).entries;
+        const page = (await log.query([...filters, { column: 'id', op: 'greaterThan', value: last }], { limit: 1000, order: 'asc' })).entries;
         if (!page.length) return;
         print(page, false);
         last = page[page.length - 1].id;
         if (page.length < 1000) return;
       }
     };
+    let reading = Promise.resolve();
+    const signal = () => {
+      reading = reading.then(printNew).catch((e: unknown) => {
+        // A team log gone away: said once per failed read; the next notice (after reconnecting) reads again.
+        ctx.io.stderr.write(`warning: ${safeText((e as Error)?.message ?? String(e))}\n`);
+      });
+    };
     await new Promise<void>((resolve) => {
       // The store's watchers do not keep the process alive; following does, until interrupted.
       const keepAlive = setInterval(() => undefined, 1 << 30);
-      const sub = store.onDidAppend(() => printNew());
+      const sub = log.onDidAppend(signal);
       const stop = () => {
         clearInterval(keepAlive);
         sub.dispose();
@@ -526,12 +555,17 @@ async function cmdLog(ctx: Ctx): Promise<number> {
     });
     return EXIT.ok;
   } finally {
-    await store.close();
+    await close();
   }
 }
 
-function cmdShow(ctx: Ctx): Promise<number> {
-  return withEntry(ctx, 'read', 'show needs an entry id: bot-audit show <id>', async (_store, e) => {
+async function cmdShow(ctx: Ctx): Promise<number> {
+  const id = Number(ctx.positionals[0]);
+  if (!Number.isSafeInteger(id) || id < 1) throw new CliError(EXIT.usage, 'show needs an entry id: bot-audit show <id>');
+  const { log, close, where } = await openReader(ctx);
+  try {
+    const e = await log.get(id);
+    if (!e) throw new CliError(EXIT.noEntry, `no entry ${id} in ${where}`);
     if (ctx.values.json) {
       out(ctx, JSON.stringify(e, null, 2));
       return EXIT.ok;
@@ -540,6 +574,8 @@ function cmdShow(ctx: Ctx): Promise<number> {
     const st = styleFor(stdout.isTTY, ctx.io.env);
     const line = (k: string, v: string | number | undefined) => v !== undefined && v !== '' && out(ctx, `${st.bold(k.padEnd(13))} ${safeText(String(v))}`);
     line('ID', e.id);
+    // From the team log: ID is its seq; the log the entry came from, and its ID there.
+    line('Origin', e.origin === undefined ? undefined : `${e.origin}, entry ${e.originId} there`);
     line('Recorded', new Date(e.recorded).toISOString());
     line('User', e.user);
     line('Action', e.action);
@@ -564,19 +600,21 @@ function cmdShow(ctx: Ctx): Promise<number> {
       }
     }
     return EXIT.ok;
-  });
+  } finally {
+    await close();
+  }
 }
 
 async function cmdExport(ctx: Ctx): Promise<number> {
   const format = ctx.values.format as string | undefined;
   if (format !== 'csv' && format !== 'ndjson' && format !== 'fhir') throw new CliError(EXIT.usage, '--format must be csv, ndjson or fhir');
   const filters = filtersOf(ctx);
-  const store = await openStore(ctx, 'read');
+  const { log, close } = await openReader(ctx);
   try {
     const file = typeof ctx.values.output === 'string' ? path.resolve(ctx.io.cwd, ctx.values.output) : undefined;
     const dest = file ? fs.createWriteStream(file) : ctx.io.stdout;
     // The bar goes to stderr, so it shows when the export itself is piped or written to a file.
-    const total = store.count(filters);
+    const total = await log.count(filters);
     const bar = progressBar(ctx.io.stderr as NodeJS.WriteStream, 'Exporting');
     let written = 0;
     const counting = new Transform({
@@ -590,17 +628,19 @@ async function cmdExport(ctx: Ctx): Promise<number> {
     counting.pipe(dest, { end: dest !== ctx.io.stdout });
     // A reader that goes away (`| head`): the rest of the export is read and dropped, so it ends.
     if (dest === ctx.io.stdout) (dest as NodeJS.EventEmitter).once('error', () => (counting.unpipe(dest), counting.resume()));
-    const n = await store.exportTo(filters, format as ExportFormat, counting, { end: true });
-    await new Promise<void>((resolve, reject) => {
+    // Listened for before the export: its last write may end the stream before exportTo returns.
+    const flushed = new Promise<void>((resolve, reject) => {
       if (dest === ctx.io.stdout) counting.once('end', () => resolve());
       else (dest as fs.WriteStream).once('finish', () => resolve()).once('error', reject);
     });
+    const n = await log.exportTo(filters, format as ExportFormat, counting, { end: true });
+    await flushed;
     bar.update(total, total);
     bar.done();
     if (file) ctx.io.stderr.write(`Exported ${n} entries to ${file}\n`);
     return EXIT.ok;
   } finally {
-    await store.close();
+    await close();
   }
 }
 
@@ -890,10 +930,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   const root = typeof values.workspace === 'string' ? path.resolve(io.cwd, values.workspace) : findWorkspaceRoot(io.cwd);
-  // A postgres:// --db is a team log, which only verify and team read so far; for team, the local log is the workspace's.
+  // A postgres:// --db is a team log, which log, show, export, verify and team read; for team, the local log is the workspace's.
   const teamDb = typeof values.db === 'string' && isTeamLogUrl(values.db);
-  if (teamDb && command !== 'verify' && command !== 'team') {
-    io.stderr.write(`bot-audit ${command}: --db postgres://… is a team log, which only verify and team read so far\n`);
+  if (teamDb && !['log', 'show', 'export', 'verify', 'team'].includes(command)) {
+    io.stderr.write(`bot-audit ${command}: --db postgres://… is a team log, which only log, show, export, verify and team read\n`);
     return EXIT.usage;
   }
   const dbPath = typeof values.db === 'string' && !teamDb ? path.resolve(io.cwd, values.db) : resolveDbPath(root);

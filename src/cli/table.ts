@@ -81,6 +81,10 @@ export function formatTable(entries: Entry[], width: number, st: Style, zone: 'l
     },
     { head: 'Description', min: 0, grow: 4, value: (e) => (e.outcomeDesc ?? '').split('\n', 1)[0] },
   ];
+  // Entries of a team log: which log each came from (its origin's first 8 hex digits) and its ID there.
+  if (entries.some((e) => e.origin !== undefined)) {
+    cols.splice(1, 0, { head: 'Origin', min: 14, grow: 0, value: (e) => (e.origin === undefined ? '' : `${e.origin.slice(0, 8)}:${e.originId}`) });
+  }
   const idW = Math.max(4, ...entries.map((e) => String(e.id).length));
   cols[0].min = idW;
   const gaps = cols.length - 1;

@@ -127,9 +127,12 @@ describe('bot-audit team and verify --db postgres://…', function () {
     oneLine(r.stderr);
     assert.match(r.stderr, /postgres:\*\*\*@.* carries a password: give it in PGPASSWORD or ~\/\.pgpass/);
     assert.doesNotMatch(r.stdout + r.stderr, /hunter2/);
-    const log = cli(ws, 'log', '--db', url);
+    const bots = cli(ws, 'bots', '--db', url);
+    assert.equal(bots.code, EXIT.usage);
+    assert.match(bots.stderr, /only log, show, export, verify and team read/);
+    const log = cli(ws, 'log', '--db', url.replace('postgres@', 'postgres:hunter2@'));
     assert.equal(log.code, EXIT.usage);
-    assert.match(log.stderr, /only verify and team read so far/);
+    assert.doesNotMatch(log.stdout + log.stderr, /hunter2/);
     const none = cliWith({ BOT_AUDIT_TEAM_LOG: '' }, ws, 'team', 'ship');
     assert.equal(none.code, EXIT.usage);
     assert.match(none.stderr, /needs the team log: --db postgres:\/\/user@host:port\/database, or BOT_AUDIT_TEAM_LOG/);
