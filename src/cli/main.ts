@@ -118,14 +118,17 @@ Commands:
   log                  the log, newest first (--filter, --limit, --format, --follow)
   show <id>            one entry (--diff for its before/after)
   export               the log, streamed as csv, ndjson or a FHIR Bundle
+                       (log, show and export read the team log with --db postgres://…)
   verify               check the hash chain (of the team log with --db postgres://…)
   team init|ship|status
                        create the team log in PostgreSQL; ship this workspace's log into it;
                        say how far behind the team log is
 
 Every command takes --db PATH and --workspace DIR, before or after the command, and --help.
-verify and team take --db postgres://user@host:port/database for the team log (team also reads
-BOT_AUDIT_TEAM_LOG); the password comes from PGPASSWORD or ~/.pgpass, never from the URL.
+log, show, export, verify and team take --db postgres://user@host:port/database for the team log
+(team also reads BOT_AUDIT_TEAM_LOG); the password comes from PGPASSWORD or ~/.pgpass, never from the
+URL. The team log's entries are numbered by its seq, and each says which log it came from (origin)
+and its ID there.
 run and replay take --team-log postgres://… (or BOT_AUDIT_TEAM_LOG): once the run is recorded,
 the entries the team log lacks are shipped; a team log that cannot be reached is a warning, and
 the next command ships them. A local verify with a team log compares this log's head with it.
@@ -147,9 +150,17 @@ the team log cannot be reached, a warning says how far behind it is, and the exi
   bots: 'Usage: bot-audit bots [--json]',
   log: `Usage: bot-audit log [--filter QUERY] [--limit N] [--format table|json|ndjson|csv] [--follow]
 
-QUERY is the audit log's query text, e.g. 'action:UPDATED,DELETED entity:~Patient -user:system created:>now-7d'.`,
-  show: 'Usage: bot-audit show <id> [--diff] [--json]',
-  export: 'Usage: bot-audit export --format csv|ndjson|fhir [--filter QUERY] [-o FILE]',
+QUERY is the audit log's query text, e.g. 'action:UPDATED,DELETED entity:~Patient -user:system created:>now-7d'.
+
+With --db postgres://user@host:port/database, reads the team log: IDs are its seq, an Origin column
+says which log each entry came from and its ID there (origin, origin_id in csv and json), and
+--follow is told of new entries by the server (LISTEN/NOTIFY), reconnecting when it goes away.`,
+  show: `Usage: bot-audit show <id> [--diff] [--json]
+
+With --db postgres://…, <id> is the team log's seq; the entry says which log it came from (origin) and its ID there.`,
+  export: `Usage: bot-audit export --format csv|ndjson|fhir [--filter QUERY] [-o FILE]
+
+With --db postgres://…, exports the team log (csv gets the columns origin and origin_id).`,
   verify: `Usage: bot-audit verify [--full] [--expect-head [ID:]HASH] [--team-log URL] [--json]
 
 Checks the hash chain. After a first full check, only the entries added since the last successful
