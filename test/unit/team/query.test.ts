@@ -8,6 +8,7 @@ import { AuditStore, type NewEntry } from '../../../src/core/store';
 import { initTeamLog, originOf, shipToTeam } from '../../../src/core/team';
 import { removeDir, sampleEntries, T0, tempDir } from '../store/helpers';
 import { startCluster, type TestCluster } from './pg';
+import { FIELD_QUERIES } from './queries';
 
 /** A few entries beyond the sample's: IDs that sort differently by language than by code point, LIKE's wildcards in names. */
 const EXTRA: NewEntry[] = [
@@ -17,40 +18,7 @@ const EXTRA: NewEntry[] = [
   { user: 'dev@example.com', action: 'UPDATED', entityName: 'story', entityId: '-3', recorded: T0 - 4000 },
 ];
 
-const QUERIES = [
-  '',
-  'id:>10 id:<30',
-  '-id:5',
-  'user:system',
-  '-user:system',
-  'bot:nightly',
-  '-bot:nightly',
-  'action:EXECUTED,UPDATED',
-  'outcome:4,8',
-  'bot:nightly outcome:0,12 -user:dev@example.com',
-  'entity:story',
-  '-entity:story',
-  'entity:~STORY',
-  '-entity:~story',
-  'entity:~%',
-  'entity:~_',
-  'entity-id:10',
-  '-entity-id:10',
-  'entity-id:>9',
-  'entity-id:<9',
-  'entity-id:>7.5',
-  'entity-id:<-1',
-  'entity-id:abc',
-  'entity-id:>a-2',
-  'entity-id:<a10',
-  'entity-id:>B',
-  'quokka',
-  '"upstream timeout"',
-  'zanzibar',
-  'Patient',
-  'new 9',
-  'nothing-like-this',
-];
+const QUERIES = ['', 'id:>10 id:<30', '-id:5', ...FIELD_QUERIES, 'nothing-like-this'];
 
 describe('query text on the team log (PostgreSQL dialect)', function () {
   this.timeout(300_000);

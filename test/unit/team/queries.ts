@@ -1,0 +1,33 @@
+// Query texts over every kind of field condition, for the tests that run the same query on a local
+// log and on the team log (query.test.ts, reader.test.ts). No ID conditions: an ID means the origin's
+// ID in one and the team seq in the other, so each test adds its own.
+export const FIELD_QUERIES = [
+  'user:system',
+  '-user:system',
+  'bot:nightly',
+  '-bot:nightly',
+  'action:EXECUTED,UPDATED',
+  'outcome:4,8',
+  'bot:nightly outcome:0,12 -user:dev@example.com',
+  'entity:story',
+  '-entity:story',
+  'entity:~STORY',
+  '-entity:~story',
+  'entity:~%',
+  'entity:~_',
+  'entity-id:10',
+  '-entity-id:10',
+  'entity-id:>9',
+  'entity-id:<9',
+  'entity-id:>7.5',
+  'entity-id:<-1',
+  'entity-id:abc',
+  'entity-id:>a-2',
+  'entity-id:<a10',
+  'entity-id:>B',
+  'quokka',
+  '"upstream timeout"',
+  'zanzibar',
+  'Patient',
+  'new 9',
+];
