@@ -24,6 +24,8 @@ export const Commands = {
   showTeamLogStatus: 'botAudit.showTeamLogStatus',
   shipToTeamLog: 'botAudit.shipToTeamLog',
   setTeamLogPassword: 'botAudit.setTeamLogPassword',
+  showTeamLogInTree: 'botAudit.showTeamLogInTree',
+  showLocalLogInTree: 'botAudit.showLocalLogInTree',
 } as const;
 
 export const Views = {
@@ -35,6 +37,8 @@ export const ContextKeys = {
   trusted: 'botAudit.trusted',
   hasBots: 'botAudit.hasBots',
   botsLoaded: 'botAudit.botsLoaded',
+  /** Which log the Bots view reads: 'local' or 'team'. */
+  treeLog: 'botAudit.treeLog',
 } as const;
 
 /** `contextValue` of tree items, for `view/item/context` menus. */
@@ -43,6 +47,8 @@ export enum NodeKind {
   UnreadableBot = 'bot.unreadable',
   Folder = 'folder',
   Event = 'event',
+  /** An entry of the team log (no local event document, no replay). */
+  TeamEvent = 'event.team',
   MoreEvents = 'moreEvents',
   Notice = 'notice',
 }

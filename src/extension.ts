@@ -52,7 +52,9 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
   const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   audit = root ? new AuditService(context.extensionUri, root, context.globalStorageUri.fsPath) : undefined;
   if (audit) context.subscriptions.push(audit);
-  const tree = new BotsTreeProvider(bots, audit);
+  team = audit ? new TeamLogService(audit, context.secrets, context.globalStorageUri.fsPath) : undefined;
+  if (team) context.subscriptions.push(team);
+  const tree = new BotsTreeProvider(bots, audit, team);
   context.subscriptions.push(tree);
   const view = vscode.window.createTreeView(Views.bots, { treeDataProvider: tree, showCollapseAll: true });
   context.subscriptions.push(view);
@@ -75,12 +77,10 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
   context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void setTrust()));
 
   const fileAudit = audit ? new FileAuditWatcher(audit, bots) : undefined;
-  team = audit ? new TeamLogService(audit, context.secrets, context.globalStorageUri.fsPath) : undefined;
-  if (team) context.subscriptions.push(team);
   const runs = audit ? new RunService(context.extensionUri, audit) : undefined;
   if (audit && runs) {
     context.subscriptions.push(new EventDocumentProvider(audit), runs);
-    registerRunCommands(context, bots, audit, runs);
+    registerRunCommands(context, bots, audit, runs, team);
     context.subscriptions.push(
       new BotCodeLensProvider(bots, audit),
       vscode.languages.registerDocumentLinkProvider({ scheme: EVENT_SCHEME }, new StackTraceLinkProvider()),
@@ -102,7 +102,7 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
     }, 0);
   }
 
-  const openLink = registerAuditLog(context, audit, bots);
+  const openLink = registerAuditLog(context, audit, bots, team);
 
   context.subscriptions.push(
     vscode.commands.registerCommand(Commands.refreshBots, () => bots.refresh()),
@@ -115,6 +115,8 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
     vscode.commands.registerCommand(Commands.showTeamLogStatus, () => team?.showStatus()),
     vscode.commands.registerCommand(Commands.shipToTeamLog, () => team?.shipNow()),
     vscode.commands.registerCommand(Commands.setTeamLogPassword, () => team?.setPassword()),
+    vscode.commands.registerCommand(Commands.showTeamLogInTree, () => setTreeLog('team')),
+    vscode.commands.registerCommand(Commands.showLocalLogInTree, () => setTreeLog('local')),
     vscode.commands.registerCommand(Commands.showMoreEvents, (botUri: string) => tree.showMore(botUri)),
     vscode.commands.registerCommand(Commands.showEvent, async (id: number) => {
       const doc = await vscode.workspace.openTextDocument(EventDocumentProvider.uriFor(id));
@@ -128,6 +130,15 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
       await vscode.window.showTextDocument(uri);
     }),
   );
+
+  // The Bots view's Local / Team switch (its view menu): the bots' outcomes and events from either log.
+  const setTreeLog = async (log: 'local' | 'team') => {
+    tree.setLog(log === 'team' && team?.teamLogUrl ? 'team' : 'local');
+    view.description = tree.log === 'team' ? vscode.l10n.t('Team log') : undefined;
+    await vscode.commands.executeCommand('setContext', ContextKeys.treeLog, tree.log);
+  };
+  void vscode.commands.executeCommand('setContext', ContextKeys.treeLog, 'local');
+  if (team) context.subscriptions.push(team.onDidChange(() => void (tree.log === 'team' && !team?.teamLogUrl && setTreeLog('local'))));
 
   void bots.refresh();
   const activationMs = performance.now() - started;

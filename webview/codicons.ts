@@ -6,6 +6,7 @@ export const CODICONS = [
   'add',
   'arrow-down',
   'arrow-up',
+  'cloud',
   'diff',
   'export',
   'globe',
@@ -14,6 +15,7 @@ export const CODICONS = [
   'link',
   'list-flat',
   'refresh',
+  'root-folder',
   'trash',
 ] as const;
 

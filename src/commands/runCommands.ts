@@ -2,10 +2,12 @@ import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { Commands } from '../constants';
 import { readSampleInput } from '../core/bots/config';
-import { OUTCOME_NAMES, type Entry, type ExportFormat, type Outcome } from '../core/store';
+import { OUTCOME_NAMES, type AuditLogReader, type Entry, type ExportFormat, type Outcome } from '../core/store';
 import { formatDuration, timeAgo } from '../core/format/time';
 import { log } from '../logger';
 import type { AuditService } from '../services/auditService';
+import type { TeamLogService } from '../services/teamLogService';
+import type { LogName } from '../webviews/protocol';
 import { type RunInput, RunService, UntrustedWorkspaceError } from '../services/runService';
 import type { BotInfo, BotsModel } from '../views/bots/botsModel';
 import { botRunsFilter } from '../core/bots/discovery';
@@ -18,7 +20,7 @@ function outcomeLabel(o: number | undefined): string {
   return o === undefined ? '' : (OUTCOME_NAMES[o as Outcome] ?? String(o));
 }
 
-export function registerRunCommands(context: vscode.ExtensionContext, bots: BotsModel, audit: AuditService, runs: RunService): void {
+export function registerRunCommands(context: vscode.ExtensionContext, bots: BotsModel, audit: AuditService, runs: RunService, team?: TeamLogService): void {
   const lastRun = async (bot: BotInfo): Promise<Entry | undefined> => (await (await audit.store()).query(botRunsFilter(bot.entityId), { limit: 1 })).entries[0];
 
   const pickBot = async (placeHolder: string): Promise<BotInfo | undefined> => {
@@ -217,14 +219,15 @@ export function registerRunCommands(context: vscode.ExtensionContext, bots: Bots
       return r;
     }),
     // `query`: export only the entries that match (the audit log page exports its filtered view).
-    vscode.commands.registerCommand(Commands.exportAuditLog, async (to?: vscode.Uri, format?: ExportFormat, query = '') => {
-      const store = await audit.store();
+    vscode.commands.registerCommand(Commands.exportAuditLog, async (to?: vscode.Uri, format?: ExportFormat, query = '', log: LogName = 'local') => {
+      // The team log's entries when the page reads it (its Local / Team switch).
+      const store: AuditLogReader = log === 'team' && team ? await team.reader() : await audit.store();
       const ext = format === 'ndjson' ? 'ndjson' : format === 'fhir' ? 'json' : 'csv';
       const target =
         to ??
         (await vscode.window.showSaveDialog({
           title: query ? vscode.l10n.t('Export Filtered Audit Log') : vscode.l10n.t('Export Audit Log'),
-          defaultUri: vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, `audit-log.${ext}`),
+          defaultUri: vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, `${log === 'team' ? 'team-audit-log' : 'audit-log'}.${ext}`),
           filters: { CSV: ['csv'], NDJSON: ['ndjson', 'jsonl'], 'FHIR Bundle': ['json'] },
         }));
       if (!target) return undefined;

@@ -3,7 +3,9 @@ import { settings } from '../config';
 import { Commands, Settings } from '../constants';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
-import type { ReplicationStatus, TeamReplicator } from '../core/team';
+import type { ReplicationStatus, TeamLogReader, TeamReplicator } from '../core/team';
+
+type TeamReader = TeamLogReader;
 import type { AuditService } from './auditService';
 
 /** The secret storage key of a team log's password: one per server and database, never per workspace. */
@@ -49,6 +51,11 @@ export class TeamLogService extends Disposable {
   private generation = 0;
   private readonly item = this.register(vscode.window.createStatusBarItem('botAudit.teamLog', vscode.StatusBarAlignment.Left, 49));
   private readonly changed = this.register(new vscode.EventEmitter<ReplicationStatus | undefined>());
+  private readerPromise?: Promise<TeamReader>;
+  private readerSub?: { dispose(): void };
+  private readonly teamAppended = this.register(new vscode.EventEmitter<void>());
+  /** The team log has new entries (any member's), while a page or view reads it. */
+  readonly onDidAppendTeam = this.teamAppended.event;
   /** The replication status, whenever it changes (undefined: no team log). */
   readonly onDidChange = this.changed.event;
 
@@ -136,9 +143,41 @@ export class TeamLogService extends Disposable {
     else if (choice === open) await vscode.commands.executeCommand('workbench.action.openSettings', `${Settings.section}.teamLog`);
   }
 
-  /** Stops the replicator (before the log closes). */
+  /**
+   * The team log to read (the audit-log page's and the Bots view's Team switch): opened on first use,
+   * kept while the setting stays, closed when it changes. Throws when none is set, in Restricted
+   * Mode, or when it cannot be reached (the next call tries again).
+   */
+  reader(): Promise<TeamReader> {
+    const url = this.teamLogUrl;
+    if (!url) return Promise.reject(new Error(vscode.l10n.t('No team log is set (botAudit.teamLog).')));
+    if (!vscode.workspace.isTrusted) return Promise.reject(new Error(vscode.l10n.t('The team log is not read in Restricted Mode.')));
+    this.readerPromise ??= (async () => {
+      const team = await import('../core/team');
+      const r = await team.TeamLogReader.open(url, { password: (await this.secrets.get(teamPasswordKey(url))) || undefined });
+      this.readerSub = r.onDidAppend(() => this.teamAppended.fire());
+      return r;
+    })();
+    const p = this.readerPromise;
+    p.catch(() => {
+      if (this.readerPromise === p) this.readerPromise = undefined;
+    });
+    return p;
+  }
+
+  private async closeReader(): Promise<void> {
+    const p = this.readerPromise;
+    this.readerPromise = undefined;
+    this.readerSub?.dispose();
+    this.readerSub = undefined;
+    const r = await p?.catch(() => undefined);
+    await r?.close().catch((e: unknown) => log.warn(`Team log: ${(e as Error).message}`));
+  }
+
+  /** Stops the replicator (before the log closes) and closes the team log's reader. */
   async stop(): Promise<void> {
     this.generation++;
+    await this.closeReader();
     const r = this.replicator;
     this.replicator = undefined;
     this.item.hide();

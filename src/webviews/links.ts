@@ -1,8 +1,11 @@
-// Links to the audit log: `<scheme>://<extension id>/log?variant=…&query=…&order=…&entry=…`.
+// Links to the audit log: `<scheme>://<extension id>/log?log=team&variant=…&query=…&order=…&entry=…`
+// (`log=team` for the team log: a link says which log it points into; none is this workspace's own).
 // Pure string work, shared by "Copy link" and the UriHandler; no `vscode`.
-import type { LogVariant, SortOrder } from './protocol';
+import type { LogName, LogVariant, SortOrder } from './protocol';
 
 export interface LogLink {
+  /** The log it points into (an entry ID means something in one log only); 'local' when absent. */
+  log?: LogName;
   variant: LogVariant;
   query: string;
   order?: SortOrder;
@@ -15,6 +18,7 @@ export const LOG_LINK_PATH = '/log';
 /** The query string of a link (without `?`). */
 export function encodeLogLink(link: LogLink): string {
   const p = new URLSearchParams();
+  if (link.log === 'team') p.set('log', 'team');
   if (link.variant.kind !== 'log') p.set('variant', JSON.stringify(link.variant));
   if (link.query) p.set('query', link.query);
   if (link.order) p.set('order', link.order);
@@ -26,6 +30,11 @@ export function encodeLogLink(link: LogLink): string {
 export function decodeLogLink(search: string): LogLink {
   const p = new URLSearchParams(search);
   const link: LogLink = { variant: { kind: 'log' }, query: p.get('query') ?? '' };
+  const log = p.get('log');
+  if (log !== null) {
+    if (log !== 'team' && log !== 'local') throw new Error(`the log must be "team" or "local", not "${log}"`);
+    link.log = log;
+  }
   const order = p.get('order');
   if (order !== null) {
     if (order !== 'asc' && order !== 'desc') throw new Error(`the order must be "asc" or "desc", not "${order}"`);

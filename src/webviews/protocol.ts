@@ -29,7 +29,7 @@ export interface EntryRow {
 /** Everything about one entry, for the detail pane and the quick view. */
 export interface EntryDetail
   extends EntryRow,
-    Pick<Entry, 'uuid' | 'hash' | 'prevHash' | 'outcomeDesc' | 'failureKind' | 'periodStart' | 'periodEnd' | 'traceId' | 'contentType' | 'input' | 'returnValue' | 'replayOf'> {
+    Pick<Entry, 'uuid' | 'hash' | 'prevHash' | 'outcomeDesc' | 'failureKind' | 'periodStart' | 'periodEnd' | 'traceId' | 'contentType' | 'input' | 'returnValue' | 'replayOf' | 'origin' | 'originId'> {
   /** The snapshots, as JSON text (undefined when there is none). */
   before?: string;
   after?: string;
@@ -45,6 +45,9 @@ export type LogVariant =
   | { kind: 'history'; entityName: string; entityId: string };
 
 export type SortOrder = 'desc' | 'asc';
+
+/** Which log a page reads: this workspace's own, or the team log it is replicated into. */
+export type LogName = 'local' | 'team';
 
 /** Values the filter dropdowns offer. */
 export interface Choices {
@@ -69,6 +72,8 @@ export interface PageState {
   showUnchanged: boolean;
   /** The selected entry, for permalinks and reloads. */
   selected?: number;
+  /** Which log the page read (absent: the local one). */
+  log?: LogName;
 }
 
 // ---- webview → host
@@ -119,6 +124,11 @@ export interface OpenHistoryCommand {
 export interface ShowLogCommand {
   type: 'showLog';
 }
+/** Read the other log (the Local / Team switch); the answer is an `init`. */
+export interface SwitchLogCommand {
+  type: 'switchLog';
+  log: LogName;
+}
 export type WebviewCommand =
   | ReadyCommand
   | QueryCommand
@@ -128,13 +138,18 @@ export type WebviewCommand =
   | CopyLinkCommand
   | OpenSourceCommand
   | OpenHistoryCommand
-  | ShowLogCommand;
+  | ShowLogCommand
+  | SwitchLogCommand;
 
 // ---- host → webview
 /** Sent after `ready` and whenever a command or link changes what the page shows. */
 export interface InitNotification {
   type: 'init';
   variant: LogVariant;
+  /** Which log the page reads now. */
+  log: LogName;
+  /** The team log (its URL, no password) when one is set: the page then offers the Local / Team switch. */
+  teamLog?: string;
   /** Where the log lives, for the footer. The dropdowns' values follow in a `choices` message. */
   source: string;
   /** A query the page must show (from a command or a link); otherwise it keeps its own. */
@@ -205,8 +220,9 @@ const COMMAND_SHAPES: Record<WebviewCommand['type'], Shape> = {
   openSource: { path: 'string', line: 'number', column: 'number?' },
   openHistory: { entityName: 'string', entityId: 'string' },
   showLog: {},
+  switchLog: { log: 'string' },
 };
-const ENUMS: Partial<Record<string, readonly string[]>> = { order: ['desc', 'asc'], format: ['csv', 'ndjson', 'fhir'] };
+const ENUMS: Partial<Record<string, readonly string[]>> = { order: ['desc', 'asc'], format: ['csv', 'ndjson', 'fhir'], log: ['local', 'team'] };
 
 function hasShape(m: Record<string, unknown>, shape: Shape): boolean {
   for (const [k, t] of Object.entries(shape)) {
@@ -253,5 +269,6 @@ export function asPageState(v: unknown): PageState | undefined {
     detailWidth: typeof s.detailWidth === 'number' ? s.detailWidth : 420,
     showUnchanged: s.showUnchanged === true,
     selected: typeof s.selected === 'number' ? s.selected : undefined,
+    log: s.log === 'team' ? 'team' : undefined,
   };
 }

@@ -174,6 +174,8 @@ export class DetailPane {
     if (e.periodStart !== undefined && e.periodEnd !== undefined) add('Duration', `${e.periodEnd - e.periodStart} ms`);
     add('Trace', e.traceId);
     add('Replay of', e.replayOf === undefined ? undefined : String(e.replayOf));
+    // A team log's entry: which member's log it came from, and its ID there.
+    if (e.origin !== undefined) add('From log', el('code', { class: 'origin', title: `log ${e.origin}, entry ${e.originId ?? '?'} there` }, `${e.origin.slice(0, 12)}… #${e.originId ?? '?'}`));
     add('Hash', el('code', { title: `previous ${e.prevHash}` }, e.hash.slice(0, 16) + '…'));
     return dl;
   }

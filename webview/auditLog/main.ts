@@ -94,6 +94,14 @@ linkButton.classList.add('copy-view-link');
 const detailToggle = button('Details', { appearance: 'icon', icon: 'layout-sidebar-right', title: 'Show or hide the details pane' });
 detailToggle.classList.add('detail-toggle');
 const refreshButton = button('Refresh', { appearance: 'icon', icon: 'refresh', title: 'Refresh' });
+// The Local / Team switch: shown when a team log is set (the init says so).
+const localButton = button('Local', { appearance: 'secondary', icon: 'root-folder', title: "Read this workspace's own log" });
+localButton.classList.add('log-local');
+const teamButton = button('Team', { appearance: 'secondary', icon: 'cloud', title: 'Read the team log, which every member\u2019s log is replicated into' });
+teamButton.classList.add('log-team');
+const logSwitch = el('div', { class: 'log-switch', role: 'group', 'aria-label': 'Which log' }, localButton, teamButton);
+logSwitch.hidden = true;
+let teamLogUrl: string | undefined;
 
 const search = textField('Search outcome descriptions and snapshots ( / )', { ariaLabel: 'Search' });
 search.classList.add('search');
@@ -152,7 +160,7 @@ const message = el('div', { class: 'message', hidden: '' });
 const footer = el('footer', { class: 'source' });
 
 app.append(
-  el('header', { class: 'toolbar' }, title, count, pill, el('span', { class: 'spacer' }), zoneToggle, columnsButton, exportButton, linkButton, detailToggle, refreshButton),
+  el('header', { class: 'toolbar' }, title, count, pill, el('span', { class: 'spacer' }), logSwitch, zoneToggle, columnsButton, exportButton, linkButton, detailToggle, refreshButton),
   el('section', { class: 'filters', 'aria-label': 'Filters' }, filterBar.element, el('div', { class: 'query-line' }, search, queryBox), queryError),
   message,
   main,
@@ -166,7 +174,7 @@ let current: { seq: number; cache: RowCache; counting: boolean; logSize: number 
 let lastQuery: string | undefined;
 
 /** The view the last query asked for: an init that changes nothing asks again for nothing. */
-const viewKey = () => JSON.stringify([state.variant, state.query, state.order]);
+const viewKey = () => JSON.stringify([state.log ?? 'local', state.variant, state.query, state.order]);
 let asked: string | undefined = viewKey();
 
 function runQuery(opts: { keepScroll?: boolean; select?: number } = {}): void {
@@ -361,6 +369,26 @@ function applyColumns(): void {
 }
 
 let zoneToggled = false;
+function showLogSwitch(): void {
+  const log = state.log ?? 'local';
+  logSwitch.hidden = !teamLogUrl;
+  for (const [b, name] of [
+    [localButton, 'local'],
+    [teamButton, 'team'],
+  ] as const) {
+    b.setAttribute('appearance', name === log ? 'primary' : 'secondary');
+    b.setAttribute('aria-pressed', String(name === log));
+  }
+}
+for (const [b, name] of [
+  [localButton, 'local'],
+  [teamButton, 'team'],
+] as const) {
+  b.addEventListener('click', () => {
+    if ((state.log ?? 'local') !== name) post({ type: 'switchLog', log: name });
+  });
+}
+
 zoneToggle.addEventListener('click', () => {
   zoneToggled = true;
   state.utc = !state.utc;
@@ -464,10 +492,15 @@ function titleFor(v: LogVariant): string {
 function onMessage(m: HostNotification): void {
   switch (m.type) {
     case 'init': {
-      const sameVariant = JSON.stringify(m.variant) === JSON.stringify(state.variant);
+      // Another log is another page, too: entry IDs and rows mean something in one log only.
+      const sameVariant = JSON.stringify(m.variant) === JSON.stringify(state.variant) && m.log === (state.log ?? 'local');
       // A first open follows the editor's time-zone setting; after that the page's toggle rules.
       if (!saved && !zoneToggled) state.utc = m.utc;
-      if (!sameVariant) state = { ...defaultState(m.variant), widths: state.widths, hidden: state.hidden, utc: state.utc, detailWidth: state.detailWidth, showUnchanged: state.showUnchanged };
+      const keepQuery = !sameVariant && JSON.stringify(m.variant) === JSON.stringify(state.variant) ? { query: state.query, order: state.order } : {};
+      if (!sameVariant) state = { ...defaultState(m.variant), ...keepQuery, widths: state.widths, hidden: state.hidden, utc: state.utc, detailWidth: state.detailWidth, showUnchanged: state.showUnchanged };
+      state.log = m.log;
+      teamLogUrl = m.teamLog;
+      showLogSwitch();
       detail.utc = state.utc;
       if (m.query !== undefined) {
         state.query = m.query;
@@ -481,7 +514,7 @@ function onMessage(m: HostNotification): void {
         count.textContent = '';
         table.setResult(new RowCache(0), undefined, false);
       }
-      title.textContent = titleFor(m.variant);
+      title.textContent = m.log === 'team' ? `${titleFor(m.variant)} (Team)` : titleFor(m.variant);
       footer.textContent = m.source;
       table.compare.clear();
       detail.empty();

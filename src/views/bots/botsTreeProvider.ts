@@ -1,10 +1,12 @@
 import * as vscode from 'vscode';
 import { Commands } from '../../constants';
 import { botRunsFilter } from '../../core/bots/discovery';
-import type { Entry } from '../../core/store';
+import type { AuditLogReader, Entry } from '../../core/store';
 import { Disposable } from '../../disposable';
 import { log } from '../../logger';
 import type { AuditService } from '../../services/auditService';
+import type { TeamLogService } from '../../services/teamLogService';
+import type { LogName } from '../../webviews/protocol';
 import type { BotsModel } from './botsModel';
 import { BotNode, BotsTreeNode, EventNode, FolderNode, MoreEventsNode, NoticeNode, type RunSummary } from './nodes/botNode';
 
@@ -21,15 +23,30 @@ export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvi
   /** Bot entity id → its last run, kept up to date from new entries instead of asking the log again. */
   private readonly lastRuns = new Map<string, Entry | null>();
 
+  /** Which log the bots' outcomes and events come from: the workspace's, or the team log (every member's runs). */
+  private logName: LogName = 'local';
+
   constructor(
     private readonly model: BotsModel,
     private readonly audit: AuditService | undefined,
+    private readonly team?: TeamLogService,
   ) {
     super();
     this.register(model.onDidChange(() => this.changed.fire(undefined)));
+    if (team) {
+      // Any member's run may be a bot's newest: looked up again.
+      this.register(
+        team.onDidAppendTeam(() => {
+          if (this.logName !== 'team') return;
+          this.lastRuns.clear();
+          this.changed.fire(undefined);
+        }),
+      );
+    }
     if (audit) {
       this.register(
         audit.onDidAppend((entries) => {
+          if (this.logName !== 'local') return;
           let runs = false;
           for (const e of entries) {
             if (e.action !== 'EXECUTED' || e.entityName !== 'Bot') continue;
@@ -44,6 +61,25 @@ export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvi
     }
   }
 
+  get log(): LogName {
+    return this.logName;
+  }
+
+  /** Shows the bots' outcomes and events from the other log. */
+  setLog(log: LogName): void {
+    if (log === this.logName) return;
+    this.logName = log;
+    this.lastRuns.clear();
+    this.pages.clear();
+    this.changed.fire(undefined);
+  }
+
+  /** The log the view reads now. */
+  private reader(): Promise<AuditLogReader> | undefined {
+    if (this.logName === 'team') return this.team?.reader();
+    return this.audit?.store();
+  }
+
   getTreeItem(node: BotsTreeNode): vscode.TreeItem {
     return node.toTreeItem();
   }
@@ -55,8 +91,8 @@ export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvi
     const folders = new Map<string, FolderNode>();
     // The bots show at once. Their last outcomes follow: when the log opens (onDidOpen refreshes),
     // and, for bots not looked up yet, from a background pass that refreshes the view when done.
-    const store = this.audit?.openStore;
-    if (this.audit && !store) void this.audit.store().catch((e) => log.error('The Bots view cannot read the audit log', e));
+    const store = this.logName === 'team' ? this.team : this.audit?.openStore;
+    if (this.logName === 'local' && this.audit && !store) void this.audit.store().catch((e) => log.error('The Bots view cannot read the audit log', e));
     const bots = await this.model.getBots();
     if (store && bots.some((b) => !this.lastRuns.has(b.entityId))) void this.lookUpLastRuns();
     for (const bot of bots) {
@@ -79,7 +115,13 @@ export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvi
    */
   lookUpLastRuns(): Promise<void> {
     this.lookingUp ??= (async () => {
-      const store = await this.audit?.store();
+      let store: AuditLogReader | undefined;
+      try {
+        store = await this.reader();
+      } catch (e) {
+        log.warn(`The Bots view cannot read the ${this.logName} log: ${(e as Error).message}`);
+        return;
+      }
       if (!store) return;
       const missing = (await this.model.getBots()).filter((b) => !this.lastRuns.has(b.entityId));
       for (let i = 0; i < missing.length; i++) {
@@ -112,11 +154,16 @@ export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvi
         ),
       ];
     }
-    if (!this.audit) return [];
-    const store = await this.audit.store();
+    let store: AuditLogReader | undefined;
+    try {
+      store = await this.reader();
+    } catch (e) {
+      return [new NoticeNode(node, vscode.l10n.t('The team log cannot be read'), (e as Error).message)];
+    }
+    if (!store) return [];
     const want = (this.pages.get(node.bot.uri.toString()) ?? 1) * EVENTS_PAGE;
     const page = await store.query(botRunsFilter(node.bot.entityId), { limit: want });
-    const out: BotsTreeNode[] = page.entries.map((e) => new EventNode(e, node));
+    const out: BotsTreeNode[] = page.entries.map((e) => new EventNode(e, node, this.logName));
     if (page.nextCursor) out.push(new MoreEventsNode(node, page.entries.length, page.total));
     return out;
   }

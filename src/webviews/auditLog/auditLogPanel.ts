@@ -4,7 +4,7 @@ import { EXTENSION_ID, WebviewTypes } from '../../constants';
 import { Disposable } from '../../disposable';
 import { log } from '../../logger';
 import { encodeLogLink, LOG_LINK_PATH } from '../links';
-import { asPageState, HostNotification, isWebviewCommand, LogVariant, WebviewCommand } from '../protocol';
+import { asPageState, HostNotification, isWebviewCommand, LogName, LogVariant, WebviewCommand } from '../protocol';
 import { webviewHtml } from '../webviewHtml';
 import { fullQuery, LogPageHost, type LogView, type PageSource } from './pageHost';
 
@@ -12,13 +12,20 @@ export type { LogView } from './pageHost';
 
 /** The page's source, plus what only the editor can do. */
 export interface AuditLogSource extends PageSource {
+  /** Which log it reads; settable when the source can read the team log too (see register.ts). */
+  log?: LogName;
   /** Export the entries matching `query` (the user picks the file). */
   exportView(query: string, format: 'csv' | 'ndjson' | 'fhir'): Thenable<unknown>;
   /** Fires when the log has new entries. */
   readonly onDidChange?: vscode.Event<void>;
 }
 
-function titleOf(variant: LogVariant): string {
+function titleOf(variant: LogVariant, log: LogName): string {
+  const t = titleOfVariant(variant);
+  return log === 'team' ? vscode.l10n.t('{0} (Team)', t) : t;
+}
+
+function titleOfVariant(variant: LogVariant): string {
   switch (variant.kind) {
     case 'log':
       return vscode.l10n.t('Audit Log');
@@ -58,6 +65,8 @@ export class AuditLogPanel extends Disposable {
     panel.webview.options = AuditLogPanel.options(extensionUri);
     const p = new AuditLogPanel(panel, extensionUri, source);
     const saved = asPageState(state);
+    // A page that read the team log reads it again, while one is set.
+    if (saved?.log === 'team' && source.log !== undefined && source.teamLog) source.log = 'team';
     if (saved) p.setVariant(saved.variant);
     AuditLogPanel.current = p;
     return p;
@@ -109,7 +118,13 @@ export class AuditLogPanel extends Disposable {
   /** Messages posted to the page, newest last (for tests); at most the last 200. */
   readonly sent: HostNotification[] = [];
 
+  /** Which log the page reads now. */
+  get currentLog(): LogName {
+    return this.source.log ?? 'local';
+  }
+
   setView(view: LogView): void {
+    if (view.log && view.log !== this.currentLog && this.source.log !== undefined) this.source.log = view.log;
     this.setVariant(view.variant);
     this.pending = view;
     if (this.ready) void this.sendInit();
@@ -117,7 +132,7 @@ export class AuditLogPanel extends Disposable {
 
   private setVariant(variant: LogVariant): void {
     this.page.variant = variant;
-    this.panel.title = titleOf(variant);
+    this.panel.title = titleOf(variant, this.currentLog);
   }
 
   /** Handles one message from the page; exposed so tests can drive the host side directly. */
@@ -152,7 +167,7 @@ export class AuditLogPanel extends Disposable {
         await this.source.exportView(fullQuery(this.page.variant, msg.query), msg.format);
         break;
       case 'copyLink': {
-        const uri = `${vscode.env.uriScheme}://${EXTENSION_ID}${LOG_LINK_PATH}?${encodeLogLink({ variant: this.page.variant, query: msg.query, entry: msg.entry })}`;
+        const uri = `${vscode.env.uriScheme}://${EXTENSION_ID}${LOG_LINK_PATH}?${encodeLogLink({ log: this.currentLog, variant: this.page.variant, query: msg.query, entry: msg.entry })}`;
         await vscode.env.clipboard.writeText(uri);
         void vscode.window.setStatusBarMessage(msg.entry === undefined ? vscode.l10n.t('Link to this view copied') : vscode.l10n.t('Link to entry {0} copied', msg.entry), 3000);
         break;
@@ -173,6 +188,14 @@ export class AuditLogPanel extends Disposable {
         break;
       case 'showLog':
         log.show();
+        break;
+      case 'switchLog':
+        // Only a source that reads the team log too switches, and only to a team log that is set.
+        if (this.source.log === undefined || (msg.log === 'team' && !this.source.teamLog) || msg.log === this.source.log) return;
+        this.source.log = msg.log;
+        this.panel.title = titleOf(this.page.variant, msg.log);
+        // The page keeps its filters; its view changed (another log), so it asks again.
+        await this.page.init();
         break;
     }
   }

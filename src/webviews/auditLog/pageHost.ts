@@ -3,7 +3,7 @@
 // wraps it with the editor's parts; the webview benchmark drives it against a real log in Chromium.
 import { formatQuery, parseQuery, QueryError, type Filter } from '../../core/query';
 import type { AuditWindow, Entry } from '../../core/store';
-import type { Choices, HostNotification, LogVariant, SortOrder } from '../protocol';
+import type { Choices, HostNotification, LogName, LogVariant, SortOrder } from '../protocol';
 import { toDetail, toRow } from './rows';
 
 /**
@@ -16,12 +16,18 @@ export type LogWindowLike = Pick<AuditWindow, 'total' | 'totalKnown' | 'maxId' |
 export interface PageSource {
   /** A path or name for the footer; undefined when there is no log (no folder open). */
   readonly location: string | undefined;
+  /** Which log it reads now (a source that can read only the local one says 'local'). */
+  readonly log?: LogName;
+  /** The team log's URL (no password) when one is set, so that the page offers the switch. */
+  readonly teamLog?: string;
   open(filters: Filter[], order: SortOrder): Promise<LogWindowLike>;
   get(id: number): Promise<Entry | undefined>;
   choices(): Promise<Choices>;
 }
 
 export interface LogView {
+  /** The log to read (a link's or a command's); the one read now when absent. */
+  log?: LogName;
   variant: LogVariant;
   query: string;
   order?: SortOrder;
@@ -79,6 +85,8 @@ export class LogPageHost {
     await this.post({
       type: 'init',
       variant: this.variant,
+      log: this.source.log ?? 'local',
+      teamLog: this.source.teamLog,
       source: this.source.location ?? '',
       query: view?.query,
       order: view?.order,

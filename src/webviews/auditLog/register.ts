@@ -5,29 +5,57 @@ import { Commands, EXTENSION_ID, WebviewTypes } from '../../constants';
 import { botRunsFilter } from '../../core/bots/discovery';
 import { formatQuery } from '../../core/query';
 import { log } from '../../logger';
+import type { AuditLogReader } from '../../core/store';
 import type { AuditService } from '../../services/auditService';
+import type { TeamLogService } from '../../services/teamLogService';
 import type { BotInfo, BotsModel } from '../../views/bots/botsModel';
 import { decodeLogLink, LOG_LINK_PATH } from '../links';
-import { EMPTY_CHOICES } from '../protocol';
+import { EMPTY_CHOICES, type LogName } from '../protocol';
 import { AuditLogPanel, type AuditLogSource, type LogView } from './auditLogPanel';
 
-export function auditLogSource(audit: AuditService | undefined): AuditLogSource {
-  return {
-    location: audit?.dbPath,
-    open: async (filters, order) => {
-      if (!audit) throw new Error(vscode.l10n.t('Open a folder to keep an audit log.'));
-      return (await audit.store()).window(filters, { order });
-    },
-    get: async (id) => (audit ? (await audit.store()).get(id) : undefined),
-    choices: async () => (audit ? (await audit.store()).distinct() : EMPTY_CHOICES),
-    exportView: (query, format) => vscode.commands.executeCommand(Commands.exportAuditLog, undefined, format, query),
-    onDidChange: audit ? (listener, thisArg, disposables) => audit.onDidAppend(() => listener.call(thisArg, undefined), undefined, disposables) : undefined,
+/** The page's source, switchable between the workspace's log and the team log. */
+export interface SwitchableLogSource extends AuditLogSource {
+  log: LogName;
+}
+
+export function auditLogSource(audit: AuditService | undefined, team?: TeamLogService): SwitchableLogSource {
+  const reader = async (log: LogName): Promise<AuditLogReader> => {
+    if (log === 'team') {
+      if (!team) throw new Error(vscode.l10n.t('No team log is set (botAudit.teamLog).'));
+      return team.reader();
+    }
+    if (!audit) throw new Error(vscode.l10n.t('Open a folder to keep an audit log.'));
+    return audit.store();
   };
+  const source: SwitchableLogSource = {
+    log: 'local',
+    get location() {
+      return source.log === 'team' ? team?.teamLogUrl || undefined : audit?.dbPath;
+    },
+    get teamLog() {
+      return team?.teamLogUrl || undefined;
+    },
+    open: async (filters, order) => (await reader(source.log)).window(filters, { order }),
+    get: async (id) => (source.log === 'team' || audit ? (await reader(source.log)).get(id) : undefined),
+    choices: async () => (source.log === 'team' || audit ? (await reader(source.log)).distinct() : EMPTY_CHOICES),
+    exportView: (query, format) => vscode.commands.executeCommand(Commands.exportAuditLog, undefined, format, query, source.log),
+    // New entries of the log the page reads: this workspace's appends, or the team log's notices.
+    onDidChange: (listener, thisArg, disposables) => {
+      const subs = [
+        audit?.onDidAppend(() => source.log === 'local' && listener.call(thisArg, undefined)),
+        team?.onDidAppendTeam(() => source.log === 'team' && listener.call(thisArg, undefined)),
+      ].filter((d): d is vscode.Disposable => !!d);
+      const d = vscode.Disposable.from(...subs);
+      disposables?.push(d);
+      return d;
+    },
+  };
+  return source;
 }
 
 /** Registers the audit log's commands, serializer and link handler; returns the link handler. */
-export function registerAuditLog(context: vscode.ExtensionContext, audit: AuditService | undefined, bots: BotsModel): (uri: vscode.Uri) => AuditLogPanel | undefined {
-  const source = auditLogSource(audit);
+export function registerAuditLog(context: vscode.ExtensionContext, audit: AuditService | undefined, bots: BotsModel, team?: TeamLogService): (uri: vscode.Uri) => AuditLogPanel | undefined {
+  const source = auditLogSource(audit, team);
   const show = (view?: LogView) => AuditLogPanel.show(context.extensionUri, source, view);
   const handleUri = (uri: vscode.Uri): AuditLogPanel | undefined => {
     if (uri.path !== LOG_LINK_PATH) {
@@ -36,7 +64,8 @@ export function registerAuditLog(context: vscode.ExtensionContext, audit: AuditS
     }
     try {
       const link = decodeLogLink(uri.query);
-      return show({ variant: link.variant, query: link.query, order: link.order, select: link.entry });
+      if (link.log === 'team' && !team?.teamLogUrl) throw new Error(vscode.l10n.t('it points into a team log, and none is set here (botAudit.teamLog)'));
+      return show({ log: link.log ?? 'local', variant: link.variant, query: link.query, order: link.order, select: link.entry });
     } catch (e) {
       log.warn(`Ignored a bad link ${uri.toString(true)}: ${(e as Error).message}`);
       void vscode.window.showErrorMessage(vscode.l10n.t('This Bot Audit link is not valid: {0}', (e as Error).message));
@@ -44,8 +73,9 @@ export function registerAuditLog(context: vscode.ExtensionContext, audit: AuditS
     }
   };
   context.subscriptions.push(
-    vscode.commands.registerCommand(Commands.openAuditLog, (query?: string, entry?: number) => {
-      if (typeof query === 'string' || typeof entry === 'number') return show({ variant: { kind: 'log' }, query: typeof query === 'string' ? query : '', select: entry });
+    vscode.commands.registerCommand(Commands.openAuditLog, (query?: string, entry?: number, log?: LogName) => {
+      const which = log === 'team' || log === 'local' ? log : undefined;
+      if (typeof query === 'string' || typeof entry === 'number') return show({ log: which, variant: { kind: 'log' }, query: typeof query === 'string' ? query : '', select: entry });
       // From a bot's events or an entity's history, the command goes back to the whole log.
       const open = AuditLogPanel.currentPanel;
       return show(open && open.currentVariant.kind !== 'log' ? { variant: { kind: 'log' }, query: '' } : undefined);

@@ -35,6 +35,8 @@ export function toDetail(e: Entry): EntryDetail {
     replayOf: e.replayOf,
     hash: e.hash,
     prevHash: e.prevHash,
+    origin: e.origin,
+    originId: e.originId,
     before: e.before === undefined ? undefined : JSON.stringify(e.before),
     after: e.after === undefined ? undefined : JSON.stringify(e.after),
   };

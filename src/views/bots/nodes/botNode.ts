@@ -77,10 +77,12 @@ export class EventNode {
   constructor(
     readonly entry: Entry,
     readonly parent: BotNode,
+    /** The log it is in: a team log's entry opens in the audit log page on the team log. */
+    readonly log: 'local' | 'team' = 'local',
   ) {}
 
   get id(): string {
-    return `event:${this.entry.uuid}`;
+    return `event:${this.log === 'team' ? 'team:' : ''}${this.entry.uuid}`;
   }
 
   toTreeItem(): vscode.TreeItem {
@@ -99,7 +101,11 @@ export class EventNode {
     md.appendMarkdown(` · ${escapeMd(e.user)} · ${escapeMd(new Date(e.recorded).toLocaleString())}`);
     appendDescHead(md, e.outcomeDesc);
     item.tooltip = md;
-    item.command = { command: Commands.showEvent, title: vscode.l10n.t('Show Event'), arguments: [e.id] };
+    item.command =
+      this.log === 'team'
+        ? { command: Commands.openAuditLog, title: vscode.l10n.t('Show Event'), arguments: ['', e.id, 'team'] }
+        : { command: Commands.showEvent, title: vscode.l10n.t('Show Event'), arguments: [e.id] };
+    if (this.log === 'team') item.contextValue = NodeKind.TeamEvent;
     return item;
   }
 }
