@@ -135,6 +135,8 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
   const setTreeLog = async (log: 'local' | 'team') => {
     tree.setLog(log === 'team' && team?.teamLogUrl ? 'team' : 'local');
     view.description = tree.log === 'team' ? vscode.l10n.t('Team log') : undefined;
+    // Said at the top of the view too: with one view in the container its description does not show.
+    view.message = tree.log === 'team' ? vscode.l10n.t("Runs from the team log (every member's): {0}", team?.teamLogUrl ?? '') : undefined;
     await vscode.commands.executeCommand('setContext', ContextKeys.treeLog, tree.log);
   };
   void vscode.commands.executeCommand('setContext', ContextKeys.treeLog, 'local');

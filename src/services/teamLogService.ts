@@ -222,6 +222,7 @@ export class TeamLogService extends Disposable {
   private show(s: ReplicationStatus): void {
     const { text, summary } = describeReplication(s);
     this.item.text = text;
+    this.item.accessibilityInformation = { label: `${vscode.l10n.t('Team log')}: ${summary}` };
     const tip = new vscode.MarkdownString(undefined, true);
     tip.isTrusted = false;
     tip.supportHtml = false;
