@@ -18,22 +18,25 @@ function startTeamLog() {
   const p = spawn(process.execPath, [path.join(ROOT, 'out/test/fixtures/ui/team-cluster.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
   const url = new Promise((resolve, reject) => {
     const lines = createInterface({ input: p.stdout });
-    lines.once('line', (l) => resolve(JSON.parse(l).url));
+    lines.once('line', (l) => resolve(JSON.parse(l)));
     p.once('exit', (code) => reject(new Error(`the team log's cluster did not start (exit ${code})`)));
   });
-  return { url, stop: () => new Promise((r) => (p.exitCode !== null ? r() : (p.once('exit', r), p.stdin.end()))) };
+  return { ready: url, stop: () => new Promise((r) => (p.exitCode !== null ? r() : (p.once('exit', r), p.stdin.end()))) };
 }
 
 describe('The team log in the editor', function () {
   this.timeout(300_000);
   let team;
+  /** The team log's URL, and another machine's entries it holds (see test/fixtures/ui/team-cluster.ts). */
+  let other;
   let browser;
   let server;
   let page;
 
   before(async function () {
     team = startTeamLog();
-    const url = await team.url;
+    other = await team.ready;
+    const url = other.url;
     const fresh = await freshWorkspace();
     mkdirSync(path.join(fresh.ws, '.vscode'), { recursive: true });
     writeFileSync(path.join(fresh.ws, '.vscode', 'settings.json'), JSON.stringify({ 'botAudit.teamLog': url }, null, 2));
@@ -73,8 +76,15 @@ describe('The team log in the editor', function () {
     assert.equal(await teamButton.getAttribute('aria-pressed'), 'true');
     // The footer names the team log's server, not this workspace's file.
     await frame.locator('footer.source', { hasText: /^postgres:\/\// }).waitFor({ timeout: 30_000 });
-    const row = frame.locator('.rows .row:not([hidden]):not(.loading)').first();
-    await row.waitFor({ timeout: 30_000 });
+    // Entries from the other machine, whose markup stays text: no element of it in the page.
+    const rows = frame.locator('.rows .row:not([hidden]):not(.loading)');
+    const theirs = rows.filter({ hasText: other.otherUser });
+    await theirs.first().waitFor({ timeout: 30_000 });
+    assert.equal(await theirs.count(), 2);
+    assert.equal((await theirs.first().locator('.col-entityId').innerText()).trim(), other.hostileId);
+    assert.equal(await frame.locator('.rows img').count(), 0, 'no element made of an entry\u2019s text');
+    assert.equal(await frame.evaluate(() => document.body.dataset.pwned ?? null), null);
+    const row = theirs.first();
     await row.click();
     const from = frame.locator('.detail dd code.origin');
     await from.waitFor({ timeout: 30_000 });
