@@ -17,6 +17,7 @@ import * as vm from 'node:vm';
 import { AuditStore, SCHEMA_VERSION } from '../src/core/store';
 import { buildWhere, parseQuery } from '../src/core/query';
 import { entry, RARE_WORD } from './data';
+import { printGoalTable } from './table';
 
 type Metrics = Record<string, number>;
 
@@ -521,11 +522,7 @@ const GOALS: [string, string, (v: number) => boolean][] = [
 
 function printTable(m: Metrics): void {
   const rows = GOALS.map(([k, goal, ok]) => [k, m[k] === undefined ? 'n/a' : String(m[k]), goal, m[k] === undefined ? '' : goal ? (ok(m[k]) ? 'met' : 'missed') : '']);
-  const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length), ['metric', 'value', 'goal', ''][i].length));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(w[i])).join(' | ')} |`;
-  console.log(line(['metric', 'value', 'goal', '']));
-  console.log(`|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
+  printGoalTable(rows);
   console.log('\nper filter kind (1M, p50 ms): page / count / native page / native count');
   for (const kind of Object.keys(filterKinds())) {
     console.log(

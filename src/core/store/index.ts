@@ -731,9 +731,21 @@ export class AuditStore implements AuditLog {
     this.catchUp();
     const n = clampLimit(limit);
     if (afterId >= this.lastId) return [];
-    if (!actions) return this.rows(`${SELECT_COLS} WHERE id > ? ORDER BY id LIMIT ?`, [afterId, n]).map(rowToEntry);
+    if (!actions) return this.rowsAfter(afterId, n).map(rowToEntry);
     const marks = actions.map(() => '?').join(', ');
     return this.rows(`${SELECT_COLS} WHERE id > ? AND action IN (${marks}) ORDER BY id LIMIT ?`, [afterId, ...actions, n]).map(rowToEntry);
+  }
+
+  /**
+   * The stored rows after `afterId`, in ID order, at most `limit`: snapshots as the canonical JSON
+   * text that was hashed, never parsed. For the team shipper, which sends that text byte for byte
+   * (parsing snapshots into values and writing them again took most of its time).
+   */
+  rowsAfter(afterId: number, limit = 1000): Row[] {
+    this.assertOpen();
+    this.catchUp();
+    if (afterId >= this.lastId) return [];
+    return this.rows(`${SELECT_COLS} WHERE id > ? ORDER BY id LIMIT ?`, [afterId, clampLimit(limit)]);
   }
 
   private async appendLocked(prepare: () => PreparedRow[] | Promise<PreparedRow[]>): Promise<Entry[]> {

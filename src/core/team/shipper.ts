@@ -3,7 +3,7 @@
 // and its ID there) and resumable: every run starts from what the team log already has.
 import type { ClientBase } from 'pg';
 import type { AuditStore, Entry } from '../store';
-import { canonicalJson, canonicalRow, sha256, type Row } from '../store/record';
+import { canonicalRow, sha256, type Row } from '../store/record';
 import { TeamLogError } from './connect';
 import { headDisagreement, readTeamHead } from './heads';
 import { assertTeamLog, jsonbCanHold } from './schema';
@@ -37,16 +37,13 @@ export interface ShipResult {
 }
 
 /**
- * The text that was hashed for an entry, from the store's public entry: its snapshots as canonical
- * JSON again, which gives back the stored text (it was made by canonicalJson, and JSON.parse and
- * JSON.stringify round-trip it). Checked against the entry's hash: what is shipped is byte for byte
- * what was hashed, or nothing is.
+ * The text that was hashed for a stored row (its snapshots are the stored canonical JSON text),
+ * checked against the row's hash: what is shipped is byte for byte what was hashed, or nothing is.
  */
-function hashedText(e: Entry): string {
-  const row = { ...e, before: e.before === undefined ? undefined : canonicalJson(e.before), after: e.after === undefined ? undefined : canonicalJson(e.after) };
-  const text = canonicalRow(row as Row);
-  if (sha256(text) !== e.hash) {
-    throw new TeamLogError('LOCAL', `entry ${e.id} of the local log does not give its own hash back (bot-audit verify --full says more); nothing from it on was shipped`);
+function hashedText(r: Row): string {
+  const text = canonicalRow(r);
+  if (sha256(text) !== r.hash) {
+    throw new TeamLogError('LOCAL', `entry ${r.id} of the local log does not give its own hash back (bot-audit verify --full says more); nothing from it on was shipped`);
   }
   return text;
 }
@@ -77,7 +74,7 @@ export async function shipToTeam(store: AuditStore, client: ClientBase, opts: Sh
   const teamHeadBefore = upTo;
   let shipped = 0;
   for (;;) {
-    const entries = await store.entriesAfter(upTo, batchSize);
+    const entries = store.rowsAfter(upTo, batchSize);
     if (!entries.length) break;
     const ids: number[] = [];
     const hashes: string[] = [];

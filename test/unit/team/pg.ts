@@ -65,8 +65,16 @@ function freePort(): Promise<number> {
   });
 }
 
+export interface ClusterOptions {
+  /**
+   * Keep PostgreSQL's own durability (fsync, synchronous_commit: its defaults), as a real server
+   * has: the team-log benchmark. Default false: fsync=off, a throwaway cluster for tests.
+   */
+  durable?: boolean;
+}
+
 /** Starts a fresh cluster; the caller stops it (an exit hook stops it too, if the process ends first). */
-export async function startCluster(): Promise<TestCluster> {
+export async function startCluster(copts: ClusterOptions = {}): Promise<TestCluster> {
   const bin = binDir();
   const as = asServerUser();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-pg-'));
@@ -87,21 +95,22 @@ export async function startCluster(): Promise<TestCluster> {
   process.once('exit', stop);
   try {
     // --no-sync and fsync=off: a throwaway cluster; what the tests check does not depend on the server's own durability.
-    const init = run('initdb', ['-D', data, '-U', SUPERUSER, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync']);
+    const init = run('initdb', ['-D', data, '-U', SUPERUSER, '--auth=trust', '--encoding=UTF8', '--locale=C', ...(copts.durable ? [] : ['--no-sync'])]);
+    const fsyncOff = copts.durable ? '' : ' -c fsync=off';
     if (!init.ok) throw new Error(`initdb failed: ${init.out}`);
     let port = 0;
     let last = '';
     // A port found free may be taken before the server binds it: a few tries.
     for (let i = 0; i < 3 && !started; i++) {
       port = await freePort();
-      const opts = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off`;
+      const opts = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir}${fsyncOff}`;
       const r = run('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-o', opts, '-t', '120', '-w', 'start']);
       started = r.ok;
       last = r.out + (fs.existsSync(path.join(dir, 'server.log')) ? fs.readFileSync(path.join(dir, 'server.log'), 'utf8') : '');
     }
     if (!started) throw new Error(`pg_ctl start failed: ${last}`);
     const url = (user = SUPERUSER) => `postgres://${user}@127.0.0.1:${port}/postgres`;
-    const opts = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off`;
+    const opts = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir}${fsyncOff}`;
     const must = (what: string, r: { ok: boolean; out: string }) => {
       if (!r.ok) throw new Error(`${what} failed: ${r.out}`);
     };
