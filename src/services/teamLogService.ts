@@ -76,7 +76,10 @@ export class TeamLogService extends Disposable {
     this.register(vscode.workspace.onDidGrantWorkspaceTrust(() => void this.restart()));
     this.register(
       this.secrets.onDidChange((e) => {
-        if (this.url && e.key === teamPasswordKey(this.url)) void this.replicator?.shipNow();
+        if (!this.url || e.key !== teamPasswordKey(this.url)) return;
+        // A new password: the reader connects again with it on its next use, and shipping tries at once.
+        void this.closeReader();
+        void this.replicator?.shipNow();
       }),
     );
   }
