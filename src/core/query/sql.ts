@@ -142,31 +142,21 @@ const SQLITE: Dialect = {
 };
 
 /**
- * The entry's canonical JSON as jsonb (the team log's `entry` column, src/core/team/schema.ts), its
- * ID in the log it came from (`origin_id`). A row whose text jsonb cannot hold (entry is NULL) matches
- * no field condition.
- */
-const PG_ENTITY_NUMBER = `CASE WHEN entry->>'entityId' ~ '^-?[0-9]{1,15}([.][0-9]{1,15})?$' THEN (entry->>'entityId')::numeric END`;
-/**
  * The full-text vector of the text the local index's ftsBody covers (outcome description, input,
  * return value, snapshots): the team log's generated column `search` (schema version 2,
  * TEAM_SEARCH_EXPR in src/core/team/schema.ts), which its GIN index covers.
  */
 const PG_TEXT = 'search';
 
+/**
+ * The team log (src/core/team/schema.ts): an entry's fields are stored columns generated from its
+ * jsonb copy (schema version 3), named as the local log's but `user_name`; `id` is `origin_id`, the
+ * entry's ID in the log it came from. A row whose text jsonb cannot hold has NULL fields and matches
+ * no field condition.
+ */
 const POSTGRES: Dialect = {
   param: (n) => `$${n}`,
-  cols: {
-    id: 'origin_id',
-    user: "(entry->>'user')",
-    action: "(entry->>'action')",
-    entityName: "(entry->>'entityName')",
-    entityId: "(entry->>'entityId')",
-    entityNum: `(${PG_ENTITY_NUMBER})`,
-    bot: "(entry->>'bot')",
-    outcome: "((entry->>'outcome')::int)",
-    recorded: "((entry->>'recorded')::bigint)",
-  },
+  cols: { ...SQLITE.cols, id: 'origin_id', user: 'user_name' },
   yes: 'true',
   no: 'false',
   noIndex: (expr) => expr,

@@ -18,7 +18,7 @@ import { GENESIS_HASH } from '../store/record';
 import { TeamLogError } from './connect';
 
 /** The version this code writes, in bot_audit.meta's schema_version. */
-export const TEAM_SCHEMA_VERSION = 2;
+export const TEAM_SCHEMA_VERSION = 3;
 
 /** The channel the insert trigger notifies (payload: the newest seq of the statement), for readers that tail the team log. */
 export const TEAM_CHANNEL = 'bot_audit_team_entries';
@@ -36,8 +36,67 @@ export const WRITER_ROLE = 'bot_audit_writer';
 export const READER_ROLE = 'bot_audit_reader';
 
 /**
- * Each migration takes the schema from version i to i+1 (index 0: nothing → 1). Migrations only add:
- * entries are never rewritten, so every hash stays valid.
+ * The insert trigger from schema version 3: version 1's chain and door checks, then the entry's
+ * jsonb copy, made here from entry_text (the client's `entry`, if any, is replaced). jsonb cannot
+ * hold a \u0000 or a lone surrogate (jsonbCanHold); such an entry's copy is NULL and its fields
+ * match no filter, as before. Rows already there (ON CONFLICT) return before any parsing.
+ */
+const CHAIN_FUNCTION_V3 = `
+  CREATE OR REPLACE FUNCTION bot_audit.team_entries_chain() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+  DECLARE
+    last_seq bigint;
+    last_hash text;
+    last_id bigint;
+    last_origin_hash text;
+    doc jsonb;
+    kind text;
+    id_text text;
+    prev_text text;
+  BEGIN
+    PERFORM pg_advisory_xact_lock('bot_audit.team_entries'::regclass::oid::bigint);
+    SELECT seq, team_hash INTO last_seq, last_hash FROM bot_audit.team_entries ORDER BY seq DESC LIMIT 1;
+    NEW.seq := coalesce(last_seq, 0) + 1;
+    NEW.team_prev := coalesce(last_hash, '${GENESIS_HASH}');
+    NEW.team_hash := encode(sha256(convert_to(NEW.team_prev || ':' || NEW.origin || ':' || NEW.origin_id::text || ':' || NEW.origin_hash, 'UTF8')), 'hex');
+    NEW.received_at := now();
+    SELECT origin_id, origin_hash INTO last_id, last_origin_hash FROM bot_audit.team_entries WHERE origin = NEW.origin ORDER BY origin_id DESC LIMIT 1;
+    IF NEW.origin_id <= coalesce(last_id, 0) AND EXISTS (SELECT 1 FROM bot_audit.team_entries WHERE origin = NEW.origin AND origin_id = NEW.origin_id) THEN
+      RETURN NEW;
+    END IF;
+    IF NEW.origin_id <> coalesce(last_id, 0) + 1 OR NEW.origin_prev <> coalesce(last_origin_hash, '${GENESIS_HASH}') THEN
+      RAISE EXCEPTION 'entry % of origin % does not follow entry % there', NEW.origin_id, NEW.origin, coalesce(last_id, 0) USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF encode(sha256(convert_to(NEW.entry_text, 'UTF8')), 'hex') <> NEW.origin_hash THEN
+      RAISE EXCEPTION 'entry % of origin % does not give its origin_hash', NEW.origin_id, NEW.origin USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF NEW.origin_id = 1 AND NEW.origin <> NEW.origin_hash THEN
+      RAISE EXCEPTION 'origin % is not the hash of its entry 1', NEW.origin USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    -- One parse, to jsonb: the server's copy of the entry, when jsonb can hold the text.
+    IF strpos(NEW.entry_text, '\\u') = 0 OR NEW.entry_text !~* '(^|[^\\\\])(\\\\\\\\)*\\\\u(0000|d[89a-f])' THEN
+      NEW.entry := NEW.entry_text::jsonb;
+      kind := jsonb_typeof(NEW.entry);
+      id_text := NEW.entry->>'id';
+      prev_text := NEW.entry->>'prevHash';
+    ELSE
+      -- The fields are read from a copy with every escaped backslash spelled \\u005c, after which
+      -- each backslash starts an escape, and those jsonb refuses are made spaces.
+      NEW.entry := NULL;
+      doc := regexp_replace(replace(NEW.entry_text, '\\\\', '\\u005c'), '\\\\u(0000|d[89a-f][0-9a-f]{2})', '\\\\u0020', 'gi')::jsonb;
+      kind := jsonb_typeof(doc);
+      id_text := doc->>'id';
+      prev_text := doc->>'prevHash';
+    END IF;
+    IF kind IS DISTINCT FROM 'object' OR id_text IS DISTINCT FROM NEW.origin_id::text OR prev_text IS DISTINCT FROM NEW.origin_prev THEN
+      RAISE EXCEPTION 'entry % of origin % names another ID or previous hash than its columns', NEW.origin_id, NEW.origin USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+  END $$;`;
+
+/**
+ * Each migration takes the schema from version i to i+1 (index 0: nothing → 1). Migrations add
+ * columns, indexes and checks, and replace indexes and functions: no entry's text, hash or place in
+ * a chain is ever rewritten, so every hash stays valid.
  *
  * seq is not an identity column: an identity value is drawn before BEFORE triggers run, so two
  * shippers' rows could take their seqs in one order and the lock, and so their places in the chain,
@@ -128,17 +187,51 @@ const MIGRATIONS: string[] = [
   END $$;
   CREATE TRIGGER team_entries_notify AFTER INSERT ON bot_audit.team_entries REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION bot_audit.team_entries_notify();`,
+  // 2 → 3: fast filters and counts (reader.ts), and the jsonb copy made by the server.
+  //  - The insert trigger now makes `entry` itself from entry_text (NULL when jsonb cannot hold the
+  //    text: a \u0000 or a lone surrogate escape), whatever the client sent; writers may no longer
+  //    name it (GRANTS). It also refuses, at the door, an entry_text that is not a JSON object
+  //    naming the row's own origin_id and origin_prev.
+  //  - The fields queries filter on are plain stored columns generated from `entry` (computed after
+  //    the BEFORE trigger, so from the server's copy), with B-tree indexes ending in seq: a count is
+  //    an index-only scan, a page a keyset walk. Expression indexes on jsonb allowed neither. The
+  //    rows already there get their columns from the table rewrite that adding them makes; no
+  //    entry_text, hash or chain changes.
+  //  - A larger statistics target on `search`, so that the planner tells a rare word from a common one.
+  `
+  ${CHAIN_FUNCTION_V3}
+  ALTER TABLE bot_audit.team_entries
+    ADD COLUMN action text GENERATED ALWAYS AS (entry->>'action') STORED,
+    ADD COLUMN user_name text GENERATED ALWAYS AS (entry->>'user') STORED,
+    ADD COLUMN bot text GENERATED ALWAYS AS (entry->>'bot') STORED,
+    ADD COLUMN entity_name text GENERATED ALWAYS AS (entry->>'entityName') STORED,
+    ADD COLUMN entity_id text GENERATED ALWAYS AS (entry->>'entityId') STORED,
+    ADD COLUMN entity_num numeric GENERATED ALWAYS AS (CASE WHEN entry->>'entityId' ~ '^-?[0-9]{1,15}([.][0-9]{1,15})?$' THEN (entry->>'entityId')::numeric END) STORED,
+    ADD COLUMN outcome int GENERATED ALWAYS AS (CASE WHEN entry->>'outcome' ~ '^-?[0-9]{1,9}$' THEN (entry->>'outcome')::int END) STORED,
+    ADD COLUMN recorded bigint GENERATED ALWAYS AS (CASE WHEN entry->>'recorded' ~ '^-?[0-9]{1,18}$' THEN (entry->>'recorded')::bigint END) STORED,
+    ADD COLUMN trace_id text GENERATED ALWAYS AS (entry->>'traceId') STORED;
+  ALTER TABLE bot_audit.team_entries ALTER COLUMN search SET STATISTICS 1000;
+  DROP INDEX bot_audit.team_entries_entity, bot_audit.team_entries_trace, bot_audit.team_entries_user, bot_audit.team_entries_bot;
+  CREATE INDEX team_entries_action ON bot_audit.team_entries (action, seq);
+  CREATE INDEX team_entries_user ON bot_audit.team_entries (user_name, seq);
+  CREATE INDEX team_entries_bot ON bot_audit.team_entries (bot, seq);
+  CREATE INDEX team_entries_entity ON bot_audit.team_entries (entity_name, entity_id, seq);
+  CREATE INDEX team_entries_trace ON bot_audit.team_entries (trace_id, seq);
+  CREATE INDEX team_entries_outcome ON bot_audit.team_entries (outcome, seq);
+  CREATE INDEX team_entries_recorded ON bot_audit.team_entries (recorded, seq);
+  ANALYZE bot_audit.team_entries;`,
 ];
 
 /**
  * What each role may do, granted again by every init (GRANT is idempotent). A writer may name only
- * the origin's columns in an INSERT: seq, the team chain and received_at are the server's.
+ * the origin's columns in an INSERT: seq, the team chain, received_at and the jsonb copy are the server's.
  */
 const GRANTS: Record<string, string> = {
   [WRITER_ROLE]: `
     GRANT USAGE ON SCHEMA bot_audit TO ${WRITER_ROLE};
     GRANT SELECT ON bot_audit.team_entries, bot_audit.meta TO ${WRITER_ROLE};
-    GRANT INSERT (origin, origin_id, origin_hash, origin_prev, entry, entry_text) ON bot_audit.team_entries TO ${WRITER_ROLE};`,
+    REVOKE INSERT (entry) ON bot_audit.team_entries FROM ${WRITER_ROLE};
+    GRANT INSERT (origin, origin_id, origin_hash, origin_prev, entry_text) ON bot_audit.team_entries TO ${WRITER_ROLE};`,
   [READER_ROLE]: `
     GRANT USAGE ON SCHEMA bot_audit TO ${READER_ROLE};
     GRANT SELECT ON bot_audit.team_entries, bot_audit.meta TO ${READER_ROLE};`,

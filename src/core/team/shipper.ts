@@ -6,7 +6,7 @@ import type { AuditStore, Entry } from '../store';
 import { canonicalRow, sha256, type Row } from '../store/record';
 import { TeamLogError } from './connect';
 import { headDisagreement, readTeamHead } from './heads';
-import { assertTeamLog, jsonbCanHold } from './schema';
+import { assertTeamLog } from './schema';
 
 /**
  * A local log's ID in the team log: the hash of its entry 1. It needs no schema change, survives a
@@ -48,13 +48,21 @@ function hashedText(r: Row): string {
   return text;
 }
 
+/** The server makes the rest: seq, the team chain, and the jsonb copy with its columns (schema.ts). */
 const INSERT_SQL = `
-  INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry, entry_text)
-  SELECT $1, u.id, u.hash, u.prev, CASE WHEN u.jsonb THEN u.text::jsonb END, u.text
-  FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::boolean[]) WITH ORDINALITY AS u(id, hash, prev, text, jsonb, n)
+  INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry_text)
+  SELECT $1, u.id, u.hash, u.prev, u.text
+  FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, hash, prev, text, n)
   ORDER BY u.n
   ON CONFLICT (origin, origin_id) DO NOTHING
   RETURNING origin_id`;
+
+interface Batch {
+  ids: number[];
+  hashes: string[];
+  prevs: string[];
+  texts: string[];
+}
 
 /**
  * Ships the entries of `store` that the team log lacks. Refuses (FORK) when the team log holds more
@@ -69,34 +77,47 @@ export async function shipToTeam(store: AuditStore, client: ClientBase, opts: Sh
   const head = await readTeamHead(client, origin);
   const disagreement = headDisagreement(store, origin, head);
   if (disagreement) throw new TeamLogError('FORK', `${disagreement}. Nothing was shipped`);
-  let upTo = head.id;
+  const teamHeadBefore = head.id;
   let prevHash = head.hash;
-  const teamHeadBefore = upTo;
-  let shipped = 0;
-  for (;;) {
-    const entries = store.rowsAfter(upTo, batchSize);
-    if (!entries.length) break;
-    const ids: number[] = [];
-    const hashes: string[] = [];
-    const prevs: string[] = [];
-    const texts: string[] = [];
-    const storable: boolean[] = [];
-    for (const e of entries) {
+  /** The next batch after `after`, read and checked; undefined when there is none. */
+  const prepare = (after: number): Batch | undefined => {
+    const rows = store.rowsAfter(after, batchSize);
+    if (!rows.length) return undefined;
+    const b: Batch = { ids: [], hashes: [], prevs: [], texts: [] };
+    for (const r of rows) {
       // The store keeps its chain; checked here anyway, as what the team log receives must continue it.
-      if (e.prevHash !== prevHash) throw new TeamLogError('LOCAL', `entry ${e.id} of the local log does not follow entry ${e.id - 1}; nothing from it on was shipped`);
-      const text = hashedText(e);
-      ids.push(e.id);
-      hashes.push(e.hash);
-      prevs.push(e.prevHash);
-      texts.push(text);
-      storable.push(jsonbCanHold(text));
-      prevHash = e.hash;
+      if (r.prevHash !== prevHash) throw new TeamLogError('LOCAL', `entry ${r.id} of the local log does not follow entry ${r.id - 1}; nothing from it on was shipped`);
+      b.ids.push(r.id);
+      b.hashes.push(r.hash);
+      b.prevs.push(r.prevHash);
+      b.texts.push(hashedText(r));
+      prevHash = r.hash;
     }
+    return b;
+  };
+  let upTo = head.id;
+  let shipped = 0;
+  let batch = prepare(upTo);
+  while (batch) {
+    const { ids, hashes } = batch;
+    // One transaction a batch: an interrupted shipper leaves it whole or absent (a shipper killed before
+    // its COMMIT leaves nothing, even if the server goes on with the INSERT).
     await client.query('BEGIN');
+    const sent = client.query<{ origin_id: string }>(INSERT_SQL, [origin, ids, hashes, batch.prevs, batch.texts]);
+    // While the server takes this batch, the next one is read and hashed here. A local failure waits
+    // for the batch in flight, so that what was shipped is known.
+    let next: Batch | undefined;
+    let localError: unknown;
     try {
-      const inserted = await client.query<{ origin_id: string }>(INSERT_SQL, [origin, ids, hashes, prevs, texts, storable]);
+      next = prepare(ids[ids.length - 1]);
+    } catch (e) {
+      localError = e;
+    }
+    let fresh: Set<number>;
+    try {
+      const inserted = (await sent).rows;
       // Rows that were there already (another shipper of this log got there first) must be these very entries.
-      const fresh = new Set(inserted.rows.map((r) => Number(r.origin_id)));
+      fresh = new Set(inserted.map((r) => Number(r.origin_id)));
       const skipped = ids.filter((id) => !fresh.has(id));
       if (skipped.length) {
         const there = await client.query<{ origin_id: string; origin_hash: string }>(
@@ -111,15 +132,17 @@ export async function shipToTeam(store: AuditStore, client: ClientBase, opts: Sh
         }
       }
       await client.query('COMMIT');
-      shipped += fresh.size;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       // The insert trigger's refusal: an entry that does not continue this origin's chain there.
       if ((e as { code?: unknown }).code === '23000') throw new TeamLogError('FORK', `the team log refused entries ${ids[0]}..${ids[ids.length - 1]} of this log: ${(e as Error).message}. This batch was not shipped`, { cause: e });
       throw e;
     }
+    shipped += fresh.size;
     upTo = ids[ids.length - 1];
     opts.onBatch?.(shipped, upTo);
+    if (localError) throw localError;
+    batch = next;
   }
   return { origin, shipped, teamHeadBefore, teamHead: upTo };
 }

@@ -15,11 +15,13 @@ async function insertEntry(c: Client, tag: string, change: (row: Record<string, 
   const row: Record<string, unknown> = { origin: sha256(text), origin_id: 1, origin_hash: sha256(text), origin_prev: GENESIS_HASH, entry_text: text };
   change(row);
   const r = await c.query(
-    'INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry, entry_text) VALUES ($1, $2, $3, $4, $5::text::jsonb, $5::text) RETURNING seq, team_prev, team_hash',
+    'INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry_text) VALUES ($1, $2, $3, $4, $5) RETURNING seq, team_prev, team_hash',
     [row.origin, row.origin_id, row.origin_hash, row.origin_prev, row.entry_text],
   );
   return { origin: row.origin as string, row: r.rows[0] };
 }
+
+const FORGED = JSON.stringify({ id: 1, prevHash: GENESIS_HASH, user: 'forger' });
 
 describe('team log: schema', function () {
   this.timeout(120_000);
@@ -74,7 +76,7 @@ describe('team log: schema', function () {
     const forged = await owner.query(
       `INSERT INTO bot_audit.team_entries (seq, origin, origin_id, origin_hash, origin_prev, entry_text, team_prev, team_hash)
        VALUES (1000, $1, 1, $1, $2, $3, $2, $2) RETURNING seq, team_prev`,
-      [sha256('{}'), GENESIS_HASH, '{}'],
+      [sha256(FORGED), GENESIS_HASH, FORGED],
     );
     assert.equal(Number(forged.rows[0].seq), Number(r.seq) + 1);
     assert.equal(forged.rows[0].team_prev, r.team_hash);
@@ -95,6 +97,55 @@ describe('team log: schema', function () {
     );
     assert.equal(again.rows.length, 0);
     await assert.rejects(insertEntry(owner, 'door'), /duplicate key value violates unique constraint/);
+  });
+
+  it('the server makes the jsonb copy and the query columns from entry_text, whatever the client sends', async () => {
+    const text = JSON.stringify({ action: 'UPDATED', bot: 'triage', entityId: '42', entityName: 'story', id: 1, outcome: 4, prevHash: GENESIS_HASH, recorded: 1700000000000, traceId: 't-1', user: 'alice' });
+    const o = sha256(text);
+    const r = await owner.query(
+      `INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry, entry_text) VALUES ($1, 1, $1, $2, '{"user":"mallory","action":"LOGIN"}', $3)
+       RETURNING entry, action, user_name, bot, entity_name, entity_id, entity_num, outcome, recorded, trace_id`,
+      [o, GENESIS_HASH, text],
+    );
+    assert.deepEqual(r.rows[0].entry, JSON.parse(text));
+    assert.deepEqual(
+      { ...r.rows[0], entry: undefined },
+      { entry: undefined, action: 'UPDATED', user_name: 'alice', bot: 'triage', entity_name: 'story', entity_id: '42', entity_num: '42', outcome: 4, recorded: '1700000000000', trace_id: 't-1' },
+    );
+  });
+
+  it('a text jsonb cannot hold (NUL, a lone surrogate) gets no jsonb copy and matches no field, and is still taken', async () => {
+    for (const [tag, value] of [['nul', 'a\\u0000b'], ['surrogate', '\\ud83d'], ['both, after an escaped backslash', '\\\\\\u0000\\udc00']]) {
+      const text = `{"action":"LOGIN","id":1,"note":"${value}","prevHash":"${GENESIS_HASH}","tag":"${tag}","user":"u"}`;
+      const o = sha256(text);
+      const r = await owner.query(
+        'INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry_text) VALUES ($1, 1, $1, $2, $3) RETURNING entry, action, user_name, entry_text',
+        [o, GENESIS_HASH, text],
+      );
+      assert.deepEqual(r.rows[0], { entry: null, action: null, user_name: null, entry_text: text }, tag);
+    }
+    // An escaped backslash before "u0000" is no escape: that text jsonb holds.
+    const text = `{"action":"LOGIN","id":1,"note":"\\\\u0000","prevHash":"${GENESIS_HASH}","user":"u"}`;
+    const r = await owner.query('INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry_text) VALUES ($1, 1, $1, $2, $3) RETURNING entry', [sha256(text), GENESIS_HASH, text]);
+    assert.equal(r.rows[0].entry.note, '\\u0000');
+  });
+
+  it('an entry_text that is not a JSON object naming its own ID and previous hash is refused at the door', async () => {
+    const cases: [string, string, RegExp][] = [
+      ['not JSON', 'x', /invalid input syntax for type json/],
+      ['an array', `[1, "${GENESIS_HASH}"]`, /names another ID or previous hash than its columns/],
+      ['another ID', JSON.stringify({ id: 2, prevHash: GENESIS_HASH }), /names another ID or previous hash than its columns/],
+      ['another previous hash', JSON.stringify({ id: 1, prevHash: 'a'.repeat(64) }), /names another ID or previous hash than its columns/],
+      ['no ID', JSON.stringify({ prevHash: GENESIS_HASH }), /names another ID or previous hash than its columns/],
+      ['another ID, in a text jsonb cannot hold', `{"id":2,"note":"\\u0000","prevHash":"${GENESIS_HASH}"}`, /names another ID or previous hash than its columns/],
+    ];
+    for (const [what, text, message] of cases) {
+      await assert.rejects(
+        owner.query('INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry_text) VALUES ($1, 1, $1, $2, $3)', [sha256(text), GENESIS_HASH, text]),
+        message,
+        what,
+      );
+    }
   });
 
   for (const [what, sql] of [
@@ -123,6 +174,11 @@ describe('team log: schema', function () {
         w.query("INSERT INTO bot_audit.team_entries (seq, origin, origin_id, origin_hash, origin_prev, entry_text) VALUES (99, $1, 2, $1, $1, '{}')", [o]),
         /permission denied/,
         'seq is the server\'s',
+      );
+      await assert.rejects(
+        w.query("INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry, entry_text) VALUES ($1, 2, $1, $1, '{}', '{}')", [o]),
+        /permission denied/,
+        'the jsonb copy is the server\'s',
       );
       await assert.rejects(w.query("UPDATE bot_audit.meta SET value = '0'"), /permission denied/);
     } finally {
