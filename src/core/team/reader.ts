@@ -43,6 +43,9 @@ function toEntry(r: TeamRow): Entry {
   return e;
 }
 
+/** Conditions whose counts a reader keeps (countAt). */
+const MAX_KEPT_COUNTS = 64;
+
 /** Before the tail reconnects after losing the server: doubling from this, up to TAIL_RETRY_MAX_MS. */
 const TAIL_RETRY_MS = 250;
 const TAIL_RETRY_MAX_MS = 5_000;
@@ -67,6 +70,8 @@ export class TeamLogReader implements AuditLogReader {
   private closed = false;
   private readonly listeners = new Set<(entries: Entry[]) => void>();
   private tail: Tail | undefined;
+  /** Counts by condition (the compiled WHERE and its values), each as of a seq, most recent use last: countAt. */
+  private readonly counts = new Map<string, { upTo: number; hash: string; n: number }>();
 
   private constructor(
     /** The team log's postgres:// URL (never with a password: checkTeamLogUrl). */
@@ -141,7 +146,7 @@ export class TeamLogReader implements AuditLogReader {
     if (typeof now !== 'number' || !Number.isFinite(now)) throw new QueryError(`a window's "now" must be a time in milliseconds, not ${String(now)}`, -1);
     await this.refreshHead();
     const maxId = this.lastSeq;
-    const total = fl.length ? await this.countAt([...fl, { column: 'id', op: 'lessThan', value: maxId + 1 }], now) : maxId;
+    const total = await this.countAt(fl, now, maxId);
     return new TeamWindow(
       {
         count: (f) => this.countAt(f, now),
@@ -156,27 +161,38 @@ export class TeamLogReader implements AuditLogReader {
   }
 
   async byTrace(traceId: string, limit = MAX_LIMIT): Promise<Entry[]> {
-    return this.entries(`${COLS} WHERE entry->>'traceId' = $1 ORDER BY seq ASC LIMIT $2`, [traceId, clampLimit(limit)]);
+    return this.entries(`${COLS} WHERE trace_id = $1 ORDER BY seq ASC LIMIT $2`, [traceId, clampLimit(limit)]);
   }
 
   /** All entries of one entity, from every origin, in the team log's order. */
   async history(entityName: string, entityId: string): Promise<Entry[]> {
-    return this.entries(`${COLS} WHERE entry->>'entityName' = $1 AND entry->>'entityId' = $2 ORDER BY seq ASC`, [entityName, String(entityId)]);
+    return this.entries(`${COLS} WHERE entity_name = $1 AND entity_id = $2 ORDER BY seq ASC`, [entityName, String(entityId)]);
   }
 
+  /**
+   * The values of the filterable fields. Each is a walk down its index from one value to the next
+   * (PostgreSQL has no skip scan): one index probe per distinct value, not a scan of every entry.
+   */
   async distinct(): Promise<Distinct> {
-    const values = async (field: string) => {
-      const { rows } = await this.run<{ v: string }>(`SELECT DISTINCT entry->>'${field}' AS v FROM bot_audit.team_entries WHERE entry ? '${field}'`, []);
+    const values = async (column: string) => {
+      const { rows } = await this.run<{ v: string }>(
+        `WITH RECURSIVE d(v) AS (
+           SELECT min(${column}) FROM bot_audit.team_entries
+           UNION ALL
+           SELECT (SELECT min(${column}) FROM bot_audit.team_entries WHERE ${column} > d.v) FROM d WHERE d.v IS NOT NULL
+         ) SELECT v FROM d WHERE v IS NOT NULL`,
+        [],
+      );
       return rows.map((r) => r.v).sort((a, b) => a.localeCompare(b));
     };
-    const [users, actions, entityNames, bots] = [await values('user'), await values('action'), await values('entityName'), await values('bot')];
+    const [users, actions, entityNames, bots] = [await values('user_name'), await values('action'), await values('entity_name'), await values('bot')];
     return { users, actions: ACTIONS.filter((a) => actions.includes(a)), entityNames, bots };
   }
 
   async entriesAfter(afterId: number, limit = MAX_LIMIT, actions?: readonly Action[]): Promise<Entry[]> {
     const n = clampLimit(limit);
     if (!actions) return this.entries(`${COLS} WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterId, n]);
-    return this.entries(`${COLS} WHERE seq > $1 AND entry->>'action' = ANY($3::text[]) ORDER BY seq LIMIT $2`, [afterId, n, [...actions]]);
+    return this.entries(`${COLS} WHERE seq > $1 AND action = ANY($3::text[]) ORDER BY seq LIMIT $2`, [afterId, n, [...actions]]);
   }
 
   /**
@@ -343,15 +359,55 @@ export class TeamLogReader implements AuditLogReader {
     return buildWhere(filters, now, { dialect: 'postgres', firstParam, teamIds: 'seq' });
   }
 
-  private async countAt(filters: Filter[], now: number): Promise<number> {
+  /**
+   * The matches among seqs 1..upTo (default: the newest now). Counts are kept: entries are never
+   * changed or removed and seqs are gapless and visible in order, so the count of a condition up to a
+   * seq never changes, and a later count adds only the entries since (or takes away those after an
+   * older bound). A relative time resolves to another condition at every `now`, and so is not reused.
+   */
+  private async countAt(filters: Filter[], now: number, upTo?: number): Promise<number> {
     // seq is gapless (the trigger takes newest + 1 under a lock held to commit): the whole log's count is its newest seq, without a scan.
     if (!filters.length) {
+      if (upTo !== undefined) return upTo;
       await this.refreshHead();
       return this.lastSeq;
     }
     const w = this.where(filters, now, 1);
-    const { rows } = await this.run<{ n: string }>(`SELECT count(*) AS n FROM bot_audit.team_entries WHERE ${w.sql}`, w.params);
-    return Number(rows[0].n);
+    const key = JSON.stringify([w.sql, w.params]);
+    const kept = this.counts.get(key);
+    const params: unknown[] = [...w.params];
+    const bind = (v: unknown) => (params.push(v), `$${params.length}`);
+    // The bound, its hash and the count from one snapshot, so the count is exactly that of 1..bound;
+    // and the kept count's bound's hash, which differs only if the team log was restored from a backup
+    // and went on from there (then nothing kept holds).
+    const bound = upTo === undefined ? '(SELECT max(seq) FROM bot_audit.team_entries)' : `${bind(upTo)}::bigint`;
+    let range = 'seq <= h.bound';
+    let keptHash = 'NULL';
+    let sign = 1;
+    if (kept) {
+      const k = bind(kept.upTo);
+      keptHash = `(SELECT team_hash FROM bot_audit.team_entries WHERE seq = ${k}::bigint)`;
+      if (upTo === undefined || upTo >= kept.upTo) range = `seq > ${k}::bigint AND seq <= h.bound`;
+      else {
+        range = `seq > h.bound AND seq <= ${k}::bigint`;
+        sign = -1;
+      }
+    }
+    const { rows } = await this.run<{ bound: string; hash: string; kept_hash: string | null; n: string }>(
+      `WITH h AS (SELECT seq AS bound, team_hash FROM bot_audit.team_entries WHERE seq = ${bound})
+       SELECT h.bound, h.team_hash AS hash, ${keptHash} AS kept_hash, (SELECT count(*) FROM bot_audit.team_entries WHERE (${w.sql}) AND ${range}) AS n FROM h`,
+      params,
+    );
+    if (!rows.length) return 0; // an empty team log
+    if (kept && rows[0].kept_hash !== kept.hash) {
+      this.counts.clear();
+      return this.countAt(filters, now, upTo);
+    }
+    const n = (kept ? kept.n : 0) + sign * Number(rows[0].n);
+    this.counts.delete(key);
+    this.counts.set(key, { upTo: Number(rows[0].bound), hash: rows[0].hash, n });
+    if (this.counts.size > MAX_KEPT_COUNTS) this.counts.delete(this.counts.keys().next().value!);
+    return n;
   }
 
   /** Matches in `order`, after the keyset `after` (exclusive), skipping `offset`, at most `limit`. */

@@ -2,13 +2,14 @@
 // through the one log interface. The same query texts and filter rows find the entries the two local
 // logs find; pages, windows, history, traces, distinct values and exports; full-text search through
 // the GIN index; the live tail over LISTEN/NOTIFY, across a server restart; a v1 team log migrated
-// forward with its data; hostile filter values stay parameters.
+// forward with its data (to v3's query columns); hostile filter values stay parameters.
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Client } from 'pg';
 import { buildWhere, parseQuery, type Filter } from '../../../src/core/query';
 import { AuditStore, type Entry, type NewEntry } from '../../../src/core/store';
+import { canonicalRow } from '../../../src/core/store/record';
 import { initTeamLog, originOf, shipToTeam, TEAM_SCHEMA_VERSION, TeamLogReader, verifyTeamLog } from '../../../src/core/team';
 import { removeDir, sampleEntries, tempDir } from '../store/helpers';
 import { startCluster, type TestCluster } from './pg';
@@ -304,7 +305,7 @@ describe('team log: TeamLogReader', function () {
     }
   });
 
-  it('a v1 team log migrates to v2 on init, its data kept and searchable', async () => {
+  it('a v1 team log migrates to v2 and v3 on init, its data kept, searchable and filterable', async () => {
     await admin.query('CREATE DATABASE old_team');
     const url = pg.url().replace(/\/postgres$/, '/old_team');
     const { Client: PgClient } = await import('pg');
@@ -313,15 +314,22 @@ describe('team log: TeamLogReader', function () {
     try {
       assert.deepEqual((await initTeamLog(c, { version: 1 })).version, 1);
       assert.equal((await c.query("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'bot_audit' AND column_name = 'search'")).rows[0].n, 0);
-      // The shipper refuses an old schema; the test marks it current for the ship, then old again.
-      await c.query("UPDATE bot_audit.meta SET value = $1 WHERE key = 'schema_version'", [String(TEAM_SCHEMA_VERSION)]);
-      await shipToTeam(b, c);
-      await c.query("UPDATE bot_audit.meta SET value = '1' WHERE key = 'schema_version'");
-      await assert.rejects(() => TeamLogReader.open(url), /schema version 1: bot-audit team init migrates it to 2/);
+      // Rows as a shipper of schema versions 1 and 2 sent them: the jsonb copy made by the client.
+      let prev = '0'.repeat(64);
+      for (const r of b.rowsAfter(0, 1000)) {
+        const text = canonicalRow(r);
+        await c.query(
+          'INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry, entry_text) VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text)',
+          [originOf(b), r.id, r.hash, prev, text, text],
+        );
+        prev = r.hash;
+      }
+      await assert.rejects(() => TeamLogReader.open(url), new RegExp(`schema version 1: bot-audit team init migrates it to ${TEAM_SCHEMA_VERSION}`));
       const before = (await c.query('SELECT seq, origin_hash, entry_text, team_hash FROM bot_audit.team_entries ORDER BY seq')).rows;
+      assert.deepEqual((await initTeamLog(c, { version: 2 })).version, 2);
       const r = await initTeamLog(c);
-      assert.deepEqual([r.from, r.version], [1, 2]);
-      assert.deepEqual((await initTeamLog(c)).from, 2, 'twice is safe');
+      assert.deepEqual([r.from, r.version], [2, TEAM_SCHEMA_VERSION]);
+      assert.deepEqual((await initTeamLog(c)).from, TEAM_SCHEMA_VERSION, 'twice is safe');
       const after = (await c.query('SELECT seq, origin_hash, entry_text, team_hash FROM bot_audit.team_entries ORDER BY seq')).rows;
       assert.deepEqual(after, before);
       assert.equal((await verifyTeamLog(c)).ok, true);
@@ -330,11 +338,88 @@ describe('team log: TeamLogReader', function () {
         assert.equal(old.size, b.size);
         assert.equal(await old.count('wombat'), b.count('wombat'));
         assert.ok((await old.count('wombat')) > 0);
+        for (const q of ['user:carol@example.com', ...FIELD_QUERIES]) assert.equal(await old.count(q), b.count(q), q);
+        // New entries after the migration: the server's jsonb copy, found by the same filters.
+        await shipToTeam(b, c);
+        await b.appendBatch(otherEntries().slice(0, 5));
+        await shipToTeam(b, c);
+        for (const q of ['user:carol@example.com', ...FIELD_QUERIES]) assert.equal(await old.count(q), b.count(q), q);
       } finally {
         await old.close();
       }
     } finally {
       await c.end();
+    }
+  });
+});
+
+describe('team log: the counts a reader keeps', function () {
+  this.timeout(300_000);
+  let pg: TestCluster;
+  let admin: Client;
+  let dir: string;
+  let reader: TeamLogReader;
+  const truth = async (q: string) => {
+    const w = buildWhere(parseQuery(q), Date.now(), { dialect: 'postgres', teamIds: 'seq' });
+    return Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM bot_audit.team_entries WHERE ${w.sql}`, w.params)).rows[0].n);
+  };
+  const QS = ['user:carol@example.com', 'action:UPDATED,DELETED', 'wombat', ...FIELD_QUERIES.slice(0, 4)];
+
+  before(async () => {
+    pg = await startCluster();
+    admin = await pg.connect();
+    dir = tempDir();
+    await initTeamLog(admin);
+    reader = await TeamLogReader.open(pg.url());
+  });
+  after(async () => {
+    await reader?.close();
+    await admin?.end();
+    pg?.stop();
+    if (dir) removeDir(dir);
+  });
+
+  it('stay exact as the team log grows, for pages, counts and windows, and after a restore from a backup', async () => {
+    const a = await AuditStore.open(path.join(dir, 'a.db'), { watch: false, autoCheckpoint: false });
+    const b = await AuditStore.open(path.join(dir, 'b.db'), { watch: false, autoCheckpoint: false });
+    try {
+      const other = otherEntries();
+      assert.equal(await reader.count(QS[0]), 0, 'an empty team log counts nothing');
+      await a.appendBatch(sampleEntries().slice(0, 15));
+      await shipToTeam(a, admin);
+      const check = async (what: string) => {
+        for (const q of QS) {
+          const want = await truth(q);
+          assert.equal(await reader.count(q), want, `${what}: count of "${q}"`);
+          assert.equal((await reader.query(q, { limit: 5 })).total, want, `${what}: page total of "${q}"`);
+          assert.equal((await reader.window(q)).total, want, `${what}: window total of "${q}"`);
+        }
+      };
+      await check('first');
+      assert.ok((await truth(QS[1])) > 0, 'not vacuous');
+      const older = await reader.window(QS[1]);
+      await b.appendBatch(other.slice(0, 20));
+      await shipToTeam(b, admin);
+      await check('after another origin shipped');
+      // A window opened before: its total is of the entries up to its own bound, whatever is kept since.
+      assert.equal((await reader.window(QS[1], {})).total, await truth(QS[1]));
+      assert.equal(older.total, (await older.rows(0, 1000)).length);
+      // The team log restored from a backup, then other entries in the seqs the kept counts had seen.
+      await admin.end();
+      const backup = pg.backup(); // stops and starts the server
+      admin = await pg.connect();
+      await a.appendBatch(sampleEntries().slice(15, 30));
+      await shipToTeam(a, admin);
+      await check('before the restore');
+      await admin.end();
+      pg.restore(backup);
+      admin = await pg.connect();
+      await b.appendBatch(other.slice(20, 40));
+      await shipToTeam(b, admin);
+      await check('after the restore');
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });
