@@ -188,17 +188,25 @@ function checkParsed(r: TextRow): string | undefined {
   return undefined;
 }
 
-/** The first row below seq `before` that `checkParsed` finds wrong, reading pages of `sql` by seq. */
+/**
+ * The first row below seq `before` that `checkParsed` finds wrong, reading pages of `sql` by seq
+ * (each one short query, so no snapshot is held for long); the next page is asked for before this
+ * one is parsed, so the server reads while this process parses.
+ */
 async function firstParsedBroken(client: ClientBase, sql: string, before: number): Promise<{ seq: number; reason: string } | undefined> {
-  let last = 0;
+  let page = client.query<TextRow>(sql, [0, before]);
   for (;;) {
-    const { rows } = await client.query<TextRow>(sql, [last, before]);
+    const { rows } = await page;
+    const next = rows.length === PAGE ? client.query<TextRow>(sql, [rows[rows.length - 1].seq, before]) : undefined;
     for (const r of rows) {
       const reason = checkParsed(r);
-      if (reason) return { seq: Number(r.seq), reason };
+      if (reason) {
+        await next?.catch(() => undefined);
+        return { seq: Number(r.seq), reason };
+      }
     }
-    if (rows.length < PAGE) return undefined;
-    last = Number(rows[rows.length - 1].seq);
+    if (!next) return undefined;
+    page = next;
   }
 }
 
