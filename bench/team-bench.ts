@@ -202,7 +202,7 @@ async function main(): Promise<void> {
         team_next_page_1m_p50_ms: 'the second page by its cursor (keyset), worst over the same queries',
         team_count_1m_p50_ms: `TeamLogReader.count(q), p50 of ${REPS}, worst over ${JSON.stringify(COUNTS)}`,
         team_fulltext_1m_p50_ms: `TeamLogReader.query('"word"', { limit: 100 }), p50 of ${REPS}, worst over ${JSON.stringify(WORDS)}`,
-        team_verify_1m_ms: 'verifyTeamLog over the whole team log (both chains, every entry rehashed in the client)',
+        team_verify_1m_ms: 'verifyTeamLog over the whole team log, default (both chains and every entry rehashed, on the server; not --full)',
         ratio_team_to_local_page: 'team_page_1m_p50_ms / local_page_1m_p50_ms (the same queries on the local AuditStore, sql.js, count cached as when paging)',
         load_avg_1m: 'the 1-minute load average after each phase: the machine (2 cores) is shared with other runs',
       },

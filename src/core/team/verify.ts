@@ -21,7 +21,7 @@
 // The shape, measured on a 1M-entry team log (~1 KB entries, 2.6 GB with TOAST; PostgreSQL 15, 2
 // cores, server CPU time): one pass reads the table once, by the primary key, in parallel workers
 // that hash each row (its text, its own team link) and hand its narrow columns in seq order to the
-// leader, which runs the windows over them: ~9.5 CPU-s, 1.3 in the leader. Linking each origin's
+// leader, which runs the windows over them: ~10 CPU-s, 1.3-1.8 of them in the leader. Linking each origin's
 // entries by a window partitioned by origin over every row instead (a sort of every row) put 2.5
 // CPU-s in the leader; two queries (the hashes in one parallel scan, the links in a second pass)
 // 5.7; self-joins instead of windows (parallel hash joins, index probes) cost twice as much in all.
@@ -214,9 +214,10 @@ async function firstParsedBroken(client: ClientBase, sql: string, before: number
  * The full checks of the entries below seq `before` (where the chains hold): first in this process,
  * each entry_text parsed (JSON.parse decides what is JSON, as the local log does) for its ID and
  * previous hash, and whether `entry` is NULL just when jsonb cannot hold the text; then, below the
- * first entry that fails those, `entry` against entry_text as jsonb on the server, in parallel (a
- * third of the time of sending both to this process). Should the server fail to read a text as
- * jsonb all the same (a number past its range, nesting past its stack), they are compared here.
+ * first entry that fails those, `entry` against entry_text as jsonb on the server, in parallel
+ * (sending the jsonb's text here too, to parse it as well, doubled this process's time: 20.5 CPU-s
+ * instead of 11 at 1M). Should the server fail to read a text as jsonb all the same (a number past
+ * its range, nesting past its stack), they are compared here.
  */
 async function firstParsedBrokenBelow(client: ClientBase, before: number): Promise<{ seq: number; reason: string } | undefined> {
   const text = await firstParsedBroken(client, TEXT_PAGE_SQL, before);
