@@ -229,7 +229,7 @@ async function main(): Promise<void> {
         team_count_1m_first_ms: 'the first count of each query (and of the combined page query) in a fresh TeamLogReader, which keeps no counts yet; worst',
         team_fulltext_1m_p50_ms: `TeamLogReader.query('"word"', { limit: 100 }), p50 of ${REPS}, worst over ${JSON.stringify(WORDS)} (the page and its kept count)`,
         team_fulltext_1m_first_ms: 'the first such query in a fresh TeamLogReader (counting every match of the word), worst',
-        team_verify_1m_ms: 'verifyTeamLog over the whole team log (both chains, every entry rehashed in the client)',
+        team_verify_1m_ms: 'verifyTeamLog over the whole team log, default (both chains and every entry rehashed, on the server; not --full)',
         ratio_team_to_local_page: 'team_page_1m_p50_ms / local_page_1m_p50_ms (the same queries on the local AuditStore, sql.js, count cached as when paging)',
         load_avg_1m: 'the 1-minute load average after each phase: the machine (2 cores) is shared with other runs',
       },

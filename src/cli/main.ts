@@ -175,9 +175,12 @@ With --team-log postgres://… (or BOT_AUDIT_TEAM_LOG), the team log is an outsi
 hold a beginning of this log, never more entries of it than this log has, nor another hash at an ID
 both have (exit 11). A team log that cannot be reached is a warning; the local log is verified anyway.
 
-With --db postgres://user@host:port/database, verifies the team log instead: its own chain over
-every entry it received, and each origin's chain (contiguous IDs, each entry's text giving its hash);
-the first broken entry is named by its team seq, origin and ID. Exits 16 when it cannot be reached.`,
+With --db postgres://user@host:port/database, verifies the team log instead, on the server: its own
+chain over every entry it received, and each origin's chain (contiguous IDs, each entry's text giving
+its hash); the first broken entry is named by its team seq, origin and ID. --full also parses every
+entry: its text is JSON naming its own ID and previous hash, and the server's jsonb copy of it (what
+filters and full-text search read) is the same entry; many times slower. Exits 16 when it cannot be
+reached.`,
   team: `Usage: bot-audit team init|ship|status --db postgres://user@host:port/database
 
   init    create the team log (schema bot_audit, its append-only table, and the roles
@@ -786,7 +789,7 @@ async function cmdTeam(ctx: Ctx): Promise<number> {
 async function cmdVerifyTeam(ctx: Ctx, url: string): Promise<number> {
   if (ctx.values['expect-head'] !== undefined) throw new CliError(EXIT.usage, '--expect-head checks a local log; the team log\'s head is in verify --json');
   return withTeamLog(url, async (client) => {
-    const r = await verifyTeamLog(client);
+    const r = await verifyTeamLog(client, { full: ctx.values.full === true });
     if (ctx.values.json) {
       out(ctx, JSON.stringify(r, null, 2));
     } else if (r.ok) {

@@ -5,5 +5,5 @@ export { compareHeads, headDisagreement, readTeamHead, type HeadComparison, type
 export { readTeamMark, TeamReplicator, writeTeamMark, type ReplicationState, type TeamMark, type ReplicationStatus, type TeamReplicatorOptions } from './replicator';
 export { initTeamLog, READER_ROLE, TEAM_CHANNEL, TEAM_SCHEMA_VERSION, WRITER_ROLE, type InitResult } from './schema';
 export { originOf, shipToTeam, type ShipOptions, type ShipResult } from './shipper';
-export { verifyTeamLog, type TeamVerifyResult } from './verify';
+export { verifyTeamLog, type TeamVerifyOptions, type TeamVerifyResult } from './verify';
 export { TeamLogReader } from './reader';

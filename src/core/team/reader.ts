@@ -228,9 +228,13 @@ export class TeamLogReader implements AuditLogReader {
     return n;
   }
 
-  /** The team chain and every origin's chain (verifyTeamLog); the first broken entry by its seq. */
-  async audit(_opts: VerifyOptions = {}): Promise<VerifyResult & { team: TeamVerifyResult }> {
-    const team = await this.using((c) => verifyTeamLog(c));
+  /**
+   * The team chain and every origin's chain (verifyTeamLog); the first broken entry by its seq. A team
+   * log has no incremental check: `incremental: false`, a local log's "check every entry again" (the
+   * CLI's --full), asks for verifyTeamLog's full check (every entry parsed, and its jsonb compared).
+   */
+  async audit(opts: VerifyOptions = {}): Promise<VerifyResult & { team: TeamVerifyResult }> {
+    const team = await this.using((c) => verifyTeamLog(c, { full: opts.incremental === false }));
     const r: VerifyResult & { team: TeamVerifyResult } = { ok: team.ok, count: team.count, headHash: team.headHash, team };
     if (team.firstBroken) {
       const b = team.firstBroken;
