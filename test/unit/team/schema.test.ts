@@ -3,7 +3,10 @@
 import * as assert from 'node:assert/strict';
 import type { Client } from 'pg';
 import { GENESIS_HASH, sha256 } from '../../../src/core/store/record';
-import { initTeamLog, READER_ROLE, TEAM_SCHEMA_VERSION, WRITER_ROLE } from '../../../src/core/team';
+import * as path from 'node:path';
+import { AuditStore } from '../../../src/core/store';
+import { initTeamLog, READER_ROLE, shipToTeam, TEAM_SCHEMA_VERSION, WRITER_ROLE } from '../../../src/core/team';
+import { removeDir, tempDir } from '../store/helpers';
 import { startCluster, type TestCluster } from './pg';
 
 /**
@@ -145,6 +148,41 @@ describe('team log: schema', function () {
         message,
         what,
       );
+    }
+  });
+
+  it('the insert trigger finds the newest entries by index, whatever the statistics say (no scan of the table per row)', async () => {
+    await owner.query('CREATE DATABASE fresh_team');
+    const { Client: PgClient } = await import('pg');
+    const c = new PgClient({ connectionString: pg.url().replace(/\/postgres$/, '/fresh_team') });
+    await c.connect();
+    const dir = tempDir();
+    const store = await AuditStore.open(path.join(dir, 'audit.db'), { watch: false, autoCheckpoint: false });
+    try {
+      // A fresh team log is analyzed empty: a plan made from those statistics would scan it for every row.
+      await initTeamLog(c);
+      await store.appendBatch(Array.from({ length: 1500 }, (_, i) => ({ user: 'u', action: 'UPDATED' as const, entityName: 'story', entityId: String(i), after: { i } })));
+      await shipToTeam(store, c);
+      await c.end();
+      // Statistics reach other sessions when the shipper's session flushes them (at its end here).
+      const own = new PgClient({ connectionString: pg.url().replace(/\/postgres$/, '/fresh_team') });
+      await own.connect();
+      try {
+        let s: { ins: string; scans: string } | undefined;
+        for (let i = 0; i < 300; i++) {
+          s = (await own.query<{ ins: string; scans: string }>("SELECT n_tup_ins AS ins, seq_scan AS scans FROM pg_stat_user_tables WHERE relname = 'team_entries'")).rows[0];
+          if (Number(s.ins) >= 1500) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(Number(s!.ins), 1500, 'the statistics came');
+        // A few come from the shipper's own lookups and the first plans; a scan per row would be 1,500 or more.
+        assert.ok(Number(s!.scans) < 150, `${s!.scans} sequential scans of the team log for 1,500 inserted entries`);
+      } finally {
+        await own.end();
+      }
+    } finally {
+      await store.close();
+      removeDir(dir);
     }
   });
 
