@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import { Commands, ContextKeys, Views } from './constants';
 import { initLogger, log } from './logger';
-import { BotsModel } from './views/bots/botsModel';
+import { BotsModel } from './services/botsModel';
 import { BotsTreeProvider } from './views/bots/botsTreeProvider';
 import { AuditLogPanel } from './webviews/auditLog/auditLogPanel';
 import { registerAuditLog } from './webviews/auditLog/register';

@@ -9,21 +9,21 @@ import type { AuditService } from '../services/auditService';
 import type { TeamLogService } from '../services/teamLogService';
 import type { LogName } from '../webviews/protocol';
 import { type RunInput, RunService, UntrustedWorkspaceError } from '../services/runService';
-import type { BotInfo, BotsModel } from '../views/bots/botsModel';
+import type { WorkspaceBot, BotsModel } from '../services/botsModel';
 import { botRunsFilter } from '../core/bots/discovery';
 import { replayInput } from '../core/runner/replay';
 
 /** What a command can be invoked with: a tree node, a URI (CodeLens, explorer), an entry id, or nothing (palette). */
-type Target = { bot?: BotInfo; entry?: Entry } | vscode.Uri | number | undefined;
+type Target = { bot?: WorkspaceBot; entry?: Entry } | vscode.Uri | number | undefined;
 
 function outcomeLabel(o: number | undefined): string {
   return o === undefined ? '' : (OUTCOME_NAMES[o as Outcome] ?? String(o));
 }
 
 export function registerRunCommands(context: vscode.ExtensionContext, bots: BotsModel, audit: AuditService, runs: RunService, team?: TeamLogService): void {
-  const lastRun = async (bot: BotInfo): Promise<Entry | undefined> => (await (await audit.store()).query(botRunsFilter(bot.entityId), { limit: 1 })).entries[0];
+  const lastRun = async (bot: WorkspaceBot): Promise<Entry | undefined> => (await (await audit.store()).query(botRunsFilter(bot.entityId), { limit: 1 })).entries[0];
 
-  const pickBot = async (placeHolder: string): Promise<BotInfo | undefined> => {
+  const pickBot = async (placeHolder: string): Promise<WorkspaceBot | undefined> => {
     const list = (await bots.getBots()).filter((b) => b.status.kind === 'source');
     if (!list.length) {
       void vscode.window.showInformationMessage(vscode.l10n.t('No bots found in this workspace.'));
@@ -43,9 +43,9 @@ export function registerRunCommands(context: vscode.ExtensionContext, bots: Bots
     return (await vscode.window.showQuickPick(items, { placeHolder, matchOnDescription: true }))?.bot;
   };
 
-  const botFor = async (target: Target, placeHolder: string): Promise<BotInfo | undefined> => {
+  const botFor = async (target: Target, placeHolder: string): Promise<WorkspaceBot | undefined> => {
     if (target instanceof vscode.Uri) {
-      const found = (await bots.getBots()).find((b) => b.uri.toString() === target.toString());
+      const found = await bots.botAt(target);
       if (found) return found;
       // A module that bots share (no exported handler) is never run as one: it would only fail.
       const shared = (await bots.getSharedModules()).some((b) => b.uri.toString() === target.toString());
@@ -61,12 +61,12 @@ export function registerRunCommands(context: vscode.ExtensionContext, bots: Bots
   };
 
   /** The default input of a run: the bot's first named sample input, if it has one. */
-  const defaultInput = (bot: BotInfo): RunInput => {
+  const defaultInput = (bot: WorkspaceBot): RunInput => {
     const [first] = Object.values(bot.settings.inputs);
     return first ? readSampleInput(bot.workspaceFolder.uri.fsPath, first) : {};
   };
 
-  const chooseInput = async (bot: BotInfo): Promise<RunInput | undefined> => {
+  const chooseInput = async (bot: WorkspaceBot): Promise<RunInput | undefined> => {
     type Item = vscode.QuickPickItem & { get?: () => Promise<RunInput | undefined> };
     const root = bot.workspaceFolder.uri.fsPath;
     const items: Item[] = [];
@@ -118,7 +118,7 @@ export function registerRunCommands(context: vscode.ExtensionContext, bots: Bots
     return pick?.get?.();
   };
 
-  const runAndReport = async (bot: BotInfo, input: RunInput) => {
+  const runAndReport = async (bot: WorkspaceBot, input: RunInput) => {
     try {
       return await runs.run(bot, input);
     } catch (e) {

@@ -7,7 +7,7 @@ import { FileEntity, type FileEntityName, WorkspaceFileAuditor } from '../core/w
 import { Disposable } from '../disposable';
 import { log } from '../logger';
 import type { AuditService } from './auditService';
-import type { BotsModel } from '../views/bots/botsModel';
+import type { BotsModel } from './botsModel';
 
 const LEASE_REFRESH_MS = 15_000;
 const LEASE_STALE_MS = 60_000;

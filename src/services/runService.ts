@@ -7,7 +7,7 @@ import { type BotRunner, type RunResult, openRunner } from '../core/runner';
 import type { FhirHost } from '../core/fhir/host';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
-import type { BotInfo } from '../views/bots/botsModel';
+import type { WorkspaceBot } from './botsModel';
 import type { AuditService } from './auditService';
 
 export interface RunInput {
@@ -32,7 +32,7 @@ export class UntrustedWorkspaceError extends Error {
 export class RunService extends Disposable {
   private runner: Promise<BotRunner> | undefined;
   private fhir: FhirHost | undefined;
-  private readonly running = new Map<string, { bot: BotInfo; cancel: () => void }>();
+  private readonly running = new Map<string, { bot: WorkspaceBot; cancel: () => void }>();
   private readonly status = this.register(vscode.window.createStatusBarItem('botAudit.runs', vscode.StatusBarAlignment.Left, 50));
   private readonly finished = this.register(new vscode.EventEmitter<RunResult>());
   /** Fires after every run, recorded or not. */
@@ -76,7 +76,7 @@ export class RunService extends Disposable {
   }
 
   /** Runs a bot, refusing in an untrusted workspace. Cancellable from the status bar. */
-  async run(bot: BotInfo, input: RunInput = {}): Promise<RunResult> {
+  async run(bot: WorkspaceBot, input: RunInput = {}): Promise<RunResult> {
     // The run commands are hidden in Restricted Mode; this is the check that counts.
     if (!vscode.workspace.isTrusted) throw new UntrustedWorkspaceError();
     const runner = await this.getRunner();

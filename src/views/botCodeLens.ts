@@ -6,7 +6,7 @@ import { STACK_LOCATION_RE } from '../core/format/outcomeDesc';
 import { OUTCOME_NAMES, type Outcome } from '../core/store';
 import { Disposable } from '../disposable';
 import type { AuditService } from '../services/auditService';
-import type { BotsModel } from './bots/botsModel';
+import type { BotsModel } from '../services/botsModel';
 import { botRunsFilter } from '../core/bots/discovery';
 
 /** "▶ Run", "Run with Input…" and "Events (N) · last: …" above a bot's exported handler. */
@@ -33,7 +33,7 @@ export class BotCodeLensProvider extends Disposable implements vscode.CodeLensPr
   }
 
   async provideCodeLenses(doc: vscode.TextDocument): Promise<vscode.CodeLens[]> {
-    const bot = (await this.bots.getBots()).find((b) => b.uri.toString() === doc.uri.toString());
+    const bot = await this.bots.botAt(doc.uri);
     if (!bot) return [];
     const line = findHandlerLine(doc.getText());
     if (line === undefined) return [];

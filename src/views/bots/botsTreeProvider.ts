@@ -7,7 +7,7 @@ import { log } from '../../logger';
 import type { AuditService } from '../../services/auditService';
 import type { TeamLogService } from '../../services/teamLogService';
 import type { LogName } from '../../webviews/protocol';
-import type { BotsModel } from './botsModel';
+import type { BotsModel } from '../../services/botsModel';
 import { BotNode, BotsTreeNode, EventNode, FolderNode, MoreEventsNode, NoticeNode, type RunSummary } from './nodes/botNode';
 
 /** How many of a bot's events one "page" of the tree shows. */

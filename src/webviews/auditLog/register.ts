@@ -8,7 +8,7 @@ import { log } from '../../logger';
 import type { AuditLogReader } from '../../core/store';
 import type { AuditService } from '../../services/auditService';
 import type { TeamLogService } from '../../services/teamLogService';
-import type { BotInfo, BotsModel } from '../../views/bots/botsModel';
+import type { WorkspaceBot, BotsModel } from '../../services/botsModel';
 import { decodeLogLink, LOG_LINK_PATH } from '../links';
 import { EMPTY_CHOICES, type LogName } from '../protocol';
 import { AuditLogPanel, type AuditLogSource, type LogView } from './auditLogPanel';
@@ -80,13 +80,12 @@ export function registerAuditLog(context: vscode.ExtensionContext, audit: AuditS
       const open = AuditLogPanel.currentPanel;
       return show(open && open.currentVariant.kind !== 'log' ? { variant: { kind: 'log' }, query: '' } : undefined);
     }),
-    vscode.commands.registerCommand(Commands.showBotEvents, async (target?: { bot?: BotInfo } | vscode.Uri) => {
-      const list = await bots.getBots();
+    vscode.commands.registerCommand(Commands.showBotEvents, async (target?: { bot?: WorkspaceBot } | vscode.Uri) => {
       const bot =
         target instanceof vscode.Uri
-          ? list.find((b) => b.uri.toString() === target.toString())
+          ? await bots.botAt(target)
           : (target?.bot ??
-            (await vscode.window.showQuickPick(list.map((b) => ({ label: b.name, description: b.relPath, bot: b })), { placeHolder: vscode.l10n.t('Bot') }))?.bot);
+            (await vscode.window.showQuickPick((await bots.getBots()).map((b) => ({ label: b.name, description: b.relPath, bot: b })), { placeHolder: vscode.l10n.t('Bot') }))?.bot);
       if (!bot) return undefined;
       return show({ variant: { kind: 'botEvents', bot: bot.name, query: formatQuery(botRunsFilter(bot.entityId)) }, query: '' });
     }),

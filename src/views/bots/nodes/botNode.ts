@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { Commands, NodeKind } from '../../../constants';
 import { formatDuration, timeAgo } from '../../../core/format/time';
 import { OUTCOME_NAMES, type Entry, type Outcome } from '../../../core/store';
-import type { BotInfo } from '../botsModel';
+import type { WorkspaceBot } from '../../../services/botsModel';
 import { outcomeIcon } from './outcomeIcon';
 
 /** What the tree knows of a bot's runs when it lists the bot (undefined: the log is not open yet). */
@@ -12,7 +12,7 @@ export interface RunSummary {
 
 export class BotNode {
   constructor(
-    readonly bot: BotInfo,
+    readonly bot: WorkspaceBot,
     readonly parent: FolderNode | undefined,
     readonly runs: RunSummary | undefined,
   ) {}

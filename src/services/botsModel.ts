@@ -1,15 +1,19 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { folderOf, inspectBotFile, isBotFile, isSharedModule } from '../../core/bots/botFiles';
-import { type BotSettings, type ConfigIssue, formatConfigIssue, loadBotAuditConfig, loadMedplumConfig } from '../../core/bots/config';
-import { botEntityId, botForFile } from '../../core/bots/discovery';
-import { Settings } from '../../constants';
-import { settings } from '../../config';
-import { Disposable } from '../../disposable';
-import { log } from '../../logger';
+import { folderOf, inspectBotFile, isBotFile, isSharedModule } from '../core/bots/botFiles';
+import { type BotSettings, type ConfigIssue, formatConfigIssue, loadBotAuditConfig, loadMedplumConfig } from '../core/bots/config';
+import { botEntityId, botForFile } from '../core/bots/discovery';
+import { Settings } from '../constants';
+import { settings } from '../config';
+import { Disposable } from '../disposable';
+import { log } from '../logger';
 
-export interface BotInfo {
+/**
+ * A bot of the workspace as the editor sees it: where it is, its settings, and whether its file can
+ * be run (core/bots/discovery.ts's BotInfo is the CLI's view of one, without the editor's URI).
+ */
+export interface WorkspaceBot {
   uri: vscode.Uri;
   /** Path relative to its workspace folder, `/`-separated. */
   relPath: string;
@@ -32,8 +36,8 @@ export interface BotInfo {
 export class BotsModel extends Disposable {
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChange = this.changed.event;
-  private bots: BotInfo[] = [];
-  private shared: BotInfo[] = [];
+  private bots: WorkspaceBot[] = [];
+  private shared: WorkspaceBot[] = [];
   private issues: ConfigIssue[] = [];
   private loaded = false;
   private refreshing: Promise<void> | undefined;
@@ -70,16 +74,22 @@ export class BotsModel extends Disposable {
     return this.loaded;
   }
 
-  async getBots(): Promise<BotInfo[]> {
+  async getBots(): Promise<WorkspaceBot[]> {
     if (!this.loaded) await this.refresh();
     return this.bots;
+  }
+
+  /** The bot whose file is `uri`, if it is one. */
+  async botAt(uri: vscode.Uri): Promise<WorkspaceBot | undefined> {
+    const key = uri.toString();
+    return (await this.getBots()).find((b) => b.uri.toString() === key);
   }
 
   /**
    * Files the glob matched that export no `handler` (say `bots/helpers.ts`): not bots, so not
    * listed, but a file that is explicitly run as a bot can be found here.
    */
-  async getSharedModules(): Promise<BotInfo[]> {
+  async getSharedModules(): Promise<WorkspaceBot[]> {
     if (!this.loaded) await this.refresh();
     return this.shared;
   }
@@ -133,9 +143,9 @@ export class BotsModel extends Disposable {
     return this.refreshing;
   }
 
-  private async scan(): Promise<{ bots: BotInfo[]; shared: BotInfo[] }> {
-    const bots: BotInfo[] = [];
-    const shared: BotInfo[] = [];
+  private async scan(): Promise<{ bots: WorkspaceBot[]; shared: WorkspaceBot[] }> {
+    const bots: WorkspaceBot[] = [];
+    const shared: WorkspaceBot[] = [];
     const issues: ConfigIssue[] = [];
     for (const workspaceFolder of vscode.workspace.workspaceFolders ?? []) {
       if (workspaceFolder.uri.scheme !== 'file') continue;
@@ -173,7 +183,7 @@ export class BotsModel extends Disposable {
       const scanned = await Promise.all(
         [...files].map(async ([relPath, uri]) => {
           const info = botForFile(root, relPath, { config, medplumConfig, defaults });
-          let status: BotInfo['status'];
+          let status: WorkspaceBot['status'];
           try {
             status = inspectBotFile(await fs.promises.readFile(uri.fsPath));
           } catch (e) {
