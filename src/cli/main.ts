@@ -9,7 +9,7 @@ import { BOT_AUDIT_CONFIG_FILE, MEDPLUM_CONFIG_FILE, formatConfigIssue, readSamp
 import { QueryError, parseQuery, type Filter } from '../core/query';
 import { type BotRunner, formatLogLine, openRunner, parseRunInput, replayInput, type RunResult } from '../core/runner';
 import { AuditStore, defaultStateDir, OUTCOME_NAMES, StoreError, type Entry, type ExportFormat, type Outcome, type StoreWarning, type VerifyOptions } from '../core/store';
-import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
+import { DATA_DIR, ensureDataDir, resolveDbPath, workspaceRelative } from '../core/workspace/layout';
 import { formatTable, outcomeText, safeText, styleFor } from './table';
 import { diffText } from './diff';
 import { formatter } from '../core/store/formats';
@@ -313,7 +313,7 @@ function filtersOf(ctx: Ctx): Filter[] {
 function findBot(ctx: Ctx, nameOrPath: string): BotInfo {
   const found = discoverBots(ctx.root);
   for (const i of found.issues) ctx.io.stderr.write(`warning: ${safeText(formatConfigIssue(i))}\n`);
-  const rel = path.relative(ctx.root, path.resolve(ctx.io.cwd, nameOrPath)).split(path.sep).join('/');
+  const rel = workspaceRelative(ctx.root, path.resolve(ctx.io.cwd, nameOrPath));
   const bot = found.bots.find((b) => b.relPath === nameOrPath || b.relPath === rel || b.name === nameOrPath || b.id === nameOrPath);
   if (!bot) {
     const names = found.bots.map((b) => b.name).join(', ') || 'none';

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { folderOf, inspectBotFile, isBotFile, isSharedModule } from '../core/bots/botFiles';
 import { type BotSettings, type ConfigIssue, formatConfigIssue, loadBotAuditConfig, loadMedplumConfig } from '../core/bots/config';
 import { botEntityId, botForFile } from '../core/bots/discovery';
+import { workspaceRelative } from '../core/workspace/layout';
 import { Settings } from '../constants';
 import { settings } from '../config';
 import { Disposable } from '../disposable';
@@ -158,7 +159,7 @@ export class BotsModel extends Disposable {
       const found = await vscode.workspace.findFiles(new vscode.RelativePattern(workspaceFolder, glob), '{**/node_modules/**,**/.git/**}');
       const files = new Map<string, vscode.Uri>();
       for (const uri of found) {
-        const rel = path.relative(root, uri.fsPath).split(path.sep).join('/');
+        const rel = workspaceRelative(root, uri.fsPath);
         if (isBotFile(rel, glob)) files.set(rel, uri);
       }
       const editor = settings(workspaceFolder.uri);
@@ -173,7 +174,7 @@ export class BotsModel extends Disposable {
       for (const b of medplumConfig.bots) {
         const src = b.source ?? b.dist;
         if (!src) continue;
-        const rel = path.relative(root, path.resolve(root, src)).split(path.sep).join('/');
+        const rel = workspaceRelative(root, path.resolve(root, src));
         if (rel.startsWith('..')) continue;
         files.set(rel, vscode.Uri.file(path.join(root, rel)));
         configured.add(rel);

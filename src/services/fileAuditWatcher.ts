@@ -4,6 +4,7 @@ import { isBotFile } from '../core/bots/botFiles';
 import { BOT_AUDIT_CONFIG_FILE } from '../core/bots/config';
 import { FileLock } from '../core/store/lock';
 import { FileEntity, type FileEntityName, WorkspaceFileAuditor } from '../core/workspace/fileAudit';
+import { workspaceRelative } from '../core/workspace/layout';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
 import type { AuditService } from './auditService';
@@ -66,7 +67,7 @@ export class FileAuditWatcher extends Disposable {
   }
 
   private classify(uri: vscode.Uri): { entity: FileEntityName; relPath: string } | undefined {
-    const rel = path.relative(this.audit.root, uri.fsPath).split(path.sep).join('/');
+    const rel = workspaceRelative(this.audit.root, uri.fsPath);
     if (rel.startsWith('..')) return undefined;
     if (rel === BOT_AUDIT_CONFIG_FILE) return { entity: FileEntity.settings, relPath: rel };
     if (isBotFile(rel, this.bots.glob)) return { entity: FileEntity.bot, relPath: rel };

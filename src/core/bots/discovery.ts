@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Filter } from '../query';
+import { workspaceRelative } from '../workspace/layout';
 import { DEFAULT_BOT_GLOB, EXCLUDED_DIRS, botNameFromPath, inspectBotFile, isBotFile, isSharedModule } from './botFiles';
 import {
   type BotAuditConfig,
@@ -57,8 +58,6 @@ export interface DiscoveryResult {
   medplumConfig: MedplumConfig;
 }
 
-const toPosix = (p: string): string => p.split(path.sep).join('/');
-
 /** The id the audit log uses for a bot: its Medplum id, else its relative path. */
 export function botEntityId(bot: Pick<BotInfo, 'id' | 'relPath'>): string {
   return bot.id ?? bot.relPath;
@@ -86,7 +85,7 @@ export function discoverBots(root: string, opts: DiscoveryOptions = {}): Discove
   const configured = new Set(
     medplumConfig.bots.flatMap((b) => {
       const src = b.source ?? b.dist;
-      return src ? [toPosix(path.relative(root, path.resolve(root, src)))] : [];
+      return src ? [workspaceRelative(root, path.resolve(root, src))] : [];
     }),
   );
   let seen = 0;
@@ -118,7 +117,7 @@ export function discoverBots(root: string, opts: DiscoveryOptions = {}): Discove
         walk(abs);
       } else if (e.isFile()) {
         seen++;
-        const rel = toPosix(path.relative(root, abs));
+        const rel = workspaceRelative(root, abs);
         if (isBotFile(rel, glob)) {
           const name = botNameFromPath(rel);
           const bot: BotInfo = { name, path: abs, relPath: rel, origin: 'glob', settings: settingsForBot(config, rel, name) };
@@ -135,7 +134,7 @@ export function discoverBots(root: string, opts: DiscoveryOptions = {}): Discove
     if (!src) continue;
     const abs = path.resolve(root, src);
     if (!fs.existsSync(abs)) continue; // reported by loadMedplumConfig
-    const rel = toPosix(path.relative(root, abs));
+    const rel = workspaceRelative(root, abs);
     const prev = found.get(rel);
     const settings = settingsForBot(config, rel, b.name);
     found.set(rel, { name: b.name, id: b.id, path: abs, relPath: rel, origin: prev ? 'both' : 'medplum.config', settings });
@@ -152,7 +151,7 @@ export function botForFile(root: string, file: string, opts: Pick<DiscoveryOptio
   const config = opts.config ?? loadBotAuditConfig(root);
   const medplumConfig = opts.medplumConfig ?? loadMedplumConfig(root);
   const abs = path.resolve(root, file);
-  const rel = toPosix(path.relative(root, abs));
+  const rel = workspaceRelative(root, abs);
   const mp = medplumConfig.bots.find((b) => [b.source, b.dist].some((s) => s && path.resolve(root, s) === abs));
   const baseName = mp?.name ?? botNameFromPath(rel);
   const settings = settingsForBot(config, rel, baseName, opts.defaults);

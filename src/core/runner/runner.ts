@@ -23,6 +23,7 @@ import { destinations, detectUser, shouldRecord } from './record';
 import { type ReplayableEntry, ReplayError, replayInput } from './replay';
 import { stableId } from '../fhir/ids';
 import { LOCAL_BASE_URL } from '../fhir/platform';
+import { workspaceRelative } from '../workspace/layout';
 import {
   type AuditEntryInput,
   type AuditSink,
@@ -338,7 +339,7 @@ export class BotRunner {
     const t0 = performance.now();
     const root = path.resolve(req.root);
     const botPath = path.resolve(root, req.bot.path);
-    const relPath = req.bot.relPath ?? path.relative(root, botPath).split(path.sep).join('/');
+    const relPath = req.bot.relPath ?? workspaceRelative(root, botPath);
     const settings: BotSettings = { ...DEFAULT_BOT_SETTINGS, ...req.bot.settings, ...req.settings } as BotSettings;
     const name = req.settings?.name ?? req.bot.name ?? req.bot.settings?.name ?? path.basename(relPath).replace(/\.[cm]?[jt]s$/, '');
     const entityId = req.bot.id ?? relPath;
