@@ -8,7 +8,7 @@ import { botEntityId, botRunsFilter, discoverBots, type BotInfo } from '../core/
 import { BOT_AUDIT_CONFIG_FILE, MEDPLUM_CONFIG_FILE, formatConfigIssue, readSampleInput } from '../core/bots/config';
 import { QueryError, parseQuery, type Filter } from '../core/query';
 import { type BotRunner, formatLogLine, openRunner, parseRunInput, replayInput, type RunResult } from '../core/runner';
-import { AuditStore, defaultStateDir, OUTCOME_NAMES, StoreError, type Entry, type ExportFormat, type Outcome, type StoreWarning, type VerifyOptions } from '../core/store';
+import { AuditStore, defaultStateDir, outcomeName, StoreError, type Entry, type ExportFormat, type StoreWarning, type VerifyOptions } from '../core/store';
 import { DATA_DIR, ensureDataDir, resolveDbPath, workspaceRelative } from '../core/workspace/layout';
 import { formatTable, outcomeText, safeText, styleFor } from './table';
 import { diffText } from './diff';
@@ -592,7 +592,7 @@ async function cmdShow(ctx: Ctx): Promise<number> {
     line('Action', e.action);
     line('Entity', `${e.entityName}/${e.entityId}`);
     line('Bot', e.bot);
-    if (e.outcome !== undefined) line('Outcome', `${e.outcome} ${OUTCOME_NAMES[e.outcome as Outcome]}${e.failureKind ? ` (${e.failureKind})` : ''}`);
+    if (e.outcome !== undefined) line('Outcome', `${e.outcome} ${outcomeName(e.outcome)}${e.failureKind ? ` (${e.failureKind})` : ''}`);
     line('Trace ID', e.traceId);
     line('Content type', e.contentType);
     line('Replay of', e.replayOf);

@@ -3,14 +3,10 @@
 import * as vscode from 'vscode';
 import { botRunsFilter } from '../core/bots/discovery';
 import { formatDuration, timeAgo } from '../core/format/time';
-import { OUTCOME_NAMES, type AuditLogReader, type Entry, type Outcome } from '../core/store';
+import { outcomeName, type AuditLogReader, type Entry } from '../core/store';
 import type { BotsModel, WorkspaceBot } from '../services/botsModel';
 
 export type Target = { bot?: WorkspaceBot; entry?: Entry } | vscode.Uri | number | undefined;
-
-function outcomeLabel(o: number | undefined): string {
-  return o === undefined ? '' : (OUTCOME_NAMES[o as Outcome] ?? String(o));
-}
 
 /** A bot's newest run in the log, without counting its runs. */
 export async function lastRun(store: AuditLogReader, bot: WorkspaceBot): Promise<Entry | undefined> {
@@ -50,7 +46,7 @@ async function pickBot(bots: BotsModel, store: () => Promise<AuditLogReader>, pl
       return {
         label: bot.name,
         description: bot.relPath,
-        detail: last ? `${outcomeLabel(last.outcome)} · ${timeAgo(last.recorded)}` : vscode.l10n.t('never run'),
+        detail: last ? `${outcomeName(last.outcome)} · ${timeAgo(last.recorded)}` : vscode.l10n.t('never run'),
         bot,
       };
     }),
@@ -66,7 +62,7 @@ export async function entryFor(store: AuditLogReader, target: Target): Promise<E
   const pick = await vscode.window.showQuickPick(
     recent.map((e) => ({
       label: `#${e.id} ${e.bot ?? e.entityId}`,
-      description: `${outcomeLabel(e.outcome)} · ${timeAgo(e.recorded)}${e.periodEnd && e.periodStart ? ` · ${formatDuration(e.periodEnd - e.periodStart)}` : ''}`,
+      description: `${outcomeName(e.outcome)} · ${timeAgo(e.recorded)}${e.periodEnd && e.periodStart ? ` · ${formatDuration(e.periodEnd - e.periodStart)}` : ''}`,
       detail: e.input?.slice(0, 100),
       entry: e,
     })),

@@ -26,7 +26,7 @@ import { Witness, checkMark } from './witness';
 import { ACTIONS, type Action, type Entry, type NewEntry } from './types';
 import { LogWindow, type WindowOptions, type WindowSource } from './window';
 
-export { ACTIONS, OUTCOMES, OUTCOME_NAMES, isAction, isOutcome } from './types';
+export { ACTIONS, OUTCOMES, OUTCOME_NAMES, isAction, isOutcome, outcomeName } from './types';
 export type { Action, Outcome, NewEntry, Entry } from './types';
 export { StoreError } from './errors';
 export { capText, cutBytes, canonicalJson, GENESIS_HASH } from './record';

@@ -14,6 +14,11 @@ export const OUTCOME_NAMES: Record<Outcome, string> = {
   12: 'Major failure',
 };
 
+/** An outcome's display name; the number itself for a code that is not one of the four; '' for none. */
+export function outcomeName(o: number | undefined): string {
+  return o === undefined ? '' : (OUTCOME_NAMES[o as Outcome] ?? String(o));
+}
+
 export function isAction(v: unknown): v is Action {
   return typeof v === 'string' && (ACTIONS as readonly string[]).includes(v);
 }

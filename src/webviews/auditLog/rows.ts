@@ -1,5 +1,5 @@
 import { outcomeSummary } from '../../core/format/outcomeDesc';
-import { OUTCOME_NAMES, type Entry } from '../../core/store';
+import { outcomeName, type Entry } from '../../core/store';
 import type { EntryDetail, EntryRow } from '../protocol';
 
 /** The table's view of an entry: plain values, the first line of the description. */
@@ -13,7 +13,7 @@ export function toRow(e: Entry): EntryRow {
     recorded: e.recorded,
     bot: e.bot,
     outcome: e.outcome,
-    outcomeName: e.outcome === undefined ? undefined : OUTCOME_NAMES[e.outcome],
+    outcomeName: e.outcome === undefined ? undefined : outcomeName(e.outcome),
     outcomeDescFirstLine: outcomeSummary(e.outcomeDesc),
     onBehalfOf: e.onBehalfOf,
   };
