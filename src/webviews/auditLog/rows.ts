@@ -2,8 +2,11 @@ import { outcomeSummary } from '../../core/format/outcomeDesc';
 import { outcomeName, type Entry } from '../../core/store';
 import type { EntryDetail, EntryRow } from '../protocol';
 
+/** Every key of T, each given (perhaps as undefined): the compiler names any that is left out. */
+type EveryKey<T> = { [K in keyof Required<T>]: T[K] };
+
 /** The table's view of an entry: plain values, the first line of the description. */
-export function toRow(e: Entry): EntryRow {
+export function toRow(e: Entry): EveryKey<EntryRow> {
   return {
     id: e.id,
     user: e.user,
@@ -21,7 +24,7 @@ export function toRow(e: Entry): EntryRow {
 
 /** Everything the detail pane shows; snapshots travel as JSON text and are parsed by the page. */
 export function toDetail(e: Entry): EntryDetail {
-  return {
+  const detail: EveryKey<EntryDetail> = {
     ...toRow(e),
     uuid: e.uuid,
     outcomeDesc: e.outcomeDesc,
@@ -40,4 +43,5 @@ export function toDetail(e: Entry): EntryDetail {
     before: e.before === undefined ? undefined : JSON.stringify(e.before),
     after: e.after === undefined ? undefined : JSON.stringify(e.after),
   };
+  return detail;
 }
