@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { settings } from '../config';
 import { Commands } from '../constants';
@@ -50,21 +48,14 @@ export class RunService extends Disposable {
   private getRunner(): Promise<BotRunner> {
     this.runner ??= (async () => {
       const store = await this.audit.localStore();
-      const dist = vscode.Uri.joinPath(this.extensionUri, 'dist').fsPath;
-      // A packaged extension ships esbuild (which bundles bots) in dist/esbuild; in development it
-      // comes from node_modules.
-      const shipped = path.join(dist, 'esbuild', 'lib', 'main.js');
-      const esbuildPath = fs.existsSync(shipped) ? shipped : undefined;
-      if (esbuildPath) process.env.ESBUILD_BINARY_PATH = path.join(dist, 'esbuild', 'bin', process.platform === 'win32' ? 'esbuild.exe' : 'esbuild');
       const { runner, fhir } = openRunner({
         store,
-        distDir: dist,
+        distDir: vscode.Uri.joinPath(this.extensionUri, 'dist').fsPath,
         dataDir: this.audit.dataDir,
-        serverThread: { logFile: this.audit.dbPath, wasmPath: path.join(dist, 'sql-wasm.wasm') },
+        serverThread: { logFile: this.audit.dbPath },
         maxConcurrent: settings().maxConcurrentRuns,
         user: this.audit.user,
         onLog: (line) => log.info(line),
-        esbuildPath,
       });
       this.fhir = fhir;
       return runner;
