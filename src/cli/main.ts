@@ -310,8 +310,8 @@ function filtersOf(ctx: Ctx): Filter[] {
   return parseQuery(q);
 }
 
-function findBot(ctx: Ctx, nameOrPath: string): BotInfo {
-  const found = discoverBots(ctx.root);
+async function findBot(ctx: Ctx, nameOrPath: string): Promise<BotInfo> {
+  const found = await discoverBots(ctx.root);
   for (const i of found.issues) ctx.io.stderr.write(`warning: ${safeText(formatConfigIssue(i))}\n`);
   const rel = workspaceRelative(ctx.root, path.resolve(ctx.io.cwd, nameOrPath));
   const bot = found.bots.find((b) => b.relPath === nameOrPath || b.relPath === rel || b.name === nameOrPath || b.id === nameOrPath);
@@ -388,7 +388,7 @@ function printRun(ctx: Ctx, r: RunResult): number {
 async function cmdRun(ctx: Ctx): Promise<number> {
   const name = ctx.positionals[0];
   if (!name) throw new CliError(EXIT.usage, 'run needs a bot: bot-audit run <bot>');
-  const bot = findBot(ctx, name);
+  const bot = await findBot(ctx, name);
   let inputText: string | undefined;
   let input: unknown;
   if (typeof ctx.values.input === 'string') {
@@ -463,7 +463,7 @@ function cmdReplay(ctx: Ctx): Promise<number> {
     if (entry.action !== 'EXECUTED') throw new CliError(EXIT.noEntry, `entry ${entry.id} is ${entry.action}, not a bot run`);
     const input = replayInput(entry);
     if (!input.ok) throw new CliError(EXIT.badInput, input.reason);
-    const bot = findBot(ctx, entry.entityId);
+    const bot = await findBot(ctx, entry.entityId);
     const r = await withRunner(ctx, store, (runner) => runner.replay(entry, { root: ctx.root, bot, onOutput: ctx.values.json ? undefined : (l) => out(ctx, safeText(formatLogLine(l))) }));
     const code = printRun(ctx, r);
     await shipAfterWrite(ctx, store);
@@ -472,7 +472,7 @@ function cmdReplay(ctx: Ctx): Promise<number> {
 }
 
 async function cmdBots(ctx: Ctx): Promise<number> {
-  const found = discoverBots(ctx.root);
+  const found = await discoverBots(ctx.root);
   for (const i of found.issues) ctx.io.stderr.write(`warning: ${safeText(formatConfigIssue(i))}\n`);
   const store = fs.existsSync(ctx.dbPath) ? await openStore(ctx, 'read') : undefined;
   try {

@@ -1,10 +1,7 @@
 import * as vscode from 'vscode';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { folderOf, inspectBotFile, isBotFile, isSharedModule } from '../core/bots/botFiles';
-import { type BotSettings, type ConfigIssue, formatConfigIssue, loadBotAuditConfig, loadMedplumConfig } from '../core/bots/config';
-import { botEntityId, botForFile } from '../core/bots/discovery';
-import { workspaceRelative } from '../core/workspace/layout';
+import { folderOf, isBotFile } from '../core/bots/botFiles';
+import { type BotSettings, type ConfigIssue, formatConfigIssue, loadBotAuditConfig } from '../core/bots/config';
+import { type BotFileStatus, type BotInfo, botEntityId, discoverBots } from '../core/bots/discovery';
 import { Settings } from '../constants';
 import { settings } from '../config';
 import { Disposable } from '../disposable';
@@ -26,13 +23,14 @@ export interface WorkspaceBot {
   folder: string;
   workspaceFolder: vscode.WorkspaceFolder;
   /** `source` with the handler's line, or why the file cannot be used as a bot. */
-  status: { kind: 'source'; handlerLine?: number } | { kind: 'binary' } | { kind: 'empty' } | { kind: 'unreadable'; reason: string };
+  status: BotFileStatus;
 }
 
 /**
- * The bots of the workspace: the files the glob setting matches that export a `handler`, and
- * medplum.config.json's bots; kept fresh by a file watcher. A matched file that exports no handler
- * is a shared module: kept apart (`getSharedModules`), not a bot. Fires `onDidChange` after each refresh.
+ * The bots of the workspace, as core/bots/discovery.ts finds them (the files the glob setting
+ * matches that export a `handler`, and medplum.config.json's bots); kept fresh by a file watcher.
+ * A matched file that exports no handler is a shared module: kept apart (`getSharedModules`), not
+ * a bot. Fires `onDidChange` after each refresh.
  */
 export class BotsModel extends Disposable {
   private readonly changed = this.register(new vscode.EventEmitter<void>());
@@ -152,50 +150,37 @@ export class BotsModel extends Disposable {
       if (workspaceFolder.uri.scheme !== 'file') continue;
       const root = workspaceFolder.uri.fsPath;
       const config = loadBotAuditConfig(root);
-      const medplumConfig = loadMedplumConfig(root);
-      issues.push(...config.issues, ...medplumConfig.issues);
       this.configGlob = config.glob;
-      const glob = this.glob;
-      const found = await vscode.workspace.findFiles(new vscode.RelativePattern(workspaceFolder, glob), '{**/node_modules/**,**/.git/**}');
-      const files = new Map<string, vscode.Uri>();
-      for (const uri of found) {
-        const rel = workspaceRelative(root, uri.fsPath);
-        if (isBotFile(rel, glob)) files.set(rel, uri);
-      }
       const editor = settings(workspaceFolder.uri);
-      const defaults = {
-        timeout: editor.defaultTimeout,
-        memoryLimitMb: editor.defaultMemoryLimitMb,
-        auditEventTrigger: editor.defaultAuditEventTrigger,
-        auditEventDestination: editor.defaultAuditEventDestination,
-      };
-      // medplum.config.json's bots count too, wherever their source lives, whatever they export.
-      const configured = new Set<string>();
-      for (const b of medplumConfig.bots) {
-        const src = b.source ?? b.dist;
-        if (!src) continue;
-        const rel = workspaceRelative(root, path.resolve(root, src));
-        if (rel.startsWith('..')) continue;
-        files.set(rel, vscode.Uri.file(path.join(root, rel)));
-        configured.add(rel);
-      }
-      // Read straight from disk, all at once: a round trip per file through the editor's file
-      // service costs seconds for hundreds of bots in a remote window.
-      const scanned = await Promise.all(
-        [...files].map(async ([relPath, uri]) => {
-          const info = botForFile(root, relPath, { config, medplumConfig, defaults });
-          let status: WorkspaceBot['status'];
-          try {
-            status = inspectBotFile(await fs.promises.readFile(uri.fsPath));
-          } catch (e) {
-            status = { kind: 'unreadable', reason: e instanceof Error ? e.message : String(e) };
-          }
-          return { uri, relPath, name: info.name, entityId: botEntityId(info), settings: info.settings, folder: folderOf(relPath), workspaceFolder, status };
-        }),
-      );
+      // The core's discovery, as the CLI's: it walks the folder and reads the files straight from
+      // disk (a round trip per file through the editor's file service costs seconds for hundreds of
+      // bots in a remote window). Whatever the folder holds is looked at, as the editor's search would.
+      const found = await discoverBots(root, {
+        config,
+        glob: this.glob,
+        defaults: {
+          timeout: editor.defaultTimeout,
+          memoryLimitMb: editor.defaultMemoryLimitMb,
+          auditEventTrigger: editor.defaultAuditEventTrigger,
+          auditEventDestination: editor.defaultAuditEventDestination,
+        },
+        maxFiles: Number.POSITIVE_INFINITY,
+      });
+      issues.push(...found.issues);
+      const toBot = (b: BotInfo): WorkspaceBot => ({
+        uri: vscode.Uri.file(b.path),
+        relPath: b.relPath,
+        name: b.name,
+        entityId: botEntityId(b),
+        settings: b.settings,
+        folder: folderOf(b.relPath),
+        workspaceFolder,
+        status: found.content.get(b.relPath)!,
+      });
       // A shared module (source without a `handler` export) is not a bot. A binary, empty or
       // unreadable file stays listed, with a warning.
-      for (const bot of scanned) (configured.has(bot.relPath) || !isSharedModule(bot.status) ? bots : shared).push(bot);
+      bots.push(...found.bots.map(toBot));
+      shared.push(...found.shared.map(toBot));
     }
     bots.sort((a, b) => a.relPath.localeCompare(b.relPath));
     shared.sort((a, b) => a.relPath.localeCompare(b.relPath));

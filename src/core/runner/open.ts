@@ -26,8 +26,8 @@ export interface OpenRunnerOptions extends Omit<BotRunnerOptions, 'workerPath' |
  * Finds the workspace bot that `executeBot` names: by Medplum id (medplum.config.json), name,
  * path, or an identifier `system|value` among the bot's settings' `identifier`s.
  */
-export function resolveWorkspaceBot(root: string, ref: { id?: string; identifier?: string }): BotTarget | undefined {
-  const { bots } = discoverBots(root);
+export async function resolveWorkspaceBot(root: string, ref: { id?: string; identifier?: string }): Promise<BotTarget | undefined> {
+  const { bots } = await discoverBots(root);
   const bot = ref.id
     ? bots.find((b) => b.id === ref.id) ?? bots.find((b) => b.name === ref.id) ?? bots.find((b) => b.relPath === ref.id)
     : bots.find((b) => ref.identifier !== undefined && (b.settings.identifier ?? []).includes(ref.identifier));

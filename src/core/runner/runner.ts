@@ -80,7 +80,7 @@ export interface BotRunnerOptions {
   /** Output kept per run before the middle is dropped (default 16 MiB; the store caps further). */
   maxOutputBytes?: number;
   /** Finds a workspace bot by its Medplum id, name or identifier (`system|value`), for `executeBot`. */
-  resolveBot?: (root: string, ref: { id?: string; identifier?: string }) => BotTarget | undefined;
+  resolveBot?: (root: string, ref: { id?: string; identifier?: string }) => BotTarget | undefined | Promise<BotTarget | undefined>;
 }
 
 /** What to run. A BotInfo from discovery fits. */
@@ -720,7 +720,7 @@ export class BotRunner {
     const depth = (parent.req.childDepth ?? 0) + 1;
     const what = ref.id ?? ref.identifier ?? '';
     if (depth > MAX_CHILD_DEPTH) return { status: 400, body: errorOutcome(`executeBot nests deeper than ${MAX_CHILD_DEPTH} runs (Bot ${what})`) };
-    const target = this.opts.resolveBot?.(parent.root, ref);
+    const target = await this.opts.resolveBot?.(parent.root, ref);
     if (!target) return { status: 404, body: errorOutcome(`Not found: Bot ${what} (no bot in this workspace has that id, name or identifier)`) };
     const res = await this.run({
       root: parent.root,
