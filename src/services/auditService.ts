@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { settings } from '../config';
+import { settings } from './editorSettings';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
 import { AuditStore, type AuditLog, type Entry, type StoreWarning } from '../core/store';

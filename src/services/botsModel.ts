@@ -3,7 +3,7 @@ import { folderOf, isBotFile } from '../core/bots/botFiles';
 import { type BotSettings, type ConfigIssue, formatConfigIssue, loadBotAuditConfig } from '../core/bots/config';
 import { type BotFileStatus, type BotInfo, botEntityId, discoverBots } from '../core/bots/discovery';
 import { Settings } from '../constants';
-import { settings } from '../config';
+import { settings } from './editorSettings';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
 

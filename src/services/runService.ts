@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { settings } from '../config';
+import { settings } from './editorSettings';
 import { Commands } from '../constants';
 import { type BotRunner, type RunResult, openRunner } from '../core/runner';
 import type { FhirHost } from '../core/fhir/host';
