@@ -4,7 +4,7 @@ import { settings } from './editorSettings';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
 import { AuditStore, type AuditLog, type Entry, type StoreWarning } from '../core/store';
-import { detectUser } from '../core/runner/record';
+import { detectUser } from '../core/runner/auditPolicy';
 import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
 import { Session } from '../core/workspace/sessions';
 

@@ -19,7 +19,7 @@ import { isJsonContentType, parseRunInput } from './input';
 import { type BotProcess, IsolatePool } from './pool';
 import { normalizePermissions } from './sandbox';
 import type { DoneMessage, RunMessage, WorkerToHost } from './protocol';
-import { destinations, detectUser, shouldRecord } from './record';
+import { destinations, detectUser, shouldRecord } from './auditPolicy';
 import { type ReplayableEntry, ReplayError, replayInput } from './replay';
 import { stableId } from '../fhir/ids';
 import { LOCAL_BASE_URL } from '../fhir/platform';

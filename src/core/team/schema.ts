@@ -14,7 +14,7 @@
 // a text that does not give its hash), so a writer's mistake is stopped at the door; verify
 // finds what was changed past the triggers.
 import type { ClientBase } from 'pg';
-import { GENESIS_HASH } from '../store/record';
+import { GENESIS_HASH } from '../store/row';
 import { TeamLogError } from './connect';
 
 /** The version this code writes, in bot_audit.meta's schema_version. */

@@ -2,7 +2,7 @@
 // read in pages by seq (never the whole log in memory).
 import { isDeepStrictEqual } from 'node:util';
 import type { ClientBase } from 'pg';
-import { GENESIS_HASH, sha256 } from '../store/record';
+import { GENESIS_HASH, sha256 } from '../store/row';
 import { assertTeamLog, jsonbCanHold, teamLink } from './schema';
 
 export interface TeamVerifyResult {
