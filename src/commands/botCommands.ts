@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { Commands, ContextKeys } from '../constants';
 import { BOT_AUDIT_CONFIG_FILE } from '../core/bots/config';
 import { SAMPLE_BOT_SOURCE } from '../sampleBot';
-import type { LogName } from '../webviews/protocol';
+import type { LogName } from '../panels/protocol';
 import type { CommandContext, CommandTable } from './context';
 
 export function botCommands(c: CommandContext): CommandTable {

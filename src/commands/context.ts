@@ -4,9 +4,9 @@ import type { AuditService } from '../services/auditService';
 import type { BotsModel } from '../services/botsModel';
 import type { RunService } from '../services/runService';
 import type { TeamLogService } from '../services/teamLogService';
-import type { BotsTreeNode } from '../views/bots/nodes/botNode';
-import type { BotsTreeProvider } from '../views/bots/botsTreeProvider';
-import type { AuditLogPanel, LogView } from '../webviews/auditLog/auditLogPanel';
+import type { BotsTreeNode } from '../tree/nodes/botNode';
+import type { BotsTreeProvider } from '../tree/botsTreeProvider';
+import type { AuditLogPanel, LogView } from '../panels/auditLog/auditLogPanel';
 
 export interface CommandContext {
   readonly bots: BotsModel;

@@ -9,9 +9,9 @@ import type { AuditLogReader, ExportFormat } from '../core/store';
 import type { AuditService } from '../services/auditService';
 import type { WorkspaceBot } from '../services/botsModel';
 import type { TeamLogService } from '../services/teamLogService';
-import { EventDocumentProvider } from '../views/eventDocumentProvider';
-import { AuditLogPanel } from '../webviews/auditLog/auditLogPanel';
-import type { LogName } from '../webviews/protocol';
+import { EventDocumentProvider } from '../editor/eventDocumentProvider';
+import { AuditLogPanel } from '../panels/auditLog/auditLogPanel';
+import type { LogName } from '../panels/protocol';
 import type { CommandContext, CommandTable } from './context';
 import { entryFor, type Target } from './targets';
 

@@ -17,7 +17,7 @@ import {
   type LogVariant,
   type PageState,
   type WebviewCommand,
-} from '../../src/webviews/protocol';
+} from '../../src/panels/protocol';
 import { clear, el } from '../dom';
 import { button, registerToolkit, textField } from '../toolkit';
 import { vscodeApi } from '../vscodeApi';

@@ -1,7 +1,7 @@
 // The audit-log page's pure parts: columns, time formatting, the virtual scroll arithmetic, the
 // row cache and the filter-row drafts. No DOM here, so the unit tests run it in Node.
 import { columnSpec, formatQuery, parseQuery, type Column, type Filter, type TimeValue } from '../../src/core/query';
-import type { EntryRow, LogVariant } from '../../src/webviews/protocol';
+import type { EntryRow, LogVariant } from '../../src/panels/protocol';
 
 // ------------------------------------------------------------------ columns
 

@@ -3,8 +3,8 @@
 import * as assert from 'node:assert/strict';
 import { outcomeSummary, parseOutcomeDesc, STACK_LOCATION_RE } from '../../../src/core/format/outcomeDesc';
 import { QueryError } from '../../../src/core/query';
-import { decodeLogLink, encodeLogLink } from '../../../src/webviews/links';
-import { asPageState, isWebviewCommand, type EntryRow } from '../../../src/webviews/protocol';
+import { decodeLogLink, encodeLogLink } from '../../../src/panels/links';
+import { asPageState, isWebviewCommand, type EntryRow } from '../../../src/panels/protocol';
 import {
   columnsFor,
   completeFilter,

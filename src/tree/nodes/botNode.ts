@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { Commands, NodeKind } from '../../../constants';
-import { formatDuration, timeAgo } from '../../../core/format/time';
-import { outcomeName, type Entry } from '../../../core/store';
-import type { WorkspaceBot } from '../../../services/botsModel';
+import { Commands, NodeKind } from '../../constants';
+import { formatDuration, timeAgo } from '../../core/format/time';
+import { outcomeName, type Entry } from '../../core/store';
+import type { WorkspaceBot } from '../../services/botsModel';
 import { outcomeIcon } from './outcomeIcon';
 
 /** What the tree knows of a bot's runs when it lists the bot (undefined: the log is not open yet). */
