@@ -1,6 +1,6 @@
 // The audit-log page's pure parts: columns, time formatting, the virtual scroll arithmetic, the
 // row cache and the filter-row drafts. No DOM here, so the unit tests run it in Node.
-import { columnSpec, formatQuery, parseQuery, type Column, type Filter, type TimeValue } from '../../src/core/query';
+import { columnSpec, formatQuery, parseQuery, type Column, type Filter } from '../../src/core/query';
 import type { EntryRow, LogVariant } from '../../src/panels/protocol';
 
 // ------------------------------------------------------------------ columns
@@ -42,12 +42,12 @@ export function columnsFor(variant: LogVariant): ColumnDef[] {
 
 export const MIN_COLUMN_WIDTH = 40;
 
-/** The CSS grid template for the visible columns: fixed widths, the last one takes what is left. */
 /** A column's width in px: the user's, else its default; never under MIN_COLUMN_WIDTH. */
 export function columnWidth(c: ColumnDef, widths: Record<string, number>): number {
   return Math.max(MIN_COLUMN_WIDTH, Math.round(widths[c.key] ?? c.width));
 }
 
+/** The CSS grid template for the visible columns: fixed widths, the last one takes what is left. */
 export function gridTemplate(cols: readonly ColumnDef[], widths: Record<string, number>): string {
   return cols
     .map((c, i) => {
@@ -306,9 +306,4 @@ export function partsFromQuery(query: string): { drafts: Draft[]; search: string
       .map((f) => f.value)
       .join(' '),
   };
-}
-
-/** A time value's label in the value editor. */
-export function timeLabel(v: TimeValue, utc: boolean): string {
-  return typeof v === 'number' ? formatTimestamp(v, utc) : v.relative;
 }
