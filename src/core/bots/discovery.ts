@@ -105,9 +105,10 @@ export async function discoverBots(root: string, opts: DiscoveryOptions = {}): P
     if (!fs.existsSync(abs)) continue; // reported by loadMedplumConfig
     configured.set(workspaceRelative(root, abs), { entry: b, abs });
   }
-  // Every file read at once, straight from disk: hundreds of bots take tens of milliseconds.
+  // Read straight from disk, many at a time (not all at once: a broad glob would run out of file
+  // handles): hundreds of bots take tens of milliseconds.
   const files = [...new Set([...matched, ...configured.keys()])];
-  const statuses = await Promise.all(files.map((rel) => readBotFile(path.join(root, rel))));
+  const statuses = await mapLimited(files, 64, (rel) => readBotFile(path.join(root, rel)));
   const content = new Map(files.map((rel, i) => [rel, statuses[i]]));
 
   const found = new Map<string, BotInfo>();
@@ -133,8 +134,22 @@ export async function discoverBots(root: string, opts: DiscoveryOptions = {}): P
   return { root, glob, bots, shared: shared.map(named), content, issues, config, medplumConfig };
 }
 
+/** `fn` of each item, at most `limit` at a time; the results in the items' order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 /** What a bot's file holds, read from disk. */
-export async function readBotFile(file: string): Promise<BotFileStatus> {
+async function readBotFile(file: string): Promise<BotFileStatus> {
   try {
     return inspectBotFile(await fs.promises.readFile(file));
   } catch (e) {
