@@ -1,21 +1,19 @@
 import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
-import { Commands, ContextKeys, Views } from './constants';
+import { ContextKeys, Views } from './constants';
 import { initLogger, log } from './logger';
-import { BotsModel } from './views/bots/botsModel';
-import { BotsTreeProvider } from './views/bots/botsTreeProvider';
-import { AuditLogPanel } from './webviews/auditLog/auditLogPanel';
-import { registerAuditLog } from './webviews/auditLog/register';
-import { SAMPLE_BOT_SOURCE } from './sampleBot';
+import { BotsModel } from './services/botsModel';
+import { BotsTreeProvider } from './tree/botsTreeProvider';
+import { AuditLogPanel } from './panels/auditLog/auditLogPanel';
+import { registerAuditLog } from './panels/auditLog/register';
 import { AuditService } from './services/auditService';
 import { FileAuditWatcher } from './services/fileAuditWatcher';
 import { TeamLogService } from './services/teamLogService';
-import { EventDocumentProvider } from './views/eventDocumentProvider';
-import { BOT_AUDIT_CONFIG_FILE } from './core/bots/config';
+import { EventDocumentProvider } from './editor/eventDocumentProvider';
 import { RunService } from './services/runService';
-import { registerRunCommands } from './commands/runCommands';
-import { BotCodeLensProvider, StackTraceLinkProvider } from './views/botCodeLens';
-import { EVENT_SCHEME } from './views/eventDocumentProvider';
+import { registerCommands, setTreeLog } from './commands';
+import { BotCodeLensProvider, StackTraceLinkProvider } from './editor/botCodeLens';
+import { EVENT_SCHEME } from './editor/eventDocumentProvider';
 import type { Entry, NewEntry } from './core/store';
 import type { Filter } from './core/query';
 
@@ -80,7 +78,6 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
   const runs = audit ? new RunService(context.extensionUri, audit) : undefined;
   if (audit && runs) {
     context.subscriptions.push(new EventDocumentProvider(audit), runs);
-    registerRunCommands(context, bots, audit, runs, team);
     context.subscriptions.push(
       new BotCodeLensProvider(bots, audit),
       vscode.languages.registerDocumentLinkProvider({ scheme: EVENT_SCHEME }, new StackTraceLinkProvider()),
@@ -102,45 +99,12 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
     }, 0);
   }
 
-  const openLink = registerAuditLog(context, audit, bots, team);
+  const auditLog = registerAuditLog(context, audit, team);
+  registerCommands(context, { bots, tree, view, audit, runs, team, openLog: auditLog.show });
 
-  context.subscriptions.push(
-    vscode.commands.registerCommand(Commands.refreshBots, () => bots.refresh()),
-    vscode.commands.registerCommand(Commands.openBotSource, async (uri: vscode.Uri, line = 0) => {
-      const doc = await vscode.workspace.openTextDocument(uri);
-      const pos = new vscode.Position(line, 0);
-      await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos) });
-    }),
-    vscode.commands.registerCommand(Commands.createSampleBot, () => createSampleBot(bots)),
-    vscode.commands.registerCommand(Commands.showTeamLogStatus, () => team?.showStatus()),
-    vscode.commands.registerCommand(Commands.shipToTeamLog, () => team?.shipNow()),
-    vscode.commands.registerCommand(Commands.setTeamLogPassword, () => team?.setPassword()),
-    vscode.commands.registerCommand(Commands.showTeamLogInTree, () => setTreeLog('team')),
-    vscode.commands.registerCommand(Commands.showLocalLogInTree, () => setTreeLog('local')),
-    vscode.commands.registerCommand(Commands.showMoreEvents, (botUri: string) => tree.showMore(botUri)),
-    vscode.commands.registerCommand(Commands.showEvent, async (id: number) => {
-      const doc = await vscode.workspace.openTextDocument(EventDocumentProvider.uriFor(id));
-      await vscode.window.showTextDocument(doc, { preview: true });
-    }),
-    vscode.commands.registerCommand(Commands.openBotSettings, async () => {
-      const folder = vscode.workspace.workspaceFolders?.[0];
-      if (!folder) return;
-      const uri = vscode.Uri.joinPath(folder.uri, BOT_AUDIT_CONFIG_FILE);
-      if (!(await exists(uri))) await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode('{\n  "bots": {}\n}\n'));
-      await vscode.window.showTextDocument(uri);
-    }),
-  );
-
-  // The Bots view's Local / Team switch (its view menu): the bots' outcomes and events from either log.
-  const setTreeLog = async (log: 'local' | 'team') => {
-    tree.setLog(log === 'team' && team?.teamLogUrl ? 'team' : 'local');
-    view.description = tree.log === 'team' ? vscode.l10n.t('Team log') : undefined;
-    // Said at the top of the view too: with one view in the container its description does not show.
-    view.message = tree.log === 'team' ? vscode.l10n.t("Runs from the team log (every member's): {0}", team?.teamLogUrl ?? '') : undefined;
-    await vscode.commands.executeCommand('setContext', ContextKeys.treeLog, tree.log);
-  };
+  // The Bots view reads the local log again when the team log's setting goes.
   void vscode.commands.executeCommand('setContext', ContextKeys.treeLog, 'local');
-  if (team) context.subscriptions.push(team.onDidChange(() => void (tree.log === 'team' && !team?.teamLogUrl && setTreeLog('local'))));
+  if (team) context.subscriptions.push(team.onDidChange(() => void (tree.log === 'team' && !team?.teamLogUrl && setTreeLog({ tree, view, team }, 'local'))));
 
   void bots.refresh();
   const activationMs = performance.now() - started;
@@ -158,7 +122,7 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
     team,
     activationMs,
     auditLogPanel: () => AuditLogPanel.currentPanel,
-    openLink,
+    openLink: auditLog.openLink,
     record: async (entry) => (await requireAudit().store()).append(entry),
     query: async (filter, limit = 100) => {
       const page = await (await requireAudit().store()).query(filter, { limit });
@@ -174,26 +138,4 @@ export async function deactivate(): Promise<void> {
   team = undefined;
   await audit?.close();
   audit = undefined;
-}
-
-async function createSampleBot(bots: BotsModel): Promise<void> {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  if (!folder) {
-    void vscode.window.showWarningMessage(vscode.l10n.t('Open a folder first: bots live in a workspace.'));
-    return;
-  }
-  let uri = vscode.Uri.joinPath(folder.uri, 'bots', 'hello-bot.ts');
-  for (let i = 2; await exists(uri); i++) uri = vscode.Uri.joinPath(folder.uri, 'bots', `hello-bot-${i}.ts`);
-  await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(SAMPLE_BOT_SOURCE));
-  await bots.refresh();
-  await vscode.window.showTextDocument(uri);
-}
-
-async function exists(uri: vscode.Uri): Promise<boolean> {
-  try {
-    await vscode.workspace.fs.stat(uri);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -45,7 +45,6 @@ export function registerToolkit(): Promise<void> {
       tk.vsCodeCheckbox(),
       tk.vsCodeDropdown(),
       tk.vsCodeOption(),
-      tk.vsCodeProgressRing(),
       tk.vsCodeTextField(),
     );
     registered = true;
@@ -87,10 +86,6 @@ export function badge(text: string): HTMLElement {
   const b = document.createElement('vscode-badge');
   b.textContent = text;
   return b;
-}
-
-export function progressRing(): HTMLElement {
-  return document.createElement('vscode-progress-ring');
 }
 
 export type Dropdown = HTMLElement & { value: string };

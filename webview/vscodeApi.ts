@@ -1,5 +1,5 @@
 // The webview's handle on the host. `acquireVsCodeApi` may be called once per page.
-import type { WebviewCommand } from '../src/webviews/protocol';
+import type { WebviewCommand } from '../src/panels/protocol';
 
 interface VsCodeApi<S> {
   postMessage(msg: WebviewCommand): void;

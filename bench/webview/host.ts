@@ -2,8 +2,8 @@
 // AuditStore, answering the audit-log page that runs in Chromium. Node only, no `vscode`: the
 // benchmark stands in for the panel (auditLogPanel.ts), which does nothing more than this.
 import { AuditStore, type NewEntry } from '../../src/core/store';
-import { LogPageHost, type PageSource } from '../../src/webviews/auditLog/pageHost';
-import { isWebviewCommand, type HostNotification } from '../../src/webviews/protocol';
+import { LogPageHost, type PageSource } from '../../src/panels/auditLog/pageHost';
+import { isWebviewCommand, type HostNotification } from '../../src/panels/protocol';
 import { rng } from '../data';
 
 export type Post = (m: HostNotification) => PromiseLike<unknown>;

@@ -8,8 +8,8 @@ import { botEntityId, botRunsFilter, discoverBots, type BotInfo } from '../core/
 import { BOT_AUDIT_CONFIG_FILE, MEDPLUM_CONFIG_FILE, formatConfigIssue, readSampleInput } from '../core/bots/config';
 import { QueryError, parseQuery, type Filter } from '../core/query';
 import { type BotRunner, formatLogLine, openRunner, parseRunInput, replayInput, type RunResult } from '../core/runner';
-import { AuditStore, defaultStateDir, OUTCOME_NAMES, StoreError, type Entry, type ExportFormat, type Outcome, type StoreWarning, type VerifyOptions } from '../core/store';
-import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
+import { AuditStore, defaultStateDir, outcomeName, StoreError, type Entry, type ExportFormat, type StoreWarning, type VerifyOptions } from '../core/store';
+import { DATA_DIR, ensureDataDir, resolveDbPath, workspaceRelative } from '../core/workspace/layout';
 import { formatTable, outcomeText, safeText, styleFor } from './table';
 import { diffText } from './diff';
 import { formatter } from '../core/store/formats';
@@ -313,10 +313,10 @@ function filtersOf(ctx: Ctx): Filter[] {
   return parseQuery(q);
 }
 
-function findBot(ctx: Ctx, nameOrPath: string): BotInfo {
-  const found = discoverBots(ctx.root);
+async function findBot(ctx: Ctx, nameOrPath: string): Promise<BotInfo> {
+  const found = await discoverBots(ctx.root);
   for (const i of found.issues) ctx.io.stderr.write(`warning: ${safeText(formatConfigIssue(i))}\n`);
-  const rel = path.relative(ctx.root, path.resolve(ctx.io.cwd, nameOrPath)).split(path.sep).join('/');
+  const rel = workspaceRelative(ctx.root, path.resolve(ctx.io.cwd, nameOrPath));
   const bot = found.bots.find((b) => b.relPath === nameOrPath || b.relPath === rel || b.name === nameOrPath || b.id === nameOrPath);
   if (!bot) {
     const names = found.bots.map((b) => b.name).join(', ') || 'none';
@@ -391,7 +391,7 @@ function printRun(ctx: Ctx, r: RunResult): number {
 async function cmdRun(ctx: Ctx): Promise<number> {
   const name = ctx.positionals[0];
   if (!name) throw new CliError(EXIT.usage, 'run needs a bot: bot-audit run <bot>');
-  const bot = findBot(ctx, name);
+  const bot = await findBot(ctx, name);
   let inputText: string | undefined;
   let input: unknown;
   if (typeof ctx.values.input === 'string') {
@@ -466,7 +466,7 @@ function cmdReplay(ctx: Ctx): Promise<number> {
     if (entry.action !== 'EXECUTED') throw new CliError(EXIT.noEntry, `entry ${entry.id} is ${entry.action}, not a bot run`);
     const input = replayInput(entry);
     if (!input.ok) throw new CliError(EXIT.badInput, input.reason);
-    const bot = findBot(ctx, entry.entityId);
+    const bot = await findBot(ctx, entry.entityId);
     const r = await withRunner(ctx, store, (runner) => runner.replay(entry, { root: ctx.root, bot, onOutput: ctx.values.json ? undefined : (l) => out(ctx, safeText(formatLogLine(l))) }));
     const code = printRun(ctx, r);
     await shipAfterWrite(ctx, store);
@@ -475,7 +475,7 @@ function cmdReplay(ctx: Ctx): Promise<number> {
 }
 
 async function cmdBots(ctx: Ctx): Promise<number> {
-  const found = discoverBots(ctx.root);
+  const found = await discoverBots(ctx.root);
   for (const i of found.issues) ctx.io.stderr.write(`warning: ${safeText(formatConfigIssue(i))}\n`);
   const store = fs.existsSync(ctx.dbPath) ? await openStore(ctx, 'read') : undefined;
   try {
@@ -595,7 +595,7 @@ async function cmdShow(ctx: Ctx): Promise<number> {
     line('Action', e.action);
     line('Entity', `${e.entityName}/${e.entityId}`);
     line('Bot', e.bot);
-    if (e.outcome !== undefined) line('Outcome', `${e.outcome} ${OUTCOME_NAMES[e.outcome as Outcome]}${e.failureKind ? ` (${e.failureKind})` : ''}`);
+    if (e.outcome !== undefined) line('Outcome', `${e.outcome} ${outcomeName(e.outcome)}${e.failureKind ? ` (${e.failureKind})` : ''}`);
     line('Trace ID', e.traceId);
     line('Content type', e.contentType);
     line('Replay of', e.replayOf);

@@ -1,5 +1,5 @@
 // Terminal output for the CLI: a table that fits the width, and colour that follows NO_COLOR.
-import { OUTCOME_NAMES, type Entry, type Outcome } from '../core/store';
+import { outcomeName, type Entry } from '../core/store';
 import { formatInstant } from '../core/format/time';
 
 export interface Style {
@@ -24,7 +24,7 @@ export function styleFor(isTTY: boolean | undefined, env: NodeJS.ProcessEnv = pr
 
 export function outcomeText(o: number | undefined, st: Style): string {
   if (o === undefined) return '';
-  const name = OUTCOME_NAMES[o as Outcome] ?? String(o);
+  const name = outcomeName(o);
   return o === 0 ? st.green(name) : o === 4 ? st.yellow(name) : st.red(name);
 }
 
@@ -76,7 +76,7 @@ export function formatTable(entries: Entry[], width: number, st: Style, zone: 'l
       head: 'Outcome',
       min: 8,
       grow: 1,
-      value: (e) => (e.outcome === undefined ? '' : (OUTCOME_NAMES[e.outcome as Outcome] ?? String(e.outcome))),
+      value: (e) => outcomeName(e.outcome),
       color: (e, s, stl) => (e.outcome === undefined ? s : e.outcome === 0 ? stl.green(s) : e.outcome === 4 ? stl.yellow(s) : stl.red(s)),
     },
     { head: 'Description', min: 0, grow: 4, value: (e) => (e.outcomeDesc ?? '').split('\n', 1)[0] },

@@ -1,10 +1,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { settings } from '../config';
+import { settings } from './editorSettings';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
 import { AuditStore, type AuditLog, type Entry, type StoreWarning } from '../core/store';
-import { detectUser } from '../core/runner/record';
+import { detectUser } from '../core/runner/auditPolicy';
 import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
 import { Session } from '../core/workspace/sessions';
 

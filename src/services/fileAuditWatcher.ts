@@ -4,10 +4,11 @@ import { isBotFile } from '../core/bots/botFiles';
 import { BOT_AUDIT_CONFIG_FILE } from '../core/bots/config';
 import { FileLock } from '../core/store/lock';
 import { FileEntity, type FileEntityName, WorkspaceFileAuditor } from '../core/workspace/fileAudit';
+import { workspaceRelative } from '../core/workspace/layout';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
 import type { AuditService } from './auditService';
-import type { BotsModel } from '../views/bots/botsModel';
+import type { BotsModel } from './botsModel';
 
 const LEASE_REFRESH_MS = 15_000;
 const LEASE_STALE_MS = 60_000;
@@ -66,7 +67,7 @@ export class FileAuditWatcher extends Disposable {
   }
 
   private classify(uri: vscode.Uri): { entity: FileEntityName; relPath: string } | undefined {
-    const rel = path.relative(this.audit.root, uri.fsPath).split(path.sep).join('/');
+    const rel = workspaceRelative(this.audit.root, uri.fsPath);
     if (rel.startsWith('..')) return undefined;
     if (rel === BOT_AUDIT_CONFIG_FILE) return { entity: FileEntity.settings, relPath: rel };
     if (isBotFile(rel, this.bots.glob)) return { entity: FileEntity.bot, relPath: rel };

@@ -1,13 +1,11 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { settings } from '../config';
+import { settings } from './editorSettings';
 import { Commands } from '../constants';
 import { type BotRunner, type RunResult, openRunner } from '../core/runner';
 import type { FhirHost } from '../core/fhir/host';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
-import type { BotInfo } from '../views/bots/botsModel';
+import type { WorkspaceBot } from './botsModel';
 import type { AuditService } from './auditService';
 
 export interface RunInput {
@@ -32,7 +30,7 @@ export class UntrustedWorkspaceError extends Error {
 export class RunService extends Disposable {
   private runner: Promise<BotRunner> | undefined;
   private fhir: FhirHost | undefined;
-  private readonly running = new Map<string, { bot: BotInfo; cancel: () => void }>();
+  private readonly running = new Map<string, { bot: WorkspaceBot; cancel: () => void }>();
   private readonly status = this.register(vscode.window.createStatusBarItem('botAudit.runs', vscode.StatusBarAlignment.Left, 50));
   private readonly finished = this.register(new vscode.EventEmitter<RunResult>());
   /** Fires after every run, recorded or not. */
@@ -50,21 +48,14 @@ export class RunService extends Disposable {
   private getRunner(): Promise<BotRunner> {
     this.runner ??= (async () => {
       const store = await this.audit.localStore();
-      const dist = vscode.Uri.joinPath(this.extensionUri, 'dist').fsPath;
-      // A packaged extension ships esbuild (which bundles bots) in dist/esbuild; in development it
-      // comes from node_modules.
-      const shipped = path.join(dist, 'esbuild', 'lib', 'main.js');
-      const esbuildPath = fs.existsSync(shipped) ? shipped : undefined;
-      if (esbuildPath) process.env.ESBUILD_BINARY_PATH = path.join(dist, 'esbuild', 'bin', process.platform === 'win32' ? 'esbuild.exe' : 'esbuild');
       const { runner, fhir } = openRunner({
         store,
-        distDir: dist,
+        distDir: vscode.Uri.joinPath(this.extensionUri, 'dist').fsPath,
         dataDir: this.audit.dataDir,
-        serverThread: { logFile: this.audit.dbPath, wasmPath: path.join(dist, 'sql-wasm.wasm') },
+        serverThread: { logFile: this.audit.dbPath },
         maxConcurrent: settings().maxConcurrentRuns,
         user: this.audit.user,
         onLog: (line) => log.info(line),
-        esbuildPath,
       });
       this.fhir = fhir;
       return runner;
@@ -76,7 +67,7 @@ export class RunService extends Disposable {
   }
 
   /** Runs a bot, refusing in an untrusted workspace. Cancellable from the status bar. */
-  async run(bot: BotInfo, input: RunInput = {}): Promise<RunResult> {
+  async run(bot: WorkspaceBot, input: RunInput = {}): Promise<RunResult> {
     // The run commands are hidden in Restricted Mode; this is the check that counts.
     if (!vscode.workspace.isTrusted) throw new UntrustedWorkspaceError();
     const runner = await this.getRunner();

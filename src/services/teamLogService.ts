@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { settings } from '../config';
+import { settings } from './editorSettings';
 import { Commands, Settings } from '../constants';
 import { Disposable } from '../disposable';
 import { log } from '../logger';

@@ -1,7 +1,7 @@
 // The detail pane: the whole entry, its diff, the raw snapshots and what the bot printed.
 import { parseOutcomeDesc, STACK_LOCATION_RE } from '../../src/core/format/outcomeDesc';
 import { parseSnapshot } from '../../src/core/format/snapshot';
-import type { EntryDetail } from '../../src/webviews/protocol';
+import type { EntryDetail } from '../../src/panels/protocol';
 import { clear, el } from '../dom';
 import { button, checkbox, type Checkbox } from '../toolkit';
 import { DIFF_SIZE_BOUND, diffCode, diffLoading, rawJson } from './diffs';

@@ -1,7 +1,7 @@
 // The filter bar: "+ Add filter" rows of column, operator and a typed value, and a trash button.
 import { columnSpec, describeRelative, parseRelative, RELATIVE_PRESETS, type TimeValue } from '../../src/core/query';
 import { ACTIONS, OUTCOME_NAMES, OUTCOMES } from '../../src/core/store/types';
-import { EMPTY_CHOICES, type Choices } from '../../src/webviews/protocol';
+import { EMPTY_CHOICES, type Choices } from '../../src/panels/protocol';
 import { clear, el } from '../dom';
 import { button, checkbox, dropdown, textField } from '../toolkit';
 import { DRAFT_COLUMNS, fromDateTimeInput, newDraft, toDateTimeInput, type Draft } from './model';

@@ -11,20 +11,19 @@ import { QueryError } from '../../src/core/query';
 import {
   isHostNotification,
   type Choices,
-  type EntryDetail,
   type EntryRow,
   type HostNotification,
   type LogVariant,
   type PageState,
   type WebviewCommand,
-} from '../../src/webviews/protocol';
+} from '../../src/panels/protocol';
 import { clear, el } from '../dom';
 import { button, registerToolkit, textField } from '../toolkit';
 import { vscodeApi } from '../vscodeApi';
 import { DetailPane, QuickView } from './detail';
 import { loadDiffCode } from './diffs';
 import { FilterBar } from './filters';
-import { columnsFor, formatCount, PAGE_SIZE, partsFromQuery, queryFromParts, RowCache } from './model';
+import { columnsFor, DetailCache, formatCount, PAGE_SIZE, PageQueue, partsFromQuery, queryFromParts, RowCache } from './model';
 import { VirtualTable } from './table';
 
 // The toolkit's controls come to life once the first rows are painted (or after a moment without
@@ -181,8 +180,7 @@ function runQuery(opts: { keepScroll?: boolean; select?: number } = {}): void {
   seq++;
   asked = viewKey();
   pendingKeepScroll = opts.keepScroll === true;
-  queue.length = 0;
-  inflight = 0;
+  pages.reset();
   // Keep the selected entry selected when the new result still has it.
   post({ type: 'query', seq, query: state.query, order: state.order, select: 'select' in opts ? opts.select : state.selected });
 }
@@ -231,30 +229,19 @@ queryBox.addEventListener('input', () => {
 search.addEventListener('input', () => onPartsChanged());
 
 // ------------------------------------------------------------------ paging
-const queue: number[] = [];
-let inflight = 0;
-const MAX_INFLIGHT = 2;
+const pages = new PageQueue();
 
-function want(pages: number[]): void {
-  queue.push(...pages);
+function want(wanted: number[]): void {
+  pages.want(wanted);
   pump();
 }
 
-/** Asks for the wanted pages nearest the view first; pages scrolled far away are dropped. */
+/** Asks for the wanted pages nearest the view (the selected row when it is in view) first. */
 function pump(): void {
   const c = current;
   if (!c) return;
   const center = Math.max(0, table.selected >= 0 && isNear(table.selected) ? table.selected : table.visibleFirst);
-  while (inflight < MAX_INFLIGHT && queue.length) {
-    queue.sort((a, b) => Math.abs(a * PAGE_SIZE - center) - Math.abs(b * PAGE_SIZE - center));
-    const p = queue.shift()!;
-    if (Math.abs(p * PAGE_SIZE - center) > PAGE_SIZE * 3) {
-      c.cache.unask(p);
-      continue;
-    }
-    inflight++;
-    post({ type: 'rows', seq: c.seq, start: p * PAGE_SIZE, count: PAGE_SIZE });
-  }
+  for (const p of pages.next(center, c.cache)) post({ type: 'rows', seq: c.seq, start: p * PAGE_SIZE, count: PAGE_SIZE });
 }
 
 function isNear(index: number): boolean {
@@ -262,19 +249,8 @@ function isNear(index: number): boolean {
 }
 
 // ------------------------------------------------------------------ selection and details
-const details = new Map<number, EntryDetail>();
-const detailWaiters = new Map<number, ((d: EntryDetail | undefined, error?: string) => void)[]>();
-
-function getDetail(id: number): Promise<{ entry?: EntryDetail; error?: string }> {
-  const hit = details.get(id);
-  if (hit) return Promise.resolve({ entry: hit });
-  return new Promise((resolve) => {
-    const list = detailWaiters.get(id) ?? [];
-    list.push((entry, error) => resolve({ entry, error }));
-    detailWaiters.set(id, list);
-    if (list.length === 1) post({ type: 'detail', id });
-  });
-}
+const details = new DetailCache((id) => post({ type: 'detail', id }));
+const getDetail = (id: number) => details.get(id);
 
 let selectToken = 0;
 function onSelect(row: EntryRow | undefined): void {
@@ -573,22 +549,15 @@ function onMessage(m: HostNotification): void {
     }
     case 'rows': {
       if (!current || m.seq !== current.seq) return;
-      inflight = Math.max(0, inflight - 1);
+      pages.answered();
       current.cache.put(m.start, m.rows);
       table.schedule();
       pump();
       break;
     }
-    case 'detail': {
-      if (m.entry) {
-        details.set(m.id, m.entry);
-        if (details.size > 50) details.delete(details.keys().next().value as number);
-      }
-      const waiters = detailWaiters.get(m.id) ?? [];
-      detailWaiters.delete(m.id);
-      for (const w of waiters) w(m.entry, m.error);
+    case 'detail':
+      details.answer(m.id, m.entry, m.error);
       break;
-    }
     case 'newEntries': {
       if (!current || m.seq !== current.seq || m.count <= 0) return;
       const atTop = table.viewport.scrollTop === 0 && state.order === 'desc';

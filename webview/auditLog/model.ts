@@ -1,7 +1,8 @@
 // The audit-log page's pure parts: columns, time formatting, the virtual scroll arithmetic, the
-// row cache and the filter-row drafts. No DOM here, so the unit tests run it in Node.
-import { columnSpec, formatQuery, parseQuery, type Column, type Filter, type TimeValue } from '../../src/core/query';
-import type { EntryRow, LogVariant } from '../../src/webviews/protocol';
+// row cache, the queue of pages asked for, the detail cache and the filter-row drafts. No DOM here,
+// so the unit tests run it in Node.
+import { columnSpec, formatQuery, parseQuery, type Column, type Filter } from '../../src/core/query';
+import type { EntryDetail, EntryRow, LogVariant } from '../../src/panels/protocol';
 
 // ------------------------------------------------------------------ columns
 
@@ -42,12 +43,12 @@ export function columnsFor(variant: LogVariant): ColumnDef[] {
 
 export const MIN_COLUMN_WIDTH = 40;
 
-/** The CSS grid template for the visible columns: fixed widths, the last one takes what is left. */
 /** A column's width in px: the user's, else its default; never under MIN_COLUMN_WIDTH. */
 export function columnWidth(c: ColumnDef, widths: Record<string, number>): number {
   return Math.max(MIN_COLUMN_WIDTH, Math.round(widths[c.key] ?? c.width));
 }
 
+/** The CSS grid template for the visible columns: fixed widths, the last one takes what is left. */
 export function gridTemplate(cols: readonly ColumnDef[], widths: Record<string, number>): string {
   return cols
     .map((c, i) => {
@@ -264,6 +265,110 @@ export class RowCache {
   }
 }
 
+/**
+ * The pages of rows the table wants, asked of the host a few at a time (`maxInFlight`), those
+ * nearest the view first. A wanted page that the view has left far behind by the time its turn
+ * comes is not asked for: the row cache forgets it was wanted, so that it is wanted again if the
+ * view comes back.
+ */
+export class PageQueue {
+  private readonly queue: number[] = [];
+  private inflight = 0;
+
+  constructor(
+    private readonly maxInFlight = 2,
+    /** How far from the view (in rows) a page may start and still be asked for. */
+    private readonly reach = PAGE_SIZE * 3,
+  ) {}
+
+  /** A new query: nothing is wanted, and no answer is awaited, any more. */
+  reset(): void {
+    this.queue.length = 0;
+    this.inflight = 0;
+  }
+
+  /** Pages the table needs (the row cache's `missing`). */
+  want(pages: readonly number[]): void {
+    this.queue.push(...pages);
+  }
+
+  /** The host answered one of the pages asked for. */
+  answered(): void {
+    this.inflight = Math.max(0, this.inflight - 1);
+  }
+
+  /** How many pages are asked for and not answered yet. */
+  get inFlight(): number {
+    return this.inflight;
+  }
+
+  /**
+   * The pages to ask for now, nearest `center` (a row index) first, counted as asked; pages too far
+   * from it are dropped, and `cache.unask`ed.
+   */
+  next(center: number, cache: Pick<RowCache, 'unask'>): number[] {
+    const out: number[] = [];
+    while (this.inflight < this.maxInFlight && this.queue.length) {
+      this.queue.sort((a, b) => Math.abs(a * PAGE_SIZE - center) - Math.abs(b * PAGE_SIZE - center));
+      const p = this.queue.shift()!;
+      if (Math.abs(p * PAGE_SIZE - center) > this.reach) {
+        cache.unask(p);
+        continue;
+      }
+      this.inflight++;
+      out.push(p);
+    }
+    return out;
+  }
+}
+
+/** An entry's details as the host answers for them: the entry, or why it could not be read. */
+export interface DetailAnswer {
+  entry?: EntryDetail;
+  error?: string;
+}
+
+/**
+ * Entry details asked of the host: the last `max` answers kept; one question per entry, however many
+ * callers wait for it (the detail pane, the quick view, a comparison).
+ */
+export class DetailCache {
+  private readonly held = new Map<number, EntryDetail>();
+  private readonly waiters = new Map<number, ((a: DetailAnswer) => void)[]>();
+
+  constructor(
+    /** Asks the host for an entry's details (it answers through `answer`). */
+    private readonly ask: (id: number) => void,
+    private readonly max = 50,
+  ) {}
+
+  get(id: number): Promise<DetailAnswer> {
+    const hit = this.held.get(id);
+    if (hit) return Promise.resolve({ entry: hit });
+    return new Promise((resolve) => {
+      const list = this.waiters.get(id) ?? [];
+      list.push(resolve);
+      this.waiters.set(id, list);
+      if (list.length === 1) this.ask(id);
+    });
+  }
+
+  /** The host's answer for entry `id`: kept when it has the entry, and given to everyone waiting. */
+  answer(id: number, entry: EntryDetail | undefined, error?: string): void {
+    if (entry) {
+      this.held.set(id, entry);
+      if (this.held.size > this.max) this.held.delete(this.held.keys().next().value as number);
+    }
+    const waiters = this.waiters.get(id) ?? [];
+    this.waiters.delete(id);
+    for (const w of waiters) w({ entry, error });
+  }
+
+  get size(): number {
+    return this.held.size;
+  }
+}
+
 // ------------------------------------------------------------------ filter rows
 
 /** A filter row as the user edits it: the value may be missing while they choose it. */
@@ -306,9 +411,4 @@ export function partsFromQuery(query: string): { drafts: Draft[]; search: string
       .map((f) => f.value)
       .join(' '),
   };
-}
-
-/** A time value's label in the value editor. */
-export function timeLabel(v: TimeValue, utc: boolean): string {
-  return typeof v === 'number' ? formatTimestamp(v, utc) : v.relative;
 }

@@ -1,7 +1,7 @@
 // The first thing the audit-log page runs (main.ts imports it before anything else): it says
 // `ready` and asks for the page's own view at once, so the host reads the first rows while the
 // page's scripts and controls are still loading. Browser code only.
-import { asPageState, type LogVariant, type PageState } from '../../src/webviews/protocol';
+import { asPageState, type LogVariant, type PageState } from '../../src/panels/protocol';
 import { vscodeApi } from '../vscodeApi';
 
 export const defaultState = (variant: LogVariant): PageState => ({

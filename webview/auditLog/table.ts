@@ -1,7 +1,7 @@
 // The virtualized table: only the rows in view are in the DOM (a small pool, reused), positions map
 // onto the row cache, and missing pages are asked of the host. A grid for screen readers: the
 // scroller is the focusable grid, rows carry aria-rowindex, the selection is aria-activedescendant.
-import type { EntryRow } from '../../src/webviews/protocol';
+import type { EntryRow } from '../../src/panels/protocol';
 import { codiconClass } from '../codicons';
 import { clear, el } from '../dom';
 import { columnWidth, formatTimestamp, gridTemplate, layout, MIN_COLUMN_WIDTH, PAGE_SIZE, RowCache, scrollIntoView, scrollTopFor, zoneLabel, type ColumnDef } from './model';

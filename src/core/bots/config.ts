@@ -129,14 +129,6 @@ export const DEFAULT_BOT_SETTINGS: Readonly<BotSettings> = Object.freeze({
   inputs: {},
 }) as BotSettings;
 
-/** A thrown-and-caught error that carries its issues, for callers that prefer exceptions. */
-export class ConfigError extends Error {
-  constructor(readonly issues: ConfigIssue[]) {
-    super(issues.map(formatConfigIssue).join('\n'));
-    this.name = 'ConfigError';
-  }
-}
-
 export function formatConfigIssue(i: ConfigIssue): string {
   return `${i.file}${i.field ? ` (${i.field})` : ''}: ${i.reason}`;
 }

@@ -1,6 +1,6 @@
 // An entry as a read-only Markdown document: the tree's "Show Event". Every value is untrusted
 // text, so each goes inside a code fence longer than any run of backticks it holds.
-import { OUTCOME_NAMES, type Entry, type Outcome } from '../store';
+import { outcomeName, type Entry } from '../store';
 import { formatDuration, formatInstant } from './time';
 
 function fence(text: string, lang = ''): string {
@@ -22,7 +22,7 @@ function json(v: unknown): string {
 
 export function renderEventDocument(e: Entry, changes: Entry[] = [], zone: 'local' | 'utc' = 'utc'): string {
   const out: string[] = [];
-  const outcome = e.outcome === undefined ? undefined : `${e.outcome} ${OUTCOME_NAMES[e.outcome as Outcome] ?? ''}`.trim();
+  const outcome = e.outcome === undefined ? undefined : `${e.outcome} ${outcomeName(e.outcome)}`;
   out.push(`# Entry ${e.id}: ${e.action} ${e.entityName}`);
   out.push('');
   const rows: [string, string | undefined][] = [

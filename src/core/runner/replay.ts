@@ -1,5 +1,5 @@
 // What a replay runs: a recorded run's input, exactly as the bot got it, or a clear refusal.
-import { cutBytes } from '../store/record';
+import { cutBytes } from '../store/row';
 
 /** A recorded entry, enough to replay it. */
 export interface ReplayableEntry {

@@ -19,10 +19,11 @@ import { isJsonContentType, parseRunInput } from './input';
 import { type BotProcess, IsolatePool } from './pool';
 import { normalizePermissions } from './sandbox';
 import type { DoneMessage, RunMessage, WorkerToHost } from './protocol';
-import { destinations, detectUser, shouldRecord } from './record';
+import { destinations, detectUser, shouldRecord } from './auditPolicy';
 import { type ReplayableEntry, ReplayError, replayInput } from './replay';
 import { stableId } from '../fhir/ids';
 import { LOCAL_BASE_URL } from '../fhir/platform';
+import { workspaceRelative } from '../workspace/layout';
 import {
   type AuditEntryInput,
   type AuditSink,
@@ -79,7 +80,7 @@ export interface BotRunnerOptions {
   /** Output kept per run before the middle is dropped (default 16 MiB; the store caps further). */
   maxOutputBytes?: number;
   /** Finds a workspace bot by its Medplum id, name or identifier (`system|value`), for `executeBot`. */
-  resolveBot?: (root: string, ref: { id?: string; identifier?: string }) => BotTarget | undefined;
+  resolveBot?: (root: string, ref: { id?: string; identifier?: string }) => BotTarget | undefined | Promise<BotTarget | undefined>;
 }
 
 /** What to run. A BotInfo from discovery fits. */
@@ -338,7 +339,7 @@ export class BotRunner {
     const t0 = performance.now();
     const root = path.resolve(req.root);
     const botPath = path.resolve(root, req.bot.path);
-    const relPath = req.bot.relPath ?? path.relative(root, botPath).split(path.sep).join('/');
+    const relPath = req.bot.relPath ?? workspaceRelative(root, botPath);
     const settings: BotSettings = { ...DEFAULT_BOT_SETTINGS, ...req.bot.settings, ...req.settings } as BotSettings;
     const name = req.settings?.name ?? req.bot.name ?? req.bot.settings?.name ?? path.basename(relPath).replace(/\.[cm]?[jt]s$/, '');
     const entityId = req.bot.id ?? relPath;
@@ -719,7 +720,7 @@ export class BotRunner {
     const depth = (parent.req.childDepth ?? 0) + 1;
     const what = ref.id ?? ref.identifier ?? '';
     if (depth > MAX_CHILD_DEPTH) return { status: 400, body: errorOutcome(`executeBot nests deeper than ${MAX_CHILD_DEPTH} runs (Bot ${what})`) };
-    const target = this.opts.resolveBot?.(parent.root, ref);
+    const target = await this.opts.resolveBot?.(parent.root, ref);
     if (!target) return { status: 404, body: errorOutcome(`Not found: Bot ${what} (no bot in this workspace has that id, name or identifier)`) };
     const res = await this.run({
       root: parent.root,

@@ -1,5 +1,4 @@
 // Types shared by the runner's host side and its worker.
-import type { AuditEventDestination, AuditEventTrigger } from '../bots/config';
 import { OUTCOME_NAMES, type NewEntry, type Outcome } from '../store/types';
 
 /** The run outcomes are the store's: 0, 4, 8, 12. */
@@ -67,11 +66,3 @@ export interface AuditSink {
  * run produces. `input` is JSON text for JSON content types, else the text; `returnValue` is JSON text.
  */
 export type AuditEntryInput = Omit<NewEntry, 'action' | 'recorded'> & { action: 'CREATED' | 'UPDATED' | 'DELETED' | 'EXECUTED' };
-
-export interface RunSettings {
-  /** Seconds. */
-  timeout: number;
-  memoryLimitMb: number;
-  auditEventTrigger: AuditEventTrigger;
-  auditEventDestination: AuditEventDestination[];
-}

@@ -4,7 +4,7 @@
 // checkpoint its writeCheckpoint; see "Write-behind" and "Checkpoints" in README.md.
 // Node only: imports nothing from `vscode`.
 import { StoreError } from './errors';
-import type { Row } from './record';
+import type { Row } from './row';
 
 export interface AutoCheckpoint {
   /** Checkpoint after this long without an append by this process (default 30 s). */

@@ -1,6 +1,6 @@
 // Export formats: CSV, NDJSON, and a FHIR R4 Bundle of AuditEvent resources. Each is written as a
 // head, one chunk per entry, and a tail, so that exports stream.
-import { OUTCOME_NAMES, type Entry } from './types';
+import { outcomeName, type Entry } from './types';
 
 export type ExportFormat = 'csv' | 'ndjson' | 'fhir';
 
@@ -23,7 +23,7 @@ const CSV_COLUMNS: [string, (e: Entry) => string | number | undefined][] = [
   ['entity_id', (e) => e.entityId],
   ['bot', (e) => e.bot],
   ['outcome', (e) => e.outcome],
-  ['outcome_name', (e) => (e.outcome === undefined ? undefined : OUTCOME_NAMES[e.outcome])],
+  ['outcome_name', (e) => (e.outcome === undefined ? undefined : outcomeName(e.outcome))],
   ['failure_kind', (e) => e.failureKind],
   ['outcome_desc', (e) => e.outcomeDesc],
   ['period_start', (e) => iso(e.periodStart)],

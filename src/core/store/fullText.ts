@@ -3,7 +3,7 @@
 // See "Full-text index" in README.md. Node only: imports nothing from `vscode`.
 import type { Database, Statement } from 'sql.js';
 import { StoreError } from './errors';
-import { ftsBody, textOf, type SqlValue } from './record';
+import { ftsBody, textOf, type SqlValue } from './row';
 import { FTS_INSERT_SQL, FTS_UPTO_SQL } from './schema';
 
 /** Full-text indexing when idle: this long after the last new entry, this many entries a turn. */

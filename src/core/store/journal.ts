@@ -1,6 +1,6 @@
 // The journal: an append-only NDJSON file beside the database. Its first line is a header naming the
 // entry it follows (`base`, the last entry already in the database file, and that entry's hash); each
-// further line is one entry (see record.ts). Appends are one write() with O_APPEND, then fdatasync.
+// further line is one entry (see row.ts). Appends are one write() with O_APPEND, then fdatasync.
 // A checkpoint replaces the journal with a fresh one (temp file, fsync, rename); readers holding the
 // old file open read it to its end first, so nothing is missed.
 import { createHash, type Hash } from 'node:crypto';
@@ -220,7 +220,7 @@ export class Journal {
     return { lines, sealed };
   }
 
-  /** Appends whole lines (record.ts: LineBuffer), one write per part, then fdatasync. */
+  /** Appends whole lines (row.ts: LineBuffer), one write per part, then fdatasync. */
   append(parts: readonly Uint8Array[]): void {
     if (this.fd === undefined || this.readOnly) throw new StoreError('READ_ONLY', 'the journal is open read-only', this.file);
     let total = 0;

@@ -10,7 +10,7 @@ import { StoreError } from './errors';
 import { Journal, writeFileAtomic } from './journal';
 import { PagedFile } from './pagefile';
 import { pidAlive } from './lock';
-import { GENESIS_HASH, hashOf, type SqlValue } from './record';
+import { GENESIS_HASH, hashOf, type SqlValue } from './row';
 import { APPLICATION_ID, createSchema, migrate, SCHEMA_VERSION } from './schema';
 
 const sqlModules = new Map<string, Promise<SqlJsStatic>>();

@@ -4,7 +4,7 @@
 // the sizes of index sets). It reads through a PlanSource, as a window reads through its
 // WindowSource, and never touches the database, the journal or the lock itself.
 import { buildWhere, entityNumber, indexProbe, likeContainsMatch, validateFilter, type Filter, type SqlWhere } from '../query';
-import { SELECT_COLS, type Row, type SqlValue } from './record';
+import { SELECT_COLS, type Row, type SqlValue } from './row';
 import { ACTIONS } from './types';
 
 /** What the planner needs of its store (AuditStore provides it). */

@@ -1,7 +1,7 @@
 // The database schema, its version, and forward migrations.
 import type { Database } from 'sql.js';
 import { entityNumber } from '../query/sql';
-import { ROW_COLUMNS } from './record';
+import { ROW_COLUMNS } from './row';
 
 /** `PRAGMA application_id`: "BAud". Marks a SQLite file as a Bot Audit log. */
 export const APPLICATION_ID = 0x42417564;
@@ -97,7 +97,7 @@ const MIGRATIONS: string[] = [
   `
   DROP TRIGGER entries_fts_insert;
   PRAGMA user_version = 5;`,
-  // 5→6: a compact stored form for new rows (record.ts: uuid and hashes as BLOBs, long texts
+  // 5→6: a compact stored form for new rows (row.ts: uuid and hashes as BLOBs, long texts
   // compressed). Older rows stay as they are and read the same; older code cannot read the new
   // rows, hence the version.
   `

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Journal, JournalLine } from './journal';
-import { hashRow, parseRowLine, type Row } from './record';
+import { hashRow, parseRowLine, type Row } from './row';
 
 /**
  * How a whole journal line ends: its hash, then the closing brace (the hash is the last key). A line

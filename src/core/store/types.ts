@@ -14,6 +14,11 @@ export const OUTCOME_NAMES: Record<Outcome, string> = {
   12: 'Major failure',
 };
 
+/** An outcome's display name; the number itself for a code that is not one of the four; '' for none. */
+export function outcomeName(o: number | undefined): string {
+  return o === undefined ? '' : (OUTCOME_NAMES[o as Outcome] ?? String(o));
+}
+
 export function isAction(v: unknown): v is Action {
   return typeof v === 'string' && (ACTIONS as readonly string[]).includes(v);
 }
@@ -22,7 +27,15 @@ export function isOutcome(v: unknown): v is Outcome {
   return typeof v === 'number' && (OUTCOMES as readonly number[]).includes(v);
 }
 
-/** What a caller hands to `append()`. */
+/**
+ * `keys`, which the compiler checks to name every key of T: a list of an entry's fields (hashed,
+ * stored, exported) fails to compile when the entry gains a field that the list lacks.
+ */
+export function everyKeyOf<T>() {
+  return <const K extends readonly (keyof T)[]>(keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, K[number]> })): K => keys;
+}
+
+/** What a caller hands to `append()`: the one list of an entry's fields, which the other forms derive from. */
 export interface NewEntry {
   user: string;
   action: Action;

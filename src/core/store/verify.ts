@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Database } from 'sql.js';
 import type { PagedFile, SharedPages } from './pagefile';
-import { dbToRow, GENESIS_HASH, hashOf, hashRow, HASHED_KEYS, ROW_COLUMNS, ROW_FIELDS, type Row, type SqlValue } from './record';
+import { dbToRow, GENESIS_HASH, hashOf, hashRow, HASHED_KEYS, ROW_COLUMNS, ROW_FIELDS, type Row, type SqlValue } from './row';
 import { checkMark, type Witness, type WitnessMark } from './witness';
 
 /** Reads bytes `[start, end)` of the database file as SQLite sees it into `out` at 0. */

@@ -3,7 +3,7 @@
 // a local `verify` with a team log configured fails.
 import type { ClientBase } from 'pg';
 import type { AuditStore } from '../store';
-import { GENESIS_HASH } from '../store/record';
+import { GENESIS_HASH } from '../store/row';
 import { assertTeamLog } from './schema';
 
 /** The newest of an origin's entries in the team log: its ID there (0: none yet) and hash (64 zeros for none). */

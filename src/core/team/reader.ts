@@ -13,7 +13,7 @@ import { buildWhere, parseQuery, QueryError, type Filter, type SqlParam } from '
 import type { AuditLogReader, AuditWindow, Disposable, Distinct } from '../store/api';
 import { clampLimit, MAX_LIMIT, pageOf, pageStart, type Page, type PageOptions } from '../store/cursors';
 import { formatter, type ExportFormat } from '../store/formats';
-import { GENESIS_HASH, rowToEntry, type Row } from '../store/record';
+import { GENESIS_HASH, rowToEntry, type Row } from '../store/row';
 import { ACTIONS, type Action, type Entry } from '../store/types';
 import type { VerifyOptions, VerifyResult } from '../store/verify';
 import type { WindowOptions } from '../store/window';

@@ -14,7 +14,7 @@
 // a text that does not give its hash), so a writer's mistake is stopped at the door; verify
 // finds what was changed past the triggers.
 import type { ClientBase } from 'pg';
-import { GENESIS_HASH } from '../store/record';
+import { GENESIS_HASH } from '../store/row';
 import { TeamLogError } from './connect';
 
 /** The version this code writes, in bot_audit.meta's schema_version. */
@@ -24,7 +24,7 @@ export const TEAM_SCHEMA_VERSION = 3;
 export const TEAM_CHANNEL = 'bot_audit_team_entries';
 
 /**
- * The text full-text search covers, as the local index's ftsBody (record.ts): outcome description,
+ * The text full-text search covers, as the local index's ftsBody (store/row.ts): outcome description,
  * input, return value and both snapshots (their canonical JSON text), joined by spaces, with the
  * 'simple' configuration. `||` rather than concat_ws, which is only STABLE and so not allowed in a
  * generated column; a missing field adds a space, and spaces are no words.

@@ -3,7 +3,7 @@
 // and its ID there) and resumable: every run starts from what the team log already has.
 import type { ClientBase } from 'pg';
 import type { AuditStore, Entry } from '../store';
-import { canonicalRow, sha256, type Row } from '../store/record';
+import { canonicalRow, sha256, type Row } from '../store/row';
 import { TeamLogError } from './connect';
 import { headDisagreement, readTeamHead } from './heads';
 import { assertTeamLog } from './schema';

@@ -30,7 +30,7 @@
 // client at 1M), which the CLI and tests show.
 import { isDeepStrictEqual } from 'node:util';
 import type { ClientBase } from 'pg';
-import { GENESIS_HASH, sha256 } from '../store/record';
+import { GENESIS_HASH, sha256 } from '../store/row';
 import { assertTeamLog, jsonbCanHold, teamLink } from './schema';
 
 export interface TeamVerifyResult {

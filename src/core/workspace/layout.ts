@@ -6,6 +6,14 @@ import * as path from 'node:path';
 export const DATA_DIR = '.bot-audit';
 export const DB_FILE = 'audit.db';
 
+/**
+ * A file's path relative to the workspace root, `/`-separated on every platform: how bots and
+ * workspace files are named in the log and in bot-audit.json.
+ */
+export function workspaceRelative(root: string, file: string): string {
+  return path.relative(root, file).split(path.sep).join('/');
+}
+
 /** The default database path for a workspace root. */
 export function defaultDbPath(root: string): string {
   return path.join(root, DATA_DIR, DB_FILE);

@@ -7,9 +7,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { BotAuditApi } from '../../../src/extension';
 import { api, until, EXTENSION_ID } from './helpers';
-import type { AuditLogPanel } from '../../../src/webviews/auditLog/auditLogPanel';
-import { decodeLogLink } from '../../../src/webviews/links';
-import type { HostNotification, ResultNotification, TotalNotification } from '../../../src/webviews/protocol';
+import type { AuditLogPanel } from '../../../src/panels/auditLog/auditLogPanel';
+import { decodeLogLink } from '../../../src/panels/links';
+import type { HostNotification, ResultNotification, TotalNotification } from '../../../src/panels/protocol';
 
 /** The first message after `from` that matches. */
 function sentAfter<T extends HostNotification>(panel: AuditLogPanel, from: number, pred: (m: HostNotification) => m is T): T | undefined {

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { BotAuditApi } from '../../../src/extension';
 import { api, until, EXTENSION_ID } from './helpers';
 // Types only: the extension's classes live in its own bundle, so `instanceof` cannot be used here.
-import type { BotNode, FolderNode } from '../../../src/views/bots/nodes/botNode';
+import type { BotNode, FolderNode } from '../../../src/tree/nodes/botNode';
 
 const SAMPLE_BOTS = ['broken-bot', 'care-summary', 'endless-bot', 'hello-bot', 'memory-hog', 'nightly-report', 'patient-crud', 'quitter', 'validate-patient'];
 

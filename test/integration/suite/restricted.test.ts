@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { BotAuditApi } from '../../../src/extension';
 import { api } from './helpers';
-import type { BotNode } from '../../../src/views/bots/nodes/botNode';
+import type { BotNode } from '../../../src/tree/nodes/botNode';
 
 async function bots(a: BotAuditApi): Promise<BotNode[]> {
   const out: BotNode[] = [];

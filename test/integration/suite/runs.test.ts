@@ -6,9 +6,9 @@ import * as vscode from 'vscode';
 import type { BotAuditApi } from '../../../src/extension';
 import { api, until } from './helpers';
 import type { RunResult } from '../../../src/core/runner';
-import type { BotNode, BotsTreeNode, EventNode } from '../../../src/views/bots/nodes/botNode';
-import type { AuditLogPanel } from '../../../src/webviews/auditLog/auditLogPanel';
-import type { ResultNotification } from '../../../src/webviews/protocol';
+import type { BotNode, BotsTreeNode, EventNode } from '../../../src/tree/nodes/botNode';
+import type { AuditLogPanel } from '../../../src/panels/auditLog/auditLogPanel';
+import type { ResultNotification } from '../../../src/panels/protocol';
 
 function botUri(rel: string): vscode.Uri {
   return vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, rel);

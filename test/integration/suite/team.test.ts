@@ -8,10 +8,10 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { AuditStore } from '../../../src/core/store';
 import { initTeamLog, originOf, shipToTeam } from '../../../src/core/team';
-import type { DetailNotification, InitNotification, ResultNotification } from '../../../src/webviews/protocol';
+import type { DetailNotification, InitNotification, ResultNotification } from '../../../src/panels/protocol';
 import { teamPasswordKey } from '../../../src/services/teamLogService';
 import { startCluster, type TestCluster } from '../../unit/team/pg';
-import type { EventNode, FolderNode } from '../../../src/views/bots/nodes/botNode';
+import type { EventNode, FolderNode } from '../../../src/tree/nodes/botNode';
 import { api, until } from './helpers';
 
 describe('The team log (PostgreSQL) from the editor', function () {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadBotAuditConfig, loadMedplumConfig, readSampleInput, resolveBotSettings, settingsForBot, formatConfigIssue } from '../../../src/core/bots/config';
 import { SECRET_MASK, SecretMasker, loadSecrets, parseDotEnv, toEventSecrets } from '../../../src/core/bots/secrets';
-import { botForFile, discoverBots } from '../../../src/core/bots/discovery';
+import { discoverBots } from '../../../src/core/bots/discovery';
 import { makeWorkspace, removeWorkspace } from '../runner/helpers';
 
 describe('bots: bot-audit.json', () => {
@@ -115,18 +115,18 @@ describe('bots: bot-audit.json', () => {
     assert.match(cfg.issues[0].reason, /not valid JSON/);
   });
 
-  it('medplum.config.json bots: validated, merged into discovery with their id', () => {
+  it('medplum.config.json bots: validated, merged into discovery with their id', async () => {
     const root = ws({
       'medplum.config.json': JSON.stringify({ bots: [{ name: 'custom', id: 'abc-123', source: 'src/custom-bot.ts', dist: 'dist/custom-bot.js' }, { name: 'ghost', source: 'src/missing.ts' }, { id: 'x' }] }),
       'src/custom-bot.ts': 'export async function handler() {}',
     });
     const mp = loadMedplumConfig(root);
     assert.deepEqual(mp.issues.map((i) => i.field), ['bots[1].source', 'bots[2].name']);
-    const d = discoverBots(root);
+    const d = await discoverBots(root);
     assert.deepEqual(d.bots.map((b) => [b.name, b.id, b.relPath, b.origin]), [['custom', 'abc-123', 'src/custom-bot.ts', 'medplum.config']]);
   });
 
-  it('medplum.config.json cannot point a bot at a file outside the workspace (issue 18)', () => {
+  it('medplum.config.json cannot point a bot at a file outside the workspace (issue 18)', async () => {
     const root = ws({ 'src/inside.ts': 'export async function handler() {}' });
     const outside = path.join(path.dirname(root), `outside-${path.basename(root)}.js`);
     fs.writeFileSync(outside, 'exports.handler = async () => "ran outside";');
@@ -148,7 +148,7 @@ describe('bots: bot-audit.json', () => {
       assert.deepEqual(mp.issues.map((i) => i.field), ['bots[0].source', 'bots[1].source', 'bots[2].source', 'bots[3].dist']);
       assert.ok(mp.issues.every((i) => /outside the workspace folder/.test(i.reason)));
       assert.deepEqual(mp.bots.map((b) => b.name), ['ok']);
-      const d = discoverBots(root);
+      const d = await discoverBots(root);
       assert.ok(!d.bots.some((b) => ['escape', 'absolute', 'linked', 'fine'].includes(b.name)), d.bots.map((b) => b.name).join());
       assert.deepEqual(d.bots.filter((b) => fs.realpathSync(b.path) === outside).map((b) => b.name), []);
     } finally {
@@ -200,7 +200,7 @@ describe('bots: secrets', () => {
 });
 
 describe('bots: discovery', () => {
-  it('finds bots by the glob, outside node_modules and .git, leaving out tests and specs', () => {
+  it('finds bots by the glob, outside node_modules and .git, leaving out tests and specs', async () => {
     const root = makeWorkspace({
       'bots/a.ts': '',
       'bots/sub/b.mjs': '',
@@ -214,16 +214,36 @@ describe('bots: discovery', () => {
       'bot-audit.json': JSON.stringify({ bots: { 'bots/a.ts': { name: 'Alpha', timeout: 3 } } }),
     });
     try {
-      const d = discoverBots(root);
+      const d = await discoverBots(root);
       assert.deepEqual(d.bots.map((b) => b.relPath), ['bots/a.ts', 'bots/sub/b.mjs']);
       assert.equal(d.bots[0].name, 'Alpha');
       assert.equal(d.bots[0].settings.timeout, 3);
       assert.equal(d.bots[1].name, 'b');
       assert.equal(d.bots[0].path, path.join(root, 'bots/a.ts'));
-      assert.deepEqual(discoverBots(root, { glob: 'src/**/*.ts' }).bots.map((b) => b.relPath), ['src/e.ts']);
-      const one = botForFile(root, path.join(root, 'src/e.ts'));
-      assert.equal(one.relPath, 'src/e.ts');
-      assert.equal(one.settings.timeout, 10);
+      assert.deepEqual((await discoverBots(root, { glob: 'src/**/*.ts' })).bots.map((b) => b.relPath), ['src/e.ts']);
+    } finally {
+      removeWorkspace(root);
+    }
+  });
+
+  it('says what each file holds, starts settings from the given defaults, and takes the files from a lister when given one', async () => {
+    const root = makeWorkspace({
+      'bots/a.ts': 'export async function handler() {}\n',
+      'bots/empty.ts': '',
+      'bots/helper.ts': 'export const x = 1;\n',
+      'bot-audit.json': JSON.stringify({ bots: { 'bots/a.ts': { timeout: 3 } } }),
+    });
+    try {
+      const d = await discoverBots(root, { defaults: { timeout: 30, memoryLimitMb: 512 } });
+      assert.deepEqual(d.content.get('bots/a.ts'), { kind: 'source', handlerLine: 0 });
+      assert.deepEqual(d.content.get('bots/empty.ts'), { kind: 'empty' });
+      assert.deepEqual(d.content.get('bots/helper.ts'), { kind: 'source' });
+      const a = d.bots.find((b) => b.relPath === 'bots/a.ts')!;
+      assert.deepEqual([a.settings.timeout, a.settings.memoryLimitMb], [3, 512], "bot-audit.json's value over the default");
+      assert.equal(d.bots.find((b) => b.relPath === 'bots/empty.ts')!.settings.timeout, 30);
+      const listed = await discoverBots(root, { listFiles: async () => ['bots/a.ts', 'bots/helper.ts', 'README.md'] });
+      assert.deepEqual(listed.bots.map((b) => b.relPath), ['bots/a.ts']);
+      assert.deepEqual(listed.shared.map((b) => b.relPath), ['bots/helper.ts']);
     } finally {
       removeWorkspace(root);
     }

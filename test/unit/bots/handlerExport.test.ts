@@ -155,7 +155,7 @@ describe('bots: discovery lists bots, not the modules they share', () => {
     root = undefined;
   });
 
-  it('in the bots tree, the CLI and Run Bot… alike (one core rule)', () => {
+  it('in the bots tree, the CLI and Run Bot… alike (one core rule)', async () => {
     const ws = (root = makeWorkspace({
       'bots/hello.ts': "import { greet } from './helpers';\nexport async function handler(medplum, event) {\n  return greet(event.input);\n}\n",
       'bots/helpers.ts': 'export function greet(name: string): string {\n  return `Hello ${name}`;\n}\n// export async function handler() {} -- not here\n',
@@ -168,7 +168,7 @@ describe('bots: discovery lists bots, not the modules they share', () => {
       'bots/configured-helper.ts': 'export const notAHandler = 1;\n',
       'medplum.config.json': JSON.stringify({ bots: [{ name: 'configured', id: 'c-1', source: 'bots/configured-helper.ts' }] }),
     }));
-    const d = discoverBots(ws);
+    const d = await discoverBots(ws);
     assert.deepEqual(
       d.bots.map((b) => [b.relPath, b.origin]),
       [
@@ -187,28 +187,28 @@ describe('bots: discovery lists bots, not the modules they share', () => {
     assert.deepEqual(d.issues, []);
   });
 
-  it('a file that cannot be read is still listed, with a warning', () => {
+  it('a file that cannot be read is still listed, with a warning', async () => {
     const ws = (root = makeWorkspace({ 'bots/ok.ts': 'export const handler = 1;', 'bots/huge.js': '' }));
     // Over 2 GiB (sparse): Node refuses to read it whole, as it would refuse a file without read permission.
     fs.truncateSync(path.join(ws, 'bots/huge.js'), 2 ** 31 + 1);
-    const d = discoverBots(ws);
+    const d = await discoverBots(ws);
     assert.deepEqual(d.bots.map((b) => b.relPath), ['bots/huge.js', 'bots/ok.ts']);
     assert.equal(d.issues.length, 1);
     assert.equal(d.issues[0].file, 'bots/huge.js');
     assert.match(d.issues[0].reason, /^cannot be read: /);
   });
 
-  it('a file gains and loses its handler', () => {
+  it('a file gains and loses its handler', async () => {
     const ws = (root = makeWorkspace({ 'bots/wip.ts': 'export function helper() {}\n' }));
-    assert.deepEqual(discoverBots(ws).bots, []);
+    assert.deepEqual((await discoverBots(ws)).bots, []);
     fs.appendFileSync(path.join(ws, 'bots/wip.ts'), 'export async function handler() {}\n');
-    assert.deepEqual(discoverBots(ws).bots.map((b) => b.name), ['wip']);
+    assert.deepEqual((await discoverBots(ws)).bots.map((b) => b.name), ['wip']);
     fs.writeFileSync(path.join(ws, 'bots/wip.ts'), '// export async function handler() {}\n');
-    assert.deepEqual(discoverBots(ws).shared.map((b) => b.name), ['wip']);
+    assert.deepEqual((await discoverBots(ws)).shared.map((b) => b.name), ['wip']);
   });
 
-  it('the example workspace still lists all its bots', () => {
-    const d = discoverBots(path.resolve(__dirname, '..', '..', '..', '..', 'examples', 'workspace'));
+  it('the example workspace still lists all its bots', async () => {
+    const d = await discoverBots(path.resolve(__dirname, '..', '..', '..', '..', 'examples', 'workspace'));
     assert.deepEqual(
       d.bots.map((b) => b.relPath),
       [
@@ -226,14 +226,14 @@ describe('bots: discovery lists bots, not the modules they share', () => {
     assert.deepEqual(d.shared.map((b) => b.relPath), ['bots/records/fhir-helpers.ts'], 'the module care-summary imports is not a bot');
   });
 
-  it('stays fast: 500 bots and 100 helpers', () => {
+  it('stays fast: 500 bots and 100 helpers', async () => {
     const files: Record<string, string> = {};
     const body = `import { helper } from '../lib/h0';\n/** A bot. */\n${'const x = `a ${1 / 2}`; // c\n'.repeat(100)}`;
     for (let i = 0; i < 500; i++) files[`bots/g${i % 10}/bot-${i}.ts`] = `${body}export async function handler(medplum, event) {\n  return helper(event);\n}\n`;
     for (let i = 0; i < 100; i++) files[`bots/lib/h${i}.ts`] = `${body}export function helper(e: unknown) { return e; } // not a handler\n`;
     const ws = (root = makeWorkspace(files));
     const t0 = performance.now();
-    const d = discoverBots(ws);
+    const d = await discoverBots(ws);
     const ms = performance.now() - t0;
     assert.equal(d.bots.length, 500);
     assert.equal(d.shared.length, 100);

@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import initSqlJs from 'sql.js';
 import { AuditStore } from '../../../src/core/store';
-import { COMPRESS_MIN, GENESIS_HASH, hashRow, packText, ROW_FIELDS, textOf, type Row } from '../../../src/core/store/record';
+import { COMPRESS_MIN, GENESIS_HASH, hashRow, packText, ROW_FIELDS, textOf, type Row } from '../../../src/core/store/row';
 import { entityNumber } from '../../../src/core/query/sql';
 import { parseQuery } from '../../../src/core/query';
 import { createSchemaAt, INSERT_SQL, SCHEMA_VERSION } from '../../../src/core/store/schema';
@@ -284,7 +284,7 @@ describe('store: compact stored form', function () {
     const e = await s.append({ user: 'u', action: 'UPDATED', entityName: 'story', entityId: '8', before: bigSnapshot('a'), after: bigSnapshot('b') });
     await s.append({ user: 'u', action: 'LOGIN', entityName: 'access', entityId: '1' });
     await s.checkpoint();
-    // The module object itself (a namespace import is read-only): record.ts calls through it.
+    // The module object itself (a namespace import is read-only): row.ts calls through it.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const z = require('node:zlib') as typeof import('node:zlib');
     const real = z.inflateRawSync;

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import initSqlJs from 'sql.js';
 import { AuditStore, StoreError, type Entry } from '../../../src/core/store';
 import { FileLock } from '../../../src/core/store/lock';
-import { GENESIS_HASH, hashRow, type Row } from '../../../src/core/store/record';
+import { GENESIS_HASH, hashRow, type Row } from '../../../src/core/store/row';
 import { SCHEMA_V1, SCHEMA_VERSION } from '../../../src/core/store/schema';
 import { sampleEntries, useTempLog } from './helpers';
 

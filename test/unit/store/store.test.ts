@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { AuditStore, GENESIS_HASH, StoreError, capText, cutBytes, type Entry, type Filter, type NewEntry } from '../../../src/core/store';
-import { HASHED_KEYS, LineBuffer, hashRow, sha256, parseRowLine, prepareRow, rowLine, sealRow, type Row } from '../../../src/core/store/record';
+import { HASHED_KEYS, LineBuffer, hashRow, sha256, parseRowLine, prepareRow, rowLine, sealRow, type Row } from '../../../src/core/store/row';
 import { QueryError, buildWhere, formatQuery } from '../../../src/core/query';
 import { removeDir, sampleEntries, T0, tempDir } from './helpers';
 

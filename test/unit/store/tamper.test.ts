@@ -85,7 +85,7 @@ describe('store: a changed journal line', function () {
   it('a line changed and its hash made again: the next entry no longer links, and is named', async () => {
     await journalOnly(4);
     // Entry 2 changed and given a hash of its own: it is consistent, but entry 3 still names the old one.
-    const { hashRow } = await import('../../../src/core/store/record');
+    const { hashRow } = await import('../../../src/core/store/row');
     editLine(2, (l) => {
       const o = JSON.parse(l);
       o.user = 'rewritten';

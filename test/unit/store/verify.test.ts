@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Database } from 'sql.js';
 import { AuditStore, GENESIS_HASH, type NewEntry } from '../../../src/core/store';
 import type { PagedFile } from '../../../src/core/store/pagefile';
-import { canonicalRow, dbToRow, packText, ROW_COLUMNS, sha256, type SqlValue } from '../../../src/core/store/record';
+import { canonicalRow, dbToRow, packText, ROW_COLUMNS, sha256, type SqlValue } from '../../../src/core/store/row';
 import { jsonStringOf, storeChain, verifyChain, type ChainSource, type ParallelJob } from '../../../src/core/store/verify';
 import { Witness } from '../../../src/core/store/witness';
 import { removeDir, sampleEntries, startChild, tempDir } from './helpers';

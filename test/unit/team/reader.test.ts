@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import type { Client } from 'pg';
 import { buildWhere, parseQuery, type Filter } from '../../../src/core/query';
 import { AuditStore, type Entry, type NewEntry } from '../../../src/core/store';
-import { canonicalRow } from '../../../src/core/store/record';
+import { canonicalRow } from '../../../src/core/store/row';
 import { initTeamLog, originOf, shipToTeam, TEAM_SCHEMA_VERSION, TeamLogReader, verifyTeamLog } from '../../../src/core/team';
 import { removeDir, sampleEntries, tempDir } from '../store/helpers';
 import { startCluster, type TestCluster } from './pg';

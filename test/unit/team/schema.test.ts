@@ -2,7 +2,7 @@
 // even for its owner, and the writer role may only INSERT (the origin's columns) and SELECT.
 import * as assert from 'node:assert/strict';
 import type { Client } from 'pg';
-import { GENESIS_HASH, sha256 } from '../../../src/core/store/record';
+import { GENESIS_HASH, sha256 } from '../../../src/core/store/row';
 import * as path from 'node:path';
 import { AuditStore } from '../../../src/core/store';
 import { initTeamLog, READER_ROLE, shipToTeam, TEAM_SCHEMA_VERSION, WRITER_ROLE } from '../../../src/core/team';

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Client } from 'pg';
 import { AuditStore, type NewEntry } from '../../../src/core/store';
-import { canonicalJson, canonicalRow, sha256, type Row } from '../../../src/core/store/record';
+import { canonicalJson, canonicalRow, sha256, type Row } from '../../../src/core/store/row';
 import { initTeamLog, originOf, shipToTeam, TeamLogError, verifyTeamLog } from '../../../src/core/team';
 import { removeDir, startChild, tempDir } from '../store/helpers';
 import { startCluster, type TestCluster } from './pg';

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { Client } from 'pg';
 import { AuditStore, type NewEntry } from '../../../src/core/store';
-import { GENESIS_HASH, sha256 } from '../../../src/core/store/record';
+import { GENESIS_HASH, sha256 } from '../../../src/core/store/row';
 import { jsonbCanHold, teamLink } from '../../../src/core/team/schema';
 import { EXIT } from '../../../src/cli/main';
 import { initTeamLog, originOf, shipToTeam, TeamLogReader, verifyTeamLog, type TeamVerifyResult } from '../../../src/core/team';

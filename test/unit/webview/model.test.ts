@@ -1,13 +1,14 @@
-// The audit-log page's pure parts, in Node: columns, time, virtual scrolling, the row cache,
-// filter rows ↔ query text, links and the outcome-description reader.
+// The audit-log page's pure parts, in Node: columns, time, virtual scrolling, the row cache, the
+// page queue, the detail cache, filter rows ↔ query text, links and the outcome-description reader.
 import * as assert from 'node:assert/strict';
 import { outcomeSummary, parseOutcomeDesc, STACK_LOCATION_RE } from '../../../src/core/format/outcomeDesc';
 import { QueryError } from '../../../src/core/query';
-import { decodeLogLink, encodeLogLink } from '../../../src/webviews/links';
-import { asPageState, isWebviewCommand, type EntryRow } from '../../../src/webviews/protocol';
+import { decodeLogLink, encodeLogLink } from '../../../src/panels/links';
+import { asPageState, isWebviewCommand, type EntryDetail, type EntryRow } from '../../../src/panels/protocol';
 import {
   columnsFor,
   completeFilter,
+  DetailCache,
   formatCount,
   formatTimestamp,
   fromDateTimeInput,
@@ -16,6 +17,7 @@ import {
   MAX_SCROLL_PX,
   newDraft,
   PAGE_SIZE,
+  PageQueue,
   partsFromQuery,
   queryFromParts,
   RowCache,
@@ -150,6 +152,88 @@ describe('audit log page: row cache', () => {
     assert.equal(c.total, 250);
     assert.equal(c.get(99)?.id, 4901);
     assert.deepEqual(c.missing(0, 300), [1, 2]);
+  });
+});
+
+describe('audit log page: page queue', () => {
+  const unasked: number[] = [];
+  const cache = { unask: (p: number) => unasked.push(p) };
+  beforeEach(() => {
+    unasked.length = 0;
+  });
+
+  it('asks for two pages at a time, nearest the view first, and for more as answers come', () => {
+    const q = new PageQueue();
+    q.want([0, 1, 2, 3]);
+    assert.deepEqual(q.next(2 * PAGE_SIZE, cache), [2, 1]);
+    assert.equal(q.inFlight, 2);
+    assert.deepEqual(q.next(2 * PAGE_SIZE, cache), [], 'no more while two are awaited');
+    q.answered();
+    assert.deepEqual(q.next(2 * PAGE_SIZE, cache), [3]);
+    q.answered();
+    q.answered();
+    assert.deepEqual(q.next(2 * PAGE_SIZE, cache), [0]);
+    assert.deepEqual(unasked, []);
+  });
+
+  it('drops the pages the view has left far behind, and has the cache forget them', () => {
+    const q = new PageQueue();
+    q.want([0, 1, 10, 11]);
+    // The view is at page 11 by the time the pages are asked for: 0 and 1 are more than 3 pages away.
+    assert.deepEqual(q.next(11 * PAGE_SIZE, cache), [11, 10]);
+    q.answered();
+    q.answered();
+    assert.deepEqual(q.next(11 * PAGE_SIZE, cache), []);
+    assert.deepEqual(unasked.sort((a, b) => a - b), [0, 1]);
+  });
+
+  it('forgets what was wanted and awaited when a new query starts', () => {
+    const q = new PageQueue();
+    q.want([0, 1, 2]);
+    assert.deepEqual(q.next(0, cache), [0, 1]);
+    q.reset();
+    assert.equal(q.inFlight, 0);
+    assert.deepEqual(q.next(0, cache), [], 'page 2 is no longer wanted');
+    q.answered();
+    assert.equal(q.inFlight, 0, 'a late answer does not count below zero');
+  });
+});
+
+describe('audit log page: detail cache', () => {
+  const detailOf = (id: number): EntryDetail => ({ ...row(id), uuid: `u${id}`, hash: 'h', prevHash: 'p' });
+
+  it('asks the host once per entry, whoever waits, and keeps the answer', async () => {
+    const asked: number[] = [];
+    const c = new DetailCache((id) => asked.push(id));
+    const a = c.get(7);
+    const b = c.get(7);
+    assert.deepEqual(asked, [7]);
+    c.answer(7, detailOf(7));
+    assert.equal((await a).entry?.id, 7);
+    assert.equal((await b).entry?.id, 7);
+    assert.equal((await c.get(7)).entry?.uuid, 'u7');
+    assert.deepEqual(asked, [7], 'a kept answer is not asked again');
+  });
+
+  it('gives an error to everyone waiting, keeps nothing, and asks again next time', async () => {
+    const asked: number[] = [];
+    const c = new DetailCache((id) => asked.push(id));
+    const a = c.get(3);
+    c.answer(3, undefined, 'no such entry');
+    assert.deepEqual(await a, { entry: undefined, error: 'no such entry' });
+    assert.equal(c.size, 0);
+    void c.get(3);
+    assert.deepEqual(asked, [3, 3]);
+  });
+
+  it('keeps the last answers only, dropping the oldest', async () => {
+    const asked: number[] = [];
+    const c = new DetailCache((id) => asked.push(id), 2);
+    for (const id of [1, 2, 3]) c.answer(id, detailOf(id));
+    assert.equal(c.size, 2);
+    void c.get(1);
+    assert.deepEqual(asked, [1], 'the oldest was dropped');
+    assert.equal((await c.get(3)).entry?.id, 3);
   });
 });
 

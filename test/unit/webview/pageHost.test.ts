@@ -1,10 +1,10 @@
-// The audit-log page's host side (src/webviews/auditLog/pageHost.ts), in Node over a real store:
+// The audit-log page's host side (src/panels/auditLog/pageHost.ts), in Node over a real store:
 // what it posts for a query, and when. The integration suite checks the same through the panel.
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { AuditStore, type NewEntry } from '../../../src/core/store';
-import { LogPageHost, type PageSource } from '../../../src/webviews/auditLog/pageHost';
-import type { HostNotification, ResultNotification } from '../../../src/webviews/protocol';
+import { LogPageHost, type PageSource } from '../../../src/panels/auditLog/pageHost';
+import type { HostNotification, ResultNotification } from '../../../src/panels/protocol';
 import { removeDir, T0, tempDir } from '../store/helpers';
 
 describe('audit log page host', function () {

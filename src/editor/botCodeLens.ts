@@ -3,10 +3,10 @@ import { Commands } from '../constants';
 import { findHandlerLine } from '../core/bots/botFiles';
 import { timeAgo } from '../core/format/time';
 import { STACK_LOCATION_RE } from '../core/format/outcomeDesc';
-import { OUTCOME_NAMES, type Outcome } from '../core/store';
+import { outcomeName } from '../core/store';
 import { Disposable } from '../disposable';
 import type { AuditService } from '../services/auditService';
-import type { BotsModel } from './bots/botsModel';
+import type { BotsModel } from '../services/botsModel';
 import { botRunsFilter } from '../core/bots/discovery';
 
 /** "▶ Run", "Run with Input…" and "Events (N) · last: …" above a bot's exported handler. */
@@ -33,7 +33,7 @@ export class BotCodeLensProvider extends Disposable implements vscode.CodeLensPr
   }
 
   async provideCodeLenses(doc: vscode.TextDocument): Promise<vscode.CodeLens[]> {
-    const bot = (await this.bots.getBots()).find((b) => b.uri.toString() === doc.uri.toString());
+    const bot = await this.bots.botAt(doc.uri);
     if (!bot) return [];
     const line = findHandlerLine(doc.getText());
     if (line === undefined) return [];
@@ -50,7 +50,7 @@ export class BotCodeLensProvider extends Disposable implements vscode.CodeLensPr
       const page = await store.query(botRunsFilter(bot.entityId), { limit: 1 });
       const last = page.entries[0];
       const title = last
-        ? vscode.l10n.t('Events ({0}) · last: {1} {2}', page.total, OUTCOME_NAMES[last.outcome as Outcome] ?? '', timeAgo(last.recorded))
+        ? vscode.l10n.t('Events ({0}) · last: {1} {2}', page.total, outcomeName(last.outcome), timeAgo(last.recorded))
         : vscode.l10n.t('Events (0)');
       lenses.push(new vscode.CodeLens(range, { title, command: Commands.showBotEvents, arguments: [doc.uri] }));
     } else {

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { renderEventDocument } from '../core/format/eventDocument';
-import { settings } from '../config';
+import { settings } from '../services/editorSettings';
 import { Disposable } from '../disposable';
 import type { AuditService } from '../services/auditService';
 

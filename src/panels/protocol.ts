@@ -9,27 +9,15 @@
 
 import type { Entry } from '../core/store/types';
 
-/** One audit-log row as the table shows it. */
-export interface EntryRow {
-  id: number;
-  user: string;
-  action: string;
-  entityName: string;
-  entityId: string;
-  /** Recorded time, UTC milliseconds. */
-  recorded: number;
-  bot?: string;
-  outcome?: number;
+/** One audit-log row as the table shows it: the entry's fields that the table has columns for. */
+export interface EntryRow extends Pick<Entry, 'id' | 'user' | 'action' | 'entityName' | 'entityId' | 'recorded' | 'bot' | 'outcome' | 'onBehalfOf'> {
   outcomeName?: string;
   /** The first line of the outcome description, without its log timestamp. */
   outcomeDescFirstLine?: string;
-  onBehalfOf?: string;
 }
 
-/** Everything about one entry, for the detail pane and the quick view. */
-export interface EntryDetail
-  extends EntryRow,
-    Pick<Entry, 'uuid' | 'hash' | 'prevHash' | 'outcomeDesc' | 'failureKind' | 'periodStart' | 'periodEnd' | 'traceId' | 'contentType' | 'input' | 'returnValue' | 'replayOf' | 'origin' | 'originId'> {
+/** Everything about one entry, for the detail pane and the quick view: every field of the entry. */
+export interface EntryDetail extends EntryRow, Omit<Entry, 'before' | 'after'> {
   /** The snapshots, as JSON text (undefined when there is none). */
   before?: string;
   after?: string;

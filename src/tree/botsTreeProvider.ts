@@ -1,13 +1,13 @@
 import * as vscode from 'vscode';
-import { Commands } from '../../constants';
-import { botRunsFilter } from '../../core/bots/discovery';
-import type { AuditLogReader, Entry } from '../../core/store';
-import { Disposable } from '../../disposable';
-import { log } from '../../logger';
-import type { AuditService } from '../../services/auditService';
-import type { TeamLogService } from '../../services/teamLogService';
-import type { LogName } from '../../webviews/protocol';
-import type { BotsModel } from './botsModel';
+import { Commands } from '../constants';
+import { botRunsFilter } from '../core/bots/discovery';
+import type { AuditLogReader, Entry } from '../core/store';
+import { Disposable } from '../disposable';
+import { log } from '../logger';
+import type { AuditService } from '../services/auditService';
+import type { TeamLogService } from '../services/teamLogService';
+import type { LogName } from '../panels/protocol';
+import type { BotsModel } from '../services/botsModel';
 import { BotNode, BotsTreeNode, EventNode, FolderNode, MoreEventsNode, NoticeNode, type RunSummary } from './nodes/botNode';
 
 /** How many of a bot's events one "page" of the tree shows. */

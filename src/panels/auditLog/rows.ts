@@ -1,9 +1,12 @@
 import { outcomeSummary } from '../../core/format/outcomeDesc';
-import { OUTCOME_NAMES, type Entry } from '../../core/store';
+import { outcomeName, type Entry } from '../../core/store';
 import type { EntryDetail, EntryRow } from '../protocol';
 
+/** Every key of T, each given (perhaps as undefined): the compiler names any that is left out. */
+type EveryKey<T> = { [K in keyof Required<T>]: T[K] };
+
 /** The table's view of an entry: plain values, the first line of the description. */
-export function toRow(e: Entry): EntryRow {
+export function toRow(e: Entry): EveryKey<EntryRow> {
   return {
     id: e.id,
     user: e.user,
@@ -13,7 +16,7 @@ export function toRow(e: Entry): EntryRow {
     recorded: e.recorded,
     bot: e.bot,
     outcome: e.outcome,
-    outcomeName: e.outcome === undefined ? undefined : OUTCOME_NAMES[e.outcome],
+    outcomeName: e.outcome === undefined ? undefined : outcomeName(e.outcome),
     outcomeDescFirstLine: outcomeSummary(e.outcomeDesc),
     onBehalfOf: e.onBehalfOf,
   };
@@ -21,7 +24,7 @@ export function toRow(e: Entry): EntryRow {
 
 /** Everything the detail pane shows; snapshots travel as JSON text and are parsed by the page. */
 export function toDetail(e: Entry): EntryDetail {
-  return {
+  const detail: EveryKey<EntryDetail> = {
     ...toRow(e),
     uuid: e.uuid,
     outcomeDesc: e.outcomeDesc,
@@ -40,4 +43,5 @@ export function toDetail(e: Entry): EntryDetail {
     before: e.before === undefined ? undefined : JSON.stringify(e.before),
     after: e.after === undefined ? undefined : JSON.stringify(e.after),
   };
+  return detail;
 }

@@ -1,14 +1,11 @@
-// The audit log's glue: its commands, the panel serializer (it reopens after a reload) and the
+// The audit log's glue: its source, the panel serializer (it reopens after a reload) and the
 // link handler. Rows come from the core store's windows; nothing here builds SQL.
 import * as vscode from 'vscode';
 import { Commands, EXTENSION_ID, WebviewTypes } from '../../constants';
-import { botRunsFilter } from '../../core/bots/discovery';
-import { formatQuery } from '../../core/query';
 import { log } from '../../logger';
 import type { AuditLogReader } from '../../core/store';
 import type { AuditService } from '../../services/auditService';
 import type { TeamLogService } from '../../services/teamLogService';
-import type { BotInfo, BotsModel } from '../../views/bots/botsModel';
 import { decodeLogLink, LOG_LINK_PATH } from '../links';
 import { EMPTY_CHOICES, type LogName } from '../protocol';
 import { AuditLogPanel, type AuditLogSource, type LogView } from './auditLogPanel';
@@ -53,8 +50,16 @@ export function auditLogSource(audit: AuditService | undefined, team?: TeamLogSe
   return source;
 }
 
-/** Registers the audit log's commands, serializer and link handler; returns the link handler. */
-export function registerAuditLog(context: vscode.ExtensionContext, audit: AuditService | undefined, bots: BotsModel, team?: TeamLogService): (uri: vscode.Uri) => AuditLogPanel | undefined {
+/** What the rest of the extension opens the page with. */
+export interface AuditLogHost {
+  /** Opens the page (or shows it, with `view` when given). */
+  show(view?: LogView): AuditLogPanel;
+  /** Opens an audit-log link, as the URI handler does. */
+  openLink(uri: vscode.Uri): AuditLogPanel | undefined;
+}
+
+/** Registers the audit log's panel serializer and link handler (its commands are in src/commands/logCommands.ts). */
+export function registerAuditLog(context: vscode.ExtensionContext, audit: AuditService | undefined, team?: TeamLogService): AuditLogHost {
   const source = auditLogSource(audit, team);
   const show = (view?: LogView) => AuditLogPanel.show(context.extensionUri, source, view);
   const handleUri = (uri: vscode.Uri): AuditLogPanel | undefined => {
@@ -73,26 +78,6 @@ export function registerAuditLog(context: vscode.ExtensionContext, audit: AuditS
     }
   };
   context.subscriptions.push(
-    vscode.commands.registerCommand(Commands.openAuditLog, (query?: string, entry?: number, log?: LogName) => {
-      const which = log === 'team' || log === 'local' ? log : undefined;
-      if (typeof query === 'string' || typeof entry === 'number') return show({ log: which, variant: { kind: 'log' }, query: typeof query === 'string' ? query : '', select: entry });
-      // From a bot's events or an entity's history, the command goes back to the whole log.
-      const open = AuditLogPanel.currentPanel;
-      return show(open && open.currentVariant.kind !== 'log' ? { variant: { kind: 'log' }, query: '' } : undefined);
-    }),
-    vscode.commands.registerCommand(Commands.showBotEvents, async (target?: { bot?: BotInfo } | vscode.Uri) => {
-      const list = await bots.getBots();
-      const bot =
-        target instanceof vscode.Uri
-          ? list.find((b) => b.uri.toString() === target.toString())
-          : (target?.bot ??
-            (await vscode.window.showQuickPick(list.map((b) => ({ label: b.name, description: b.relPath, bot: b })), { placeHolder: vscode.l10n.t('Bot') }))?.bot);
-      if (!bot) return undefined;
-      return show({ variant: { kind: 'botEvents', bot: bot.name, query: formatQuery(botRunsFilter(bot.entityId)) }, query: '' });
-    }),
-    vscode.commands.registerCommand(Commands.showEntityHistory, (entityName: string, entityId: string) =>
-      show({ variant: { kind: 'history', entityName: String(entityName), entityId: String(entityId) }, query: '', order: 'asc' }),
-    ),
     vscode.window.registerWebviewPanelSerializer(WebviewTypes.auditLog, {
       deserializeWebviewPanel: async (panel, state) => {
         AuditLogPanel.revive(panel, context.extensionUri, source, state);
@@ -102,5 +87,5 @@ export function registerAuditLog(context: vscode.ExtensionContext, audit: AuditS
     { dispose: () => AuditLogPanel.currentPanel?.dispose() },
   );
   log.debug(`Links open with ${vscode.env.uriScheme}://${EXTENSION_ID}${LOG_LINK_PATH}`);
-  return handleUri;
+  return { show, openLink: handleUri };
 }

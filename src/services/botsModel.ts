@@ -1,15 +1,17 @@
 import * as vscode from 'vscode';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { folderOf, inspectBotFile, isBotFile, isSharedModule } from '../../core/bots/botFiles';
-import { type BotSettings, type ConfigIssue, formatConfigIssue, loadBotAuditConfig, loadMedplumConfig } from '../../core/bots/config';
-import { botEntityId, botForFile } from '../../core/bots/discovery';
-import { Settings } from '../../constants';
-import { settings } from '../../config';
-import { Disposable } from '../../disposable';
-import { log } from '../../logger';
+import { folderOf, isBotFile } from '../core/bots/botFiles';
+import { type BotSettings, type ConfigIssue, formatConfigIssue, loadBotAuditConfig } from '../core/bots/config';
+import { type BotFileStatus, type BotInfo, botEntityId, discoverBots } from '../core/bots/discovery';
+import { Settings } from '../constants';
+import { settings } from './editorSettings';
+import { Disposable } from '../disposable';
+import { log } from '../logger';
 
-export interface BotInfo {
+/**
+ * A bot of the workspace as the editor sees it: where it is, its settings, and whether its file can
+ * be run (core/bots/discovery.ts's BotInfo is the CLI's view of one, without the editor's URI).
+ */
+export interface WorkspaceBot {
   uri: vscode.Uri;
   /** Path relative to its workspace folder, `/`-separated. */
   relPath: string;
@@ -21,19 +23,20 @@ export interface BotInfo {
   folder: string;
   workspaceFolder: vscode.WorkspaceFolder;
   /** `source` with the handler's line, or why the file cannot be used as a bot. */
-  status: { kind: 'source'; handlerLine?: number } | { kind: 'binary' } | { kind: 'empty' } | { kind: 'unreadable'; reason: string };
+  status: BotFileStatus;
 }
 
 /**
- * The bots of the workspace: the files the glob setting matches that export a `handler`, and
- * medplum.config.json's bots; kept fresh by a file watcher. A matched file that exports no handler
- * is a shared module: kept apart (`getSharedModules`), not a bot. Fires `onDidChange` after each refresh.
+ * The bots of the workspace, as core/bots/discovery.ts finds them (the files the glob setting
+ * matches that export a `handler`, and medplum.config.json's bots); kept fresh by a file watcher.
+ * A matched file that exports no handler is a shared module: kept apart (`getSharedModules`), not
+ * a bot. Fires `onDidChange` after each refresh.
  */
 export class BotsModel extends Disposable {
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChange = this.changed.event;
-  private bots: BotInfo[] = [];
-  private shared: BotInfo[] = [];
+  private bots: WorkspaceBot[] = [];
+  private shared: WorkspaceBot[] = [];
   private issues: ConfigIssue[] = [];
   private loaded = false;
   private refreshing: Promise<void> | undefined;
@@ -70,16 +73,22 @@ export class BotsModel extends Disposable {
     return this.loaded;
   }
 
-  async getBots(): Promise<BotInfo[]> {
+  async getBots(): Promise<WorkspaceBot[]> {
     if (!this.loaded) await this.refresh();
     return this.bots;
+  }
+
+  /** The bot whose file is `uri`, if it is one. */
+  async botAt(uri: vscode.Uri): Promise<WorkspaceBot | undefined> {
+    const key = uri.toString();
+    return (await this.getBots()).find((b) => b.uri.toString() === key);
   }
 
   /**
    * Files the glob matched that export no `handler` (say `bots/helpers.ts`): not bots, so not
    * listed, but a file that is explicitly run as a bot can be found here.
    */
-  async getSharedModules(): Promise<BotInfo[]> {
+  async getSharedModules(): Promise<WorkspaceBot[]> {
     if (!this.loaded) await this.refresh();
     return this.shared;
   }
@@ -133,58 +142,45 @@ export class BotsModel extends Disposable {
     return this.refreshing;
   }
 
-  private async scan(): Promise<{ bots: BotInfo[]; shared: BotInfo[] }> {
-    const bots: BotInfo[] = [];
-    const shared: BotInfo[] = [];
+  private async scan(): Promise<{ bots: WorkspaceBot[]; shared: WorkspaceBot[] }> {
+    const bots: WorkspaceBot[] = [];
+    const shared: WorkspaceBot[] = [];
     const issues: ConfigIssue[] = [];
     for (const workspaceFolder of vscode.workspace.workspaceFolders ?? []) {
       if (workspaceFolder.uri.scheme !== 'file') continue;
       const root = workspaceFolder.uri.fsPath;
       const config = loadBotAuditConfig(root);
-      const medplumConfig = loadMedplumConfig(root);
-      issues.push(...config.issues, ...medplumConfig.issues);
       this.configGlob = config.glob;
-      const glob = this.glob;
-      const found = await vscode.workspace.findFiles(new vscode.RelativePattern(workspaceFolder, glob), '{**/node_modules/**,**/.git/**}');
-      const files = new Map<string, vscode.Uri>();
-      for (const uri of found) {
-        const rel = path.relative(root, uri.fsPath).split(path.sep).join('/');
-        if (isBotFile(rel, glob)) files.set(rel, uri);
-      }
       const editor = settings(workspaceFolder.uri);
-      const defaults = {
-        timeout: editor.defaultTimeout,
-        memoryLimitMb: editor.defaultMemoryLimitMb,
-        auditEventTrigger: editor.defaultAuditEventTrigger,
-        auditEventDestination: editor.defaultAuditEventDestination,
-      };
-      // medplum.config.json's bots count too, wherever their source lives, whatever they export.
-      const configured = new Set<string>();
-      for (const b of medplumConfig.bots) {
-        const src = b.source ?? b.dist;
-        if (!src) continue;
-        const rel = path.relative(root, path.resolve(root, src)).split(path.sep).join('/');
-        if (rel.startsWith('..')) continue;
-        files.set(rel, vscode.Uri.file(path.join(root, rel)));
-        configured.add(rel);
-      }
-      // Read straight from disk, all at once: a round trip per file through the editor's file
-      // service costs seconds for hundreds of bots in a remote window.
-      const scanned = await Promise.all(
-        [...files].map(async ([relPath, uri]) => {
-          const info = botForFile(root, relPath, { config, medplumConfig, defaults });
-          let status: BotInfo['status'];
-          try {
-            status = inspectBotFile(await fs.promises.readFile(uri.fsPath));
-          } catch (e) {
-            status = { kind: 'unreadable', reason: e instanceof Error ? e.message : String(e) };
-          }
-          return { uri, relPath, name: info.name, entityId: botEntityId(info), settings: info.settings, folder: folderOf(relPath), workspaceFolder, status };
-        }),
-      );
+      // The core's discovery, as the CLI's: it walks the folder and reads the files straight from
+      // disk (a round trip per file through the editor's file service costs seconds for hundreds of
+      // bots in a remote window). Whatever the folder holds is looked at, as the editor's search would.
+      const found = await discoverBots(root, {
+        config,
+        glob: this.glob,
+        defaults: {
+          timeout: editor.defaultTimeout,
+          memoryLimitMb: editor.defaultMemoryLimitMb,
+          auditEventTrigger: editor.defaultAuditEventTrigger,
+          auditEventDestination: editor.defaultAuditEventDestination,
+        },
+        maxFiles: Number.POSITIVE_INFINITY,
+      });
+      issues.push(...found.issues);
+      const toBot = (b: BotInfo): WorkspaceBot => ({
+        uri: vscode.Uri.file(b.path),
+        relPath: b.relPath,
+        name: b.name,
+        entityId: botEntityId(b),
+        settings: b.settings,
+        folder: folderOf(b.relPath),
+        workspaceFolder,
+        status: found.content.get(b.relPath)!,
+      });
       // A shared module (source without a `handler` export) is not a bot. A binary, empty or
       // unreadable file stays listed, with a warning.
-      for (const bot of scanned) (configured.has(bot.relPath) || !isSharedModule(bot.status) ? bots : shared).push(bot);
+      bots.push(...found.bots.map(toBot));
+      shared.push(...found.shared.map(toBot));
     }
     bots.sort((a, b) => a.relPath.localeCompare(b.relPath));
     shared.sort((a, b) => a.relPath.localeCompare(b.relPath));

@@ -3,44 +3,26 @@ import { createHash, hash as cryptoHash, randomFillSync } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { entityNumber } from '../query/sql';
 import { parseSnapshot } from '../format/snapshot';
-import { isAction, isOutcome, type Entry, type NewEntry, type Outcome } from './types';
+import { everyKeyOf, isAction, isOutcome, type Entry, type NewEntry, type Outcome } from './types';
 import { StoreError } from './errors';
 
 /** The hash that precedes entry 1. */
 export const GENESIS_HASH = '0'.repeat(64);
 
 /**
- * An entry as stored in the journal and the database. `before`/`after` are canonical JSON text.
- * Absent optional fields are omitted (never null), so that the canonical JSON is unique.
+ * An entry as stored in the journal and the database: the entry's fields (a team log's origin
+ * aside), with `before`/`after` as canonical JSON text, and the action and outcome as read back
+ * (checked on append). Absent optional fields are omitted (never null), so that the canonical JSON is unique.
  */
-export interface Row {
-  id: number;
-  uuid: string;
-  recorded: number;
-  user: string;
+export interface Row extends Omit<Entry, 'action' | 'outcome' | 'before' | 'after' | 'origin' | 'originId'> {
   action: string;
-  entityName: string;
-  entityId: string;
-  bot?: string;
   outcome?: number;
-  failureKind?: string;
-  outcomeDesc?: string;
-  periodStart?: number;
-  periodEnd?: number;
-  traceId?: string;
-  contentType?: string;
-  input?: string;
-  returnValue?: string;
   before?: string;
   after?: string;
-  replayOf?: number;
-  onBehalfOf?: string;
-  prevHash: string;
-  hash: string;
 }
 
 /** Row keys in canonical (sorted) order, hash excluded. */
-export const HASHED_KEYS = [
+export const HASHED_KEYS = everyKeyOf<Omit<Row, 'hash'>>()([
   'action',
   'after',
   'before',
@@ -63,7 +45,7 @@ export const HASHED_KEYS = [
   'traceId',
   'user',
   'uuid',
-] as const satisfies readonly (keyof Row)[];
+]);
 
 /** Canonical JSON of a row without its hash: sorted keys, absent fields omitted. */
 export function canonicalRow(r: Omit<Row, 'hash'> | Row): string {
@@ -510,7 +492,7 @@ export function ftsBody(r: Pick<Row, 'outcomeDesc' | 'input' | 'returnValue' | '
 }
 
 /** Database column for each row field, in the order of ROW_COLUMNS. */
-export const ROW_FIELDS = [
+export const ROW_FIELDS = everyKeyOf<Row>()([
   'id',
   'uuid',
   'recorded',
@@ -534,7 +516,7 @@ export const ROW_FIELDS = [
   'onBehalfOf',
   'prevHash',
   'hash',
-] as const satisfies readonly (keyof Row)[];
+]);
 
 export const ROW_COLUMNS = [
   'id',

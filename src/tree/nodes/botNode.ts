@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { Commands, NodeKind } from '../../../constants';
-import { formatDuration, timeAgo } from '../../../core/format/time';
-import { OUTCOME_NAMES, type Entry, type Outcome } from '../../../core/store';
-import type { BotInfo } from '../botsModel';
+import { Commands, NodeKind } from '../../constants';
+import { formatDuration, timeAgo } from '../../core/format/time';
+import { outcomeName, type Entry } from '../../core/store';
+import type { WorkspaceBot } from '../../services/botsModel';
 import { outcomeIcon } from './outcomeIcon';
 
 /** What the tree knows of a bot's runs when it lists the bot (undefined: the log is not open yet). */
@@ -12,7 +12,7 @@ export interface RunSummary {
 
 export class BotNode {
   constructor(
-    readonly bot: BotInfo,
+    readonly bot: WorkspaceBot,
     readonly parent: FolderNode | undefined,
     readonly runs: RunSummary | undefined,
   ) {}
@@ -41,8 +41,8 @@ export class BotNode {
         const last = runs?.last;
         item.iconPath = outcomeIcon(last?.outcome);
         if (last) {
-          item.description = `${outcomeName(last.outcome)} · ${timeAgo(last.recorded)}`;
-          md.appendMarkdown(`\n\n${vscode.l10n.t('Last run')}: **${outcomeName(last.outcome)}** ${timeAgo(last.recorded)}`);
+          item.description = `${outcomeLabel(last.outcome)} · ${timeAgo(last.recorded)}`;
+          md.appendMarkdown(`\n\n${vscode.l10n.t('Last run')}: **${outcomeLabel(last.outcome)}** ${timeAgo(last.recorded)}`);
           appendDescHead(md, last.outcomeDesc);
         } else if (bot.status.handlerLine === undefined) {
           item.description = vscode.l10n.t('no handler export');
@@ -87,7 +87,7 @@ export class EventNode {
 
   toTreeItem(): vscode.TreeItem {
     const e = this.entry;
-    const item = new vscode.TreeItem(`${outcomeName(e.outcome)}`, vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(`${outcomeLabel(e.outcome)}`, vscode.TreeItemCollapsibleState.None);
     item.id = this.id;
     item.contextValue = NodeKind.Event;
     item.iconPath = outcomeIcon(e.outcome);
@@ -96,7 +96,7 @@ export class EventNode {
     if (e.failureKind) parts.push(e.failureKind);
     item.description = parts.join(' · ');
     const md = new vscode.MarkdownString('', true);
-    md.appendMarkdown(`**#${e.id} ${outcomeName(e.outcome)}**`);
+    md.appendMarkdown(`**#${e.id} ${outcomeLabel(e.outcome)}**`);
     if (e.failureKind) md.appendMarkdown(` (${escapeMd(e.failureKind)})`);
     md.appendMarkdown(` · ${escapeMd(e.user)} · ${escapeMd(new Date(e.recorded).toLocaleString())}`);
     appendDescHead(md, e.outcomeDesc);
@@ -182,8 +182,8 @@ export class FolderNode {
 
 export type BotsTreeNode = FolderNode | BotNode | EventNode | MoreEventsNode | NoticeNode;
 
-function outcomeName(o: number | undefined): string {
-  return o === undefined ? vscode.l10n.t('Unknown') : (OUTCOME_NAMES[o as Outcome] ?? String(o));
+function outcomeLabel(o: number | undefined): string {
+  return o === undefined ? vscode.l10n.t('Unknown') : outcomeName(o);
 }
 
 /** The first lines of an outcome description, as a code block (text, never markup). */
