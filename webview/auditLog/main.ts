@@ -485,7 +485,9 @@ function onMessage(m: HostNotification): void {
       }
       save();
       if (!sameVariant) {
-        // Another page now: no rows of the last one stay on screen while the first page comes.
+        // Another page now: no rows of the last one stay on screen while the first page comes, and
+        // no entry of the last log is shown for the same ID in this one.
+        details.clear('another log was opened');
         current = undefined;
         count.textContent = '';
         table.setResult(new RowCache(0), undefined, false);

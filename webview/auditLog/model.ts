@@ -353,15 +353,30 @@ export class DetailCache {
     });
   }
 
-  /** The host's answer for entry `id`: kept when it has the entry, and given to everyone waiting. */
+  /**
+   * The host's answer for entry `id`: given to everyone waiting, and kept when it has the entry. An
+   * answer no one waits for (asked before `clear`, for the log open then) is dropped.
+   */
   answer(id: number, entry: EntryDetail | undefined, error?: string): void {
+    const waiters = this.waiters.get(id) ?? [];
+    this.waiters.delete(id);
+    if (!waiters.length) return;
     if (entry) {
       this.held.set(id, entry);
       if (this.held.size > this.max) this.held.delete(this.held.keys().next().value as number);
     }
-    const waiters = this.waiters.get(id) ?? [];
-    this.waiters.delete(id);
     for (const w of waiters) w({ entry, error });
+  }
+
+  /**
+   * Forgets every entry, and answers those still waiting with `error`: another log is open (the
+   * Local / Team switch), whose entry N is another entry.
+   */
+  clear(error: string): void {
+    this.held.clear();
+    const waiting = [...this.waiters.values()].flat();
+    this.waiters.clear();
+    for (const w of waiting) w({ entry: undefined, error });
   }
 
   get size(): number {

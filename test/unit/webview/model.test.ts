@@ -229,11 +229,34 @@ describe('audit log page: detail cache', () => {
   it('keeps the last answers only, dropping the oldest', async () => {
     const asked: number[] = [];
     const c = new DetailCache((id) => asked.push(id), 2);
-    for (const id of [1, 2, 3]) c.answer(id, detailOf(id));
+    for (const id of [1, 2, 3]) {
+      void c.get(id);
+      c.answer(id, detailOf(id));
+    }
     assert.equal(c.size, 2);
     void c.get(1);
-    assert.deepEqual(asked, [1], 'the oldest was dropped');
+    assert.deepEqual(asked, [1, 2, 3, 1], 'the oldest was dropped');
     assert.equal((await c.get(3)).entry?.id, 3);
+  });
+});
+
+describe('audit log page: detail cache across logs', () => {
+  it('forgets every entry when another log opens, answers those waiting, and drops the old log\'s late answers', async () => {
+    const asked: number[] = [];
+    const c = new DetailCache((id) => asked.push(id));
+    const local = (id: number): EntryDetail => ({ ...row(id), user: 'local', uuid: `l${id}`, hash: 'h', prevHash: 'p' });
+    void c.get(5);
+    c.answer(5, local(5));
+    const waiting = c.get(6);
+    c.clear('another log was opened');
+    assert.deepEqual(await waiting, { entry: undefined, error: 'another log was opened' });
+    assert.equal(c.size, 0);
+    c.answer(6, local(6)); // the local log's answer, late
+    assert.equal(c.size, 0, 'a late answer of the last log is not kept');
+    const team = c.get(5);
+    assert.deepEqual(asked, [5, 6, 5], 'entry 5 is asked again, of the team log');
+    c.answer(5, { ...local(5), user: 'team', uuid: 't5' });
+    assert.equal((await team).entry?.uuid, 't5');
   });
 });
 
