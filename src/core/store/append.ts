@@ -16,6 +16,8 @@ export interface AutoCheckpoint {
 }
 
 export interface WriteBehind {
+  /** How long after the last append the waiting entries go in (default APPLY_DELAY_MS). */
+  applyDelayMs?: number;
   maxEntries?: number;
   /** Bytes of their journal lines. */
   maxBytes?: number;
@@ -53,7 +55,7 @@ export class WriteBehindQueue {
       warn(message: string): void;
     },
   ) {
-    this.limits = opts === false ? false : { maxEntries: 10_000, maxBytes: 16 << 20, ...(opts ?? {}) };
+    this.limits = opts === false ? false : { applyDelayMs: APPLY_DELAY_MS, maxEntries: 10_000, maxBytes: 16 << 20, ...(opts ?? {}) };
   }
 
   /**
@@ -95,7 +97,7 @@ export class WriteBehindQueue {
     this.bytes = 0;
   }
 
-  /** Applies waiting entries once appends pause for APPLY_DELAY_MS. */
+  /** Applies waiting entries once appends pause for applyDelayMs (APPLY_DELAY_MS). */
   schedule(): void {
     // One timer, restarted by each append (no new timer per append).
     if (this.timer) {
@@ -110,7 +112,7 @@ export class WriteBehindQueue {
       } catch (err) {
         this.host.warn((err as Error).message);
       }
-    }, APPLY_DELAY_MS);
+    }, this.limits ? this.limits.applyDelayMs : APPLY_DELAY_MS);
     this.timer.unref();
   }
 
