@@ -36,6 +36,37 @@ export const WRITER_ROLE = 'bot_audit_writer';
 export const READER_ROLE = 'bot_audit_reader';
 
 /**
+ * The insert trigger's first part, in every version: one inserter at a time, and the row's seq and
+ * team chain (see the top of this file).
+ */
+const CHAIN_ASSIGN = `    -- One inserter at a time, until its transaction ends: the chain's order is the commit order.
+    PERFORM pg_advisory_xact_lock('bot_audit.team_entries'::regclass::oid::bigint);
+    SELECT seq, team_hash INTO last_seq, last_hash FROM bot_audit.team_entries ORDER BY seq DESC LIMIT 1;
+    NEW.seq := coalesce(last_seq, 0) + 1;
+    NEW.team_prev := coalesce(last_hash, '${GENESIS_HASH}');
+    NEW.team_hash := encode(sha256(convert_to(NEW.team_prev || ':' || NEW.origin || ':' || NEW.origin_id::text || ':' || NEW.origin_hash, 'UTF8')), 'hex');
+    NEW.received_at := now();`;
+
+/**
+ * The insert trigger's origin checks, in every version: an entry that is there already returns (to
+ * the unique key: ON CONFLICT skips it, a plain INSERT fails); a new one must follow its origin's
+ * newest entry, give its own hash, and, as entry 1, be the origin's name.
+ */
+const ORIGIN_DOOR = `    SELECT origin_id, origin_hash INTO last_id, last_origin_hash FROM bot_audit.team_entries WHERE origin = NEW.origin ORDER BY origin_id DESC LIMIT 1;
+    IF NEW.origin_id <= coalesce(last_id, 0) AND EXISTS (SELECT 1 FROM bot_audit.team_entries WHERE origin = NEW.origin AND origin_id = NEW.origin_id) THEN
+      RETURN NEW;
+    END IF;
+    IF NEW.origin_id <> coalesce(last_id, 0) + 1 OR NEW.origin_prev <> coalesce(last_origin_hash, '${GENESIS_HASH}') THEN
+      RAISE EXCEPTION 'entry % of origin % does not follow entry % there', NEW.origin_id, NEW.origin, coalesce(last_id, 0) USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF encode(sha256(convert_to(NEW.entry_text, 'UTF8')), 'hex') <> NEW.origin_hash THEN
+      RAISE EXCEPTION 'entry % of origin % does not give its origin_hash', NEW.origin_id, NEW.origin USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF NEW.origin_id = 1 AND NEW.origin <> NEW.origin_hash THEN
+      RAISE EXCEPTION 'origin % is not the hash of its entry 1', NEW.origin USING ERRCODE = 'integrity_constraint_violation';
+    END IF;`;
+
+/**
  * The insert trigger from schema version 3: version 1's chain and door checks, then the entry's
  * jsonb copy. Its lookups of the newest entry must go by index whatever the statistics say: a plan
  * made while the table was empty or small (a fresh team log, just analyzed) is kept for the session,
@@ -57,25 +88,8 @@ const CHAIN_FUNCTION_V3 = `
     id_text text;
     prev_text text;
   BEGIN
-    PERFORM pg_advisory_xact_lock('bot_audit.team_entries'::regclass::oid::bigint);
-    SELECT seq, team_hash INTO last_seq, last_hash FROM bot_audit.team_entries ORDER BY seq DESC LIMIT 1;
-    NEW.seq := coalesce(last_seq, 0) + 1;
-    NEW.team_prev := coalesce(last_hash, '${GENESIS_HASH}');
-    NEW.team_hash := encode(sha256(convert_to(NEW.team_prev || ':' || NEW.origin || ':' || NEW.origin_id::text || ':' || NEW.origin_hash, 'UTF8')), 'hex');
-    NEW.received_at := now();
-    SELECT origin_id, origin_hash INTO last_id, last_origin_hash FROM bot_audit.team_entries WHERE origin = NEW.origin ORDER BY origin_id DESC LIMIT 1;
-    IF NEW.origin_id <= coalesce(last_id, 0) AND EXISTS (SELECT 1 FROM bot_audit.team_entries WHERE origin = NEW.origin AND origin_id = NEW.origin_id) THEN
-      RETURN NEW;
-    END IF;
-    IF NEW.origin_id <> coalesce(last_id, 0) + 1 OR NEW.origin_prev <> coalesce(last_origin_hash, '${GENESIS_HASH}') THEN
-      RAISE EXCEPTION 'entry % of origin % does not follow entry % there', NEW.origin_id, NEW.origin, coalesce(last_id, 0) USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    IF encode(sha256(convert_to(NEW.entry_text, 'UTF8')), 'hex') <> NEW.origin_hash THEN
-      RAISE EXCEPTION 'entry % of origin % does not give its origin_hash', NEW.origin_id, NEW.origin USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    IF NEW.origin_id = 1 AND NEW.origin <> NEW.origin_hash THEN
-      RAISE EXCEPTION 'origin % is not the hash of its entry 1', NEW.origin USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
+${CHAIN_ASSIGN}
+${ORIGIN_DOOR}
     -- One parse, to jsonb: the server's copy of the entry, when jsonb can hold the text.
     IF strpos(NEW.entry_text, '\\u') = 0 OR NEW.entry_text !~* '(^|[^\\\\])(\\\\\\\\)*\\\\u(0000|d[89a-f])' THEN
       NEW.entry := NEW.entry_text::jsonb;
@@ -132,29 +146,11 @@ const MIGRATIONS: string[] = [
     last_id bigint;
     last_origin_hash text;
   BEGIN
-    -- One inserter at a time, until its transaction ends: the chain's order is the commit order.
-    PERFORM pg_advisory_xact_lock('bot_audit.team_entries'::regclass::oid::bigint);
-    SELECT seq, team_hash INTO last_seq, last_hash FROM bot_audit.team_entries ORDER BY seq DESC LIMIT 1;
-    NEW.seq := coalesce(last_seq, 0) + 1;
-    NEW.team_prev := coalesce(last_hash, '${GENESIS_HASH}');
-    NEW.team_hash := encode(sha256(convert_to(NEW.team_prev || ':' || NEW.origin || ':' || NEW.origin_id::text || ':' || NEW.origin_hash, 'UTF8')), 'hex');
-    NEW.received_at := now();
+${CHAIN_ASSIGN}
     -- The origin's own chain, checked at the door. An entry that is there already goes on to the
     -- unique key (ON CONFLICT skips it; a plain INSERT fails); a new one must follow the origin's
     -- newest, give its own hash, and, as entry 1, be the origin's name.
-    SELECT origin_id, origin_hash INTO last_id, last_origin_hash FROM bot_audit.team_entries WHERE origin = NEW.origin ORDER BY origin_id DESC LIMIT 1;
-    IF NEW.origin_id <= coalesce(last_id, 0) AND EXISTS (SELECT 1 FROM bot_audit.team_entries WHERE origin = NEW.origin AND origin_id = NEW.origin_id) THEN
-      RETURN NEW;
-    END IF;
-    IF NEW.origin_id <> coalesce(last_id, 0) + 1 OR NEW.origin_prev <> coalesce(last_origin_hash, '${GENESIS_HASH}') THEN
-      RAISE EXCEPTION 'entry % of origin % does not follow entry % there', NEW.origin_id, NEW.origin, coalesce(last_id, 0) USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    IF encode(sha256(convert_to(NEW.entry_text, 'UTF8')), 'hex') <> NEW.origin_hash THEN
-      RAISE EXCEPTION 'entry % of origin % does not give its origin_hash', NEW.origin_id, NEW.origin USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    IF NEW.origin_id = 1 AND NEW.origin <> NEW.origin_hash THEN
-      RAISE EXCEPTION 'origin % is not the hash of its entry 1', NEW.origin USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
+${ORIGIN_DOOR}
     RETURN NEW;
   END $$;
   CREATE FUNCTION bot_audit.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
