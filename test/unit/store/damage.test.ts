@@ -89,3 +89,61 @@ describe('store: a damaged database file', function () {
     assert.deepEqual(fs.readFileSync(file), buf);
   });
 });
+
+describe('store: the first write checks the database file without holding up the thread (issue 20)', function () {
+  this.timeout(120_000);
+  let file: string;
+  useTempLog((_d, f) => {
+    file = f;
+  });
+
+  async function bigLog(): Promise<void> {
+    const s = await AuditStore.open(file, { watch: false });
+    const rand = prng(20);
+    // Text that does not compress: the file must span several of the checksum's 4 MB chunks.
+    const noise = () => Array.from({ length: 200 }, () => Math.floor(rand() * 2 ** 31).toString(36)).join('');
+    for (let b = 0; b < 8; b++) {
+      await s.appendBatch(Array.from({ length: 1000 }, (_, i) => ({ user: 'dev@example.com', action: 'EXECUTED' as const, entityName: 'Bot', entityId: `bots/b-${i % 50}.ts`, input: `${b}-${i}-${noise()}` })));
+    }
+    await s.close();
+    assert.ok(fs.statSync(file).size > 12 << 20, `a file of several 4 MB chunks (${fs.statSync(file).size} bytes)`);
+  }
+
+  it('the event loop turns while the checksum is read, a chunk at a time; the append then lands', async () => {
+    await bigLog();
+    const s = await AuditStore.open(file, { watch: false, autoCheckpoint: false });
+    try {
+      let turns = 0;
+      let counting = true;
+      const tick = () => {
+        turns++;
+        if (counting) setImmediate(tick);
+      };
+      setImmediate(tick);
+      const e = await s.append({ user: 'dev@example.com', action: 'LOGIN', entityName: 'Session', entityId: 's-1' });
+      counting = false;
+      assert.ok(turns >= 3, `the event loop turned ${turns} time(s) during the first append`);
+      assert.equal(s.get(e.id)?.action, 'LOGIN');
+      assert.equal(s.checkDatabaseFile(), undefined);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a byte changed in the middle of a large file is still CORRUPT on the first append, and nothing is written', async () => {
+    await bigLog();
+    const buf = fs.readFileSync(file);
+    const at = Math.floor(buf.length / 2) + 123;
+    buf[at] ^= 0x20;
+    fs.writeFileSync(file, buf);
+    const journal = fs.readFileSync(file + '.journal');
+    const s = await AuditStore.open(file, { watch: false, autoCheckpoint: false });
+    try {
+      await assert.rejects(s.append({ user: 'dev@example.com', action: 'LOGIN', entityName: 'Session', entityId: 's-1' }), (e: unknown) => e instanceof StoreError && e.code === 'CORRUPT' && way.test(e.message));
+    } finally {
+      await s.close();
+    }
+    assert.deepEqual(fs.readFileSync(file), buf);
+    assert.deepEqual(fs.readFileSync(file + '.journal'), journal);
+  });
+});
