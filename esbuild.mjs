@@ -221,6 +221,13 @@ for (const c of configs) {
  *  - dist/cli.js is executable.
  */
 function afterBuild() {
+  // The extension imports `vscode` as the module it is (`import vscode = require('vscode')`): with
+  // `import * as vscode`, esbuild wraps each importing file's require in __toESM, which copies every
+  // property of the API object into a namespace of its own, twenty-odd times while the host loads
+  // the bundle. The build fails if one comes back.
+  if (existsSync('dist/extension.js') && readFileSync('dist/extension.js', 'utf8').includes('__toESM(require("vscode"))')) {
+    throw new Error("dist/extension.js: a file imports `vscode` as a namespace (`import * as vscode from 'vscode'`); write `import vscode = require('vscode')`");
+  }
   if (existsSync('dist/cli.js')) chmodSync('dist/cli.js', 0o755);
   if (existsSync('dist/bot-worker.js') && !existsSync('dist/fhir/search-parameters.json')) {
     execFileSync(process.execPath, ['dist/bot-worker.js', '--write-search-definitions', 'dist/fhir'], { stdio: 'ignore' });

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { ContextKeys, Views } from './constants';
 import { initLogger, log } from './logger';
 import { BotsModel } from './services/botsModel';

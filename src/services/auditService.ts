@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { settings } from './editorSettings';
 import { Disposable } from '../disposable';
 import { log } from '../logger';

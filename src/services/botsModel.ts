@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { folderOf, isBotFile } from '../core/bots/botFiles';
 import { type BotSettings, type ConfigIssue, formatConfigIssue, loadBotAuditConfig } from '../core/bots/config';
 import { type BotFileStatus, type BotInfo, botEntityId, discoverBots } from '../core/bots/discovery';

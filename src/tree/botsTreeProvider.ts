@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { Commands } from '../constants';
 import { botRunsFilter } from '../core/bots/discovery';
 import type { AuditLogReader, Entry } from '../core/store';
