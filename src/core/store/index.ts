@@ -515,53 +515,25 @@ export class AuditStore implements AuditLog {
    * first write of a process.
    */
   checkDatabaseFile(): string | undefined {
-    const algorithm = this.sumToCheck();
-    if (typeof algorithm !== 'string') return algorithm?.problem;
-    return this.judgeSum(this.pages.baseSum(algorithm));
-  }
-
-  /** What checkDatabaseFile compares with: the algorithm, or the answer already known. */
-  private sumToCheck(): 'crc32' | 'sha256' | { problem: string } | undefined {
     this.assertOpen();
-    if (this.damage) return { problem: this.damage.message };
+    if (this.damage) return this.damage.message;
     if (this.dbSound || !this.dbSum) return undefined;
     const algorithm = this.dbSum.split(':')[0];
     if (algorithm !== 'crc32' && algorithm !== 'sha256') return undefined;
     if (algorithm === 'crc32' && SUM_ALGORITHM !== 'crc32') return undefined; // this Node cannot compute it
-    return algorithm;
-  }
-
-  /** The file's checksum `now` against the one its last checkpoint recorded. */
-  private judgeSum(now: string): string | undefined {
+    const now = this.pages.baseSum(algorithm);
     if (now === this.dbSum) {
       this.dbSound = true;
       return undefined;
     }
     const [, , size] = now.split(':');
-    const [, , was] = this.dbSum!.split(':');
+    const [, , was] = this.dbSum.split(':');
     return this.damaged(`it no longer matches the checksum its last checkpoint recorded (${size === was ? `${size} bytes, other content` : `${size} bytes, was ${was}`}): it was damaged or changed since it was written`).message;
   }
 
   /** Throws CORRUPT when the database file is damaged (see checkDatabaseFile): never written past. */
   private assertSound(): void {
     if (this.checkDatabaseFile() !== undefined) throw this.damage!;
-  }
-
-  /**
-   * assertSound for the first write of a process, reading the file a chunk at a time between turns
-   * of the event loop (PagedFile.baseSumYielding): the same check, without blocking the thread for it.
-   */
-  private async assertSoundYielding(): Promise<void> {
-    const algorithm = this.sumToCheck();
-    if (typeof algorithm !== 'string') {
-      if (algorithm) throw this.damage!;
-      return;
-    }
-    const now = await this.pages.baseSumYielding(algorithm);
-    // Checked meanwhile (a checkpoint, another append) or found damaged: that answer stands.
-    if (this.damage) throw this.damage;
-    if (this.dbSound) return;
-    if (this.judgeSum(now) !== undefined) throw this.damage!;
   }
 
   /**
@@ -786,7 +758,7 @@ export class AuditStore implements AuditLog {
     try {
       others = this.applyNew(true);
       this.assertUntampered();
-      await this.assertSoundYielding();
+      this.assertSound();
       const prepared = await prepare();
       if (!prepared.length) {
         if (others.length) this.emitSoon(others);
@@ -1026,27 +998,6 @@ export class AuditStore implements AuditLog {
     this.assertOpen();
     this.catchUp();
     return this.planner.page(this.toFilters(filters), Date.now(), 0, undefined, 'desc', clampLimit(limit)).map(rowToEntry);
-  }
-
-  /**
-   * The last run of each bot (see AuditLogReader.lastRuns) in two statements, not one query per bot:
-   * each ID's newest EXECUTED entry found on the entity index, then those rows read by ID.
-   */
-  lastRuns(entityIds: readonly string[]): Map<string, Entry> {
-    this.assertOpen();
-    this.catchUp();
-    const out = new Map<string, Entry>();
-    if (!entityIds.length) return out;
-    const newest = this.db.exec(
-      `SELECT (SELECT id FROM entries WHERE entity_id = j.value AND entity_name = 'Bot' AND action = 'EXECUTED' ORDER BY id DESC LIMIT 1) FROM json_each(?) j`,
-      [JSON.stringify(entityIds)],
-    );
-    const ids = newest.length ? newest[0].values.map((r) => r[0]).filter((id): id is number => typeof id === 'number') : [];
-    for (let i = 0; i < ids.length; i += 500) {
-      const part = ids.slice(i, i + 500);
-      for (const row of this.rows(`${SELECT_COLS} WHERE id IN (${part.map(() => '?').join(',')})`, part)) out.set(row.entityId, rowToEntry(row));
-    }
-    return out;
   }
 
   /** How many entries match all filters. */
