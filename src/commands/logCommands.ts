@@ -1,7 +1,7 @@
 // The audit log: open the page (the whole log, a bot's events, an entity's history), show one entry,
 // verify the chain, export, copy an entry's JSON.
 import * as fs from 'node:fs';
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { Commands } from '../constants';
 import { botRunsFilter } from '../core/bots/discovery';
 import { formatQuery } from '../core/query';

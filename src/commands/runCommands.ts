@@ -1,6 +1,6 @@
 // Running bots: run, run with input, run the current file, replay an entry, cancel the runs.
 import * as fs from 'node:fs';
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { Commands } from '../constants';
 import { readSampleInput } from '../core/bots/config';
 import { replayInput } from '../core/runner/replay';

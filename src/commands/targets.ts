@@ -1,6 +1,6 @@
 // What a command is invoked on, and how a command finds its bot or entry from that: a tree node, a
 // URI (CodeLens, explorer, editor title), an entry id, or nothing (the palette: then a quick pick).
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { botRunsFilter } from '../core/bots/discovery';
 import { formatDuration, timeAgo } from '../core/format/time';
 import { outcomeName, type AuditLogReader, type Entry } from '../core/store';

@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { Commands } from '../constants';
 import { findHandlerLine } from '../core/bots/botFiles';
 import { timeAgo } from '../core/format/time';

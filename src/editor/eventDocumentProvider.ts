@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { renderEventDocument } from '../core/format/eventDocument';
 import { settings } from '../services/editorSettings';
 import { Disposable } from '../disposable';

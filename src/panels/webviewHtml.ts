@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 
 /** A fresh nonce for each page load: the only scripts that run are the ones carrying it. */
 export function makeNonce(): string {

@@ -1,10 +1,10 @@
 import * as path from 'node:path';
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { settings } from './editorSettings';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
 import { AuditStore, type AuditLog, type Entry, type StoreWarning } from '../core/store';
-import { detectUser } from '../core/runner/auditPolicy';
+import { detectUser, detectUserAsync } from '../core/runner/auditPolicy';
 import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
 import { Session } from '../core/workspace/sessions';
 
@@ -94,6 +94,8 @@ export class AuditService extends Disposable {
 
   /** Records this window's LOGIN (and any dead window's missing LOGOUT). */
   async login(): Promise<void> {
+    // Who this is, found without holding up the extension host while git answers.
+    await detectUserAsync(this.root);
     const store = await this.store();
     this.session = await Session.login(store, path.join(path.dirname(this.dbPath), 'sessions'), this.user, `VS Code ${vscode.version}`);
   }

@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { folderOf, isBotFile } from '../core/bots/botFiles';
 import { type BotSettings, type ConfigIssue, formatConfigIssue, loadBotAuditConfig } from '../core/bots/config';
 import { type BotFileStatus, type BotInfo, botEntityId, discoverBots } from '../core/bots/discovery';
@@ -74,7 +74,7 @@ export class BotsModel extends Disposable {
   }
 
   async getBots(): Promise<WorkspaceBot[]> {
-    if (!this.loaded) await this.refresh();
+    await this.load();
     return this.bots;
   }
 
@@ -89,7 +89,7 @@ export class BotsModel extends Disposable {
    * listed, but a file that is explicitly run as a bot can be found here.
    */
   async getSharedModules(): Promise<WorkspaceBot[]> {
-    if (!this.loaded) await this.refresh();
+    await this.load();
     return this.shared;
   }
 
@@ -116,6 +116,12 @@ export class BotsModel extends Disposable {
   private scheduleRefresh(): void {
     if (this.debounce) clearTimeout(this.debounce);
     this.debounce = setTimeout(() => void this.refresh(), 150);
+  }
+
+  /** The first scan, once: joins the one under way rather than queueing another. */
+  load(): Promise<void> {
+    if (this.loaded) return Promise.resolve();
+    return this.refreshing ?? this.refresh();
   }
 
   /** Finds the bots again. Concurrent calls share one pass; a call during a pass queues one more. */
@@ -157,7 +163,8 @@ export class BotsModel extends Disposable {
       // bots in a remote window). Whatever the folder holds is looked at, as the editor's search would.
       const found = await discoverBots(root, {
         config,
-        glob: this.glob,
+        // The folder's own setting, read with the others (one settings read, not two).
+        glob: config.glob ?? editor.botGlob,
         defaults: {
           timeout: editor.defaultTimeout,
           memoryLimitMb: editor.defaultMemoryLimitMb,

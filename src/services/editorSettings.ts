@@ -1,7 +1,7 @@
 // The `botAudit.*` settings as the editor holds them, read through core/settings.ts's check (which has
 // their defaults and bounds); a bad value is reported here, once. (Bots' own settings are bot-audit.json's:
 // core/bots/config.ts.)
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { Settings } from '../constants';
 import { type ExtensionSettings, checkSettings } from '../core/settings';
 import { log } from '../logger';

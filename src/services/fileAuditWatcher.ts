@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { isBotFile } from '../core/bots/botFiles';
 import { BOT_AUDIT_CONFIG_FILE } from '../core/bots/config';
 import { FileLock } from '../core/store/lock';

@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { settings } from './editorSettings';
 import { Commands } from '../constants';
 import { type BotRunner, type RunResult, openRunner } from '../core/runner';

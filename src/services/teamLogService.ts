@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { settings } from './editorSettings';
 import { Commands, Settings } from '../constants';
 import { Disposable } from '../disposable';

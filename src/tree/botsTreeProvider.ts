@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { Commands } from '../constants';
 import { botRunsFilter } from '../core/bots/discovery';
 import type { AuditLogReader, Entry } from '../core/store';
@@ -123,15 +123,14 @@ export class BotsTreeProvider extends Disposable implements vscode.TreeDataProvi
         return;
       }
       if (!store) return;
-      const missing = (await this.model.getBots()).filter((b) => !this.lastRuns.has(b.entityId));
-      for (let i = 0; i < missing.length; i++) {
-        const bot = missing[i];
-        if (!this.lastRuns.has(bot.entityId)) {
-          const [last] = await store.latest(botRunsFilter(bot.entityId), 1);
-          // A run may have finished meanwhile: its outcome is newer than what was read.
-          if (!this.lastRuns.has(bot.entityId)) this.lastRuns.set(bot.entityId, last ?? null);
-        }
-        if (i % 25 === 24) await new Promise((r) => setImmediate(r));
+      const missing = [...new Set((await this.model.getBots()).filter((b) => !this.lastRuns.has(b.entityId)).map((b) => b.entityId))];
+      // A hundred bots per query (tens of milliseconds on a large log), so the extension host stays responsive.
+      for (let i = 0; i < missing.length; i += 100) {
+        const part = missing.slice(i, i + 100).filter((id) => !this.lastRuns.has(id));
+        const last = await store.lastRuns(part);
+        // A run may have finished meanwhile: its outcome is newer than what was read.
+        for (const id of part) if (!this.lastRuns.has(id)) this.lastRuns.set(id, last.get(id) ?? null);
+        if (i + 100 < missing.length) await new Promise((r) => setImmediate(r));
       }
       if (missing.length) this.changed.fire(undefined);
     })().finally(() => {

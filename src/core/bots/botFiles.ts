@@ -61,7 +61,15 @@ export function isBotFile(relPath: string, glob: string = DEFAULT_BOT_GLOB): boo
   const base = parts[parts.length - 1];
   if (/\.(test|spec)\.[^.]+$/.test(base)) return false;
   if (base.endsWith('.d.ts') || base.endsWith('.d.mts') || base.endsWith('.d.cts')) return false;
-  return globToRegExp(glob).test(p);
+  return compiledGlob(glob).test(p);
+}
+
+let lastGlob: { glob: string; re: RegExp } | undefined;
+
+/** globToRegExp of the glob asked last, kept: discovery asks for the same one for every file. */
+function compiledGlob(glob: string): RegExp {
+  if (lastGlob?.glob !== glob) lastGlob = { glob, re: globToRegExp(glob) };
+  return lastGlob.re;
 }
 
 /** The bot's display name: its file name without the extension. */

@@ -15,7 +15,7 @@ export { BotBundler, BundleError, loadEsbuild, type BotBundle, type BundlerOptio
 export { BotProcess, IsolatePool, killTree } from './pool';
 export { normalizePermissions, permissionFlag, sandboxKey, type SandboxSpec } from './sandbox';
 export { parseRunInput, baseContentType, isJsonContentType, type ParsedInput } from './input';
-export { detectUser, shouldRecord } from './auditPolicy';
+export { detectUser, detectUserAsync, shouldRecord } from './auditPolicy';
 export {
   FAILURE_OUTCOME,
   OUTCOME_DISPLAY,

@@ -67,6 +67,12 @@ export interface AuditLogReader {
   count(filters: Filter[] | string): Awaitable<number>;
   /** The newest `limit` matches, without counting every match. */
   latest(filters: Filter[] | string, limit?: number): Awaitable<Entry[]>;
+  /**
+   * The last run of each of these bots, by the entity ID the runner files its runs under: the newest
+   * EXECUTED entry of entity name `Bot` and that ID (as `latest` of botRunsFilter), for many bots at
+   * once. A bot that never ran has no key.
+   */
+  lastRuns(entityIds: readonly string[]): Awaitable<Map<string, Entry>>;
   /** A window on the matches for a virtualized table (see AuditWindow). */
   window(filters: Filter[] | string, opts?: WindowOptions): Awaitable<AuditWindow>;
   /** Every entry of one run (one trace ID), oldest first. */

@@ -137,6 +137,23 @@ export class TeamLogReader implements AuditLogReader {
     return this.page(this.toFilters(filters), Date.now(), undefined, 'desc', clampLimit(limit), 0);
   }
 
+  /**
+   * The last run of each bot (see AuditLogReader.lastRuns): one statement for all of them, each ID's
+   * newest EXECUTED `Bot` row found on the entity_id index.
+   */
+  async lastRuns(entityIds: readonly string[]): Promise<Map<string, Entry>> {
+    const out = new Map<string, Entry>();
+    if (!entityIds.length) return out;
+    const found = await this.entries(
+      `SELECT t.* FROM unnest($1::text[]) AS b(id) CROSS JOIN LATERAL (
+         ${COLS} WHERE entity_id = b.id AND entity_name = 'Bot' AND action = 'EXECUTED' ORDER BY seq DESC LIMIT 1
+       ) t`,
+      [[...new Set(entityIds)]],
+    );
+    for (const e of found) out.set(e.entityId, e);
+    return out;
+  }
+
   /** A window on the matches, pinned at the newest seq now; counted before it resolves. */
   async window(filters: Filter[] | string, opts: WindowOptions = {}): Promise<AuditWindow> {
     const fl = this.toFilters(filters);

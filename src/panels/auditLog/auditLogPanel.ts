@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { settings } from '../../services/editorSettings';
 import { EXTENSION_ID, WebviewTypes } from '../../constants';
 import { Disposable } from '../../disposable';

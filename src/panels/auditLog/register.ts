@@ -1,6 +1,6 @@
 // The audit log's glue: its source, the panel serializer (it reopens after a reload) and the
 // link handler. Rows come from the core store's windows; nothing here builds SQL.
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { Commands, EXTENSION_ID, WebviewTypes } from '../../constants';
 import { log } from '../../logger';
 import type { AuditLogReader } from '../../core/store';

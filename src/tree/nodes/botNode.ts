@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { Commands, NodeKind } from '../../constants';
 import { formatDuration, timeAgo } from '../../core/format/time';
 import { outcomeName, type Entry } from '../../core/store';

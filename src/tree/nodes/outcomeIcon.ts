@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 
 /** The codicon and theme colour of an outcome: success, minor, serious, major failure. */
 export function outcomeIcon(outcome: number | undefined): vscode.ThemeIcon {

@@ -28,6 +28,20 @@ const run = (rel: string) => vscode.commands.executeCommand<RunResult>('botAudit
 describe('Running bots', function () {
   this.timeout(120_000);
 
+  it('checks an HL7 v2 input with @medplum/core, loaded from its own file beside the bundle on first use', async () => {
+    const a = await api();
+    const bot = (await a.bots.getBots()).find((b) => b.relPath === 'bots/hello-bot.ts')!;
+    // The extension's bundle requires @medplum/core (dist/medplum-core.js) only when it is needed.
+    assert.ok(fs.existsSync(path.join(vscode.extensions.getExtension('bot-audit.bot-audit')!.extensionPath, 'dist', 'medplum-core.js')));
+    const contentType = 'x-application/hl7-v2+er7';
+    const bad = await a.runs!.run(bot, { inputText: 'hello there', contentType });
+    assert.equal(bad.outcome, 4, bad.outcomeDesc);
+    assert.match(bad.outcomeDesc, /HL7 v2/);
+    const good = await a.runs!.run(bot, { inputText: 'MSH|^~\\&|LAB|HOSP|APP|FAC|20240101120000||ADT^A01|MSG1|P|2.5\rPID|1||123^^^HOSP||Doe^Jane', contentType });
+    // Parsed with @medplum/core in the extension host (the input check), then in the bot's worker.
+    assert.equal(good.outcome, 0, good.outcomeDesc);
+  });
+
   it('runs a bot from the command with its first sample input, and records a Success event', async () => {
     const a = await api();
     const r = await run('bots/hello-bot.ts');

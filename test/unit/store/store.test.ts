@@ -736,3 +736,35 @@ describe('who a bot acted for', function () {
     }
   });
 });
+
+describe('the last run of many bots at once (the Bots view, issue 20)', function () {
+  this.timeout(20_000);
+  it('lastRuns gives each bot the entry latest() of its runs filter gives, in one pass', async () => {
+    const dir = tempDir();
+    const store = await AuditStore.open(path.join(dir, 'audit.db'), { watch: false });
+    try {
+      const runsOf = (entityId: string): Filter[] => [
+        { column: 'action', op: 'oneOf', value: ['EXECUTED'] },
+        { column: 'entityName', op: 'equals', value: 'Bot' },
+        { column: 'entityId', op: 'equals', value: entityId },
+      ];
+      const ids = ['bots/a.ts', 'bots/b.ts', '123', 'medplum-id-1', 'bots/only-edited.ts', 'bots/never.ts'];
+      for (let i = 0; i < 30; i++) {
+        const entityId = ids[i % 4];
+        await store.append({ user: 'dev@example.com', action: 'EXECUTED', entityName: 'Bot', entityId, outcome: i % 3 === 0 ? 8 : 0, outcomeDesc: `run ${i}` });
+        // Newer entries that are not runs of these bots: other actions, another entity name with the same ID.
+        await store.append({ user: 'dev@example.com', action: 'UPDATED', entityName: 'Bot', entityId });
+        await store.append({ user: 'Bot/x', action: 'EXECUTED', entityName: 'Patient', entityId });
+      }
+      await store.append({ user: 'dev@example.com', action: 'UPDATED', entityName: 'Bot', entityId: 'bots/only-edited.ts' });
+      const last = store.lastRuns(ids);
+      for (const id of ids) assert.deepEqual(last.get(id), store.latest(runsOf(id), 1)[0], id);
+      assert.deepEqual([...last.keys()].sort(), ['123', 'bots/a.ts', 'bots/b.ts', 'medplum-id-1']);
+      assert.equal(last.get('bots/a.ts')?.outcomeDesc, 'run 28');
+      assert.equal(store.lastRuns([]).size, 0);
+    } finally {
+      await store.close();
+      removeDir(dir);
+    }
+  });
+});

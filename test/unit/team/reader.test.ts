@@ -422,4 +422,34 @@ describe('team log: the counts a reader keeps', function () {
       await b.close();
     }
   });
+  it('lastRuns gives each bot what latest() of its runs gives, for many bots in one statement (the Bots view)', async () => {
+    const c = await AuditStore.open(path.join(dir, 'c.db'), { watch: false, autoCheckpoint: false });
+    try {
+      const runsOf = (entityId: string): Filter[] => [
+        { column: 'action', op: 'oneOf', value: ['EXECUTED'] },
+        { column: 'entityName', op: 'equals', value: 'Bot' },
+        { column: 'entityId', op: 'equals', value: entityId },
+      ];
+      const ids = ['bots/a.ts', 'bots/b.ts', '123', HOSTILE, 'bots/only-edited.ts', 'bots/never.ts'];
+      for (let i = 0; i < 24; i++) {
+        const entityId = ids[i % 4];
+        await c.appendBatch([
+          { user: 'dev@example.com', action: 'EXECUTED', entityName: 'Bot', entityId, outcome: i % 3 === 0 ? 8 : 0, outcomeDesc: `run ${i}` },
+          // Newer entries that are not runs of these bots: another action, another entity name with the same ID.
+          { user: 'dev@example.com', action: 'UPDATED', entityName: 'Bot', entityId },
+          { user: 'Bot/x', action: 'EXECUTED', entityName: 'Patient', entityId },
+        ]);
+      }
+      await c.append({ user: 'dev@example.com', action: 'UPDATED', entityName: 'Bot', entityId: 'bots/only-edited.ts' });
+      await shipToTeam(c, admin);
+      const asked = [...ids, ids[0]];
+      const last = await reader.lastRuns(asked);
+      for (const id of asked) assert.deepEqual(last.get(id), (await reader.latest(runsOf(id), 1))[0], id);
+      assert.deepEqual([...last.keys()].sort(), ids.slice(0, 4).sort());
+      assert.equal(last.get('bots/a.ts')?.outcomeDesc, 'run 20');
+      assert.equal((await reader.lastRuns([])).size, 0);
+    } finally {
+      await c.close();
+    }
+  });
 });
