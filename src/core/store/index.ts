@@ -1000,6 +1000,27 @@ export class AuditStore implements AuditLog {
     return this.planner.page(this.toFilters(filters), Date.now(), 0, undefined, 'desc', clampLimit(limit)).map(rowToEntry);
   }
 
+  /**
+   * The last run of each bot (see AuditLogReader.lastRuns) in two statements, not one query per bot:
+   * each ID's newest EXECUTED entry found on the entity index, then those rows read by ID.
+   */
+  lastRuns(entityIds: readonly string[]): Map<string, Entry> {
+    this.assertOpen();
+    this.catchUp();
+    const out = new Map<string, Entry>();
+    if (!entityIds.length) return out;
+    const newest = this.db.exec(
+      `SELECT (SELECT id FROM entries WHERE entity_id = j.value AND entity_name = 'Bot' AND action = 'EXECUTED' ORDER BY id DESC LIMIT 1) FROM json_each(?) j`,
+      [JSON.stringify(entityIds)],
+    );
+    const ids = newest.length ? newest[0].values.map((r) => r[0]).filter((id): id is number => typeof id === 'number') : [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const part = ids.slice(i, i + 500);
+      for (const row of this.rows(`${SELECT_COLS} WHERE id IN (${part.map(() => '?').join(',')})`, part)) out.set(row.entityId, rowToEntry(row));
+    }
+    return out;
+  }
+
   /** How many entries match all filters. */
   count(filters: Filter[] | string): number {
     this.assertOpen();
