@@ -27,11 +27,13 @@ const server = await startCodeServer({
   env: { BOT_AUDIT_BENCH_OUT: outFile },
 });
 let code = 1;
+let logged = [];
 try {
   const browser = await launchChromium();
   const page = await browser.newPage();
   const done = new Promise((resolve) => page.exposeFunction('codeAutomationExit', resolve));
-  await page.exposeFunction('codeAutomationLog', () => undefined);
+  // What the suite logs (its error, if it fails) is printed when the benchmark fails.
+  await page.exposeFunction('codeAutomationLog', (type, args) => logged.push(`${type}: ${[].concat(args).join(' ')}`));
   await page.goto(
     workbenchUrl(server, ws, [
       ['extensionDevelopmentPath', remoteUri(server, ROOT)],
@@ -45,6 +47,7 @@ try {
   await server.stop();
 }
 if (code !== 0 || !existsSync(outFile)) {
+  console.error(logged.slice(-30).join('\n'));
   console.error(`the editor benchmark failed (${code})`);
   process.exit(1);
 }
