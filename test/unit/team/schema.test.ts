@@ -330,6 +330,9 @@ describe('team log: schema', function () {
       assert.deepEqual((await initTeamLog(c)).from, TEAM_SCHEMA_VERSION, 'twice is safe');
       assert.deepEqual((await c.query('SELECT * FROM bot_audit.team_entries ORDER BY seq')).rows, before);
       assert.deepEqual(await append(c, r), [4, 5, 6]);
+      const lz4 = (await c.query("SELECT 'lz4' = ANY (enumvals) AS has FROM pg_settings WHERE name = 'default_toast_compression'")).rows[0].has as boolean;
+      const methods = (await c.query("SELECT attname, attcompression FROM pg_attribute WHERE attrelid = 'bot_audit.team_entries'::regclass AND attname IN ('entry_text', 'entry', 'search') ORDER BY attname")).rows;
+      assert.deepEqual(methods.map((m) => m.attcompression), lz4 ? ['l', 'l', 'l'] : ['', '', ''], 'new values compressed with lz4 where the server has it');
       assert.equal((await verifyTeamLog(c, { full: true })).ok, true);
     } finally {
       await c.end();
