@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AuditStore, SCHEMA_VERSION } from '../src/core/store';
 import { canonicalRow } from '../src/core/store/row';
-import { initTeamLog, shipToTeam } from '../src/core/team';
+import { initTeamLog, shipToTeam, verifyTeamLog } from '../src/core/team';
 import { startCluster } from '../test/unit/team/pg';
 
 const FIXTURE_1M = path.join(process.cwd(), '.cache', 'bench', `store-1m-v${SCHEMA_VERSION}-2`, 'audit.db');
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
       }
       const ginLimit = /ginlimit(\d+)/.exec(variant)?.[1];
       if (ginLimit) await client.query(`ALTER INDEX bot_audit.team_entries_search SET (gin_pending_list_limit = ${Number(ginLimit)})`);
-      if (variant.includes('lz4')) await client.query('ALTER TABLE bot_audit.team_entries ALTER COLUMN entry_text SET COMPRESSION lz4, ALTER COLUMN entry SET COMPRESSION lz4, ALTER COLUMN search SET COMPRESSION lz4');
+      if (variant.includes('pglz')) await client.query('ALTER TABLE bot_audit.team_entries ALTER COLUMN entry_text SET COMPRESSION pglz, ALTER COLUMN entry SET COMPRESSION pglz, ALTER COLUMN search SET COMPRESSION pglz');
       if (variant.includes('tt8k')) await client.query('ALTER TABLE bot_audit.team_entries SET (toast_tuple_target = 8160)');
       if (variant.includes('gin-nofast')) await client.query('ALTER INDEX bot_audit.team_entries_search SET (fastupdate = off)');
       if (variant.includes('asynccommit')) await client.query('SET synchronous_commit = off');
@@ -69,6 +69,17 @@ async function main(): Promise<void> {
       const c1 = process.cpuUsage(c0);
       const clientCpu = (c1.user + c1.system) / 1000;
       const size = await client.query<{ s: string }>("SELECT pg_size_pretty(pg_total_relation_size('bot_audit.team_entries')) AS s");
+      await client.query('VACUUM ANALYZE bot_audit.team_entries');
+      const vs: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        await verifyTeamLog(client);
+        vs.push(performance.now() - t0);
+      }
+      const toast = await client.query<{ heap: string; toast: string }>(
+        "SELECT pg_size_pretty(pg_relation_size('bot_audit.team_entries')) AS heap, pg_size_pretty(pg_relation_size(reltoastrelid)) AS toast FROM pg_class WHERE oid = 'bot_audit.team_entries'::regclass",
+      );
+      console.log(`${variant}: verify ${vs.map((v) => Math.round(v)).join(' ')} ms; heap ${toast.rows[0].heap}, toast ${toast.rows[0].toast}`);
       console.log(`${variant}: ${r.shipped} in ${Math.round(ms)} ms = ${Math.round(r.shipped / (ms / 1000))}/s, table ${size.rows[0].s}; server backend CPU ${Math.round((serverCpu / r.shipped) * 1000)} µs/entry, client CPU ${Math.round((clientCpu / r.shipped) * 1000)} µs/entry (load ${os.loadavg()[0].toFixed(1)})`);
     } finally {
       await client.end();

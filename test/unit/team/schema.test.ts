@@ -333,6 +333,8 @@ describe('team log: schema', function () {
       const lz4 = (await c.query("SELECT 'lz4' = ANY (enumvals) AS has FROM pg_settings WHERE name = 'default_toast_compression'")).rows[0].has as boolean;
       const methods = (await c.query("SELECT attname, attcompression FROM pg_attribute WHERE attrelid = 'bot_audit.team_entries'::regclass AND attname IN ('entry_text', 'entry', 'search') ORDER BY attname")).rows;
       assert.deepEqual(methods.map((m) => m.attcompression), lz4 ? ['l', 'l', 'l'] : ['', '', ''], 'new values compressed with lz4 where the server has it');
+      const options = (await c.query("SELECT reloptions FROM pg_class WHERE oid = 'bot_audit.team_entries'::regclass")).rows[0].reloptions as string[];
+      assert.deepEqual(options, ['toast_tuple_target=8160']);
       assert.equal((await verifyTeamLog(c, { full: true })).ok, true);
     } finally {
       await c.end();
