@@ -26,6 +26,7 @@ const REPS = 5;
 
 const GOALS: Record<string, number | undefined> = {
   ship_entries_per_s: 20_000,
+  ship_server_cpu_us_per_entry: undefined,
   ship_lag_p95_ms: 1_000,
   team_page_1m_p50_ms: 10,
   team_next_page_1m_p50_ms: undefined,
@@ -73,6 +74,12 @@ async function timeAsync(fn: () => Promise<unknown>, reps = REPS): Promise<numbe
 
 function log(msg: string): void {
   process.stderr.write(`[team-bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+/** A process's CPU time so far (user and system), in ms, from /proc/PID/stat (clock ticks of 1/100 s). */
+function processCpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function loadAvg(): number {
@@ -126,6 +133,11 @@ async function main(): Promise<void> {
 
     // Shipping: the whole local log, one shipper, each batch a durable commit.
     log(`shipping ${local.size} entries${batch ? ` in batches of ${batch}` : ''}`);
+    // CPU time, which the machine's other load changes far less than the wall clock: the server process of
+    // the shipper's connection (from /proc: the server is on this machine), and this process.
+    const backend = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    const serverCpu0 = processCpuMs(backend);
+    const clientCpu0 = process.cpuUsage();
     let t = now();
     let lastLog = t;
     const res = await shipToTeam(local, client, {
@@ -140,6 +152,9 @@ async function main(): Promise<void> {
     const shipMs = now() - t;
     m.ship_entries = res.shipped;
     m.ship_entries_per_s = round(res.shipped / (shipMs / 1000), 0);
+    const clientCpu = process.cpuUsage(clientCpu0);
+    m.ship_server_cpu_us_per_entry = round(((processCpuMs(backend) - serverCpu0) * 1000) / res.shipped, 1);
+    m.ship_client_cpu_us_per_entry = round((clientCpu.user + clientCpu.system) / res.shipped, 1);
     load.ship = loadAvg();
     log(`shipped ${res.shipped} in ${round(shipMs / 1000, 1)} s: ${m.ship_entries_per_s}/s (load ${load.ship})`);
     // What autovacuum does to a freshly loaded table by itself, done now rather than waited for.
@@ -222,6 +237,7 @@ async function main(): Promise<void> {
       method: {
         server: `throwaway PostgreSQL cluster, defaults (${settings.rows.map((r) => `${r.name}=${r.setting}`).join(', ')}), on the same machine as the shipper, over 127.0.0.1`,
         ship_entries_per_s: `shipToTeam of the cached 1M local log (read-only) into an empty team log, one connection, batch ${batch ?? 'default'}`,
+        ship_server_cpu_us_per_entry: 'CPU time (user + system) of the server process that served the shipper, per entry shipped (not the WAL writer, checkpointer or autovacuum); ship_client_cpu_us_per_entry: the same for this process (reading, hashing, sending)',
         ship_lag_p95_ms: `TeamReplicator in background mode (defaults) on an idle store beside a 1M team log: append one entry → its NOTIFY (sent at commit), ${LAG_SAMPLES} samples 200 ms apart`,
         team_page_1m_p50_ms: `TeamLogReader.query(q, { limit: 100 }) (rows and total), p50 of ${REPS} after one warm-up, worst over ${JSON.stringify(PAGES)}; after VACUUM ANALYZE (what autovacuum does)`,
         team_next_page_1m_p50_ms: 'the second page by its cursor (keyset), worst over the same queries',

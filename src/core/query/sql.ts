@@ -64,6 +64,14 @@ export interface BuildOptions {
    */
   entityNames?: readonly string[];
   /**
+   * PostgreSQL: for the text of an entity-name "contains" condition, every entity name in the team
+   * log that contains it, as ILIKE finds them (the team reader asks the server just before). The
+   * condition then becomes `entity_name IN (…)`, which an index on (entity_name, seq) walks newest
+   * first, instead of an ILIKE over every entry until a page is full. A text not in the map stays an
+   * ILIKE; so does "does not contain".
+   */
+  entityNamesContaining?: ReadonlyMap<string, readonly string[]>;
+  /**
    * Write numeric entity-ID ranges as a union of two index ranges (numbers, then text IDs) instead
    * of one OR. Best when few entries match; with many, scanning newest-first finds a page sooner.
    * SQLite only (it names the local log's `entries` table); PostgreSQL plans the OR itself.
@@ -228,6 +236,9 @@ export function buildWhere(filters: readonly Filter[], now: number, opts: BuildO
       case 'entityName':
         if (f.op === 'equals' || f.op === 'notEquals') {
           parts.push(`${c.entityName} ${CMP[f.op]} ${bind(f.value)}`);
+        } else if (f.op === 'contains' && d === POSTGRES && opts.entityNamesContaining?.has(f.value)) {
+          const names = opts.entityNamesContaining.get(f.value)!;
+          parts.push(names.length ? `${c.entityName} IN (${list(names)})` : d.no);
         } else if (opts.entityNames) {
           const names = opts.entityNames.filter((n) => likeContainsMatch(n, f.value));
           const not = f.op === 'notContains';

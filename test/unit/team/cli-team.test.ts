@@ -52,10 +52,10 @@ describe('bot-audit team and verify --db postgres://…', function () {
   it('team init, twice', () => {
     const a = cli(ws, 'team', 'init', '--db', url);
     assert.equal(a.code, EXIT.ok, a.stderr);
-    assert.match(a.stdout, /: created \(schema version 3\); roles created: bot_audit_writer, bot_audit_reader/);
+    assert.match(a.stdout, /: created \(schema version 4\); roles created: bot_audit_writer, bot_audit_reader/);
     const b = cli(ws, 'team', 'init', '--db', url);
     assert.equal(b.code, EXIT.ok, b.stderr);
-    assert.match(b.stdout, /: already there \(schema version 3\)\n$/);
+    assert.match(b.stdout, /: already there \(schema version 4\)\n$/);
   });
 
   it('team ship ships once; BOT_AUDIT_TEAM_LOG stands in for --db; verify --db checks the team log', async () => {

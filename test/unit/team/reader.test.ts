@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Client } from 'pg';
-import { buildWhere, parseQuery, type Filter } from '../../../src/core/query';
+import { buildWhere, likeContains, parseQuery, type Filter } from '../../../src/core/query';
 import { AuditStore, type Entry, type NewEntry } from '../../../src/core/store';
 import { canonicalRow } from '../../../src/core/store/row';
 import { initTeamLog, originOf, shipToTeam, TEAM_SCHEMA_VERSION, TeamLogReader, verifyTeamLog } from '../../../src/core/team';
@@ -348,6 +348,43 @@ describe('team log: TeamLogReader', function () {
         await old.close();
       }
     } finally {
+      await c.end();
+    }
+  });
+  it('an entity-name "contains" text finds what the server\'s ILIKE finds, names that came later too, and stays a parameter', async () => {
+    await admin.query('CREATE DATABASE names_team');
+    const url = pg.url().replace(/\/postgres$/, '/names_team');
+    const { Client: PgClient } = await import('pg');
+    const c = new PgClient({ connectionString: url });
+    await c.connect();
+    const store = await AuditStore.open(path.join(dir, 'names.db'), { watch: false, autoCheckpoint: false });
+    const names = ['Story', 'BACKSTORY', 'card', 'story_board', 'Ärger', 'ärger', '100%_off', HOSTILE];
+    await store.appendBatch(Array.from({ length: 64 }, (_, i) => ({ user: 'u', action: 'UPDATED' as const, entityName: names[i % names.length], entityId: String(i) })));
+    await initTeamLog(c);
+    await shipToTeam(store, c);
+    const r = await TeamLogReader.open(url);
+    try {
+      const ilike = async (text: string) =>
+        (await c.query<{ seq: string }>('SELECT seq FROM bot_audit.team_entries WHERE entity_name ILIKE $1 ORDER BY seq DESC', [likeContains(text)])).rows.map((x) => Number(x.seq));
+      for (const text of ['story', 'STORY', 'ärger', 'Ä', '%_', '_', 'card', 'nothing', HOSTILE]) {
+        const q = [{ column: 'entityName', op: 'contains', value: text }] as Filter[];
+        const want = await ilike(text);
+        assert.deepEqual((await r.query(q, { limit: 1000 })).entries.map((e) => e.id), want, text);
+        assert.equal(await r.count(q), want.length, text);
+        const page = await r.query(q, { limit: 3 });
+        assert.deepEqual(page.entries.map((e) => e.id), want.slice(0, 3), text);
+      }
+      // A name that came after the first queries is found too.
+      await store.appendBatch([{ user: 'u', action: 'CREATED', entityName: 'mystory', entityId: '1' }]);
+      await shipToTeam(store, c);
+      const q = [{ column: 'entityName', op: 'contains', value: 'story' }] as Filter[];
+      assert.deepEqual((await r.query(q, { limit: 1000 })).entries.map((e) => e.id), await ilike('story'));
+      assert.equal((await r.query(q, { limit: 1 })).entries[0].entityName, 'mystory');
+      assert.equal(await r.count(q), (await ilike('story')).length);
+      assert.equal((await c.query('SELECT count(*)::int AS n FROM bot_audit.team_entries')).rows[0].n, 65, 'the hostile name stayed a value');
+    } finally {
+      await r.close();
+      await store.close();
       await c.end();
     }
   });

@@ -5,7 +5,7 @@ import type { Client } from 'pg';
 import { GENESIS_HASH, sha256 } from '../../../src/core/store/row';
 import * as path from 'node:path';
 import { AuditStore } from '../../../src/core/store';
-import { initTeamLog, READER_ROLE, shipToTeam, TEAM_SCHEMA_VERSION, WRITER_ROLE } from '../../../src/core/team';
+import { initTeamLog, READER_ROLE, shipToTeam, TEAM_SCHEMA_VERSION, verifyTeamLog, WRITER_ROLE } from '../../../src/core/team';
 import { removeDir, tempDir } from '../store/helpers';
 import { startCluster, type TestCluster } from './pg';
 
@@ -22,6 +22,39 @@ async function insertEntry(c: Client, tag: string, change: (row: Record<string, 
     [row.origin, row.origin_id, row.origin_hash, row.origin_prev, row.entry_text],
   );
   return { origin: row.origin as string, row: r.rows[0] };
+}
+
+/** A made-up origin's entries 1..n (their texts chained by prevHash), as append_entries takes them. */
+function run(tag: string, n: number) {
+  const ids: number[] = [];
+  const hashes: string[] = [];
+  const prevs: string[] = [];
+  const texts: string[] = [];
+  let prev = GENESIS_HASH;
+  for (let id = 1; id <= n; id++) {
+    const text = JSON.stringify({ action: 'UPDATED', entityId: String(id), entityName: 'story', id, prevHash: prev, tag, user: 'u' });
+    ids.push(id);
+    prevs.push(prev);
+    texts.push(text);
+    prev = sha256(text);
+    hashes.push(prev);
+  }
+  return { origin: hashes[0], ids, hashes, prevs, texts };
+}
+
+type Run = ReturnType<typeof run>;
+
+/** Calls append_entries with entries `from`..`to` (1-based, inclusive) of `r`; the IDs it inserted. */
+async function append(c: Client, r: Run, from = 1, to = r.ids.length): Promise<number[]> {
+  const s = (a: unknown[]) => a.slice(from - 1, to);
+  const res = await c.query<{ id: string }>('SELECT bot_audit.append_entries($1, $2::bigint[], $3::text[], $4::text[], $5::text[]) AS id', [
+    r.origin,
+    s(r.ids),
+    s(r.hashes),
+    s(r.prevs),
+    s(r.texts),
+  ]);
+  return res.rows.map((x) => Number(x.id));
 }
 
 const FORGED = JSON.stringify({ id: 1, prevHash: GENESIS_HASH, user: 'forger' });
@@ -183,6 +216,128 @@ describe('team log: schema', function () {
     } finally {
       await store.close();
       removeDir(dir);
+    }
+  });
+
+  it('append_entries appends a run of one origin: seq and the team chain by the formula, the jsonb copy, the query columns', async () => {
+    const last = (await owner.query('SELECT seq, team_hash FROM bot_audit.team_entries ORDER BY seq DESC LIMIT 1')).rows[0];
+    const r = run('append', 5);
+    assert.deepEqual(await append(owner, r), [1, 2, 3, 4, 5]);
+    const rows = (await owner.query('SELECT seq, origin_id, team_prev, team_hash, entry, entity_name, entity_id, user_name FROM bot_audit.team_entries WHERE origin = $1 ORDER BY seq', [r.origin])).rows;
+    let prev = last.team_hash as string;
+    rows.forEach((row, i) => {
+      assert.equal(Number(row.seq), Number(last.seq) + i + 1);
+      assert.equal(row.team_prev, prev);
+      assert.equal(row.team_hash, sha256(`${prev}:${r.origin}:${i + 1}:${r.hashes[i]}`));
+      assert.deepEqual(row.entry, JSON.parse(r.texts[i]));
+      assert.deepEqual([row.entity_name, row.entity_id, row.user_name], ['story', String(i + 1), 'u']);
+      prev = row.team_hash;
+    });
+    // Entries there already are skipped (not returned); the rest of the run goes in after them.
+    const more = run('append', 8);
+    assert.deepEqual(await append(owner, more, 3, 8), [6, 7, 8]);
+    assert.deepEqual(await append(owner, more), []);
+    // A direct INSERT (the row trigger) continues the same chains.
+    const next = run('append', 9);
+    const d = await owner.query(
+      'INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry_text) VALUES ($1, 9, $2, $3, $4) RETURNING seq, team_prev',
+      [next.origin, next.hashes[8], next.prevs[8], next.texts[8]],
+    );
+    assert.equal(d.rows[0].team_prev, (await owner.query('SELECT team_hash FROM bot_audit.team_entries WHERE seq = $1', [Number(d.rows[0].seq) - 1])).rows[0].team_hash);
+    const v = await verifyTeamLog(owner, { full: true });
+    assert.equal(v.ok, true, JSON.stringify(v.firstBroken));
+  });
+
+  it('append_entries refuses a run that breaks a rule, with the row trigger\'s reasons, and inserts none of it', async () => {
+    const r = run('refused', 6);
+    assert.deepEqual(await append(owner, r, 1, 2), [1, 2]);
+    const count = async () => (await owner.query('SELECT count(*)::int AS n FROM bot_audit.team_entries')).rows[0].n as number;
+    const before = await count();
+    const bad = (change: (x: Run) => void): Run => {
+      const x = structuredClone(r);
+      change(x);
+      return x;
+    };
+    const cases: [string, Run, number, number, RegExp][] = [
+      ['a gap before the run', r, 4, 6, /entry 4 of origin \w+ does not follow entry 2 there/],
+      ['another previous hash inside the run', bad((x) => (x.prevs[4] = GENESIS_HASH)), 3, 6, /entry 5 of origin \w+ does not follow entry 4 there/],
+      ['a text that does not give its hash', bad((x) => (x.texts[3] = x.texts[3].replace('refused', 'REFUSED'))), 3, 6, /entry 4 of origin \w+ does not give its origin_hash/],
+      ['a text naming another ID', bad((x) => {
+        x.texts[2] = x.texts[2].replace('"id":3', '"id":33');
+        x.hashes[2] = sha256(x.texts[2]);
+        x.prevs[3] = x.hashes[2];
+      }), 3, 4, /entry 3 of origin \w+ names another ID or previous hash than its columns/],
+      ['IDs that are not consecutive', bad((x) => (x.ids[4] = 9)), 3, 6, /consecutive IDs/],
+    ];
+    for (const [what, x, from, to, message] of cases) {
+      await assert.rejects(append(owner, x, from, to), (e: Error & { code?: string }) => message.test(e.message) && (message.source.includes('consecutive') || e.code === '23000'), what);
+      assert.equal(await count(), before, what);
+    }
+    const name = run('refused-name', 1);
+    name.origin = 'e'.repeat(64);
+    await assert.rejects(append(owner, name), /origin e+ is not the hash of its entry 1/);
+    assert.deepEqual(await append(owner, r, 3, 6), [3, 4, 5, 6], 'the run itself goes in');
+  });
+
+  it('append_entries keeps the text jsonb cannot hold, without a jsonb copy', async () => {
+    const text = `{"action":"LOGIN","id":1,"note":"a\\u0000b","prevHash":"${GENESIS_HASH}","user":"u"}`;
+    const o = sha256(text);
+    const r: Run = { origin: o, ids: [1], hashes: [o], prevs: [GENESIS_HASH], texts: [text] };
+    assert.deepEqual(await append(owner, r), [1]);
+    const row = (await owner.query('SELECT entry, user_name, entry_text FROM bot_audit.team_entries WHERE origin = $1', [o])).rows[0];
+    assert.deepEqual(row, { entry: null, user_name: null, entry_text: text });
+  });
+
+  it('a writer may append through append_entries but cannot skip the row trigger; a reader may not append', async () => {
+    await owner.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'appender') THEN CREATE ROLE appender LOGIN IN ROLE ${WRITER_ROLE}; END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'looker') THEN CREATE ROLE looker LOGIN IN ROLE ${READER_ROLE}; END IF; END $$`);
+    const w = await pg.connect('appender');
+    const rd = await pg.connect('looker');
+    try {
+      const r = run('writer-append', 3);
+      assert.deepEqual(await append(w, r), [1, 2, 3]);
+      await assert.rejects(append(rd, run('reader-append', 1)), /permission denied for function append_entries/);
+      // The setting append_entries uses gets a writer nothing: the row trigger still makes seq and the chain.
+      await w.query("SELECT set_config('bot_audit.appending', 'on', false)");
+      const { row } = await insertEntry(w, 'writer-flag');
+      const prev = (await w.query('SELECT team_hash FROM bot_audit.team_entries WHERE seq = $1', [Number(row.seq) - 1])).rows[0].team_hash;
+      assert.equal(row.team_prev, prev);
+      await assert.rejects(
+        w.query("INSERT INTO bot_audit.team_entries (seq, origin, origin_id, origin_hash, origin_prev, entry_text, team_prev, team_hash) VALUES (99999, $1, 1, $1, $2, $3, $2, $2)", [sha256(FORGED), GENESIS_HASH, FORGED]),
+        /permission denied/,
+      );
+      assert.equal((await verifyTeamLog(owner)).ok, true);
+    } finally {
+      await w.end();
+      await rd.end();
+    }
+  });
+
+  it('a version 3 team log migrates to version 4 (twice is safe), keeps its rows, and takes appends after them', async () => {
+    await owner.query('CREATE DATABASE v3_team');
+    const { Client: PgClient } = await import('pg');
+    const c = new PgClient({ connectionString: pg.url().replace(/\/postgres$/, '/v3_team') });
+    await c.connect();
+    try {
+      assert.equal((await initTeamLog(c, { version: 3 })).version, 3);
+      const r = run('v3', 6);
+      for (let i = 0; i < 3; i++) {
+        await c.query('INSERT INTO bot_audit.team_entries (origin, origin_id, origin_hash, origin_prev, entry_text) VALUES ($1, $2, $3, $4, $5)', [r.origin, r.ids[i], r.hashes[i], r.prevs[i], r.texts[i]]);
+      }
+      const before = (await c.query('SELECT * FROM bot_audit.team_entries ORDER BY seq')).rows;
+      const up = await initTeamLog(c);
+      assert.deepEqual([up.from, up.version], [3, TEAM_SCHEMA_VERSION]);
+      assert.deepEqual((await initTeamLog(c)).from, TEAM_SCHEMA_VERSION, 'twice is safe');
+      assert.deepEqual((await c.query('SELECT * FROM bot_audit.team_entries ORDER BY seq')).rows, before);
+      assert.deepEqual(await append(c, r), [4, 5, 6]);
+      const lz4 = (await c.query("SELECT 'lz4' = ANY (enumvals) AS has FROM pg_settings WHERE name = 'default_toast_compression'")).rows[0].has as boolean;
+      const methods = (await c.query("SELECT attname, attcompression FROM pg_attribute WHERE attrelid = 'bot_audit.team_entries'::regclass AND attname IN ('entry_text', 'entry', 'search') ORDER BY attname")).rows;
+      assert.deepEqual(methods.map((m) => m.attcompression), lz4 ? ['l', 'l', 'l'] : ['', '', ''], 'new values compressed with lz4 where the server has it');
+      const options = (await c.query("SELECT reloptions FROM pg_class WHERE oid = 'bot_audit.team_entries'::regclass")).rows[0].reloptions as string[];
+      assert.deepEqual(options, ['toast_tuple_target=8160']);
+      assert.equal((await verifyTeamLog(c, { full: true })).ok, true);
+    } finally {
+      await c.end();
     }
   });
 

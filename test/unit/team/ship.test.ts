@@ -125,7 +125,7 @@ describe('team log: shipping and verify', function () {
       const v = await verifyTeamLog(reviewer);
       assert.deepEqual([v.ok, v.count], [true, 30]);
       await store.appendBatch(entries('member', 5, 30));
-      await assert.rejects(shipToTeam(store, reviewer), /permission denied for table team_entries/);
+      await assert.rejects(shipToTeam(store, reviewer), /permission denied for function append_entries/);
       assert.equal((await verifyTeamLog(reviewer)).count, 30, 'nothing shipped by a reviewer');
     } finally {
       await member.end();
