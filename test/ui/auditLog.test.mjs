@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, freshWorkspace, launchChromium, remoteUri, startCodeServer } from '../harness/code-server.mjs';
+import { RESULTS_DIR, ROOT, freshWorkspace, launchChromium, remoteUri, startCodeServer } from '../harness/code-server.mjs';
 import { openWorkbench, runBotFromPalette, runCommand, setTheme, webviewFrame } from './helpers.mjs';
 
-const SHOTS = path.join(ROOT, 'test-results');
+const SHOTS = RESULTS_DIR;
 mkdirSync(SHOTS, { recursive: true });
 /** Big enough that the table is virtualized for real (rows far beyond what the DOM could hold). */
 const ENTRIES = Number(process.env.BOT_AUDIT_UI_ENTRIES ?? 100_000);
