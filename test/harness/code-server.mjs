@@ -101,6 +101,10 @@ export function missingSystemPackages() {
   if (!existsSync('/usr/bin/chromium')) missing.push('chromium (/usr/bin/chromium)');
   if (spawnSync('sh', ['-c', 'command -v rg'], { encoding: 'utf8' }).status !== 0) missing.push('ripgrep (rg)');
   if (!existsSync('/usr/include/krb5.h') && !existsSync('/usr/include/gssapi/gssapi.h')) missing.push('libkrb5-dev');
+  // node-gyp builds code-server's native modules.
+  for (const tool of ['g++', 'make', 'python3']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).status !== 0) missing.push(tool);
+  }
   return missing;
 }
 
@@ -111,7 +115,7 @@ export function ensureCodeServer() {
   if (missing.length) {
     throw new HarnessError(
       `code-server needs system packages that are missing: ${missing.join(', ')}.\n` +
-        `Install them with: apt-get update && apt-get install -y libkrb5-dev ripgrep chromium`,
+        `Install them with: apt-get update && apt-get install -y libkrb5-dev ripgrep chromium g++ make python3`,
     );
   }
   log(`installing code-server ${CODE_SERVER_VERSION} (VS Code ${VSCODE_VERSION}) into ${INSTALL_DIR} (once; ${TARGET.node ? 'a few minutes' : 'about a minute'})…`);
