@@ -126,8 +126,10 @@ export function ensureCodeServer() {
   run('npm', ['rebuild', 'argon2'], INSTALL_DIR);
   const vscodeDir = path.join(INSTALL_DIR, 'node_modules', 'code-server', 'lib', 'vscode');
   run('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], vscodeDir);
-  // kerberos' prebuilt download fails (no network but the registry): it builds from source.
-  run('npm', ['rebuild', ...TARGET.nativeModules], vscodeDir);
+  // kerberos would try to download a prebuilt binary from GitHub (prebuild-install), which is not
+  // reachable and not allowed: it builds from source at once. The others build or use the prebuilt
+  // binaries their npm packages carry.
+  run('npm', ['rebuild', ...TARGET.nativeModules], vscodeDir, { npm_config_build_from_source: 'kerberos' });
   if (!TARGET.bundledRipgrep) {
     const rgDir = path.join(vscodeDir, 'node_modules', '@vscode', 'ripgrep', 'bin');
     mkdirSync(rgDir, { recursive: true });
