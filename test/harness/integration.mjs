@@ -103,10 +103,28 @@ async function runPass(pass, statsFile) {
     });
     const code = await Promise.race([exited, timeout]);
     clearTimeout(timer);
+    if (code !== 0) await afterFailure(page, pass);
     await browser.close();
     return code;
   } finally {
     await server.stop();
+  }
+}
+
+/**
+ * What the window showed when its suite failed: a screenshot, and the messages of its notifications
+ * (where VS Code reports what the API does not, a failed save for one).
+ */
+async function afterFailure(page, pass) {
+  try {
+    const shot = path.join(RESULTS_DIR, `integration-${pass.name}-failed.png`);
+    await page.screenshot({ path: shot });
+    await page.locator('.statusbar [id="status.notifications"] a, .statusbar-item[id="status.notifications"]').first().click({ timeout: 5_000 }).catch(() => undefined);
+    await page.waitForTimeout(500);
+    const notes = await page.locator('.notifications-center .notification-list-item-message, .notifications-toasts .notification-list-item-message').allInnerTexts();
+    console.error(`[integration] ${pass.name}: the window is in ${shot}; its notifications: ${notes.length ? `\n  ${notes.join('\n  ')}` : 'none'}`);
+  } catch (e) {
+    console.error(`[integration] ${pass.name}: could not look at the window after the failure: ${e.message}`);
   }
 }
 
