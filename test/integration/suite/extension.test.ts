@@ -189,9 +189,17 @@ describe('The audit of the workspace', () => {
     const doc = await vscode.workspace.openTextDocument(uri);
     const editor = await vscode.window.showTextDocument(doc);
     assert.ok(await editor.edit((b) => b.replace(new vscode.Range(1, 9, 1, 10), '2')), 'the edit applied');
-    // Says what the save left behind if it fails (seen once in VS Code 1.139's first, slow run).
-    const saved = await doc.save();
-    assert.ok(saved, `the save went through (dirty after: ${doc.isDirty}; on disk: ${JSON.stringify(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)))})`);
+    const onDisk = async () => new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+    let saved = await doc.save();
+    if (!saved && (await onDisk()) === v1) {
+      // VS Code 1.139 on a busy machine has answered false to this save (3 of 8 trusted windows; never in
+      // 1.100); once with nothing written and no error shown. A person saves again, and so does this, once,
+      // saying so; the history below must still be exact. (Once the file read back empty: that still fails.)
+      console.log('      (the save answered false and wrote nothing; saving again)');
+      await new Promise((r) => setTimeout(r, 1000));
+      saved = await doc.save();
+    }
+    assert.ok(saved, `the save went through (dirty after: ${doc.isDirty}; on disk: ${JSON.stringify(await onDisk())})`);
     await until('UPDATED', async () => (await history()).length === 2);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     await vscode.workspace.fs.delete(uri);
