@@ -1,12 +1,13 @@
 // Runs the extension's mocha suite (out/test/integration/suite/index.js) inside the real
-// extension host of VS Code 1.100 (code-server), opened in headless Chromium by Playwright.
+// extension host of VS Code (code-server: 1.100, or 1.139 with BOT_AUDIT_VSCODE=1.139), opened in
+// headless Chromium by Playwright.
 // Exits with the suite's result; the suite writes its counts to BOT_AUDIT_STATS_FILE.
 import path from 'node:path';
 import { existsSync, appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { format } from 'node:util';
 import {
-  HarnessError, ROOT, freshWorkspace, launchChromium, registerCleanup, remoteUri, startCodeServer, workbenchUrl,
+  HarnessError, RESULTS_DIR, ROOT, TARGET, freshWorkspace, launchChromium, registerCleanup, remoteUri, startCodeServer, workbenchUrl,
 } from './code-server.mjs';
 import { prepareCorpusWorkspace } from './corpus-fixtures.mjs';
 
@@ -28,7 +29,7 @@ async function main() {
   let worst = 0;
   const totals = { passed: 0, failed: 0, skipped: 0, failures: [] };
   for (const pass of passes.filter((p) => !chosen || chosen.has(p.name))) {
-    const passStats = path.join(ROOT, 'test-results', `integration-${pass.name}-stats.json`);
+    const passStats = path.join(RESULTS_DIR, `integration-${pass.name}-stats.json`);
     rmSync(passStats, { force: true });
     const code = await runPass(pass, passStats);
     worst = Math.max(worst, code === 0 ? 0 : 1);
@@ -65,7 +66,7 @@ async function runPass(pass, statsFile) {
     userDataDir: path.join(dir, 'user-data'),
     extensionsDir: path.join(dir, 'extensions'),
     trust: pass.trust,
-    env: { BOT_AUDIT_TEST_WORKSPACE: ws, BOT_AUDIT_SUITE: pass.name, BOT_AUDIT_STATS_FILE: statsFile },
+    env: { BOT_AUDIT_TEST_WORKSPACE: ws, BOT_AUDIT_SUITE: pass.name, BOT_AUDIT_STATS_FILE: statsFile, BOT_AUDIT_VSCODE_EXPECTED: TARGET.vscode },
   });
   try {
     const browser = await launchChromium();
@@ -75,7 +76,7 @@ async function runPass(pass, statsFile) {
     await page.exposeFunction('codeAutomationExit', (code) => resolveExit(code));
     // The workbench forwards its console and the extension host's here. Everything goes to a log
     // file; the terminal gets the suite's own lines without the workbench's start-up noise.
-    const logFile = path.join(ROOT, 'test-results', `integration-${pass.name}-workbench.log`);
+    const logFile = path.join(RESULTS_DIR, `integration-${pass.name}-workbench.log`);
     mkdirSync(path.dirname(logFile), { recursive: true });
     writeFileSync(logFile, '');
     await page.exposeFunction('codeAutomationLog', (type, args) => {
@@ -89,7 +90,7 @@ async function runPass(pass, statsFile) {
       ['extensionTestsPath', remoteUri(server, suite)],
       ['skipWelcome', 'true'],
     ]);
-    console.log(`\n[integration] ${pass.name} window`);
+    console.log(`\n[integration] ${pass.name} window, VS Code ${TARGET.vscode}`);
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60_000 }).catch((e) => {
       throw new HarnessError(`VS Code did not load at ${server.url}: ${e.message}`);
     });
@@ -102,10 +103,28 @@ async function runPass(pass, statsFile) {
     });
     const code = await Promise.race([exited, timeout]);
     clearTimeout(timer);
+    if (code !== 0) await afterFailure(page, pass);
     await browser.close();
     return code;
   } finally {
     await server.stop();
+  }
+}
+
+/**
+ * What the window showed when its suite failed: a screenshot, and the messages of its notifications
+ * (where VS Code reports what the API does not, a failed save for one).
+ */
+async function afterFailure(page, pass) {
+  try {
+    const shot = path.join(RESULTS_DIR, `integration-${pass.name}-failed.png`);
+    await page.screenshot({ path: shot });
+    await page.locator('.statusbar [id="status.notifications"] a, .statusbar-item[id="status.notifications"]').first().click({ timeout: 5_000 }).catch(() => undefined);
+    await page.waitForTimeout(500);
+    const notes = await page.locator('.notifications-center .notification-list-item-message, .notifications-toasts .notification-list-item-message').allInnerTexts();
+    console.error(`[integration] ${pass.name}: the window is in ${shot}; its notifications: ${notes.length ? `\n  ${notes.join('\n  ')}` : 'none'}`);
+  } catch (e) {
+    console.error(`[integration] ${pass.name}: could not look at the window after the failure: ${e.message}`);
   }
 }
 

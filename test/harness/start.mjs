@@ -1,19 +1,22 @@
 // `npm start`: builds Bot Audit (and keeps rebuilding on change), then opens examples/workspace in a
 // real VS Code with the extension loaded. A desktop `code` on PATH is used when there is one;
-// otherwise code-server (VS Code 1.100 in the browser) is installed once into .cache/ and started
-// on 127.0.0.1. Ctrl+C stops everything this started.
+// otherwise code-server (VS Code 1.100 in the browser; 1.139 with --vscode 1.139 or BOT_AUDIT_VSCODE=1.139)
+// is installed once into .cache/ and started on 127.0.0.1. Ctrl+C stops everything this started.
 //   --port N (or PORT=N)   the code-server port (default 8080)
 //   --restricted           do not trust the workspace (to try Restricted Mode)
 //   --folder DIR           open another folder instead of examples/workspace
+//   --vscode 1.100|1.139   which VS Code code-server brings (default 1.100)
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { HarnessError, ROOT, CACHE, registerCleanup, remoteUri, startCodeServer, workbenchUrl } from './code-server.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name) => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
 };
+// code-server.mjs reads BOT_AUDIT_VSCODE when it loads.
+if (opt('--vscode')) process.env.BOT_AUDIT_VSCODE = opt('--vscode');
+const { HarnessError, ROOT, CACHE, TARGET, registerCleanup, remoteUri, startCodeServer, workbenchUrl } = await import('./code-server.mjs');
 const port = Number(opt('--port') ?? process.env.PORT ?? 8080);
 const restricted = argv.includes('--restricted');
 const folder = path.resolve(opt('--folder') ?? path.join(ROOT, 'examples', 'workspace'));
@@ -42,12 +45,14 @@ async function main() {
     return;
   }
   watch();
+  const startDir = TARGET.name === '1.100' ? 'start' : `start-${TARGET.name}`;
   const server = await startCodeServer({
     folder,
     port,
     trust: !restricted,
-    userDataDir: path.join(CACHE, 'start', 'user-data'),
-    extensionsDir: path.join(CACHE, 'start', 'extensions'),
+    // A window state of its own per VS Code (1.100's in .cache/start as before).
+    userDataDir: path.join(CACHE, startDir, 'user-data'),
+    extensionsDir: path.join(CACHE, startDir, 'extensions'),
   }).catch((e) => {
     if (/already in use/.test(e.message)) throw new HarnessError(`Port ${port} on 127.0.0.1 is taken: run \`npm start -- --port 8123\` (or set PORT).`);
     throw e;
@@ -56,7 +61,7 @@ async function main() {
     ['extensionDevelopmentPath', remoteUri(server, ROOT)],
     ['skipWelcome', 'true'],
   ]);
-  console.log(`\nBot Audit is running in VS Code ${'1.100'} (code-server, pid ${server.proc.pid}).`);
+  console.log(`\nBot Audit is running in VS Code ${TARGET.vscode} (code-server ${TARGET.codeServer}, pid ${server.proc.pid}).`);
   console.log(`Open this URL in a browser:\n\n  ${url}\n`);
   console.log('The extension rebuilds on change: reload the window (Developer: Reload Window) to pick it up.');
   console.log('Press Ctrl+C to stop.');

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, freshWorkspace, launchChromium, remoteUri, startCodeServer } from '../harness/code-server.mjs';
+import { RESULTS_DIR, ROOT, freshWorkspace, launchChromium, remoteUri, startCodeServer } from '../harness/code-server.mjs';
 import { openWorkbench, runBotFromPalette, runCommand, setTheme, webviewFrame } from './helpers.mjs';
 
-const SHOTS = path.join(ROOT, 'test-results');
+const SHOTS = RESULTS_DIR;
 mkdirSync(SHOTS, { recursive: true });
 /** Big enough that the table is virtualized for real (rows far beyond what the DOM could hold). */
 const ENTRIES = Number(process.env.BOT_AUDIT_UI_ENTRIES ?? 100_000);
@@ -461,7 +461,11 @@ describe('The audit log page, as a reviewer uses it', function () {
     await frame.locator('.head .col-id button.sort').click();
     await frame.locator('.head .col-id[aria-sort="ascending"]').waitFor({ timeout: 10_000 });
     await page.waitForTimeout(500);
+    // Wait for the reloaded page itself: the old one's workbench and webview frame are still there for a
+    // moment, and a frame found then is detached under the wait (seen in VS Code 1.139).
+    const reloaded = page.waitForEvent('load', { timeout: 60_000 });
     await runCommand(page, 'Developer: Reload Window');
+    await reloaded;
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     frame = await webviewFrame(page, '.viewport', 60_000);
     await visibleRows().first().waitFor({ timeout: 60_000 });

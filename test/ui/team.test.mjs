@@ -7,10 +7,10 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { ROOT, freshWorkspace, launchChromium, remoteUri, startCodeServer } from '../harness/code-server.mjs';
+import { RESULTS_DIR, ROOT, freshWorkspace, launchChromium, remoteUri, startCodeServer } from '../harness/code-server.mjs';
 import { openBotAuditView, openWorkbench, runCommand, webviewFrame } from './helpers.mjs';
 
-const SHOTS = path.join(ROOT, 'test-results');
+const SHOTS = RESULTS_DIR;
 mkdirSync(SHOTS, { recursive: true });
 
 /** Starts the cluster (a fixture process that stops it when its stdin ends); resolves with its URL. */

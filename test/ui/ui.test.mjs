@@ -1,15 +1,16 @@
-// UI checks: Playwright drives VS Code 1.100 (code-server in headless Chromium) as a person would,
-// and saves screenshots under test-results/ to look at.
+// UI checks: Playwright drives VS Code (code-server in headless Chromium: 1.100, or 1.139 with
+// BOT_AUDIT_VSCODE=1.139) as a person would, and saves screenshots under test-results/ (1.139's under
+// test-results/vscode-1.139/) to look at.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
-  CODE_SERVER_BIN, ROOT, ensureCodeServer, freshWorkspace, launchChromium, remoteUri, startCodeServer,
+  RESULTS_DIR, ROOT, codeServerCli, freshWorkspace, launchChromium, remoteUri, startCodeServer,
 } from '../harness/code-server.mjs';
 import { openBotAuditView, openWorkbench, runBotFromPalette, runCommand, setTheme, waitForRows, webviewFrame } from './helpers.mjs';
 
-const SHOTS = path.join(ROOT, 'test-results');
+const SHOTS = RESULTS_DIR;
 mkdirSync(SHOTS, { recursive: true });
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const VSIX = path.join(ROOT, `bot-audit-${pkg.version}.vsix`);
@@ -149,14 +150,10 @@ describe('The packaged extension', function () {
 
   it('installs into VS Code from the .vsix and activates there', async () => {
     assert.ok(existsSync(VSIX), 'the previous test built the .vsix');
-    ensureCodeServer();
     const fresh = await freshWorkspace();
     const extensionsDir = path.join(fresh.dir, 'extensions');
     const userDataDir = path.join(fresh.dir, 'user-data');
-    const r = spawnSync(process.execPath, [CODE_SERVER_BIN, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', VSIX], {
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const r = codeServerCli(['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', VSIX]);
     assert.equal(r.status, 0, `install failed:\n${r.stdout}\n${r.stderr}`);
     assert.ok(readdirSync(extensionsDir).some((d) => d.startsWith(`bot-audit.bot-audit-${pkg.version}`)), 'installed into the extensions folder');
     server = await startCodeServer({ folder: fresh.ws, userDataDir, extensionsDir });

