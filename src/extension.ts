@@ -91,7 +91,12 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
   setImmediate(() => {
     void bots.load().then(() => {
       if (!a) return;
-      a.login()
+      // The Bots view's outcomes are read before the LOGIN entry is written: a process's first
+      // write checks the whole database file against its checksum, which the view need not wait for.
+      const outcomesFirst = tree.log === 'local' ? a.store().then(() => tree.lookUpLastRuns()) : Promise.resolve();
+      outcomesFirst
+        .catch(() => undefined)
+        .then(() => a.login())
         .then(() => fileAudit?.start())
         .then(() => team?.start())
         .then(() => {
