@@ -191,13 +191,13 @@ describe('The audit of the workspace', () => {
     assert.ok(await editor.edit((b) => b.replace(new vscode.Range(1, 9, 1, 10), '2')), 'the edit applied');
     const onDisk = async () => new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
     let saved = await doc.save();
-    if (!saved && (await onDisk()) === v1) {
-      // VS Code 1.139 on a busy machine has answered false to this save (3 of 8 trusted windows; never in
-      // 1.100); once with nothing written and no error shown. A person saves again, and so does this, once,
-      // saying so; the history below must still be exact. (Once the file read back empty: that still fails.)
-      console.log('      (the save answered false and wrote nothing; saving again)');
+    // VS Code 1.139 on a busy machine has answered false to this save (3 of 8 trusted windows; never in
+    // 1.100), with nothing written and no error shown. A person saves again, and so does this, up to
+    // three times, saying so; the history below must still be exact.
+    for (let i = 0; !saved && i < 3; i++) {
+      console.log(`      (the save answered false; dirty: ${doc.isDirty}, on disk: ${JSON.stringify(await onDisk())}; saving again)`);
       await new Promise((r) => setTimeout(r, 1000));
-      saved = await doc.save();
+      saved = (await doc.save()) || (!doc.isDirty && (await onDisk()) === v2);
     }
     assert.ok(saved, `the save went through (dirty after: ${doc.isDirty}; on disk: ${JSON.stringify(await onDisk())})`);
     await until('UPDATED', async () => (await history()).length === 2);
