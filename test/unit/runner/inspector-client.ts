@@ -30,6 +30,15 @@ ws.onmessage = async (ev) => {
     if (map && map.startsWith('data:')) sources = JSON.parse(Buffer.from(map.split(',')[1], 'base64').toString('utf8')).sources;
     out({ t: 'script', url: m.params.url, sources });
   }
+  // As VS Code's debugger does: code of its own evaluated in every new context, as soon as it exists.
+  if (m.method === 'Runtime.executionContextCreated') {
+    void send('Runtime.evaluate', { contextId: m.params.context.id, expression: '(() => { for (const k of ["compile", "instantiate"]) { const f = WebAssembly[k]; WebAssembly[k] = function (...a) { return f.apply(this, a); }; } })()', silent: true });
+  }
+  if (m.method === 'Debugger.paused' && m.params.reason === 'instrumentation') {
+    // A script with a source map is about to run (where a debugger binds breakpoints in its sources).
+    await send('Debugger.resume');
+    return;
+  }
   if (m.method === 'Debugger.paused') {
     const f = m.params.callFrames[0];
     const r = await send('Debugger.evaluateOnCallFrame', { callFrameId: f.callFrameId, expression: expr });
@@ -42,6 +51,10 @@ ws.onopen = async () => {
   out({ t: 'attached' });
   await send('Runtime.enable');
   await send('Debugger.enable');
+  // What else VS Code's debugger asks for on attach.
+  await send('NodeWorker.enable', { waitForDebuggerOnStart: true });
+  await send('Network.enable');
+  await send('Debugger.setInstrumentationBreakpoint', { instrumentation: 'beforeScriptWithSourceMapExecution' });
   await send('Runtime.runIfWaitingForDebugger');
 };
 ws.onclose = () => { out({ t: 'closed' }); process.exit(0); };
