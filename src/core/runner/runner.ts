@@ -289,6 +289,13 @@ export class BotRunner {
     return this.node;
   }
 
+  /** Another Node binary for the bot processes from the next run on (undefined: this process's own). */
+  setNodePath(nodePath: string | undefined): void {
+    if (nodePath === this.opts.nodePath) return;
+    this.opts.nodePath = nodePath;
+    this.node = undefined;
+  }
+
   /** Why bots cannot be debugged with this runner's Node (see sandbox.ts), or undefined when they can. */
   debugProblem(): string | undefined {
     try {
