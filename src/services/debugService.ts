@@ -122,6 +122,7 @@ export class DebugService extends Disposable implements vscode.DebugConfiguratio
       void vscode.window.showErrorMessage(problem, open).then((c) => c && vscode.commands.executeCommand('workbench.action.openSettings', 'botAudit.nodePath'));
       return undefined;
     }
+    const t0 = performance.now();
     let listening!: (i: InspectorInfo) => void;
     const inspector = new Promise<InspectorInfo>((r) => (listening = r));
     const run = await this.runs.start(bot, input, { port: 0, onInspector: (i) => listening(i) });
@@ -136,6 +137,7 @@ export class DebugService extends Disposable implements vscode.DebugConfiguratio
     const info = await Promise.race([inspector, run.result.then(() => undefined, () => undefined)]);
     // Ended before its process listened (it could not be bundled, say): the run's entry says why.
     if (!info) return { runId: run.runId, result: done };
+    const tListening = performance.now();
     const attach: vscode.DebugConfiguration = {
       type: 'pwa-node',
       request: 'attach',
@@ -144,6 +146,9 @@ export class DebugService extends Disposable implements vscode.DebugConfiguratio
       websocketAddress: info.url,
       continueOnAttach: true,
       sourceMaps: true,
+      // The bundle is compiled as the run starts: js-debug binds its breakpoints (from the inline map)
+      // before it runs, or a breakpoint in the handler's first lines could be passed already.
+      pauseForSourceMap: true,
       // The bundle is compiled from memory with an inline map naming the bot's files by absolute path.
       resolveSourceMapLocations: null,
       skipFiles: ['<node_internals>/**', '**/bot-worker.js'],
@@ -152,6 +157,7 @@ export class DebugService extends Disposable implements vscode.DebugConfiguratio
       [RUN_ID_KEY]: run.runId,
     };
     const started = await vscode.debug.startDebugging(bot.workspaceFolder, attach);
+    log.info(`Debugging ${bot.name}: its process listened after ${Math.round(tListening - t0)} ms, the debugger attached after ${Math.round(performance.now() - t0)} ms`);
     if (!started) {
       run.cancel();
       void vscode.window.showErrorMessage(vscode.l10n.t('Bot Audit: the JavaScript debugger could not attach to {0}; the run was cancelled.', bot.name));

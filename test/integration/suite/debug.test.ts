@@ -150,6 +150,35 @@ describe('Debugging a bot', function () {
     assert.equal(a.debug!.activeRuns, 0);
   });
 
+  it('from Debug to the first pause at a breakpoint in the bot: debug_start_to_pause_ms (warm, 3 runs)', async () => {
+    const hello = vscode.Uri.joinPath(folder(), 'bots', 'hello-bot.ts');
+    // `const name = event.input?.name ?? 'world';`, the handler's first line.
+    const bp = new vscode.SourceBreakpoint(new vscode.Location(hello, new vscode.Position(12, 2)));
+    vscode.debug.addBreakpoints([bp]);
+    const times: number[] = [];
+    const attached: number[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const before = watcher.stops.length;
+        const t0 = performance.now();
+        const started = await vscode.commands.executeCommand<DebugRun | undefined>('botAudit.debugBot', hello);
+        assert.ok(started);
+        attached.push(performance.now() - t0);
+        const stop = await until('the pause in hello-bot', () => watcher.stops[before], 60_000);
+        times.push(stop.at - t0);
+        const trace = (await stop.session.customRequest('stackTrace', { threadId: stop.threadId, startFrame: 0, levels: 1 })) as { stackFrames: { line: number; source?: { path?: string } }[] };
+        assert.ok(trace.stackFrames[0].source?.path?.endsWith('hello-bot.ts'));
+        assert.equal(trace.stackFrames[0].line, 13);
+        await stop.session.customRequest('continue', { threadId: stop.threadId });
+        assert.equal((await started.result).outcome, 0);
+        await until('the debug session to end', () => !vscode.debug.activeDebugSession && true, 30_000);
+      }
+    } finally {
+      vscode.debug.removeBreakpoints([bp]);
+    }
+    console.log(`debug_start_to_pause_ms ${times.map((t) => t.toFixed(0)).join(', ')} (goal 1500); js-debug attached after ${attached.map((t) => t.toFixed(0)).join(', ')}`);
+  });
+
   it('offers the workspace bots as debug configurations, and launches one from a bot-audit configuration', async () => {
     const a = await api();
     const configs = await a.debug!.provideDebugConfigurations(vscode.workspace.workspaceFolders![0]);
