@@ -152,7 +152,7 @@ describe('Debugging a bot', function () {
 
   it('from Debug to the first pause at a breakpoint in the bot: debug_start_to_pause_ms (warm, 3 runs)', async () => {
     const hello = vscode.Uri.joinPath(folder(), 'bots', 'hello-bot.ts');
-    // `const name = event.input?.name ?? 'world';`, the handler's first line.
+    // `const language = event.input?.language ?? 'en';`, in the handler (line 13).
     const bp = new vscode.SourceBreakpoint(new vscode.Location(hello, new vscode.Position(12, 2)));
     vscode.debug.addBreakpoints([bp]);
     const times: number[] = [];
