@@ -56,6 +56,9 @@ describe('Debugging a bot', function () {
   let watcher: StopWatcher;
   let breakpoint: vscode.SourceBreakpoint;
   const trace: vscode.Disposable[] = [];
+  /** Debug sessions that have ended (vscode.debug.activeDebugSession was seen to lag behind them). */
+  const ended = new Set<string>();
+  const sessionEnded = (s: vscode.DebugSession | undefined) => () => !!s && ended.has(s.id);
 
   before(async function () {
     const editorNode = process.allowedNodeEnvironmentFlags.has('--allow-inspector');
@@ -67,7 +70,10 @@ describe('Debugging a bot', function () {
     watcher = new StopWatcher();
     trace.push(
       vscode.debug.onDidStartDebugSession((s) => console.log(`[debug test] session started: ${s.type} ${s.name} parent=${s.parentSession?.name ?? '-'}`)),
-      vscode.debug.onDidTerminateDebugSession((s) => console.log(`[debug test] session ended: ${s.type} ${s.name}`)),
+      vscode.debug.onDidTerminateDebugSession((s) => {
+        ended.add(s.id);
+        console.log(`[debug test] session ended: ${s.type} ${s.name}`);
+      }),
     );
     breakpoint = new vscode.SourceBreakpoint(new vscode.Location(SHARED(), new vscode.Position(SHARED_LINE, 2)));
     vscode.debug.addBreakpoints([breakpoint]);
@@ -128,7 +134,7 @@ describe('Debugging a bot', function () {
     } finally {
       clearInterval(cont);
     }
-    await until('the debug session to end', () => !vscode.debug.activeDebugSession && true, 30_000);
+    await until('the debug session to end', sessionEnded(stop.session), 90_000);
   });
 
   it('stopping the debug session while it is paused cancels the run (8, cancelled)', async () => {
@@ -171,12 +177,29 @@ describe('Debugging a bot', function () {
         assert.equal(trace.stackFrames[0].line, 13);
         await stop.session.customRequest('continue', { threadId: stop.threadId });
         assert.equal((await started.result).outcome, 0);
-        await until('the debug session to end', () => !vscode.debug.activeDebugSession && true, 30_000);
+        await until('the debug session to end', sessionEnded(stop.session), 90_000);
       }
     } finally {
       vscode.debug.removeBreakpoints([bp]);
     }
     console.log(`debug_start_to_pause_ms ${times.map((t) => t.toFixed(0)).join(', ')} (goal 1500); js-debug attached after ${attached.map((t) => t.toFixed(0)).join(', ')}`);
+  });
+
+  it('Debug Replay runs a recorded input again under the debugger; the new entry refers to the old one', async () => {
+    const a = await api();
+    const hello = vscode.Uri.joinPath(folder(), 'bots', 'hello-bot.ts');
+    const first = await a.runs!.run((await a.bots.botAt(hello))!, { input: { name: 'Replayed', language: 'fr' } });
+    assert.ok(first.entryId);
+    const started = await vscode.commands.executeCommand<DebugRun | undefined>('botAudit.debugReplay', first.entryId);
+    assert.ok(started);
+    const r = await started.result;
+    assert.equal(r.outcome, 0, r.outcomeDesc);
+    assert.equal(r.replayOf, first.entryId);
+    assert.match(r.output, /Greeting Replayed in fr/);
+    const e = (await a.query(`id:${r.entryId}`)).entries[0];
+    assert.equal(e.replayOf, first.entryId);
+    assert.ok((e.after as { debug?: unknown }).debug);
+    await until('the debug session to end', sessionEnded(started.session), 90_000);
   });
 
   it('offers the workspace bots as debug configurations, and launches one from a bot-audit configuration', async () => {
