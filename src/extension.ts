@@ -11,6 +11,7 @@ import { FileAuditWatcher } from './services/fileAuditWatcher';
 import { TeamLogService } from './services/teamLogService';
 import { EventDocumentProvider } from './editor/eventDocumentProvider';
 import { RunService } from './services/runService';
+import { DebugService } from './services/debugService';
 import { registerCommands, setTreeLog } from './commands';
 import { BotCodeLensProvider, StackTraceLinkProvider } from './editor/botCodeLens';
 import { EVENT_SCHEME } from './editor/eventDocumentProvider';
@@ -24,6 +25,8 @@ export interface BotAuditApi {
   readonly audit: AuditService | undefined;
   readonly fileAudit: FileAuditWatcher | undefined;
   readonly runs: RunService | undefined;
+  /** Runs under the debugger (the `bot-audit` debug type). */
+  readonly debug: DebugService | undefined;
   /** The team log's replication (botAudit.teamLog), when the workspace has a log. */
   readonly team: TeamLogService | undefined;
   /** How long `activate` itself took. */
@@ -76,6 +79,8 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
 
   const fileAudit = audit ? new FileAuditWatcher(audit, bots) : undefined;
   const runs = audit ? new RunService(context.extensionUri, audit) : undefined;
+  const debug = runs ? new DebugService(bots, runs) : undefined;
+  if (debug) context.subscriptions.push(debug);
   if (audit && runs) {
     context.subscriptions.push(new EventDocumentProvider(audit), runs);
     context.subscriptions.push(
@@ -108,7 +113,7 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
   });
 
   const auditLog = registerAuditLog(context, audit, team);
-  registerCommands(context, { bots, tree, view, audit, runs, team, openLog: auditLog.show });
+  registerCommands(context, { bots, tree, view, audit, runs, debug, team, openLog: auditLog.show });
 
   // The Bots view reads the local log again when the team log's setting goes.
   void vscode.commands.executeCommand('setContext', ContextKeys.treeLog, 'local');
@@ -126,6 +131,7 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
     audit,
     fileAudit,
     runs,
+    debug,
     team,
     activationMs,
     auditLogPanel: () => AuditLogPanel.currentPanel,

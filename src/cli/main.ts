@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { botEntityId, botRunsFilter, discoverBots, type BotInfo } from '../core/bots/discovery';
 import { BOT_AUDIT_CONFIG_FILE, MEDPLUM_CONFIG_FILE, formatConfigIssue, readSampleInput } from '../core/bots/config';
 import { QueryError, parseQuery, type Filter } from '../core/query';
-import { type BotRunner, formatLogLine, openRunner, parseRunInput, replayInput, type RunResult } from '../core/runner';
+import { type BotRunner, currentNode, debugProblem, formatLogLine, openRunner, parseRunInput, replayInput, type RunResult } from '../core/runner';
 import { AuditStore, defaultStateDir, outcomeName, StoreError, type Entry, type ExportFormat, type StoreWarning, type VerifyOptions } from '../core/store';
 import { DATA_DIR, ensureDataDir, resolveDbPath, workspaceRelative } from '../core/workspace/layout';
 import { formatTable, outcomeText, safeText, styleFor } from './table';
@@ -139,13 +139,19 @@ Exit codes: 0/4/8/12 run outcomes; 2 usage; 3 unknown bot; 5 input file; 6 bad i
 7 bad filter; 9 not a Bot Audit database, or a damaged one; 10 no such entry; 11 broken chain
 (or a changed journal entry, or a team log that disagrees with this log); 13 I/O error; 14 log
 locked too long; 15 read-only log; 16 team log unreachable or refused; 1 internal error.`,
-  run: `Usage: bot-audit run <bot> [--input FILE | --input-text TEXT] [--content-type T] [--timeout S] [--team-log URL] [--json]
+  run: `Usage: bot-audit run <bot> [--input FILE | --input-text TEXT] [--content-type T] [--timeout S] [--inspect[=PORT]] [--team-log URL] [--json]
 
 <bot> is a bot's name or its path from the workspace root. Without an input, the bot's first
 sample input from bot-audit.json is used. Prints the output as it comes, then the outcome and the
 bot's return value (a string as its text, anything else as JSON). With --team-log postgres://… (or
 BOT_AUDIT_TEAM_LOG), the log's entries the team log lacks are shipped once the run is recorded; when
-the team log cannot be reached, a warning says how far behind it is, and the exit code stays the run's.`,
+the team log cannot be reached, a warning says how far behind it is, and the exit code stays the run's.
+
+With --inspect (port 9229) or --inspect=PORT (0: any free port), the bot runs under a debugger: its
+process starts with the inspector on 127.0.0.1:PORT in the same sandbox, prints the address to
+stderr, and waits until a debugger attaches (VS Code's "Attach" to that port, chrome://inspect, or
+node inspect ws://…). The bot's time limit is suspended; the entry says the run was debugged. Needs
+Node 24.10 or newer (Node 20's permission model cannot allow the inspector). Ctrl+C cancels the run.`,
   replay: 'Usage: bot-audit replay <event-id> [--team-log URL] [--json]',
   bots: 'Usage: bot-audit bots [--json]',
   log: `Usage: bot-audit log [--filter QUERY] [--limit N] [--format table|json|ndjson|csv] [--follow]
@@ -202,7 +208,7 @@ const COMMON = {
 } as const;
 
 const OPTIONS = {
-  run: { ...COMMON, 'team-log': { type: 'string' }, input: { type: 'string' }, 'input-text': { type: 'string' }, 'content-type': { type: 'string' }, timeout: { type: 'string' } },
+  run: { ...COMMON, 'team-log': { type: 'string' }, input: { type: 'string' }, 'input-text': { type: 'string' }, 'content-type': { type: 'string' }, timeout: { type: 'string' }, inspect: { type: 'string' } },
   replay: { ...COMMON, 'team-log': { type: 'string' } },
   bots: { ...COMMON },
   log: { ...COMMON, filter: { type: 'string' }, limit: { type: 'string' }, format: { type: 'string' }, follow: { type: 'boolean', short: 'f' } },
@@ -422,12 +428,42 @@ async function cmdRun(ctx: Ctx): Promise<number> {
     timeout = Number(ctx.values.timeout);
     if (!(timeout > 0 && timeout <= 3600)) throw new CliError(EXIT.usage, `--timeout must be a number of seconds between 0 and 3600, not "${ctx.values.timeout}"`);
   }
+  let inspectPort: number | undefined;
+  if (typeof ctx.values.inspect === 'string') {
+    inspectPort = Number(ctx.values.inspect);
+    if (!/^\d+$/.test(ctx.values.inspect) || !(inspectPort >= 0 && inspectPort <= 65535)) {
+      throw new CliError(EXIT.usage, `--inspect takes a port between 0 and 65535, not "${ctx.values.inspect}"`);
+    }
+    const problem = debugProblem(currentNode());
+    if (problem) throw new CliError(EXIT.usage, problem);
+  }
   teamLogUrl(ctx);
   const store = await openStore(ctx, 'write');
   try {
     const st = styleFor((ctx.io.stdout as NodeJS.WriteStream).isTTY, ctx.io.env);
+    // Under the debugger, Ctrl+C cancels the run (recorded as cancelled): the bot's process, in a
+    // process group of its own and waiting for a debugger, would not notice this one going away.
+    const abort = new AbortController();
+    const stop = (): void => abort.abort();
+    if (inspectPort !== undefined) {
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    }
     const r = await withRunner(ctx, store, (runner) =>
       runner.run({
+        signal: abort.signal,
+        debug:
+          inspectPort === undefined
+            ? undefined
+            : {
+                port: inspectPort,
+                // chrome://inspect and an attach by port read the inspector's list over HTTP.
+                publishHttp: true,
+                onInspector: (i) =>
+                  ctx.io.stderr.write(
+                    `Waiting for a debugger on ${i.host}:${i.port} (${i.url}): attach to port ${i.port}, or open chrome://inspect. The bot's time limit is suspended.\n`,
+                  ),
+              },
         root: ctx.root,
         bot,
         input,
@@ -436,7 +472,10 @@ async function cmdRun(ctx: Ctx): Promise<number> {
         settings: timeout ? { timeout } : undefined,
         onOutput: ctx.values.json ? undefined : (l) => out(ctx, l.level === 'error' || l.level === 'stderr' ? st.red(safeText(formatLogLine(l))) : l.level === 'warn' ? st.yellow(safeText(formatLogLine(l))) : safeText(formatLogLine(l))),
       }),
-    );
+    ).finally(() => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    });
     const code = printRun(ctx, r);
     await shipAfterWrite(ctx, store);
     return code;
@@ -909,7 +948,10 @@ export function findWorkspaceRoot(cwd: string): string {
 
 /** Runs the CLI; returns the exit code. Never throws: every failure is one line on stderr. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  const { before, cmd, rest } = splitAtCommand(argv);
+  const split = splitAtCommand(argv);
+  const { before, cmd } = split;
+  // `run --inspect` without a port: Node's default inspector port (a string option needs its `=`).
+  const rest = cmd === 'run' ? split.rest.map((a) => (a === '--inspect' ? '--inspect=9229' : a)) : split.rest;
   let globals: Record<string, string | boolean | undefined>;
   try {
     ({ values: globals } = parseArgs({ args: before, options: GLOBAL, allowPositionals: false, strict: true }));

@@ -3,6 +3,7 @@ import type * as vscode from 'vscode';
 import type { AuditService } from '../services/auditService';
 import type { BotsModel } from '../services/botsModel';
 import type { RunService } from '../services/runService';
+import type { DebugService } from '../services/debugService';
 import type { TeamLogService } from '../services/teamLogService';
 import type { BotsTreeNode } from '../tree/nodes/botNode';
 import type { BotsTreeProvider } from '../tree/botsTreeProvider';
@@ -15,6 +16,8 @@ export interface CommandContext {
   /** Undefined without a workspace folder (no log to keep). */
   readonly audit: AuditService | undefined;
   readonly runs: RunService | undefined;
+  /** Runs under the debugger (with `runs`). */
+  readonly debug: DebugService | undefined;
   readonly team: TeamLogService | undefined;
   /** Opens the audit-log page (or shows it, with `view` when given). */
   openLog(view?: LogView): AuditLogPanel;
@@ -24,6 +27,7 @@ export interface CommandContext {
 export interface LogCommandContext extends CommandContext {
   readonly audit: AuditService;
   readonly runs: RunService;
+  readonly debug: DebugService;
 }
 
 /** Command id → handler, as each subject's module lists them. */

@@ -13,8 +13,8 @@ export { setTreeLog } from './botCommands';
 export function registerCommands(context: vscode.ExtensionContext, c: CommandContext): void {
   const tables: CommandTable[] = [botCommands(c), teamLogCommands(c), logCommands(c)];
   // Running a bot needs the workspace's log: without a folder these commands do not exist.
-  const { audit, runs } = c;
-  if (audit && runs) tables.push(runCommands({ ...c, audit, runs }));
+  const { audit, runs, debug } = c;
+  if (audit && runs && debug) tables.push(runCommands({ ...c, audit, runs, debug }));
   for (const table of tables) {
     for (const [id, handler] of Object.entries(table)) context.subscriptions.push(vscode.commands.registerCommand(id, handler));
   }

@@ -1,4 +1,5 @@
-// Running bots: run, run with input, run the current file, replay an entry, cancel the runs.
+// Running bots: run, run with input, run the current file, replay an entry, cancel the runs; and
+// the same under the debugger (debug a bot, the current file, a replay).
 import * as fs from 'node:fs';
 import vscode = require('vscode');
 import { Commands } from '../constants';
@@ -7,6 +8,7 @@ import { replayInput } from '../core/runner/replay';
 import { timeAgo } from '../core/format/time';
 import { log } from '../logger';
 import { type RunInput, UntrustedWorkspaceError } from '../services/runService';
+import type { DebugRun } from '../services/debugService';
 import type { WorkspaceBot } from '../services/botsModel';
 import type { CommandTable, LogCommandContext } from './context';
 import { botFor, entryFor, lastRun, type Target } from './targets';
@@ -18,6 +20,9 @@ export function runCommands(c: LogCommandContext): CommandTable {
     [Commands.runCurrentFile]: () => runCurrentFile(c),
     [Commands.replayEvent]: (target: Target) => replayEvent(c, target),
     [Commands.cancelRuns]: () => cancelRuns(c),
+    [Commands.debugBot]: (target: Target, given?: RunInput) => debugBot(c, target, given),
+    [Commands.debugCurrentFile]: () => debugCurrentFile(c),
+    [Commands.debugReplay]: (target: Target) => debugReplay(c, target),
   };
 }
 
@@ -46,7 +51,8 @@ async function runCurrentFile(c: LogCommandContext) {
   return bot && runAndReport(c, bot, defaultInput(bot));
 }
 
-async function replayEvent(c: LogCommandContext, target: Target) {
+/** A recorded run's bot and input, for a replay (undefined, having said why, when there is none). */
+async function replayOf(c: LogCommandContext, target: Target): Promise<{ bot: WorkspaceBot; input: RunInput } | undefined> {
   const entry = await entryFor(await c.audit.store(), target);
   if (!entry) return undefined;
   const bot = (await c.bots.getBots()).find((b) => b.entityId === entry.entityId);
@@ -59,7 +65,47 @@ async function replayEvent(c: LogCommandContext, target: Target) {
     void vscode.window.showErrorMessage(vscode.l10n.t('Cannot replay: {0}', input.reason));
     return undefined;
   }
-  return runAndReport(c, bot, { inputText: input.inputText, contentType: input.contentType, replayOf: entry.id });
+  return { bot, input: { inputText: input.inputText, contentType: input.contentType, replayOf: entry.id } };
+}
+
+async function replayEvent(c: LogCommandContext, target: Target) {
+  const r = await replayOf(c, target);
+  return r && runAndReport(c, r.bot, r.input);
+}
+
+async function debugBot(c: LogCommandContext, target: Target, given?: RunInput) {
+  const bot = await pickBotFor(c, target, vscode.l10n.t('Bot to debug'));
+  return bot && debugAndReport(c, bot, given ?? defaultInput(bot));
+}
+
+async function debugCurrentFile(c: LogCommandContext) {
+  const doc = vscode.window.activeTextEditor?.document;
+  if (!doc) {
+    void vscode.window.showInformationMessage(vscode.l10n.t('Open a bot file first.'));
+    return undefined;
+  }
+  if (doc.isDirty) await doc.save();
+  const bot = await pickBotFor(c, doc.uri, '');
+  return bot && debugAndReport(c, bot, defaultInput(bot));
+}
+
+async function debugReplay(c: LogCommandContext, target: Target) {
+  const r = await replayOf(c, target);
+  return r && debugAndReport(c, r.bot, r.input);
+}
+
+/** Starts a run under the debugger; resolves once js-debug is attached (the run's result is in it). */
+async function debugAndReport(c: LogCommandContext, bot: WorkspaceBot, input: RunInput): Promise<DebugRun | undefined> {
+  try {
+    return await c.debug.debug(bot, input);
+  } catch (e) {
+    if (e instanceof UntrustedWorkspaceError) void vscode.window.showWarningMessage(e.message, { modal: false });
+    else {
+      log.error(`Could not debug ${bot.name}`, e);
+      void vscode.window.showErrorMessage(vscode.l10n.t('Could not debug {0}: {1}', bot.name, e instanceof Error ? e.message : String(e)));
+    }
+    return undefined;
+  }
 }
 
 function cancelRuns(c: LogCommandContext): number {

@@ -17,6 +17,8 @@ export interface ExtensionSettings {
   timeZone: 'local' | 'utc';
   /** The team log: postgres://user@host:port/database without a password; '' for none. */
   teamLog: string;
+  /** The Node binary bots run on; '' for the editor's own. */
+  nodePath: string;
 }
 
 export const SETTINGS_DEFAULTS: Readonly<ExtensionSettings> = Object.freeze({
@@ -30,6 +32,7 @@ export const SETTINGS_DEFAULTS: Readonly<ExtensionSettings> = Object.freeze({
   notifyOnFailure: true,
   timeZone: 'local',
   teamLog: '',
+  nodePath: '',
 }) as ExtensionSettings;
 
 export const SETTINGS_BOUNDS = {
@@ -104,5 +107,6 @@ export function checkSettings(raw: Partial<Record<keyof ExtensionSettings, unkno
   take('notifyOnFailure', (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'));
   take('timeZone', (v) => (v === 'local' || v === 'utc' ? undefined : 'must be "local" or "utc"'));
   take('teamLog', teamLogProblem, (v) => (v as string).trim());
+  take('nodePath', (v) => (typeof v === 'string' && (!v.trim() || /^([a-zA-Z]:)?[\\/]/.test(v.trim())) ? undefined : 'must be the absolute path of a Node.js binary'), (v) => (v as string).trim());
   return { values, problems };
 }

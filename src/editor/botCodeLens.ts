@@ -9,7 +9,7 @@ import type { AuditService } from '../services/auditService';
 import type { BotsModel } from '../services/botsModel';
 import { botRunsFilter } from '../core/bots/discovery';
 
-/** "▶ Run", "Run with Input…" and "Events (N) · last: …" above a bot's exported handler. */
+/** "▶ Run", "Run with Input…", "Debug" and "Events (N) · last: …" above a bot's exported handler. */
 export class BotCodeLensProvider extends Disposable implements vscode.CodeLensProvider {
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChangeCodeLenses = this.changed.event;
@@ -43,6 +43,7 @@ export class BotCodeLensProvider extends Disposable implements vscode.CodeLensPr
       lenses.push(
         new vscode.CodeLens(range, { title: `$(play) ${vscode.l10n.t('Run')}`, command: Commands.runBot, arguments: [doc.uri] }),
         new vscode.CodeLens(range, { title: vscode.l10n.t('Run with Input…'), command: Commands.runBotWithInput, arguments: [doc.uri] }),
+        new vscode.CodeLens(range, { title: `$(debug-alt-small) ${vscode.l10n.t('Debug')}`, command: Commands.debugBot, arguments: [doc.uri] }),
       );
     }
     if (bot.settings.auditEventDestination.includes('resource')) {

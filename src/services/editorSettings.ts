@@ -17,6 +17,7 @@ const KEYS: (keyof ExtensionSettings)[] = [
   'notifyOnFailure',
   'timeZone',
   'teamLog',
+  'nodePath',
 ];
 
 const reported = new Set<string>();

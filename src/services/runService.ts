@@ -1,7 +1,7 @@
 import vscode = require('vscode');
 import { settings } from './editorSettings';
 import { Commands } from '../constants';
-import { type BotRunner, type RunResult, openRunner } from '../core/runner';
+import { type BotRunner, type DebugRequest, type RunResult, openRunner } from '../core/runner';
 import type { FhirHost } from '../core/fhir/host';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
@@ -20,6 +20,18 @@ export class UntrustedWorkspaceError extends Error {
   constructor() {
     super(vscode.l10n.t('Bots run workspace code, so they run only in a trusted workspace. Trust this workspace to run bots.'));
   }
+}
+
+/** A run started by `start`: its result, and a cancel. */
+export interface EditorRun {
+  runId: string;
+  result: Promise<RunResult>;
+  cancel(): void;
+}
+
+/** The setting `botAudit.nodePath`: the Node that bots run on (empty: the editor's own). */
+export function nodePathSetting(): string | undefined {
+  return settings().nodePath || undefined;
 }
 
 /**
@@ -43,6 +55,11 @@ export class RunService extends Disposable {
     super();
     this.status.name = vscode.l10n.t('Bot Audit Runs');
     this.status.command = Commands.cancelRuns;
+    this.register(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('botAudit.nodePath')) void this.runner?.then((r) => r.setNodePath(nodePathSetting())).catch(() => undefined);
+      }),
+    );
   }
 
   private getRunner(): Promise<BotRunner> {
@@ -56,6 +73,7 @@ export class RunService extends Disposable {
         maxConcurrent: settings().maxConcurrentRuns,
         user: this.audit.user,
         onLog: (line) => log.info(line),
+        nodePath: nodePathSetting(),
       });
       this.fhir = fhir;
       return runner;
@@ -68,11 +86,25 @@ export class RunService extends Disposable {
 
   /** Runs a bot, refusing in an untrusted workspace. Cancellable from the status bar. */
   async run(bot: WorkspaceBot, input: RunInput = {}): Promise<RunResult> {
-    // The run commands are hidden in Restricted Mode; this is the check that counts.
+    return (await this.start(bot, input)).result;
+  }
+
+  /** Why bots cannot be debugged here (the Node they run on), or undefined when they can. */
+  async debugProblem(): Promise<string | undefined> {
+    return (await this.getRunner()).debugProblem();
+  }
+
+  /**
+   * Starts a run (with `debug`, under the debugger: see the runner's RunRequest.debug), refusing in
+   * an untrusted workspace. Cancellable from the status bar.
+   */
+  async start(bot: WorkspaceBot, input: RunInput = {}, debug?: DebugRequest): Promise<EditorRun> {
+    // The run and debug commands are hidden in Restricted Mode; this is the check that counts.
     if (!vscode.workspace.isTrusted) throw new UntrustedWorkspaceError();
     const runner = await this.getRunner();
     const s = settings(bot.uri);
     const handle = runner.start({
+      debug,
       root: bot.workspaceFolder.uri.fsPath,
       bot: { path: bot.uri.fsPath, name: bot.name, id: bot.entityId !== bot.relPath ? bot.entityId : undefined, relPath: bot.relPath, settings: bot.settings },
       input: input.input,
@@ -83,15 +115,19 @@ export class RunService extends Disposable {
     });
     this.running.set(handle.runId, { bot, cancel: handle.cancel });
     this.updateStatus();
+    return { runId: handle.runId, cancel: handle.cancel, result: this.finish(bot, handle.runId, handle.result, s.notifyOnFailure) };
+  }
+
+  private async finish(bot: WorkspaceBot, runId: string, running: Promise<RunResult>, notify: boolean): Promise<RunResult> {
     try {
-      const result = await handle.result;
+      const result = await running;
       log.info(`Ran ${bot.name}: ${result.outcome} ${result.outcomeDisplay}${result.failureKind ? ` (${result.failureKind})` : ''} in ${result.durationMs} ms${result.entryId ? `, entry ${result.entryId}` : ''}`);
       if (result.recordError) log.error(`The run of ${bot.name} could not be recorded: ${result.recordError}`);
       this.finished.fire(result);
-      if (result.outcome !== 0 && s.notifyOnFailure) void this.notifyFailure(result);
+      if (result.outcome !== 0 && notify && !(result.debugged && result.failureKind === 'cancelled')) void this.notifyFailure(result);
       return result;
     } finally {
-      this.running.delete(handle.runId);
+      this.running.delete(runId);
       this.updateStatus();
     }
   }

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import satisfies from 'semver/functions/satisfies';
 import minVersion from 'semver/ranges/min-version';
 
@@ -244,4 +245,27 @@ export class BotBundler {
     this.byContent.set(hash, bundle);
     return bundle;
   }
+}
+
+const INLINE_MAP = /\/\/# sourceMappingURL=data:application\/json;(?:charset=utf-8;)?base64,([A-Za-z0-9+/=]+)\s*$/;
+
+/**
+ * The bundle's code with its inline source map's sources as absolute `file://` URLs (esbuild
+ * writes them relative to the workspace root). A debugger resolves them without knowing the root
+ * or where the bundle "is" (it is compiled from memory, under a name of its own), so breakpoints in
+ * the bot's TypeScript files, and in the modules it imports, bind. Code without a map is returned as it is.
+ */
+export function withAbsoluteSources(code: string, root: string): string {
+  const m = INLINE_MAP.exec(code);
+  if (!m) return code;
+  let map: { sources?: string[]; sourceRoot?: string };
+  try {
+    map = JSON.parse(Buffer.from(m[1], 'base64').toString('utf8')) as typeof map;
+  } catch {
+    return code;
+  }
+  const base = path.resolve(root, map.sourceRoot ?? '');
+  map.sources = (map.sources ?? []).map((s) => (/^[a-z][a-z0-9+.-]*:/i.test(s) && !/^[a-z]:[\\/]/i.test(s) ? s : pathToFileURL(path.resolve(base, s)).href));
+  delete map.sourceRoot;
+  return `${code.slice(0, m.index)}//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map), 'utf8').toString('base64')}\n`;
 }

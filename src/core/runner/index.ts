@@ -3,6 +3,9 @@ export {
   BotRunner,
   type BotRunnerOptions,
   type BotTarget,
+  type DebugRecord,
+  type DebugRequest,
+  type InspectorInfo,
   type MedplumCallContext,
   type MedplumHost,
   type RunHandle,
@@ -13,7 +16,7 @@ export { ReplayError, replayInput, type ReplayableEntry, type ReplayInput } from
 export { openRunner, resolveWorkspaceBot, type OpenRunnerOptions } from './open';
 export { BotBundler, BundleError, loadEsbuild, type BotBundle, type BundlerOptions } from './bundler';
 export { BotProcess, IsolatePool, killTree } from './pool';
-export { normalizePermissions, permissionFlag, sandboxKey, type SandboxSpec } from './sandbox';
+export { currentNode, debugProblem, normalizePermissions, permissionFlag, probeNode, sandboxKey, type DebugSpec, type NodeRuntime, type SandboxSpec } from './sandbox';
 export { parseRunInput, baseContentType, isJsonContentType, type ParsedInput } from './input';
 export { detectUser, detectUserAsync, shouldRecord } from './auditPolicy';
 export {

@@ -197,6 +197,13 @@ export class BotProcess {
   onExit?: (e: IsolateExit) => void;
   /** Output Node itself wrote to the real stdout/stderr (the bot's console is captured inside). */
   onStd?: (which: 'stdout' | 'stderr', text: string) => void;
+  /** Started for debugging: with the inspector, waiting for a debugger (no time limit on its start). */
+  readonly debug: boolean;
+  /**
+   * A debug process's inspector address (`ws://127.0.0.1:PORT/UUID`), as it wrote it to its stderr;
+   * rejects when it ended first. Undefined for other processes.
+   */
+  readonly inspectorUrl?: Promise<string>;
   private readonly child: ChildProcess;
   private baseline = 0;
   private killedFor?: { oom: boolean; why: string };
@@ -208,6 +215,16 @@ export class BotProcess {
     const launch = sandboxLaunch(workerPath, spec);
     this.tmpDir = launch.tmpDir;
     this.permissions = launch.permissions;
+    this.debug = !!spec.debug;
+    let inspectorResolve: ((url: string) => void) | undefined;
+    let inspectorReject: ((e: Error) => void) | undefined;
+    if (this.debug) {
+      this.inspectorUrl = new Promise<string>((res, rej) => {
+        inspectorResolve = res;
+        inspectorReject = rej;
+      });
+      this.inspectorUrl.catch(() => undefined);
+    }
     let readyResolve!: () => void;
     let readyReject!: (e: Error) => void;
     this.ready = new Promise<void>((res, rej) => {
@@ -228,13 +245,26 @@ export class BotProcess {
     });
     this.child = child;
     child.unref();
-    const readyTimer = setTimeout(() => {
-      this.violate(`it was not ready within ${READY_TIMEOUT_MS / 1000} s`);
-    }, READY_TIMEOUT_MS);
-    readyTimer.unref();
+    // A debug process waits for its debugger, as long as that takes (a cancel ends it).
+    const readyTimer = this.debug
+      ? undefined
+      : setTimeout(() => {
+          this.violate(`it was not ready within ${READY_TIMEOUT_MS / 1000} s`);
+        }, READY_TIMEOUT_MS);
+    readyTimer?.unref();
 
     const onStd = (which: 'stdout' | 'stderr') => (chunk: string) => {
       if (which === 'stderr') this.stderr = (this.stderr + chunk).slice(-8192);
+      if (this.debug && which === 'stderr') {
+        // The inspector's own lines are not the bot's output; its address is the host's to pass on.
+        const url = /Debugger listening on (ws:\/\/\S+)/.exec(this.stderr)?.[1];
+        if (url) inspectorResolve?.(url);
+        chunk = chunk
+          .split('\n')
+          .filter((l) => !/^(Debugger listening on |For help, see: |Debugger attached\.|Debugger ending on |Waiting for the debugger to disconnect)/.test(l))
+          .join('\n');
+        if (!chunk.trim()) return;
+      }
       this.onStd?.(which, chunk);
     };
     for (const which of ['stdout', 'stderr'] as const) {
@@ -297,6 +327,7 @@ export class BotProcess {
       clearTimeout(readyTimer);
       const oom = this.killedFor?.oom || /heap out of memory|Allocation failed|JavaScript heap/i.test(this.stderr);
       this.exited = { oom: !!oom, code, signal, error: error ?? this.killedFor?.why, stderr: this.stderr };
+      inspectorReject?.(new Error(`The bot's process ended before its inspector listened${this.stderrLine() ? `: ${this.stderrLine()}` : ''}`));
       readyReject(new Error(`The bot's process ended before it was ready${this.stderrLine() ? `: ${this.stderrLine()}` : error ? `: ${error}` : ` (exit code ${code}${signal ? `, ${signal}` : ''})`}`));
       // Whatever it left behind (its children, with the opt-in) goes with it.
       if (this.permissions.childProcess) killTree(child.pid ?? -1, true);
@@ -466,6 +497,20 @@ export class IsolatePool {
     // for a few ms.
     void iso.closed.then(() => setTimeout(() => this.refill(spec, key), 0));
     await iso.ready;
+    return iso;
+  }
+
+  /**
+   * A process for one run under the debugger: started now (never ahead, never kept), taken at once.
+   * Its `inspectorUrl` says where to attach; it is `ready` once a debugger has attached and it has
+   * started. Throws when this Node cannot debug a bot (see sandbox.ts, debugProblem).
+   */
+  startDebug(spec: SandboxSpec): BotProcess {
+    if (this.disposed) throw new Error('The bot runner has been disposed');
+    if (!spec.debug) throw new Error('startDebug needs a debug spec');
+    const iso = this.start(spec);
+    iso.taken = true;
+    iso.hold();
     return iso;
   }
 

@@ -14,10 +14,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type BotPermissions, type BotSettings, DEFAULT_BOT_SETTINGS, CONTENT_TYPES } from '../bots/config';
 import { SecretMasker, loadSecrets, toEventSecrets } from '../bots/secrets';
-import { BotBundler, BundleError, nodeVersionProblem } from './bundler';
+import { BotBundler, BundleError, nodeVersionProblem, withAbsoluteSources } from './bundler';
 import { isJsonContentType, parseRunInput } from './input';
 import { type BotProcess, IsolatePool } from './pool';
-import { normalizePermissions } from './sandbox';
+import { type NodeRuntime, currentNode, debugProblem, normalizePermissions, probeNode } from './sandbox';
 import type { DoneMessage, RunMessage, WorkerToHost } from './protocol';
 import { destinations, detectUser, shouldRecord } from './auditPolicy';
 import { type ReplayableEntry, ReplayError, replayInput } from './replay';
@@ -79,6 +79,11 @@ export interface BotRunnerOptions {
   spareProcesses?: number;
   /** Output kept per run before the middle is dropped (default 16 MiB; the store caps further). */
   maxOutputBytes?: number;
+  /**
+   * The Node binary bot processes run on (default: this process's own). Its version chooses the
+   * sandbox's flags; debugging a bot needs one with `--allow-inspector` (Node 24.10 or newer).
+   */
+  nodePath?: string;
   /** Finds a workspace bot by its Medplum id, name or identifier (`system|value`), for `executeBot`. */
   resolveBot?: (root: string, ref: { id?: string; identifier?: string }) => BotTarget | undefined | Promise<BotTarget | undefined>;
 }
@@ -119,6 +124,37 @@ export interface RunRequest {
   onOutput?: (line: LogLine) => void;
   /** Set for a run started by another run's `executeBot`: how deep it nests (it takes no slot of its own). */
   childDepth?: number;
+  /**
+   * Runs the bot under the debugger: its process starts with the inspector on 127.0.0.1 and waits
+   * for a debugger to attach before it runs anything; the bot's time limit is suspended for the
+   * run; the entry says the run was debugged. A cancel ends it as any run (outcome 8, cancelled).
+   */
+  debug?: DebugRequest;
+}
+
+export interface DebugRequest {
+  /** Inspector port (default 0: any free port). */
+  port?: number;
+  /** Also list the inspector over HTTP (`/json/list`: `chrome://inspect`, attach by port only). */
+  publishHttp?: boolean;
+  /** Where to attach: `ws://127.0.0.1:PORT/UUID`, once the bot's process listens. */
+  onInspector?: (info: InspectorInfo) => void;
+}
+
+export interface InspectorInfo {
+  url: string;
+  host: string;
+  port: number;
+}
+
+/** What a debugged run's entry says about it (`after.debug`). */
+export interface DebugRecord {
+  /** The bot's time limit did not apply: a debugger may hold the bot paused as long as it likes. */
+  timeLimit: 'suspended';
+  /** The limit that a run would have had, in seconds. */
+  timeoutSeconds: number;
+  /** Where the inspector listened (`127.0.0.1:PORT`), when it did. */
+  inspector?: string;
 }
 
 export interface RunResult {
@@ -145,6 +181,8 @@ export interface RunResult {
   /** The input as stored (JSON text or the text). */
   input?: string;
   replayOf?: number;
+  /** Set when the run was debugged. */
+  debugged?: DebugRecord;
   periodStart: number;
   periodEnd: number;
   durationMs: number;
@@ -237,6 +275,36 @@ export class BotRunner {
     this.pool = new IsolatePool({ workerPath: opts.workerPath, spares: opts.spareProcesses ?? 1 });
   }
 
+  private node?: NodeRuntime;
+
+  /** The Node that bot processes run on (asked once). Throws when `nodePath` is no Node. */
+  nodeRuntime(): NodeRuntime {
+    if (!this.node) {
+      try {
+        this.node = this.opts.nodePath ? probeNode(this.opts.nodePath) : currentNode();
+      } catch (e) {
+        throw new Error(`The Node for bots (${this.opts.nodePath}) could not be run: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
+    return this.node;
+  }
+
+  /** Another Node binary for the bot processes from the next run on (undefined: this process's own). */
+  setNodePath(nodePath: string | undefined): void {
+    if (nodePath === this.opts.nodePath) return;
+    this.opts.nodePath = nodePath;
+    this.node = undefined;
+  }
+
+  /** Why bots cannot be debugged with this runner's Node (see sandbox.ts), or undefined when they can. */
+  debugProblem(): string | undefined {
+    try {
+      return debugProblem(this.nodeRuntime());
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
   /** Runs queued or running now. */
   get active(): number {
     return this.handles.size;
@@ -289,7 +357,13 @@ export class BotRunner {
    * first run then takes ≈ 30 ms, not ≈ 500).
    */
   async warmUp(memoryLimitMb = DEFAULT_BOT_SETTINGS.memoryLimitMb, root?: string, permissions?: BotPermissions): Promise<void> {
-    await Promise.all([root ? this.pool.warmUp({ memoryLimitMb, root: path.resolve(root), permissions }) : undefined, this.bundler.warmUp()]);
+    let node: NodeRuntime | undefined;
+    try {
+      node = this.nodeRuntime();
+    } catch {
+      node = undefined; // a run says why
+    }
+    await Promise.all([root && node ? this.pool.warmUp({ memoryLimitMb, root: path.resolve(root), permissions, node }) : undefined, this.bundler.warmUp()]);
   }
 
   dispose(): void {
@@ -364,6 +438,7 @@ export class BotRunner {
 
     let failure: Failure | undefined;
     let returnValue: string | undefined;
+    let debugged: DebugRecord | undefined = req.debug ? { timeLimit: 'suspended', timeoutSeconds: settings.timeout } : undefined;
     let bundleMs = 0;
     let bundleCached = false;
 
@@ -388,7 +463,14 @@ export class BotRunner {
         failure = { kind: 'compile', message: e instanceof BundleError ? e.message : `The bot could not be bundled: ${(e as Error).message}` };
         break run;
       }
-      const tooOld = nodeVersionProblem(bundle.engines);
+      let node: NodeRuntime;
+      try {
+        node = this.nodeRuntime();
+      } catch (e) {
+        failure = { kind: 'crash', message: `The bot's process could not start: ${(e as Error).message}` };
+        break run;
+      }
+      const tooOld = nodeVersionProblem(bundle.engines, node.version);
       if (tooOld) {
         failure = { kind: 'load', message: tooOld };
         break run;
@@ -412,18 +494,51 @@ export class BotRunner {
         // answers the run's first request (a run that makes none leaves no trace of it).
         const requester = req.requester ?? { reference: `Practitioner/${stableId('Practitioner', user)}`, display: user };
         try {
-          iso = await this.pool.acquire({ memoryLimitMb: settings.memoryLimitMb, root, permissions: settings.permissions });
-          // One run per process: killed once the run's entry is written (execute).
-          used.iso = iso;
+          const spec = { memoryLimitMb: settings.memoryLimitMb, root, permissions: settings.permissions, node };
+          if (req.debug) {
+            // A process of its own, waiting for a debugger (as long as that takes: a cancel ends it).
+            const d = req.debug;
+            const proc = this.pool.startDebug({ ...spec, debug: { port: d.port ?? 0, publishHttp: d.publishHttp } });
+            used.iso = proc;
+            control.hook = () => proc.terminate('its run was cancelled before it started');
+            if (control.cancelled) control.hook();
+            void proc.inspectorUrl?.then(
+              (url) => {
+                const u = new URL(url);
+                const info: InspectorInfo = { url, host: u.hostname, port: Number(u.port) };
+                debugged = { ...debugged!, inspector: `${info.host}:${info.port}` };
+                addLog({
+                  time: new Date().toISOString(),
+                  level: 'info',
+                  text: `[bot-audit] Run under the debugger (inspector on ${info.host}:${info.port}); the bot's time limit of ${settings.timeout} s is suspended for this run`,
+                });
+                try {
+                  d.onInspector?.(info);
+                } catch {
+                  /* the caller's problem */
+                }
+              },
+              () => undefined,
+            );
+            await proc.ready;
+            iso = proc;
+          } else {
+            iso = await this.pool.acquire(spec);
+            // One run per process: killed once the run's entry is written (execute).
+            used.iso = iso;
+          }
         } catch (e) {
-          failure = { kind: 'crash', message: `The bot's process could not start: ${(e as Error).message}` };
+          failure = control.cancelled
+            ? { kind: 'cancelled', message: 'The run was cancelled before it started' }
+            : { kind: 'crash', message: `The bot's process could not start: ${(e as Error).message}` };
           break run;
         }
         const outcome = await this.runIn(iso, {
           runId,
           requester,
           botId: req.bot.id ?? stableId('Bot', entityId),
-          bundle,
+          // Under the debugger, the source map names the bot's files by absolute path.
+          bundle: req.debug ? { ...bundle, code: withAbsoluteSources(bundle.code, root) } : bundle,
           botPath,
           root,
           req,
@@ -435,6 +550,7 @@ export class BotRunner {
           user,
           masker,
           timeoutMs: settings.timeout * 1000,
+          debug: !!req.debug,
           memoryLimitMb: settings.memoryLimitMb,
           control,
           addLog,
@@ -482,6 +598,7 @@ export class BotRunner {
       contentType,
       input: maskInput(masker, storedInput, contentType),
       replayOf: req.replayOf,
+      debugged,
       periodStart,
       periodEnd,
       durationMs: performance.now() - t0,
@@ -519,8 +636,11 @@ export class BotRunner {
       input: result.input,
       returnValue: result.returnValue,
       replayOf: result.replayOf,
-      // What the bot was allowed beyond the sandbox's defaults, on every entry of its runs.
-      ...(permissions.childProcess || permissions.fsWrite ? { after: { permissions } } : {}),
+      // What the bot was allowed beyond the sandbox's defaults, on every entry of its runs; and
+      // whether it ran under a debugger (its time limit suspended).
+      ...(permissions.childProcess || permissions.fsWrite || result.debugged
+        ? { after: { ...(permissions.childProcess || permissions.fsWrite ? { permissions } : {}), ...(result.debugged ? { debug: result.debugged } : {}) } }
+        : {}),
     };
     if (dest.resource && this.opts.store) {
       try {
@@ -589,6 +709,8 @@ export class BotRunner {
       user: string;
       masker: SecretMasker;
       timeoutMs: number;
+      /** Under the debugger: no time limit. */
+      debug: boolean;
       memoryLimitMb: number;
       control: { cancelled: boolean; hook?: () => void };
       addLog: (l: LogLine) => void;
@@ -617,11 +739,12 @@ export class BotRunner {
         finish({ failure: { kind: 'timeout', message: `The bot ran past its timeout of ${r.timeoutMs / 1000} s and was stopped` } });
       };
       let deadline = performance.now() + r.timeoutMs;
-      let timer = setTimeout(onTimeout, r.timeoutMs);
+      // A debugged run has no time limit: a debugger may hold it paused as long as it likes.
+      let timer: NodeJS.Timeout | undefined = r.debug ? undefined : setTimeout(onTimeout, r.timeoutMs);
       // The local server's one-time start-up (a Medplum server does it when it starts, not in a bot's
       // run) does not count against the bot's time limit; the run's output says so.
       r.extendDeadline = (ms, what) => {
-        if (settled || !(ms > 0)) return;
+        if (settled || !(ms > 0) || r.debug) return;
         deadline += ms;
         clearTimeout(timer);
         timer = setTimeout(onTimeout, Math.max(0, deadline - performance.now()));

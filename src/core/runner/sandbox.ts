@@ -9,10 +9,70 @@
 // the permission flags as Node does. The worker checks that the model is in force before it
 // takes a run (process.permission present, no write or child-process grant beyond the opt-ins),
 // and refuses otherwise, so a binary that ignores them fails closed (a Major failure), never open.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BotPermissions } from '../bots/config';
+
+/** The Node binary a bot process runs on, and what its command line accepts. */
+export interface NodeRuntime {
+  execPath: string;
+  /** `process.versions.node` of that binary. */
+  version: string;
+  /** Of the flags the sandbox may use, those it accepts (`--allow-inspector`, `--experimental-sqlite`, `--inspect-wait`). */
+  flags: string[];
+}
+
+const PROBED_FLAGS = ['--allow-inspector', '--experimental-sqlite', '--inspect-wait'];
+
+/** This process's own Node (or Electron run as Node). */
+export function currentNode(): NodeRuntime {
+  return { execPath: process.execPath, version: process.versions.node, flags: PROBED_FLAGS.filter((f) => process.allowedNodeEnvironmentFlags.has(f)) };
+}
+
+const probed = new Map<string, NodeRuntime>();
+/** Another Node binary's version and flags (asked once per path). Throws when it is no Node. */
+export function probeNode(execPath: string): NodeRuntime {
+  const abs = path.resolve(execPath);
+  if (abs === process.execPath) return currentNode();
+  let hit = probed.get(abs);
+  if (!hit) {
+    const out = execFileSync(abs, ['-p', `JSON.stringify([process.versions.node, ${JSON.stringify(PROBED_FLAGS)}.filter((f) => process.allowedNodeEnvironmentFlags.has(f))])`], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    const [version, flags] = JSON.parse(out.trim()) as [string, string[]];
+    hit = { execPath: abs, version, flags };
+    probed.set(abs, hit);
+  }
+  return hit;
+}
+
+/** A bot process started for debugging: with the inspector, waiting for a debugger before it runs anything. */
+export interface DebugSpec {
+  /** Inspector port on 127.0.0.1 (0: any free one). */
+  port: number;
+  /**
+   * Also list the inspector over HTTP (`/json/list`, what `chrome://inspect` and a port-only attach
+   * read). Default: the address is only written to the process's stderr, which the host reads.
+   */
+  publishHttp?: boolean;
+}
+
+/**
+ * Why this Node cannot run a bot under the debugger, or undefined when it can. The permission model
+ * turns the inspector off unless `--allow-inspector` is given, which Node 20 does not have.
+ */
+export function debugProblem(node: NodeRuntime = currentNode()): string | undefined {
+  if (node.flags.includes('--allow-inspector')) return undefined;
+  return (
+    `Debugging a bot needs a Node whose permission model can allow the inspector (--allow-inspector, Node 24.10 or newer), ` +
+    `and bots run on Node ${node.version}${node.execPath === process.execPath ? '' : ` (${node.execPath})`}, whose sandbox turns the inspector off. ` +
+    `Run it with a newer Node (the CLI under Node 24; in VS Code, the setting botAudit.nodePath)`
+  );
+}
 
 export interface SandboxSpec {
   memoryLimitMb: number;
@@ -20,12 +80,16 @@ export interface SandboxSpec {
   root: string;
   /** Opt-ins from the bot's settings (bot-audit.json). */
   permissions?: BotPermissions;
+  /** The Node binary (default: this process's). */
+  node?: NodeRuntime;
+  /** Started for debugging (never pooled). */
+  debug?: DebugSpec;
 }
 
 /** The pool's key: processes are started ahead for a spec, and only serve runs of the same spec. */
 export function sandboxKey(s: SandboxSpec): string {
   const p = normalizePermissions(s.permissions, s.root);
-  return JSON.stringify([s.memoryLimitMb, path.resolve(s.root), p.childProcess ?? false, p.fsWrite ?? []]);
+  return JSON.stringify([s.memoryLimitMb, path.resolve(s.root), p.childProcess ?? false, p.fsWrite ?? [], s.node?.execPath ?? process.execPath]);
 }
 
 /** Opt-ins with fsWrite as sorted absolute paths; nothing when there are none. */
@@ -71,8 +135,13 @@ export interface SandboxLaunch {
  * removes it when the process has ended).
  */
 export function sandboxLaunch(workerPath: string, spec: SandboxSpec): SandboxLaunch {
-  const flag = permissionFlag(process.versions.node);
-  if (!flag) throw new Error(`Bots run under Node's permission model, which Node ${process.versions.node} lacks (Node 20 or newer is needed)`);
+  const node = spec.node ?? currentNode();
+  const flag = permissionFlag(node.version);
+  if (!flag) throw new Error(`Bots run under Node's permission model, which Node ${node.version} lacks (Node 20 or newer is needed)`);
+  if (spec.debug) {
+    const problem = debugProblem(node);
+    if (problem) throw new Error(problem);
+  }
   const root = path.resolve(spec.root);
   const perms = normalizePermissions(spec.permissions, root);
   const tmpDir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-run-')));
@@ -93,8 +162,18 @@ export function sandboxLaunch(workerPath: string, spec: SandboxSpec): SandboxLau
     '--no-warnings',
   ];
   // node:sqlite (unflagged from Node 22.13/23.4) writes files without asking the permission model.
-  if (process.allowedNodeEnvironmentFlags.has('--experimental-sqlite')) args.push('--no-experimental-sqlite');
-  args.push(path.resolve(workerPath), '--bot-audit-sandbox', JSON.stringify(perms));
+  if (node.flags.includes('--experimental-sqlite')) args.push('--no-experimental-sqlite');
+  if (spec.debug) {
+    // The inspector, on the loopback only, and only for this process: the permission model stays as
+    // it is otherwise (reads, writes, child processes, workers, addons). The worker takes node:inspector
+    // away from the bot's code (closeSandbox), so only a debugger on the port drives it. The process
+    // waits for that debugger before it runs anything (--inspect-wait: no pause in the runner's own
+    // first line; --inspect-brk where the flag is missing).
+    const where = `127.0.0.1:${spec.debug.port}`;
+    args.push('--allow-inspector', node.flags.includes('--inspect-wait') ? `--inspect-wait=${where}` : `--inspect-brk=${where}`);
+    args.push(`--inspect-publish-uid=${spec.debug.publishHttp ? 'stderr,http' : 'stderr'}`);
+  }
+  args.push(path.resolve(workerPath), '--bot-audit-sandbox', JSON.stringify(spec.debug ? { ...perms, inspector: true } : perms));
   // Not the host's environment (the CLI's or the editor's variables stay with them).
   const env: Record<string, string> = {
     NODE_ENV: 'production',
@@ -107,6 +186,6 @@ export function sandboxLaunch(workerPath: string, spec: SandboxSpec): SandboxLau
   if (process.platform === 'win32') {
     for (const k of ['SystemRoot', 'windir', 'ComSpec', 'PATHEXT']) if (process.env[k]) env[k] = process.env[k]!;
   }
-  if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
-  return { execPath: process.execPath, args, env, cwd: tmpDir, tmpDir, permissions: perms };
+  if (process.versions.electron && node.execPath === process.execPath) env.ELECTRON_RUN_AS_NODE = '1';
+  return { execPath: node.execPath, args, env, cwd: tmpDir, tmpDir, permissions: perms };
 }

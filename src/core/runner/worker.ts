@@ -16,6 +16,7 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { SourceMap, createRequire } from 'node:module';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { decodeMessage, encodeMessage, encodeReport, type DoneMessage, type RpcResultMessage, type RunMessage, type WireFailure, type WorkerToHost } from './protocol';
 import type { LogLevel } from './types';
@@ -45,12 +46,27 @@ const retryLater = (e: unknown): boolean => {
 };
 
 /**
+ * Started for a debug run (the host's sandbox argument says so): the inspector is on. Such a run skips
+ * the full collection below: with it, Node 24's process died of SIGSEGV in about 1 debug run in 5
+ * when a debugger evaluated code in a new context as it was made (js-debug does, in every context),
+ * and in none of 20 without it.
+ */
+function underDebugger(): boolean {
+  try {
+    return process.argv[2] === '--bot-audit-sandbox' && (JSON.parse(process.argv[3] ?? '{}') as { inspector?: boolean }).inspector === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A full collection, used once, before "ready": start-up and the rehearsal leave the young
  * generation nearly full, and V8 would otherwise collect it in the run's first turn of the event
  * loop (≈ 2.7 ms of a warm run's ≈ 7, measured). The function comes from a context made while the
  * flag was on (the documented way, as with --expose-gc), so no context of the bot's has a \`gc\`.
  */
 const collectGarbage = ((): (() => void) | undefined => {
+  if (underDebugger()) return undefined;
   try {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
@@ -203,7 +219,12 @@ function remap(text: string, b: LoadedBundle | undefined, root: string): string 
     const col = Number(c) - 1 - (line === 0 ? WRAP_HEAD.length : 0);
     const e = map.findEntry(line, Math.max(0, col)) as { originalSource?: string; originalLine?: number; originalColumn?: number };
     if (!e || e.originalSource === undefined || e.originalLine === undefined) return all;
-    const src = e.originalSource.startsWith('file://') ? e.originalSource.slice(7) : e.originalSource;
+    let src = e.originalSource;
+    try {
+      if (src.startsWith('file:')) src = fileURLToPath(src);
+    } catch {
+      /* as it is */
+    }
     return `${path.resolve(root, src)}:${e.originalLine + 1}:${(e.originalColumn ?? 0) + 1}`;
   });
 }
@@ -763,13 +784,15 @@ function rpcError(m: RpcResultMessage): Error {
  * granted paths, child processes only with the opt-in, no workers), and takes away what the model
  * leaves open and a bot has no use for. Throws when the sandbox is not there.
  */
-function closeSandbox(expected: { childProcess?: boolean; fsWrite?: string[] }): void {
+function closeSandbox(expected: { childProcess?: boolean; fsWrite?: string[]; inspector?: boolean }): void {
   const perm = (process as unknown as { permission?: { has(scope: string, ref?: string): boolean } }).permission;
   if (!perm) throw new Error(`Node's permission model is not in force in this process (Node ${process.versions.node}${process.versions.electron ? `, Electron ${process.versions.electron}` : ''})`);
   const nowhere = path.join(path.parse(process.cwd()).root, 'bot-audit-sandbox-probe', String(process.pid));
   if (perm.has('fs.write', nowhere) || perm.has('fs.read', nowhere)) throw new Error('the sandbox grants reads or writes it should not');
   if (perm.has('child') !== !!expected.childProcess) throw new Error('the sandbox grants child processes it should not');
   if (perm.has('worker')) throw new Error('the sandbox grants worker threads it should not');
+  // The inspector only in a run started for debugging (the host's --allow-inspector, where Node has it).
+  if (!expected.inspector && perm.has('inspector')) throw new Error('the sandbox grants the inspector it should not');
   // Signals: the model does not cover process.kill, so a bot could signal the host (its parent).
   const denied = (what: string) =>
     function () {
@@ -792,6 +815,19 @@ function closeSandbox(expected: { childProcess?: boolean; fsWrite?: string[] }):
   lock(require('node:os') as object, 'setPriority', 'os.setPriority()');
   lock(require('node:v8') as object, 'setFlagsFromString', 'v8.setFlagsFromString()');
   /* eslint-enable @typescript-eslint/no-require-imports */
+  // In a debug run, the inspector is the debugger's (on its port), not the bot's: a session of its
+  // own would let the bot's code drive the inspector from inside.
+  if (expected.inspector) {
+    for (const id of ['node:inspector', 'node:inspector/promises']) {
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const mod = require(id) as Record<string, unknown>;
+        for (const k of Object.keys(mod)) if (k !== 'console') lock(mod, k, `${id}'s ${k}`);
+      } catch {
+        /* not there */
+      }
+    }
+  }
   // node:sqlite writes files without asking the permission model (started with --no-experimental-sqlite where
   // the flag exists); where it still loads, it is taken away.
   try {
@@ -805,7 +841,7 @@ function closeSandbox(expected: { childProcess?: boolean; fsWrite?: string[] }):
 
 if (process.argv[2] === '--bot-audit-sandbox') {
   try {
-    closeSandbox(JSON.parse(process.argv[3] ?? '{}') as { childProcess?: boolean; fsWrite?: string[] });
+    closeSandbox(JSON.parse(process.argv[3] ?? '{}') as { childProcess?: boolean; fsWrite?: string[]; inspector?: boolean });
     // Every run needs @medplum/core (the bot's MedplumClient): loaded before the process is ready.
     core();
   } catch (e) {

