@@ -11,7 +11,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, VSCODE_TARGETS, VSCODE_TARGET_NAMES } from './code-server.mjs';
+import { CACHE, ROOT, VSCODE_TARGETS, VSCODE_TARGET_NAMES } from './code-server.mjs';
+import { ensureNode24 } from './node24.mjs';
 
 const argValue = (name) => {
   const i = process.argv.indexOf(name);
@@ -104,11 +105,13 @@ const stages = [
   },
   {
     name: 'unit',
+    // Node 24 (from the npm registry, once) before the unit tests: the debug runs' tests need it (Node 20's
+    // permission model has no --allow-inspector), as do the corpus's Medplum 5 bots.
     run: () =>
-      mochaStage('unit', bin('mocha'), [
+      Promise.resolve(ensureNode24(CACHE)).then(() => mochaStage('unit', bin('mocha'), [
         '--reporter', path.join(ROOT, 'test/harness/stats-reporter.cjs'), '--timeout', '30000',
         '--recursive', 'out/test/unit', '--extension', 'test.js',
-      ]),
+      ])),
   },
   // The VS Code stages, once per version: integration then ui in 1.100, then both in 1.139.
   ...versions.flatMap((v) => [
