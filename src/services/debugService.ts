@@ -4,7 +4,7 @@
 // cancels the run when that debug session is stopped. No debug adapter of our own, no processes.
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { readSampleInput } from '../core/bots/config';
 import type { InspectorInfo, RunResult } from '../core/runner';
 import { Disposable } from '../disposable';
