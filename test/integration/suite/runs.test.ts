@@ -256,17 +256,19 @@ describe('Running bots', function () {
 describe('Bot events in the editor', function () {
   this.timeout(60_000);
 
-  it('puts Run, Run with Input and the event count above the handler', async () => {
+  it('puts Run, Run with Input, Debug and the event count above the handler', async () => {
     await run('bots/hello-bot.ts');
     await vscode.workspace.openTextDocument(botUri('bots/hello-bot.ts')); // the provider command needs the document open
     const lenses = await until('the CodeLenses', async () => {
       const l = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', botUri('bots/hello-bot.ts'), 10);
-      return l.length === 3 && l.every((x) => x.command) && l;
+      return l.length === 4 && l.every((x) => x.command) && l;
     });
     const titles = lenses.map((l) => l.command!.title);
     assert.equal(titles[0], '$(play) Run');
     assert.equal(titles[1], 'Run with Input…');
-    assert.match(titles[2], /^Events \(\d+\) · last: Success (just now|\d+ s ago)$/);
+    assert.equal(titles[2], '$(debug-alt-small) Debug');
+    assert.equal(lenses[2].command!.command, 'botAudit.debugBot');
+    assert.match(titles[3], /^Events \(\d+\) · last: Success (just now|\d+ s ago)$/);
     const doc = await vscode.workspace.openTextDocument(botUri('bots/hello-bot.ts'));
     assert.match(doc.lineAt(lenses[0].range.start.line).text, /export async function handler/);
     assert.equal(String(lenses[0].command!.arguments?.[0]), botUri('bots/hello-bot.ts').toString());
