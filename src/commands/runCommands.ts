@@ -40,14 +40,19 @@ async function runBotWithInput(c: LogCommandContext, target: Target, given?: Run
   return input && runAndReport(c, bot, input);
 }
 
-async function runCurrentFile(c: LogCommandContext) {
+/** The bot of the active editor's file, saved first (undefined, having said why, when there is none). */
+async function currentFileBot(c: LogCommandContext): Promise<WorkspaceBot | undefined> {
   const doc = vscode.window.activeTextEditor?.document;
   if (!doc) {
     void vscode.window.showInformationMessage(vscode.l10n.t('Open a bot file first.'));
     return undefined;
   }
   if (doc.isDirty) await doc.save();
-  const bot = await pickBotFor(c, doc.uri, '');
+  return pickBotFor(c, doc.uri, '');
+}
+
+async function runCurrentFile(c: LogCommandContext) {
+  const bot = await currentFileBot(c);
   return bot && runAndReport(c, bot, defaultInput(bot));
 }
 
@@ -79,13 +84,7 @@ async function debugBot(c: LogCommandContext, target: Target, given?: RunInput) 
 }
 
 async function debugCurrentFile(c: LogCommandContext) {
-  const doc = vscode.window.activeTextEditor?.document;
-  if (!doc) {
-    void vscode.window.showInformationMessage(vscode.l10n.t('Open a bot file first.'));
-    return undefined;
-  }
-  if (doc.isDirty) await doc.save();
-  const bot = await pickBotFor(c, doc.uri, '');
+  const bot = await currentFileBot(c);
   return bot && debugAndReport(c, bot, defaultInput(bot));
 }
 

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { RESULTS_DIR, ROOT, freshWorkspace, launchChromium, remoteUri, startCodeServer } from '../harness/code-server.mjs';
-import { openWorkbench, runBotFromPalette, runCommand, setTheme, webviewFrame } from './helpers.mjs';
+import { RESULTS_DIR, ROOT, freshWorkspace } from '../harness/code-server.mjs';
+import { openDevWindow, runBotFromPalette, runCommand, setTheme, webviewFrame } from './helpers.mjs';
 
 const SHOTS = RESULTS_DIR;
 mkdirSync(SHOTS, { recursive: true });
@@ -70,12 +70,7 @@ describe('The audit log page, as a reviewer uses it', function () {
       timeout: 180_000,
     });
     assert.equal(seeded.status, 0, `seeding the log failed: ${seeded.stderr}`);
-    server = await startCodeServer({ folder: ws, userDataDir: path.join(fresh.dir, 'user-data'), extensionsDir: path.join(fresh.dir, 'extensions') });
-    browser = await launchChromium();
-    page = await openWorkbench(browser, server, ws, [
-      ['extensionDevelopmentPath', remoteUri(server, ROOT)],
-      ['skipWelcome', 'true'],
-    ]);
+    ({ server, browser, page } = await openDevWindow(fresh));
     page.on('dialog', (d) => {
       dialogs.push(d.message());
       void d.dismiss();

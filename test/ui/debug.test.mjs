@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CACHE, ROOT, freshWorkspace, launchChromium, remoteUri, startCodeServer } from '../harness/code-server.mjs';
-import { openBotAuditView, openWorkbench, runCommand, waitForRows } from './helpers.mjs';
+import { CACHE, ROOT, freshWorkspace } from '../harness/code-server.mjs';
+import { openBotAuditView, openDevWindow, runCommand, waitForRows } from './helpers.mjs';
 
 const SHOTS = path.join(ROOT, 'test-results');
 mkdirSync(SHOTS, { recursive: true });
@@ -27,16 +27,7 @@ describe('Debugging a bot as a person does', function () {
     const userDir = path.join(fresh.dir, 'user-data', 'User');
     mkdirSync(userDir, { recursive: true });
     writeFileSync(path.join(userDir, 'settings.json'), JSON.stringify({ 'botAudit.nodePath': NODE24 }));
-    server = await startCodeServer({
-      folder: fresh.ws,
-      userDataDir: path.join(fresh.dir, 'user-data'),
-      extensionsDir: path.join(fresh.dir, 'extensions'),
-    });
-    browser = await launchChromium();
-    page = await openWorkbench(browser, server, fresh.ws, [
-      ['extensionDevelopmentPath', remoteUri(server, ROOT)],
-      ['skipWelcome', 'true'],
-    ]);
+    ({ server, browser, page } = await openDevWindow(fresh));
   });
 
   after(async () => {

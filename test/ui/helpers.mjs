@@ -1,6 +1,7 @@
 // Shared steps of the UI checks: open the workbench, run a command from the palette, find a
 // webview's frame, switch the colour theme, as a person would.
-import { workbenchUrl } from '../harness/code-server.mjs';
+import path from 'node:path';
+import { ROOT, launchChromium, remoteUri, startCodeServer, workbenchUrl } from '../harness/code-server.mjs';
 
 /** Opens VS Code on a folder and waits for the workbench. */
 export async function openWorkbench(browser, server, folder, payload) {
@@ -9,6 +10,27 @@ export async function openWorkbench(browser, server, folder, payload) {
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   await page.locator('.activitybar').waitFor({ timeout: 60_000 });
   return page;
+}
+
+/**
+ * code-server on `folder` (a fresh workspace's, by default) with this checkout's extension loaded, a
+ * browser, and the workbench open in it. What was started is stopped again if a later step fails.
+ */
+export async function openDevWindow(fresh, folder = fresh.ws) {
+  const server = await startCodeServer({ folder, userDataDir: path.join(fresh.dir, 'user-data'), extensionsDir: path.join(fresh.dir, 'extensions') });
+  let browser;
+  try {
+    browser = await launchChromium();
+    const page = await openWorkbench(browser, server, folder, [
+      ['extensionDevelopmentPath', remoteUri(server, ROOT)],
+      ['skipWelcome', 'true'],
+    ]);
+    return { server, browser, page };
+  } catch (e) {
+    await browser?.close();
+    await server.stop();
+    throw e;
+  }
 }
 
 export async function openBotAuditView(page) {

@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { RESULTS_DIR, ROOT, freshWorkspace, launchChromium, remoteUri, startCodeServer } from '../harness/code-server.mjs';
-import { openBotAuditView, openWorkbench, runCommand, webviewFrame } from './helpers.mjs';
+import { RESULTS_DIR, ROOT, freshWorkspace } from '../harness/code-server.mjs';
+import { openBotAuditView, openDevWindow, runCommand, webviewFrame } from './helpers.mjs';
 
 const SHOTS = RESULTS_DIR;
 mkdirSync(SHOTS, { recursive: true });
@@ -40,12 +40,7 @@ describe('The team log in the editor', function () {
     const fresh = await freshWorkspace();
     mkdirSync(path.join(fresh.ws, '.vscode'), { recursive: true });
     writeFileSync(path.join(fresh.ws, '.vscode', 'settings.json'), JSON.stringify({ 'botAudit.teamLog': url }, null, 2));
-    server = await startCodeServer({ folder: fresh.ws, userDataDir: path.join(fresh.dir, 'user-data'), extensionsDir: path.join(fresh.dir, 'extensions') });
-    browser = await launchChromium();
-    page = await openWorkbench(browser, server, fresh.ws, [
-      ['extensionDevelopmentPath', remoteUri(server, ROOT)],
-      ['skipWelcome', 'true'],
-    ]);
+    ({ server, browser, page } = await openDevWindow(fresh));
   });
 
   after(async () => {

@@ -5,10 +5,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import {
-  RESULTS_DIR, ROOT, codeServerCli, freshWorkspace, launchChromium, remoteUri, startCodeServer,
-} from '../harness/code-server.mjs';
-import { openBotAuditView, openWorkbench, runBotFromPalette, runCommand, setTheme, waitForRows, webviewFrame } from './helpers.mjs';
+import { RESULTS_DIR, ROOT, codeServerCli, freshWorkspace, launchChromium, remoteUri, startCodeServer } from '../harness/code-server.mjs';
+import { openBotAuditView, openDevWindow, openWorkbench, runBotFromPalette, runCommand, setTheme, waitForRows, webviewFrame } from './helpers.mjs';
 
 const SHOTS = RESULTS_DIR;
 mkdirSync(SHOTS, { recursive: true });
@@ -24,16 +22,7 @@ describe('Bot Audit as a person sees it', function () {
   before(async function () {
     const fresh = await freshWorkspace();
     ws = fresh.ws;
-    server = await startCodeServer({
-      folder: ws,
-      userDataDir: path.join(fresh.dir, 'user-data'),
-      extensionsDir: path.join(fresh.dir, 'extensions'),
-    });
-    browser = await launchChromium();
-    page = await openWorkbench(browser, server, ws, [
-      ['extensionDevelopmentPath', remoteUri(server, ROOT)],
-      ['skipWelcome', 'true'],
-    ]);
+    ({ server, browser, page } = await openDevWindow(fresh));
   });
 
   after(async () => {
