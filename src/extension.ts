@@ -93,24 +93,23 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
   // opening it loads sql.js and reads the database file, which neither activation nor the bots'
   // discovery should wait behind.
   const a = audit;
-  setImmediate(() => {
-    void bots.load().then(() => {
-      if (!a) return;
+  const startInBackground = async () => {
+    await bots.load();
+    if (!a) return;
+    try {
       // The Bots view's outcomes are read before the LOGIN entry is written: a process's first
       // write checks the whole database file against its checksum, which the view need not wait for.
-      const outcomesFirst = tree.log === 'local' ? a.store().then(() => tree.lookUpLastRuns()) : Promise.resolve();
-      outcomesFirst
-        .catch(() => undefined)
-        .then(() => a.login())
-        .then(() => fileAudit?.start())
-        .then(() => team?.start())
-        .then(() => {
-          // A first run then takes tens of milliseconds instead of half a second.
-          if (vscode.workspace.isTrusted) return runs?.warmUp();
-        })
-        .catch((e) => log.error('Could not open the audit log', e));
-    });
-  });
+      if (tree.log === 'local') await a.store().then(() => tree.lookUpLastRuns()).catch(() => undefined);
+      await a.login();
+      await fileAudit?.start();
+      await team?.start();
+      // A first run then takes tens of milliseconds instead of half a second.
+      if (vscode.workspace.isTrusted) await runs?.warmUp();
+    } catch (e) {
+      log.error('Could not open the audit log', e);
+    }
+  };
+  setImmediate(() => void startInBackground());
 
   const auditLog = registerAuditLog(context, audit, team);
   registerCommands(context, { bots, tree, view, audit, runs, debug, team, openLog: auditLog.show });

@@ -94,17 +94,8 @@ async function debugReplay(c: LogCommandContext, target: Target) {
 }
 
 /** Starts a run under the debugger; resolves once js-debug is attached (the run's result is in it). */
-async function debugAndReport(c: LogCommandContext, bot: WorkspaceBot, input: RunInput): Promise<DebugRun | undefined> {
-  try {
-    return await c.debug.debug(bot, input);
-  } catch (e) {
-    if (e instanceof UntrustedWorkspaceError) void vscode.window.showWarningMessage(e.message, { modal: false });
-    else {
-      log.error(`Could not debug ${bot.name}`, e);
-      void vscode.window.showErrorMessage(vscode.l10n.t('Could not debug {0}: {1}', bot.name, e instanceof Error ? e.message : String(e)));
-    }
-    return undefined;
-  }
+function debugAndReport(c: LogCommandContext, bot: WorkspaceBot, input: RunInput): Promise<DebugRun | undefined> {
+  return reportFailure(() => c.debug.debug(bot, input), `Could not debug ${bot.name}`, (reason) => vscode.l10n.t('Could not debug {0}: {1}', bot.name, reason));
 }
 
 function cancelRuns(c: LogCommandContext): number {
@@ -119,14 +110,22 @@ function defaultInput(bot: WorkspaceBot): RunInput {
   return first ? readSampleInput(bot.workspaceFolder.uri.fsPath, first) : {};
 }
 
-async function runAndReport(c: LogCommandContext, bot: WorkspaceBot, input: RunInput) {
+function runAndReport(c: LogCommandContext, bot: WorkspaceBot, input: RunInput) {
+  return reportFailure(() => c.runs.run(bot, input), `Could not run ${bot.name}`, (reason) => vscode.l10n.t('Could not run {0}: {1}', bot.name, reason));
+}
+
+/**
+ * Starts a run (or a debug run), telling the user when it cannot: a warning in an untrusted
+ * workspace, else an error, logged as `logged`, with `shown`'s message.
+ */
+async function reportFailure<T>(start: () => Promise<T>, logged: string, shown: (reason: string) => string): Promise<T | undefined> {
   try {
-    return await c.runs.run(bot, input);
+    return await start();
   } catch (e) {
     if (e instanceof UntrustedWorkspaceError) void vscode.window.showWarningMessage(e.message, { modal: false });
     else {
-      log.error(`Could not run ${bot.name}`, e);
-      void vscode.window.showErrorMessage(vscode.l10n.t('Could not run {0}: {1}', bot.name, e instanceof Error ? e.message : String(e)));
+      log.error(logged, e);
+      void vscode.window.showErrorMessage(shown(e instanceof Error ? e.message : String(e)));
     }
     return undefined;
   }
