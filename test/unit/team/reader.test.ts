@@ -11,6 +11,7 @@ import { buildWhere, likeContains, parseQuery, type Filter } from '../../../src/
 import { AuditStore, type Entry, type NewEntry } from '../../../src/core/store';
 import { canonicalRow } from '../../../src/core/store/row';
 import { initTeamLog, originOf, shipToTeam, TEAM_SCHEMA_VERSION, TeamLogReader, verifyTeamLog } from '../../../src/core/team';
+import { pageSql, splitByValue } from '../../../src/core/team/reader';
 import { removeDir, sampleEntries, tempDir } from '../store/helpers';
 import { startCluster, type TestCluster } from './pg';
 import { FIELD_QUERIES } from './queries';
@@ -152,6 +153,43 @@ describe('team log: TeamLogReader', function () {
     assert.equal(first.total, 80);
     await assert.rejects(() => reader.query('', { cursor: first.nextCursor, order: 'asc' }), /continues a "desc" listing/);
     await assert.rejects(() => reader.query('', { cursor: 'nonsense' }), /not one this store gave out/);
+  });
+
+  it('a condition of several values is read as merged index runs, and finds what the plain condition finds', async () => {
+    const names = new Map([['story', ['story', 'story_group']]]);
+    const queries = ['action:UPDATED,EXECUTED', 'outcome:4,8', 'bot:nightly outcome:0,12 -user:dev@example.com', 'entity:~story', 'entity:~story action:CREATED,UPDATED,DELETED', 'action:UPDATED,UPDATED'];
+    const seqs = async (q: { sql: string; params: unknown[] }) => (await admin.query<{ seq: string }>(q.sql, q.params)).rows.map((r) => Number(r.seq));
+    let merged = 0;
+    for (const text of queries) {
+      const filters = parseQuery(text);
+      const split = splitByValue(filters, names);
+      if (split) merged++;
+      // The plain condition, as a page without the split wrote it.
+      const w = buildWhere(filters, Date.now(), { dialect: 'postgres', teamIds: 'seq', entityNamesContaining: names });
+      const every = (await admin.query<{ seq: string }>(`SELECT seq FROM bot_audit.team_entries WHERE ${w.sql} ORDER BY seq`, w.params)).rows.map((r) => Number(r.seq));
+      assert.ok(every.length >= 2, text);
+      for (const order of ['desc', 'asc'] as const) {
+        const ordered = order === 'asc' ? every : [...every].reverse();
+        for (const [after, offset, limit] of [[undefined, 0, 3], [undefined, 2, 4], [ordered[1], 0, 2], [ordered[1], 1, 100]] as const) {
+          const from = after === undefined ? 0 : ordered.indexOf(after) + 1;
+          const want = ordered.slice(from + offset, from + offset + limit);
+          assert.deepEqual(await seqs(pageSql(filters, Date.now(), after, order, limit, offset, names)), want, `${text} ${order} after ${after} offset ${offset} limit ${limit}`);
+        }
+      }
+    }
+    assert.equal(merged, 5, 'all but the repeated action are split');
+    assert.deepEqual(splitByValue(parseQuery('action:UPDATED,DELETED user:system'))?.map((f) => f.map((x) => x.value)), [[['UPDATED'], 'system'], [['DELETED'], 'system']]);
+    // Each value's run is read newest first from its own index, and merged.
+    await admin.query('BEGIN');
+    try {
+      await admin.query('SET LOCAL enable_seqscan = off');
+      const q = pageSql(parseQuery('action:UPDATED,DELETED'), Date.now(), undefined, 'desc', 100, 0);
+      const plan = (await admin.query(`EXPLAIN ${q.sql}`, q.params)).rows.map((r) => r['QUERY PLAN']).join('\n');
+      assert.match(plan, /Merge Append/, plan);
+      assert.match(plan, /Index Only Scan Backward using team_entries_action/, plan);
+    } finally {
+      await admin.query('ROLLBACK');
+    }
   });
 
   it('full-text search reads the GIN index on the generated tsvector column', async () => {
