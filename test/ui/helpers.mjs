@@ -137,13 +137,24 @@ export async function webviewFrame(page, selector, timeout = 30_000) {
   throw new Error(`No webview frame holds ${selector}`);
 }
 
-/** Switches the colour theme as a person does: Preferences: Color Theme, then the theme's name. */
+/** The workbench's class for each theme the checks switch to (its kind: light, dark, high contrast). */
+const THEME_KINDS = { 'Light Modern': 'vs', 'Dark Modern': 'vs-dark', 'Dark High Contrast': 'hc-black' };
+
+/**
+ * Switches the colour theme as a person does: Preferences: Color Theme, then the theme's name, once
+ * the list has it in focus; returns when the workbench shows it (on a busy machine, a fixed wait
+ * was not always long enough, and the sidebar was still light).
+ */
 export async function setTheme(page, theme) {
+  const kind = THEME_KINDS[theme];
+  if (!kind) throw new Error(`setTheme knows no theme ${theme}`);
   const input = page.locator('.quick-input-widget input[placeholder*="Color Theme" i]');
   await openPick(page, 'Preferences: Color Theme', input);
   await input.fill(theme);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: theme }).first().waitFor({ timeout: 10_000 });
+  await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: theme }).first().waitFor({ timeout: 10_000 });
   await page.keyboard.press('Enter');
-  await page.waitForTimeout(800);
+  await page.waitForFunction((k) => document.querySelector('.monaco-workbench')?.classList.contains(k), kind, { timeout: 15_000 });
+  // Views and webviews take the new colours on the next frames.
+  await page.waitForTimeout(300);
 }
 
