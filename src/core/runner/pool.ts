@@ -58,6 +58,7 @@ import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { MAX_LINE_BYTES, encodeMessage, parseWorkerLine, type HostToWorker, type WorkerToHost } from './protocol';
 import { type SandboxSpec, sandboxKey, sandboxLaunch } from './sandbox';
+import { type PauseWatch, watchPauses } from './pauseWatch';
 import type { BotPermissions } from '../bots/config';
 
 export interface IsolateExit {
@@ -200,10 +201,13 @@ export class BotProcess {
   /** Started for debugging: with the inspector, waiting for a debugger (no time limit on its start). */
   readonly debug: boolean;
   /**
-   * A debug process's inspector address (`ws://127.0.0.1:PORT/UUID`), as it wrote it to its stderr;
-   * rejects when it ended first. Undefined for other processes.
+   * A debug process's inspector address (`ws://127.0.0.1:PORT/UUID`), as it wrote it to its stderr,
+   * once the host's own session on it watches its pauses (`pauses`); rejects when it ended first, or
+   * when that session could not be opened (the process is then stopped). Undefined for other processes.
    */
   readonly inspectorUrl?: Promise<string>;
+  /** A debug process's pauses, as the host's own inspector session sees them (see pauseWatch.ts). */
+  pauses?: PauseWatch;
   private readonly child: ChildProcess;
   private baseline = 0;
   private killedFor?: { oom: boolean; why: string };
@@ -258,7 +262,24 @@ export class BotProcess {
       if (this.debug && which === 'stderr') {
         // The inspector's own lines are not the bot's output; its address is the host's to pass on.
         const url = /Debugger listening on (ws:\/\/\S+)/.exec(this.stderr)?.[1];
-        if (url) inspectorResolve?.(url);
+        if (url && inspectorResolve) {
+          const found = inspectorResolve;
+          inspectorResolve = undefined;
+          // The host's session first, so that no pause goes unseen; then the debugger may have the address.
+          watchPauses(url).then(
+            (w) => {
+              if (this.exited) return w.close();
+              this.pauses = w;
+              found(url);
+            },
+            (e: Error) => {
+              inspectorReject?.(new Error(`The host could not watch the bot's inspector: ${e.message}`));
+              this.terminate(`the host could not watch its inspector (${e.message})`);
+            },
+          );
+        }
+        // Its JavaScript has ended and it waits for every session to go: the host's goes.
+        if (/Waiting for the debugger to disconnect/.test(chunk)) this.pauses?.close();
         chunk = chunk
           .split('\n')
           .filter((l) => !/^(Debugger listening on |For help, see: |Debugger attached\.|Debugger ending on |Waiting for the debugger to disconnect)/.test(l))
@@ -327,6 +348,7 @@ export class BotProcess {
       clearTimeout(readyTimer);
       const oom = this.killedFor?.oom || /heap out of memory|Allocation failed|JavaScript heap/i.test(this.stderr);
       this.exited = { oom: !!oom, code, signal, error: error ?? this.killedFor?.why, stderr: this.stderr };
+      this.pauses?.close();
       inspectorReject?.(new Error(`The bot's process ended before its inspector listened${this.stderrLine() ? `: ${this.stderrLine()}` : ''}`));
       readyReject(new Error(`The bot's process ended before it was ready${this.stderrLine() ? `: ${this.stderrLine()}` : error ? `: ${error}` : ` (exit code ${code}${signal ? `, ${signal}` : ''})`}`));
       // Whatever it left behind (its children, with the opt-in) goes with it.

@@ -125,12 +125,15 @@ describe('Debugging a bot', function () {
       await stop.session.customRequest('continue', { threadId: stop.threadId });
       const r = await started.result;
       assert.equal(r.outcome, 0, r.outcomeDesc);
-      assert.equal(r.debugged?.timeLimit, 'suspended');
+      // The limit stood still while the session was stopped at the breakpoint (it stopped there at least once).
+      assert.equal(r.debugged?.timeLimit, 'suspended while paused');
+      assert.ok((r.debugged?.pauses ?? 0) >= 1, JSON.stringify(r.debugged));
+      assert.ok((r.debugged?.pausedMs ?? 0) > 0, JSON.stringify(r.debugged));
       const e = (await a.query(`id:${r.entryId}`)).entries[0];
       assert.equal(e.action, 'EXECUTED');
       assert.equal(e.outcome, 0);
       assert.deepEqual((e.after as { debug?: unknown }).debug, r.debugged);
-      assert.match(e.outcomeDesc!, /Run under the debugger .* time limit of \d+ s is suspended/);
+      assert.match(e.outcomeDesc!, /Run under the debugger .* time limit of \d+ s is suspended while it is paused/);
     } finally {
       clearInterval(cont);
     }
@@ -152,7 +155,9 @@ describe('Debugging a bot', function () {
     assert.equal(r.failureKind, 'cancelled');
     const e = (await a.query(`id:${r.entryId}`)).entries[0];
     assert.equal(e.failureKind, 'cancelled');
-    assert.ok((e.after as { debug?: unknown }).debug, 'recorded as debugged');
+    const debug = (e.after as { debug?: { timeLimit?: string; pauses?: number } }).debug;
+    assert.equal(debug?.timeLimit, 'suspended while paused', 'recorded as debugged, its limit suspended while it was paused');
+    assert.ok((debug?.pauses ?? 0) >= 1, JSON.stringify(debug));
     assert.equal(a.debug!.activeRuns, 0);
   });
 

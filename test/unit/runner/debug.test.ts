@@ -1,6 +1,6 @@
 // Debug runs (issue 21): a bot's process started with the inspector, in the same sandbox, waiting
-// for a debugger; its time limit suspended; a cancel ends it as cancelled; the entry says it was
-// debugged. Real bot processes on Node 24 (whose permission model has --allow-inspector), and a
+// for a debugger; its time limit suspended while it is paused (and kept while it runs); a cancel
+// ends it as cancelled; the entry says it was debugged, and how long it was paused. Real bot processes on Node 24 (whose permission model has --allow-inspector), and a
 // real inspector client (inspector-client.ts).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -10,7 +10,7 @@ import { BotRunner, type InspectorInfo } from '../../../src/core/runner';
 import { withAbsoluteSources } from '../../../src/core/runner/bundler';
 import { currentNode, debugProblem, probeNode, sandboxLaunch } from '../../../src/core/runner/sandbox';
 import { MemoryRecorder, WORKER_PATH, makeWorkspace, removeWorkspace } from './helpers';
-import { NODE24, attach } from './inspector-client';
+import { NODE24, attach, release } from './inspector-client';
 
 const BOTS: Record<string, string> = {
   'bots/lib/shared.ts': [
@@ -40,6 +40,21 @@ const BOTS: Record<string, string> = {
     '    write = (e as { code?: string }).code ?? String(e);',
     '  }',
     '  return { value, inspector, write };',
+    '}',
+    '',
+  ].join('\n'),
+  // Runs (never pauses by itself) for `event.input.ms`; with `event.input.stop`, through `debugger;` statements.
+  'bots/busy.ts': [
+    'export async function handler(_m: unknown, event: { input: { ms: number; stop?: boolean } }) {',
+    '  const end = Date.now() + event.input.ms;',
+    '  let n = 0;',
+    '  while (Date.now() < end) {',
+    '    n++;',
+    '    if (event.input.stop) {',
+    '      debugger;',
+    '    }',
+    '  }',
+    '  return n > 0;',
     '}',
     '',
   ].join('\n'),
@@ -123,10 +138,13 @@ describe('debug runs (the inspector, in the sandbox)', function () {
     assert.ok(Date.now() - t0 > 3000, 'the run waited for the debugger and the pause');
     assert.equal(res.outcome, 0, res.outcomeDesc);
     assert.deepEqual(JSON.parse(res.returnValue!), { value: 42, inspector: 'ERR_ACCESS_DENIED', write: 'ERR_ACCESS_DENIED' });
-    assert.equal(res.debugged?.timeLimit, 'suspended');
+    // Paused for two seconds, past its one-second limit, and then it finished as any run.
+    assert.equal(res.debugged?.timeLimit, 'suspended while paused');
     assert.equal(res.debugged?.timeoutSeconds, 1);
     assert.equal(res.debugged?.inspector, `127.0.0.1:${info.port}`);
-    assert.match(res.output, /Run under the debugger \(inspector on 127\.0\.0\.1:\d+\); the bot's time limit of 1 s is suspended/);
+    assert.ok((res.debugged?.pausedMs ?? 0) >= 1500, `the paused time is recorded: ${JSON.stringify(res.debugged)}`);
+    assert.equal(res.debugged?.pauses, 1, JSON.stringify(res.debugged));
+    assert.match(res.output, /Run under the debugger \(inspector on 127\.0\.0\.1:\d+\); the bot's time limit of 1 s is suspended while it is paused/);
     assert.doesNotMatch(res.output, /Debugger (listening|attached)/);
     const entry = recorder.entries.find((e) => e.traceId === res.traceId)!;
     assert.equal(entry.action, 'EXECUTED');
@@ -156,12 +174,53 @@ describe('debug runs (the inspector, in the sandbox)', function () {
     const res = await handle.result;
     assert.equal(res.outcome, 8);
     assert.equal(res.failureKind, 'cancelled');
-    assert.equal(res.debugged?.timeLimit, 'suspended');
+    assert.equal(res.debugged?.timeLimit, 'suspended while paused');
+    assert.equal(res.debugged?.pauses, 1);
     const entry = recorder.entries.find((e) => e.traceId === res.traceId)!;
     assert.equal(entry.failureKind, 'cancelled');
     assert.ok((entry.after as { debug?: unknown }).debug);
     await new Promise((r) => (client!.proc.exitCode !== null ? r(undefined) : client!.proc.once('exit', r)));
     handle = undefined;
+  });
+
+  it('a debugged run that runs (not paused) past its time limit is stopped as timed out (8), recorded with no pause', async () => {
+    let client: ReturnType<typeof attach> | undefined;
+    // A bound of the test's own: without a time limit the bot would run for a minute.
+    const handle = runner.start({
+      root,
+      bot: { path: 'bots/busy.ts' },
+      input: { ms: 60_000 },
+      settings: { timeout: 1 },
+      debug: { onInspector: (i) => (client = attach(i.url, '1', 0)) },
+    });
+    const guard = setTimeout(() => handle.cancel(), 30_000);
+    const res = await handle.result.finally(() => clearTimeout(guard));
+    client?.proc.kill();
+    assert.equal(res.failureKind, 'timeout', res.outcomeDesc);
+    assert.equal(res.outcome, 8);
+    assert.match(res.message ?? '', /timeout of 1 s \(the time it was held paused in the debugger aside\)/);
+    assert.equal(res.debugged?.timeLimit, 'suspended while paused');
+    assert.equal(res.debugged?.pauses, 0, JSON.stringify(res.debugged));
+    const entry = recorder.entries.find((e) => e.traceId === res.traceId)!;
+    assert.equal(entry.failureKind, 'timeout');
+    assert.deepEqual((entry.after as { debug?: unknown }).debug, res.debugged);
+  });
+
+  it("a bot's own `debugger;` statements, with no debugger's session on, neither pause it nor stop its clock", async () => {
+    // The host's own inspector session has the Debugger domain on (to see pauses) and its breakpoints
+    // off: were they on, the first `debugger;` would stop the bot for good, its limit standing still.
+    const handle = runner.start({
+      root,
+      bot: { path: 'bots/busy.ts' },
+      input: { ms: 60_000, stop: true },
+      settings: { timeout: 1 },
+      debug: { onInspector: (i) => void release(i.url) },
+    });
+    const guard = setTimeout(() => handle.cancel(), 30_000);
+    const res = await handle.result.finally(() => clearTimeout(guard));
+    assert.equal(res.failureKind, 'timeout', res.outcomeDesc);
+    assert.equal(res.debugged?.pauses, 0, JSON.stringify(res.debugged));
+    assert.equal(res.debugged?.pausedMs, 0, JSON.stringify(res.debugged));
   });
 
   it('a cancel before a debugger attached ends the run as cancelled', async () => {
