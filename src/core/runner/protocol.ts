@@ -76,6 +76,8 @@ export interface DoneMessage {
 
 export type WorkerToHost =
   | { t: 'ready' }
+  /** A debug process, loaded, waits for its debugger (before "ready"). */
+  | { t: 'waiting' }
   | { t: 'log'; runId: string; line: LogLine }
   | { t: 'rpc'; runId: string; callId: number; method: string; args: unknown[] }
   | DoneMessage;
@@ -168,6 +170,8 @@ export function parseWorkerLine(line: string): { ok: true; m: WorkerToHost } | {
   switch (m.t) {
     case 'ready':
       return { ok: true, m: { t: 'ready' } };
+    case 'waiting':
+      return { ok: true, m: { t: 'waiting' } };
     case 'log': {
       const l = m.line as Record<string, unknown> | undefined;
       if (!isStr(m.runId) || !l || typeof l !== 'object' || !isStr(l.text) || !isStr(l.level) || !LEVELS.has(l.level)) return bad('log');

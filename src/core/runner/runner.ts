@@ -812,7 +812,7 @@ export class BotRunner {
       };
       iso.onMessage = (m: WorkerToHost) => {
         if (settled || broken) return;
-        if (m.t === 'ready') return iso.violate('it said "ready" again');
+        if (m.t === 'ready' || m.t === 'waiting') return iso.violate(`it said "${m.t}" again`);
         if (m.runId !== r.runId) return iso.violate(`it sent a "${m.t}" message for another run (${JSON.stringify(m.runId.slice(0, 40))})`);
         if (report) return iso.violate(m.t === 'done' ? 'it reported its run twice' : `it sent a "${m.t}" message after its report`);
         if (m.t === 'log') r.addLog(m.line);

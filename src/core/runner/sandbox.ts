@@ -20,11 +20,11 @@ export interface NodeRuntime {
   execPath: string;
   /** `process.versions.node` of that binary. */
   version: string;
-  /** Of the flags the sandbox may use, those it accepts (`--allow-inspector`, `--experimental-sqlite`, `--inspect-wait`). */
+  /** Of the flags the sandbox may use, those it accepts (`--allow-inspector`, `--experimental-sqlite`). */
   flags: string[];
 }
 
-const PROBED_FLAGS = ['--allow-inspector', '--experimental-sqlite', '--inspect-wait'];
+const PROBED_FLAGS = ['--allow-inspector', '--experimental-sqlite'];
 
 /** This process's own Node (or Electron run as Node). */
 export function currentNode(): NodeRuntime {
@@ -167,10 +167,10 @@ export function sandboxLaunch(workerPath: string, spec: SandboxSpec): SandboxLau
     // The inspector, on the loopback only, and only for this process: the permission model stays as
     // it is otherwise (reads, writes, child processes, workers, addons). The worker takes node:inspector
     // away from the bot's code (closeSandbox), so only a debugger on the port drives it. The process
-    // waits for that debugger before it runs anything (--inspect-wait: no pause in the runner's own
-    // first line; --inspect-brk where the flag is missing).
+    // loads the runner first, then says "waiting" and waits for that debugger before it takes its run
+    // (worker.ts, waitForDebugger): the debugger does not watch the runner's own start-up.
     const where = `127.0.0.1:${spec.debug.port}`;
-    args.push('--allow-inspector', node.flags.includes('--inspect-wait') ? `--inspect-wait=${where}` : `--inspect-brk=${where}`);
+    args.push('--allow-inspector', `--inspect=${where}`);
     args.push(`--inspect-publish-uid=${spec.debug.publishHttp ? 'stderr,http' : 'stderr'}`);
   }
   args.push(path.resolve(workerPath), '--bot-audit-sandbox', JSON.stringify(spec.debug ? { ...perms, inspector: true } : perms));

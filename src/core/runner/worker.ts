@@ -60,6 +60,18 @@ function underDebugger(): boolean {
 }
 
 /**
+ * In a debug run: blocks until a debugger has attached and lets the process go on (node:inspector's
+ * `waitForDebugger`, taken before the sandbox takes the module from the bot's code). The process
+ * loads the runner (and rehearses) first, with no debugger on it, then says "waiting" and waits here:
+ * a debugger that attaches only has the bot's code to read.
+ */
+const waitForDebugger = ((): (() => void) | undefined => {
+  if (!underDebugger()) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('node:inspector') as typeof import('node:inspector')).waitForDebugger;
+})();
+
+/**
  * A full collection, used once, before "ready": start-up and the rehearsal leave the young
  * generation nearly full, and V8 would otherwise collect it in the run's first turn of the event
  * loop (≈ 2.7 ms of a warm run's ≈ 7, measured). The function comes from a context made while the
@@ -872,6 +884,10 @@ if (process.argv[2] === '--bot-audit-sandbox') {
       next = undefined; // made with the run instead, where a failure is the run's
     }
     collectGarbage?.();
+    if (waitForDebugger) {
+      send({ t: 'waiting' });
+      waitForDebugger();
+    }
     send({ t: 'ready' });
     takeRun(next);
   };

@@ -105,7 +105,7 @@ describe('debug runs (the inspector, in the sandbox)', function () {
       const extra = dbg.args.filter((a) => !plain.args.includes(a.replace(dbg.tmpDir, plain.tmpDir)));
       assert.deepEqual(
         extra.filter((a) => !a.startsWith('--bot-audit') && !a.startsWith('{')),
-        ['--allow-inspector', '--inspect-wait=127.0.0.1:0', '--inspect-publish-uid=stderr'],
+        ['--allow-inspector', '--inspect=127.0.0.1:0', '--inspect-publish-uid=stderr'],
       );
       assert.ok(dbg.args.includes('--permission'));
       assert.ok(!dbg.args.some((a) => a === '--allow-child-process' || a === '--allow-worker' || a === '--allow-addons'));
@@ -245,6 +245,42 @@ describe('debug runs (the inspector, in the sandbox)', function () {
       outcomes.push(`${res.outcome}${res.failureKind ? ` ${res.failureKind}: ${res.message}` : ''}`);
     }
     assert.deepEqual(outcomes, Array(8).fill('0'));
+  });
+
+  it('the next debug run takes a process started ahead (loaded, waiting for its debugger), and the debugger stops in the bot there', async () => {
+    // A runner that starts processes ahead (the editor's); the one above starts none.
+    const ahead = new BotRunner({ workerPath: WORKER_PATH, store: recorder, user: 'tester', nodePath: NODE24 });
+    try {
+      const first = await ahead.run({ root, bot: { path: 'bots/debug-me.ts' }, input: { n: 1 }, debug: { onInspector: (i) => void attach(i.url, 'twice', 0) } });
+      assert.equal(first.outcome, 0, first.outcomeDesc);
+      // Once that run is over (its process gone), one process waits for the next debug run.
+      while (ahead.pool.size !== 1 || ahead.pool.debugSpares !== 1) await new Promise((r) => setTimeout(r, 50));
+      let sizeWhenListening = -1;
+      let client: ReturnType<typeof attach> | undefined;
+      const second = await ahead.run({
+        root,
+        bot: { path: 'bots/debug-me.ts' },
+        input: { n: 4 },
+        settings: { timeout: 1 },
+        debug: {
+          onInspector: (i) => {
+            // The process waiting ahead was taken: no second one was started for this run.
+            sizeWhenListening = ahead.pool.size;
+            client = attach(i.url, 'twice', 1500);
+          },
+        },
+      });
+      assert.equal(sizeWhenListening, 1);
+      assert.equal(second.outcome, 0, second.outcomeDesc);
+      assert.equal(JSON.parse(second.returnValue!).value, 8);
+      // It stopped at the `debugger;` in the shared module, past its one-second limit, and went on.
+      assert.equal((await client!.paused).value, 8);
+      assert.equal(second.debugged?.pauses, 1, JSON.stringify(second.debugged));
+      assert.ok((second.debugged?.pausedMs ?? 0) >= 1000, JSON.stringify(second.debugged));
+      client!.proc.kill();
+    } finally {
+      ahead.dispose();
+    }
   });
 
   it('withAbsoluteSources: relative sources become file URLs; code without a map is unchanged', () => {
