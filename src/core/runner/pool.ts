@@ -57,7 +57,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { MAX_LINE_BYTES, encodeMessage, parseWorkerLine, type HostToWorker, type WorkerToHost } from './protocol';
-import { type SandboxSpec, sandboxKey, sandboxLaunch } from './sandbox';
+import { type SandboxSpec, sandboxKey, sandboxLaunch, waitsInWorker } from './sandbox';
 import { type PauseWatch, watchPauses } from './pauseWatch';
 import type { BotPermissions } from '../bots/config';
 
@@ -202,13 +202,20 @@ export class BotProcess {
   readonly debug: boolean;
   /**
    * A debug process's inspector address (`ws://127.0.0.1:PORT/UUID`), as it wrote it to its stderr,
-   * once the process has loaded and waits for its debugger ("waiting") and the host's own session on
+   * once the process has its run and waits for its debugger ("waiting") and the host's own session on
    * it watches its pauses (`pauses`); rejects when it ended first, or when that session could not be
    * opened (the process is then stopped). Undefined for other processes.
    */
   readonly inspectorUrl?: Promise<string>;
   /** A debug process's pauses, as the host's own inspector session sees them (see pauseWatch.ts). */
   pauses?: PauseWatch;
+  /**
+   * A debug process that loads before its debugger attaches (sandbox.ts, waitsInWorker): its debugger
+   * has let it go on ("attached"), and its run starts. Others are `ready` only once their debugger
+   * has let them go on.
+   */
+  onAttached?: () => void;
+  readonly waitsInWorker: boolean;
   private readonly child: ChildProcess;
   private baseline = 0;
   private killedFor?: { oom: boolean; why: string };
@@ -221,11 +228,13 @@ export class BotProcess {
     this.tmpDir = launch.tmpDir;
     this.permissions = launch.permissions;
     this.debug = !!spec.debug;
+    this.waitsInWorker = !!spec.debug && waitsInWorker(spec.debug);
     let inspectorResolve: ((url: string) => void) | undefined;
     let inspectorReject: ((e: Error) => void) | undefined;
     /** The inspector's address, once it listens; and whether the worker, loaded, waits for its debugger. */
     let listening: string | undefined;
-    let waiting = false;
+    // With --inspect-wait, it waits for its debugger from its start: the host watches it at once.
+    let waiting = this.debug && !this.waitsInWorker;
     // The host's session first, so that no pause goes unseen; then the debugger may have the address.
     const watchWhenWaiting = (): void => {
       const url = listening;
@@ -308,6 +317,7 @@ export class BotProcess {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let gotReady = false;
+    let attached = !this.waitsInWorker;
     channel.on('data', (chunk: Buffer) => {
       if (this.violation) return;
       let start = 0;
@@ -325,11 +335,14 @@ export class BotProcess {
         const p = parseWorkerLine(line);
         if (!p.ok) return this.violate(`it wrote ${p.reason}`);
         if (p.m.t === 'waiting') {
-          if (!this.debug || gotReady || waiting) return this.violate('it said "waiting" out of place');
+          if (!this.waitsInWorker || !this.taken || !gotReady || waiting) return this.violate('it said "waiting" out of place');
           waiting = true;
           watchWhenWaiting();
+        } else if (p.m.t === 'attached') {
+          if (!waiting || attached) return this.violate('it said "attached" out of place');
+          attached = true;
+          this.onAttached?.();
         } else if (p.m.t === 'ready') {
-          if (this.debug && !waiting) return this.violate('it said "ready" before "waiting" for its debugger');
           if (gotReady) return this.violate('it said "ready" twice');
           gotReady = true;
           clearTimeout(readyTimer);
@@ -337,6 +350,8 @@ export class BotProcess {
           readyResolve();
         } else if (!this.taken) {
           return this.violate(`it sent a "${p.m.t}" message before it had a run`);
+        } else if (!attached) {
+          return this.violate(`it sent a "${p.m.t}" message before its debugger attached`);
         } else {
           this.onMessage?.(p.m);
         }
@@ -546,10 +561,10 @@ export class IsolatePool {
     if (this.disposed) throw new Error('The bot runner has been disposed');
     if (!spec.debug) throw new Error('startDebug needs a debug spec');
     // On any free port and not listed over HTTP (the editor's way), the next debug run's process is
-    // started ahead once this one is over (where the pool starts processes ahead at all): loaded,
-    // waiting for its debugger, the host's session on it. It listens on the loopback as a debug run's
-    // process does while it waits for its debugger (the address, with its random id, is the host's).
-    const ahead = spec.debug.port === 0 && !spec.debug.publishHttp && (this.opts.spares ?? 1) > 0;
+    // started ahead once this one is over (where the pool starts processes ahead at all): loaded and
+    // waiting for its run on its channel, as any process started ahead (it ends when the host goes),
+    // its inspector listening on the loopback (the address, with its random id, is the host's).
+    const ahead = waitsInWorker(spec.debug) && (this.opts.spares ?? 1) > 0;
     const key = sandboxKey(spec);
     let iso: BotProcess | undefined;
     const spare = ahead ? this.debugSparesByKey.get(key) : undefined;

@@ -569,7 +569,7 @@ export class BotRunner {
           user,
           masker,
           timeoutMs: settings.timeout * 1000,
-          pauses: req.debug ? iso.pauses : undefined,
+          debug: !!req.debug,
           memoryLimitMb: settings.memoryLimitMb,
           control,
           addLog,
@@ -729,8 +729,8 @@ export class BotRunner {
       user: string;
       masker: SecretMasker;
       timeoutMs: number;
-      /** Under the debugger: its pauses, during which the time limit stands still. */
-      pauses?: PauseWatch;
+      /** Under the debugger: the time limit stands still while the bot is paused (iso.pauses). */
+      debug: boolean;
       memoryLimitMb: number;
       control: { cancelled: boolean; hook?: () => void };
       addLog: (l: LogLine) => void;
@@ -742,7 +742,8 @@ export class BotRunner {
       let settled = false;
       // Under the debugger, the clock stops while the bot is paused (when the pause began; how long, how often).
       let pausedAt: number | undefined;
-      const paused = r.pauses ? { ms: 0, count: 0 } : undefined;
+      const paused = r.debug ? { ms: 0, count: 0 } : undefined;
+      let watch: PauseWatch | undefined;
       // 122 random bits from the entropy randomUUID buffers (randomBytes(16) costs ≈ 0.35 ms a call here).
       const seal = randomUUID();
       let report: DoneMessage | undefined;
@@ -751,7 +752,8 @@ export class BotRunner {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (r.pauses) r.pauses.onChange = undefined;
+        if (watch) watch.onChange = undefined;
+        iso.onAttached = undefined;
         if (paused && pausedAt !== undefined) paused.ms += performance.now() - pausedAt;
         r.control.hook = undefined;
         iso.onMessage = undefined;
@@ -764,10 +766,16 @@ export class BotRunner {
         finish({ failure: { kind: 'timeout', message: `The bot ran past its timeout of ${r.timeoutMs / 1000} s${paused ? ' (the time it was held paused in the debugger aside)' : ''} and was stopped` } });
       };
       let deadline = performance.now() + r.timeoutMs;
-      let timer: NodeJS.Timeout | undefined = setTimeout(onTimeout, r.timeoutMs);
-      if (r.pauses) {
+      let timer: NodeJS.Timeout | undefined;
+      const startClock = (): void => {
+        deadline = performance.now() + r.timeoutMs;
+        timer = setTimeout(onTimeout, r.timeoutMs);
+      };
+      if (!r.debug) startClock();
+      else {
         // A debugger may hold the bot paused as long as it likes: the clock stands still meanwhile and
-        // goes on, with the time that was left, when the bot runs again.
+        // goes on, with the time that was left, when the bot runs again. It starts once the debugger
+        // has let the process go on (at once where the process was let go before its run).
         const onPause = (isPaused: boolean, reason?: string): void => {
           if (settled) return;
           const now = performance.now();
@@ -785,8 +793,17 @@ export class BotRunner {
             timer = setTimeout(onTimeout, Math.max(0, deadline - now));
           }
         };
-        r.pauses.onChange = onPause;
-        if (r.pauses.paused) onPause(true, 'other');
+        const attached = (): void => {
+          if (settled) return;
+          watch = iso.pauses;
+          // No run without the host's watch on its pauses (it is in place before the debugger has the address).
+          if (!watch || watch.closed) return iso.violate('its debugger let it go on before the host watched its pauses');
+          startClock();
+          watch.onChange = onPause;
+          if (watch.paused) onPause(true, 'other');
+        };
+        if (iso.waitsInWorker) iso.onAttached = attached;
+        else attached();
       }
       // The local server's one-time start-up (a Medplum server does it when it starts, not in a bot's
       // run) does not count against the bot's time limit; the run's output says so.
@@ -812,7 +829,7 @@ export class BotRunner {
       };
       iso.onMessage = (m: WorkerToHost) => {
         if (settled || broken) return;
-        if (m.t === 'ready' || m.t === 'waiting') return iso.violate(`it said "${m.t}" again`);
+        if (m.t === 'ready' || m.t === 'waiting' || m.t === 'attached') return iso.violate(`it said "${m.t}" again`);
         if (m.runId !== r.runId) return iso.violate(`it sent a "${m.t}" message for another run (${JSON.stringify(m.runId.slice(0, 40))})`);
         if (report) return iso.violate(m.t === 'done' ? 'it reported its run twice' : `it sent a "${m.t}" message after its report`);
         if (m.t === 'log') r.addLog(m.line);

@@ -107,6 +107,14 @@ describe('debug runs (the inspector, in the sandbox)', function () {
         extra.filter((a) => !a.startsWith('--bot-audit') && !a.startsWith('{')),
         ['--allow-inspector', '--inspect=127.0.0.1:0', '--inspect-publish-uid=stderr'],
       );
+      // On a known port, or listed over HTTP, a debugger may come at once: the process waits for it from its start.
+      const known = sandboxLaunch(WORKER_PATH, { memoryLimitMb: 64, root, node, debug: { port: 9339 } });
+      fs.rmSync(known.tmpDir, { recursive: true, force: true });
+      assert.ok(known.args.includes('--inspect-wait=127.0.0.1:9339'), known.args.join(' '));
+      assert.deepEqual(
+        extra.filter((a) => a.startsWith('{')).map((a) => (JSON.parse(a) as { inspector?: unknown }).inspector),
+        ['wait'],
+      );
       assert.ok(dbg.args.includes('--permission'));
       assert.ok(!dbg.args.some((a) => a === '--allow-child-process' || a === '--allow-worker' || a === '--allow-addons'));
     } finally {
@@ -228,7 +236,8 @@ describe('debug runs (the inspector, in the sandbox)', function () {
     const res = await handle.result;
     assert.equal(res.outcome, 8);
     assert.equal(res.failureKind, 'cancelled');
-    assert.equal(runner.pool.size, 0);
+    // Its process is gone (killed at the cancel; it has left the pool once it has exited).
+    while (runner.pool.size !== 0) await new Promise((r) => setTimeout(r, 50));
   });
 
   it('survives a debugger that evaluates code in each new context as it is made, as js-debug does (8 runs)', async () => {
