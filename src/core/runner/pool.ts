@@ -553,9 +553,10 @@ export class IsolatePool {
 
   /**
    * A process for one run under the debugger, taken at once: started now, or ahead after an earlier
-   * debug run with the same sandbox (see below). Its `inspectorUrl` says where to attach; it is
-   * `ready` once a debugger has attached and let it go on. Throws when this Node cannot debug a bot
-   * (see sandbox.ts, debugProblem).
+   * debug run with the same sandbox (see below). Its `inspectorUrl` says where to attach. It is
+   * `ready` once loaded; its debugger lets it go on once it has its run (`onAttached`), or, with
+   * `--inspect-wait` (sandbox.ts, waitsInWorker), before it loads. Throws when this Node cannot debug
+   * a bot (see sandbox.ts, debugProblem).
    */
   startDebug(spec: SandboxSpec): BotProcess {
     if (this.disposed) throw new Error('The bot runner has been disposed');
