@@ -150,8 +150,9 @@ the team log cannot be reached, a warning says how far behind it is, and the exi
 With --inspect (port 9229) or --inspect=PORT (0: any free port), the bot runs under a debugger: its
 process starts with the inspector on 127.0.0.1:PORT in the same sandbox, prints the address to
 stderr, and waits until a debugger attaches (VS Code's "Attach" to that port, chrome://inspect, or
-node inspect ws://…). The bot's time limit is suspended; the entry says the run was debugged. Needs
-Node 24.10 or newer (Node 20's permission model cannot allow the inspector). Ctrl+C cancels the run.`,
+node inspect ws://…). The bot's time limit is suspended while a debugger holds it paused (and runs
+while it runs); the entry says the run was debugged, and how long it was paused. Needs Node 24.10
+or newer (Node 20's permission model cannot allow the inspector). Ctrl+C cancels the run.`,
   replay: 'Usage: bot-audit replay <event-id> [--team-log URL] [--json]',
   bots: 'Usage: bot-audit bots [--json]',
   log: `Usage: bot-audit log [--filter QUERY] [--limit N] [--format table|json|ndjson|csv] [--follow]
@@ -461,7 +462,7 @@ async function cmdRun(ctx: Ctx): Promise<number> {
                 publishHttp: true,
                 onInspector: (i) =>
                   ctx.io.stderr.write(
-                    `Waiting for a debugger on ${i.host}:${i.port} (${i.url}): attach to port ${i.port}, or open chrome://inspect. The bot's time limit is suspended.\n`,
+                    `Waiting for a debugger on ${i.host}:${i.port} (${i.url}): attach to port ${i.port}, or open chrome://inspect. The bot's time limit is suspended while it is paused.\n`,
                   ),
               },
         root: ctx.root,

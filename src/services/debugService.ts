@@ -149,8 +149,12 @@ export class DebugService extends Disposable implements vscode.DebugConfiguratio
       // The bundle is compiled as the run starts: js-debug binds its breakpoints (from the inline map)
       // before it runs, or a breakpoint in the handler's first lines could be passed already.
       pauseForSourceMap: true,
-      // The bundle is compiled from memory with an inline map naming the bot's files by absolute path.
-      resolveSourceMapLocations: null,
+      // Only the bot's bundle has a source map worth reading: it is compiled from memory as
+      // `bot-bundle-<hash>.js`, with an inline map naming the bot's files by absolute path. The
+      // runner's worker and what it loads keep their maps unread (js-debug read them all before).
+      resolveSourceMapLocations: ['**/bot-bundle-*.js'],
+      // No compiled files on disk to look for breakpoints in (js-debug searched the workspace for them).
+      outFiles: [],
       skipFiles: ['<node_internals>/**', '**/bot-worker.js'],
       autoAttachChildProcesses: false,
       attachExistingChildren: false,

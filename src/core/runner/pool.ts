@@ -57,7 +57,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { MAX_LINE_BYTES, encodeMessage, parseWorkerLine, type HostToWorker, type WorkerToHost } from './protocol';
-import { type SandboxSpec, sandboxKey, sandboxLaunch } from './sandbox';
+import { type SandboxSpec, sandboxKey, sandboxLaunch, waitsInWorker } from './sandbox';
+import { type PauseWatch, watchPauses } from './pauseWatch';
 import type { BotPermissions } from '../bots/config';
 
 export interface IsolateExit {
@@ -200,10 +201,21 @@ export class BotProcess {
   /** Started for debugging: with the inspector, waiting for a debugger (no time limit on its start). */
   readonly debug: boolean;
   /**
-   * A debug process's inspector address (`ws://127.0.0.1:PORT/UUID`), as it wrote it to its stderr;
-   * rejects when it ended first. Undefined for other processes.
+   * A debug process's inspector address (`ws://127.0.0.1:PORT/UUID`), as it wrote it to its stderr,
+   * once the process has its run and waits for its debugger ("waiting") and the host's own session on
+   * it watches its pauses (`pauses`); rejects when it ended first, or when that session could not be
+   * opened (the process is then stopped). Undefined for other processes.
    */
   readonly inspectorUrl?: Promise<string>;
+  /** A debug process's pauses, as the host's own inspector session sees them (see pauseWatch.ts). */
+  pauses?: PauseWatch;
+  /**
+   * A debug process that loads before its debugger attaches (sandbox.ts, waitsInWorker): its debugger
+   * has let it go on ("attached"), and its run starts. Others are `ready` only once their debugger
+   * has let them go on.
+   */
+  onAttached?: () => void;
+  readonly waitsInWorker: boolean;
   private readonly child: ChildProcess;
   private baseline = 0;
   private killedFor?: { oom: boolean; why: string };
@@ -216,8 +228,31 @@ export class BotProcess {
     this.tmpDir = launch.tmpDir;
     this.permissions = launch.permissions;
     this.debug = !!spec.debug;
+    this.waitsInWorker = !!spec.debug && waitsInWorker(spec.debug);
     let inspectorResolve: ((url: string) => void) | undefined;
     let inspectorReject: ((e: Error) => void) | undefined;
+    /** The inspector's address, once it listens; and whether the worker, loaded, waits for its debugger. */
+    let listening: string | undefined;
+    // With --inspect-wait, it waits for its debugger from its start: the host watches it at once.
+    let waiting = this.debug && !this.waitsInWorker;
+    // The host's session first, so that no pause goes unseen; then the debugger may have the address.
+    const watchWhenWaiting = (): void => {
+      const url = listening;
+      if (!url || !waiting || !inspectorResolve) return;
+      const found = inspectorResolve;
+      inspectorResolve = undefined;
+      watchPauses(url).then(
+        (w) => {
+          if (this.exited) return w.close();
+          this.pauses = w;
+          found(url);
+        },
+        (e: Error) => {
+          inspectorReject?.(new Error(`The host could not watch the bot's inspector: ${e.message}`));
+          this.terminate(`the host could not watch its inspector (${e.message})`);
+        },
+      );
+    };
     if (this.debug) {
       this.inspectorUrl = new Promise<string>((res, rej) => {
         inspectorResolve = res;
@@ -257,8 +292,10 @@ export class BotProcess {
       if (which === 'stderr') this.stderr = (this.stderr + chunk).slice(-8192);
       if (this.debug && which === 'stderr') {
         // The inspector's own lines are not the bot's output; its address is the host's to pass on.
-        const url = /Debugger listening on (ws:\/\/\S+)/.exec(this.stderr)?.[1];
-        if (url) inspectorResolve?.(url);
+        listening ??= /Debugger listening on (ws:\/\/\S+)/.exec(this.stderr)?.[1];
+        watchWhenWaiting();
+        // Its JavaScript has ended and it waits for every session to go: the host's goes.
+        if (/Waiting for the debugger to disconnect/.test(chunk)) this.pauses?.close();
         chunk = chunk
           .split('\n')
           .filter((l) => !/^(Debugger listening on |For help, see: |Debugger attached\.|Debugger ending on |Waiting for the debugger to disconnect)/.test(l))
@@ -280,6 +317,7 @@ export class BotProcess {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let gotReady = false;
+    let attached = !this.waitsInWorker;
     channel.on('data', (chunk: Buffer) => {
       if (this.violation) return;
       let start = 0;
@@ -296,7 +334,15 @@ export class BotProcess {
         start = nl + 1;
         const p = parseWorkerLine(line);
         if (!p.ok) return this.violate(`it wrote ${p.reason}`);
-        if (p.m.t === 'ready') {
+        if (p.m.t === 'waiting') {
+          if (!this.waitsInWorker || !this.taken || !gotReady || waiting) return this.violate('it said "waiting" out of place');
+          waiting = true;
+          watchWhenWaiting();
+        } else if (p.m.t === 'attached') {
+          if (!waiting || attached) return this.violate('it said "attached" out of place');
+          attached = true;
+          this.onAttached?.();
+        } else if (p.m.t === 'ready') {
           if (gotReady) return this.violate('it said "ready" twice');
           gotReady = true;
           clearTimeout(readyTimer);
@@ -304,6 +350,8 @@ export class BotProcess {
           readyResolve();
         } else if (!this.taken) {
           return this.violate(`it sent a "${p.m.t}" message before it had a run`);
+        } else if (!attached) {
+          return this.violate(`it sent a "${p.m.t}" message before its debugger attached`);
         } else {
           this.onMessage?.(p.m);
         }
@@ -327,6 +375,7 @@ export class BotProcess {
       clearTimeout(readyTimer);
       const oom = this.killedFor?.oom || /heap out of memory|Allocation failed|JavaScript heap/i.test(this.stderr);
       this.exited = { oom: !!oom, code, signal, error: error ?? this.killedFor?.why, stderr: this.stderr };
+      this.pauses?.close();
       inspectorReject?.(new Error(`The bot's process ended before its inspector listened${this.stderrLine() ? `: ${this.stderrLine()}` : ''}`));
       readyReject(new Error(`The bot's process ended before it was ready${this.stderrLine() ? `: ${this.stderrLine()}` : error ? `: ${error}` : ` (exit code ${code}${signal ? `, ${signal}` : ''})`}`));
       // Whatever it left behind (its children, with the opt-in) goes with it.
@@ -413,6 +462,8 @@ export interface PoolOptions {
 /** Hands out bot processes, one per run, each started ahead where it can be. */
 export class IsolatePool {
   private readonly spares = new Map<string, { iso: BotProcess; timer: NodeJS.Timeout }[]>();
+  /** A debug process started ahead per sandbox key, once a debug run has been asked for there. */
+  private readonly debugSparesByKey = new Map<string, { iso: BotProcess; timer: NodeJS.Timeout }>();
   private readonly all = new Set<BotProcess>();
   private readonly running = new Set<BotProcess>();
   private memoryTimer?: NodeJS.Timeout;
@@ -501,17 +552,57 @@ export class IsolatePool {
   }
 
   /**
-   * A process for one run under the debugger: started now (never ahead, never kept), taken at once.
-   * Its `inspectorUrl` says where to attach; it is `ready` once a debugger has attached and it has
-   * started. Throws when this Node cannot debug a bot (see sandbox.ts, debugProblem).
+   * A process for one run under the debugger, taken at once: started now, or ahead after an earlier
+   * debug run with the same sandbox (see below). Its `inspectorUrl` says where to attach. It is
+   * `ready` once loaded; its debugger lets it go on once it has its run (`onAttached`), or, with
+   * `--inspect-wait` (sandbox.ts, waitsInWorker), before it loads. Throws when this Node cannot debug
+   * a bot (see sandbox.ts, debugProblem).
    */
   startDebug(spec: SandboxSpec): BotProcess {
     if (this.disposed) throw new Error('The bot runner has been disposed');
     if (!spec.debug) throw new Error('startDebug needs a debug spec');
-    const iso = this.start(spec);
+    // On any free port and not listed over HTTP (the editor's way), the next debug run's process is
+    // started ahead once this one is over (where the pool starts processes ahead at all): loaded and
+    // waiting for its run on its channel, as any process started ahead (it ends when the host goes),
+    // its inspector listening on the loopback (the address, with its random id, is the host's).
+    const ahead = waitsInWorker(spec.debug) && (this.opts.spares ?? 1) > 0;
+    const key = sandboxKey(spec);
+    let iso: BotProcess | undefined;
+    const spare = ahead ? this.debugSparesByKey.get(key) : undefined;
+    if (spare) {
+      this.debugSparesByKey.delete(key);
+      clearTimeout(spare.timer);
+      if (!spare.iso.exited && !spare.iso.violation) iso = spare.iso;
+      else spare.iso.terminate();
+    }
+    iso ??= this.start(spec);
+    iso.onExit = undefined;
     iso.taken = true;
     iso.hold();
+    if (ahead) void iso.closed.then(() => setTimeout(() => this.refillDebug(spec, key), 0));
     return iso;
+  }
+
+  private refillDebug(spec: SandboxSpec, key: string): void {
+    if (this.disposed || this.debugSparesByKey.has(key)) return;
+    let iso: BotProcess;
+    try {
+      iso = this.start(spec);
+    } catch {
+      return;
+    }
+    const entry = { iso, timer: setTimeout(() => drop(), this.opts.idleTimeoutMs ?? 300_000) };
+    const drop = (): void => {
+      if (this.debugSparesByKey.get(key) === entry) this.debugSparesByKey.delete(key);
+      clearTimeout(entry.timer);
+      iso.terminate();
+    };
+    entry.timer.unref();
+    this.debugSparesByKey.set(key, entry);
+    iso.onExit = () => {
+      if (this.debugSparesByKey.get(key) === entry) this.debugSparesByKey.delete(key);
+      clearTimeout(entry.timer);
+    };
   }
 
   /** Watches a process's memory while it runs its run. */
@@ -547,6 +638,11 @@ export class IsolatePool {
     }
   }
 
+  /** Debug processes started ahead, waiting for a debug run. */
+  get debugSpares(): number {
+    return this.debugSparesByKey.size;
+  }
+
   /** Processes alive (running or started ahead). */
   get size(): number {
     return this.all.size;
@@ -556,6 +652,8 @@ export class IsolatePool {
     this.disposed = true;
     for (const list of this.spares.values()) for (const { timer } of list) clearTimeout(timer);
     this.spares.clear();
+    for (const { timer } of this.debugSparesByKey.values()) clearTimeout(timer);
+    this.debugSparesByKey.clear();
     for (const iso of this.all) iso.terminate();
     if (this.memoryTimer) clearInterval(this.memoryTimer);
   }

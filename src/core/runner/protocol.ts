@@ -76,6 +76,10 @@ export interface DoneMessage {
 
 export type WorkerToHost =
   | { t: 'ready' }
+  /** A debug process has its run message and waits for its debugger (before any of the run's code). */
+  | { t: 'waiting' }
+  /** A debug process's debugger has attached and let it go on: the run starts now. */
+  | { t: 'attached' }
   | { t: 'log'; runId: string; line: LogLine }
   | { t: 'rpc'; runId: string; callId: number; method: string; args: unknown[] }
   | DoneMessage;
@@ -168,6 +172,10 @@ export function parseWorkerLine(line: string): { ok: true; m: WorkerToHost } | {
   switch (m.t) {
     case 'ready':
       return { ok: true, m: { t: 'ready' } };
+    case 'waiting':
+      return { ok: true, m: { t: 'waiting' } };
+    case 'attached':
+      return { ok: true, m: { t: 'attached' } };
     case 'log': {
       const l = m.line as Record<string, unknown> | undefined;
       if (!isStr(m.runId) || !l || typeof l !== 'object' || !isStr(l.text) || !isStr(l.level) || !LEVELS.has(l.level)) return bad('log');

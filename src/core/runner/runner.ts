@@ -17,6 +17,7 @@ import { SecretMasker, loadSecrets, toEventSecrets } from '../bots/secrets';
 import { BotBundler, BundleError, nodeVersionProblem, withAbsoluteSources } from './bundler';
 import { isJsonContentType, parseRunInput } from './input';
 import { type BotProcess, IsolatePool } from './pool';
+import type { PauseWatch } from './pauseWatch';
 import { type NodeRuntime, currentNode, debugProblem, normalizePermissions, probeNode } from './sandbox';
 import type { DoneMessage, RunMessage, WorkerToHost } from './protocol';
 import { destinations, detectUser, shouldRecord } from './auditPolicy';
@@ -126,8 +127,9 @@ export interface RunRequest {
   childDepth?: number;
   /**
    * Runs the bot under the debugger: its process starts with the inspector on 127.0.0.1 and waits
-   * for a debugger to attach before it runs anything; the bot's time limit is suspended for the
-   * run; the entry says the run was debugged. A cancel ends it as any run (outcome 8, cancelled).
+   * for a debugger to attach before it runs anything; the bot's time limit is suspended while a
+   * debugger holds it paused, and runs while it runs; the entry says the run was debugged, and for
+   * how long it was paused. A cancel ends it as any run (outcome 8, cancelled).
    */
   debug?: DebugRequest;
 }
@@ -149,12 +151,20 @@ export interface InspectorInfo {
 
 /** What a debugged run's entry says about it (`after.debug`). */
 export interface DebugRecord {
-  /** The bot's time limit did not apply: a debugger may hold the bot paused as long as it likes. */
-  timeLimit: 'suspended';
-  /** The limit that a run would have had, in seconds. */
+  /**
+   * `suspended while paused`: the bot's time limit ran while the bot ran, and stood still while a
+   * debugger held it paused (a debugger may hold it as long as it likes). `suspended`, in entries
+   * written before that (issue 21's first version): the limit did not apply to the run at all.
+   */
+  timeLimit: 'suspended while paused' | 'suspended';
+  /** The bot's time limit, in seconds (what it had to run in, paused time aside). */
   timeoutSeconds: number;
   /** Where the inspector listened (`127.0.0.1:PORT`), when it did. */
   inspector?: string;
+  /** How long the bot was held paused during its run, in ms (the debugger's own short stops to read source maps included). */
+  pausedMs?: number;
+  /** How many times a debugger paused it (at a breakpoint, a step, `debugger;`, a pause; not the debugger's own stops to read source maps). */
+  pauses?: number;
 }
 
 export interface RunResult {
@@ -438,7 +448,7 @@ export class BotRunner {
 
     let failure: Failure | undefined;
     let returnValue: string | undefined;
-    let debugged: DebugRecord | undefined = req.debug ? { timeLimit: 'suspended', timeoutSeconds: settings.timeout } : undefined;
+    let debugged: DebugRecord | undefined = req.debug ? { timeLimit: 'suspended while paused', timeoutSeconds: settings.timeout, pausedMs: 0, pauses: 0 } : undefined;
     let bundleMs = 0;
     let bundleCached = false;
 
@@ -502,6 +512,7 @@ export class BotRunner {
             used.iso = proc;
             control.hook = () => proc.terminate('its run was cancelled before it started');
             if (control.cancelled) control.hook();
+            let unwatched: string | undefined;
             void proc.inspectorUrl?.then(
               (url) => {
                 const u = new URL(url);
@@ -510,7 +521,7 @@ export class BotRunner {
                 addLog({
                   time: new Date().toISOString(),
                   level: 'info',
-                  text: `[bot-audit] Run under the debugger (inspector on ${info.host}:${info.port}); the bot's time limit of ${settings.timeout} s is suspended for this run`,
+                  text: `[bot-audit] Run under the debugger (inspector on ${info.host}:${info.port}); the bot's time limit of ${settings.timeout} s is suspended while it is paused`,
                 });
                 try {
                   d.onInspector?.(info);
@@ -518,9 +529,17 @@ export class BotRunner {
                   /* the caller's problem */
                 }
               },
-              () => undefined,
+              (e: Error) => {
+                if (/could not watch/.test(e.message)) unwatched = e.message;
+              },
             );
-            await proc.ready;
+            try {
+              await proc.ready;
+            } catch (e) {
+              // Without the host's watch on its pauses, the run does not happen (its limit could not be kept).
+              if (unwatched && !control.cancelled) throw new Error(unwatched);
+              throw e;
+            }
             iso = proc;
           } else {
             iso = await this.pool.acquire(spec);
@@ -558,6 +577,7 @@ export class BotRunner {
         });
         failure = outcome.failure;
         returnValue = outcome.returnValue;
+        if (debugged && outcome.paused) debugged = { ...debugged, pausedMs: Math.round(outcome.paused.ms), pauses: outcome.paused.count };
       } finally {
         if (!req.childDepth) this.slots.release();
       }
@@ -709,7 +729,7 @@ export class BotRunner {
       user: string;
       masker: SecretMasker;
       timeoutMs: number;
-      /** Under the debugger: no time limit. */
+      /** Under the debugger: the time limit stands still while the bot is paused (iso.pauses). */
       debug: boolean;
       memoryLimitMb: number;
       control: { cancelled: boolean; hook?: () => void };
@@ -717,9 +737,13 @@ export class BotRunner {
       wire: RunMessage['event']['input'];
       extendDeadline?: (ms: number, what: string) => void;
     },
-  ): Promise<{ failure?: Failure; returnValue?: string }> {
+  ): Promise<{ failure?: Failure; returnValue?: string; paused?: { ms: number; count: number } }> {
     return new Promise((resolve) => {
       let settled = false;
+      // Under the debugger, the clock stops while the bot is paused (when the pause began; how long, how often).
+      let pausedAt: number | undefined;
+      const paused = r.debug ? { ms: 0, count: 0 } : undefined;
+      let watch: PauseWatch | undefined;
       // 122 random bits from the entropy randomUUID buffers (randomBytes(16) costs ≈ 0.35 ms a call here).
       const seal = randomUUID();
       let report: DoneMessage | undefined;
@@ -728,26 +752,67 @@ export class BotRunner {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        if (watch) watch.onChange = undefined;
+        iso.onAttached = undefined;
+        if (paused && pausedAt !== undefined) paused.ms += performance.now() - pausedAt;
         r.control.hook = undefined;
         iso.onMessage = undefined;
         iso.onStd = undefined;
         iso.onViolation = undefined;
-        resolve(v);
+        resolve(paused ? { ...v, paused } : v);
       };
       const onTimeout = (): void => {
         iso.terminate('its run timed out');
-        finish({ failure: { kind: 'timeout', message: `The bot ran past its timeout of ${r.timeoutMs / 1000} s and was stopped` } });
+        finish({ failure: { kind: 'timeout', message: `The bot ran past its timeout of ${r.timeoutMs / 1000} s${paused ? ' (the time it was held paused in the debugger aside)' : ''} and was stopped` } });
       };
       let deadline = performance.now() + r.timeoutMs;
-      // A debugged run has no time limit: a debugger may hold it paused as long as it likes.
-      let timer: NodeJS.Timeout | undefined = r.debug ? undefined : setTimeout(onTimeout, r.timeoutMs);
+      let timer: NodeJS.Timeout | undefined;
+      const startClock = (): void => {
+        deadline = performance.now() + r.timeoutMs;
+        timer = setTimeout(onTimeout, r.timeoutMs);
+      };
+      if (!r.debug) startClock();
+      else {
+        // A debugger may hold the bot paused as long as it likes: the clock stands still meanwhile and
+        // goes on, with the time that was left, when the bot runs again. It starts once the debugger
+        // has let the process go on (at once where the process was let go before its run).
+        const onPause = (isPaused: boolean, reason?: string): void => {
+          if (settled) return;
+          const now = performance.now();
+          if (isPaused && pausedAt === undefined) {
+            pausedAt = now;
+            clearTimeout(timer);
+            timer = undefined;
+            // js-debug stops at each new script with a source map to read it: not a pause of the user's.
+            if (reason !== 'instrumentation') paused!.count++;
+          } else if (!isPaused && pausedAt !== undefined) {
+            const held = now - pausedAt;
+            pausedAt = undefined;
+            paused!.ms += held;
+            deadline += held;
+            timer = setTimeout(onTimeout, Math.max(0, deadline - now));
+          }
+        };
+        const attached = (): void => {
+          if (settled) return;
+          watch = iso.pauses;
+          // No run without the host's watch on its pauses (it is in place before the debugger has the address).
+          if (!watch || watch.closed) return iso.violate('its debugger let it go on before the host watched its pauses');
+          startClock();
+          watch.onChange = onPause;
+          if (watch.paused) onPause(true, 'other');
+        };
+        if (iso.waitsInWorker) iso.onAttached = attached;
+        else attached();
+      }
       // The local server's one-time start-up (a Medplum server does it when it starts, not in a bot's
       // run) does not count against the bot's time limit; the run's output says so.
       r.extendDeadline = (ms, what) => {
-        if (settled || !(ms > 0) || r.debug) return;
+        if (settled || !(ms > 0)) return;
         deadline += ms;
         clearTimeout(timer);
-        timer = setTimeout(onTimeout, Math.max(0, deadline - performance.now()));
+        // While paused, the clock goes on at the resume.
+        timer = pausedAt === undefined ? setTimeout(onTimeout, Math.max(0, deadline - performance.now())) : undefined;
         if (ms >= 1000) r.addLog({ time: new Date().toISOString(), level: 'info', text: `[bot-audit] ${what} took ${(ms / 1000).toFixed(1)} s; that time does not count against the bot's timeout` });
       };
       r.control.hook = () => {
@@ -764,7 +829,7 @@ export class BotRunner {
       };
       iso.onMessage = (m: WorkerToHost) => {
         if (settled || broken) return;
-        if (m.t === 'ready') return iso.violate('it said "ready" again');
+        if (m.t === 'ready' || m.t === 'waiting' || m.t === 'attached') return iso.violate(`it said "${m.t}" again`);
         if (m.runId !== r.runId) return iso.violate(`it sent a "${m.t}" message for another run (${JSON.stringify(m.runId.slice(0, 40))})`);
         if (report) return iso.violate(m.t === 'done' ? 'it reported its run twice' : `it sent a "${m.t}" message after its report`);
         if (m.t === 'log') r.addLog(m.line);

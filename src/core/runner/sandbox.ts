@@ -62,6 +62,17 @@ export interface DebugSpec {
 }
 
 /**
+ * Whether a debug process loads the runner before its debugger attaches, and waits for it only once
+ * its run has come (worker.ts, waitForDebugger): where only the host knows the inspector's address
+ * (any free port, not listed over HTTP), so that the host hands it out once the process waits. On a
+ * known port or listed over HTTP, a debugger may attach as soon as the port opens: the process waits
+ * for it before it runs anything (`--inspect-wait`), as Node does.
+ */
+export function waitsInWorker(debug: DebugSpec): boolean {
+  return debug.port === 0 && !debug.publishHttp;
+}
+
+/**
  * Why this Node cannot run a bot under the debugger, or undefined when it can. The permission model
  * turns the inspector off unless `--allow-inspector` is given, which Node 20 does not have.
  */
@@ -167,13 +178,15 @@ export function sandboxLaunch(workerPath: string, spec: SandboxSpec): SandboxLau
     // The inspector, on the loopback only, and only for this process: the permission model stays as
     // it is otherwise (reads, writes, child processes, workers, addons). The worker takes node:inspector
     // away from the bot's code (closeSandbox), so only a debugger on the port drives it. The process
-    // waits for that debugger before it runs anything (--inspect-wait: no pause in the runner's own
-    // first line; --inspect-brk where the flag is missing).
+    // waits for that debugger: after loading the runner, once its run has come (waitsInWorker: the
+    // debugger does not watch the runner's own start-up), else before it runs anything (--inspect-wait:
+    // no pause in the runner's own first line; --inspect-brk where the flag is missing).
     const where = `127.0.0.1:${spec.debug.port}`;
-    args.push('--allow-inspector', node.flags.includes('--inspect-wait') ? `--inspect-wait=${where}` : `--inspect-brk=${where}`);
+    const wait = node.flags.includes('--inspect-wait') ? `--inspect-wait=${where}` : `--inspect-brk=${where}`;
+    args.push('--allow-inspector', waitsInWorker(spec.debug) ? `--inspect=${where}` : wait);
     args.push(`--inspect-publish-uid=${spec.debug.publishHttp ? 'stderr,http' : 'stderr'}`);
   }
-  args.push(path.resolve(workerPath), '--bot-audit-sandbox', JSON.stringify(spec.debug ? { ...perms, inspector: true } : perms));
+  args.push(path.resolve(workerPath), '--bot-audit-sandbox', JSON.stringify(spec.debug ? { ...perms, inspector: waitsInWorker(spec.debug) ? 'wait' : true } : perms));
   // Not the host's environment (the CLI's or the editor's variables stay with them).
   const env: Record<string, string> = {
     NODE_ENV: 'production',

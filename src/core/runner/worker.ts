@@ -53,11 +53,27 @@ const retryLater = (e: unknown): boolean => {
  */
 function underDebugger(): boolean {
   try {
-    return process.argv[2] === '--bot-audit-sandbox' && (JSON.parse(process.argv[3] ?? '{}') as { inspector?: boolean }).inspector === true;
+    const inspector = (JSON.parse(process.argv[3] ?? '{}') as { inspector?: boolean | 'wait' }).inspector;
+    return process.argv[2] === '--bot-audit-sandbox' && (inspector === true || inspector === 'wait');
   } catch {
     return false;
   }
 }
+
+/**
+ * In a debug run: blocks until a debugger has attached and lets the process go on (node:inspector's
+ * `waitForDebugger`, taken before the sandbox takes the module from the bot's code). The process
+ * loads the runner (and rehearses) first, with no debugger on it, and says "ready" as any process;
+ * once its run message has come (a process started ahead waits for it on its channel, and ends when
+ * the host goes), it says "waiting", waits here, then says "attached" and runs: a debugger that
+ * attaches has only the bot's code to read.
+ */
+const waitForDebugger = ((): (() => void) | undefined => {
+  if (!underDebugger()) return undefined;
+  if ((JSON.parse(process.argv[3] ?? '{}') as { inspector?: boolean | 'wait' }).inspector !== 'wait') return undefined; // --inspect-wait
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('node:inspector') as typeof import('node:inspector')).waitForDebugger;
+})();
 
 /**
  * A full collection, used once, before "ready": start-up and the rehearsal leave the young
@@ -784,7 +800,7 @@ function rpcError(m: RpcResultMessage): Error {
  * granted paths, child processes only with the opt-in, no workers), and takes away what the model
  * leaves open and a bot has no use for. Throws when the sandbox is not there.
  */
-function closeSandbox(expected: { childProcess?: boolean; fsWrite?: string[]; inspector?: boolean }): void {
+function closeSandbox(expected: { childProcess?: boolean; fsWrite?: string[]; inspector?: boolean | 'wait' }): void {
   const perm = (process as unknown as { permission?: { has(scope: string, ref?: string): boolean } }).permission;
   if (!perm) throw new Error(`Node's permission model is not in force in this process (Node ${process.versions.node}${process.versions.electron ? `, Electron ${process.versions.electron}` : ''})`);
   const nowhere = path.join(path.parse(process.cwd()).root, 'bot-audit-sandbox-probe', String(process.pid));
@@ -841,7 +857,7 @@ function closeSandbox(expected: { childProcess?: boolean; fsWrite?: string[]; in
 
 if (process.argv[2] === '--bot-audit-sandbox') {
   try {
-    closeSandbox(JSON.parse(process.argv[3] ?? '{}') as { childProcess?: boolean; fsWrite?: string[]; inspector?: boolean });
+    closeSandbox(JSON.parse(process.argv[3] ?? '{}') as { childProcess?: boolean; fsWrite?: string[]; inspector?: boolean | 'wait' });
     // Every run needs @medplum/core (the bot's MedplumClient): loaded before the process is ready.
     core();
   } catch (e) {
@@ -957,6 +973,11 @@ function parseRun(line: string): RunMessage {
 
 function takeRun(prepared: Prepared | undefined): void {
   const msg = parseRun(readLine());
+  if (waitForDebugger) {
+    send({ t: 'waiting' });
+    waitForDebugger();
+    send({ t: 'attached' });
+  }
   // A bot that awaits forever keeps its process until the host's timeout (as in Medplum), not until its event loop is empty.
   setInterval(() => undefined, 1 << 30);
   void execute(msg, prepared);

@@ -125,12 +125,15 @@ describe('Debugging a bot', function () {
       await stop.session.customRequest('continue', { threadId: stop.threadId });
       const r = await started.result;
       assert.equal(r.outcome, 0, r.outcomeDesc);
-      assert.equal(r.debugged?.timeLimit, 'suspended');
+      // The limit stood still while the session was stopped at the breakpoint (it stopped there at least once).
+      assert.equal(r.debugged?.timeLimit, 'suspended while paused');
+      assert.ok((r.debugged?.pauses ?? 0) >= 1, JSON.stringify(r.debugged));
+      assert.ok((r.debugged?.pausedMs ?? 0) > 0, JSON.stringify(r.debugged));
       const e = (await a.query(`id:${r.entryId}`)).entries[0];
       assert.equal(e.action, 'EXECUTED');
       assert.equal(e.outcome, 0);
       assert.deepEqual((e.after as { debug?: unknown }).debug, r.debugged);
-      assert.match(e.outcomeDesc!, /Run under the debugger .* time limit of \d+ s is suspended/);
+      assert.match(e.outcomeDesc!, /Run under the debugger .* time limit of \d+ s is suspended while it is paused/);
     } finally {
       clearInterval(cont);
     }
@@ -152,7 +155,9 @@ describe('Debugging a bot', function () {
     assert.equal(r.failureKind, 'cancelled');
     const e = (await a.query(`id:${r.entryId}`)).entries[0];
     assert.equal(e.failureKind, 'cancelled');
-    assert.ok((e.after as { debug?: unknown }).debug, 'recorded as debugged');
+    const debug = (e.after as { debug?: { timeLimit?: string; pauses?: number } }).debug;
+    assert.equal(debug?.timeLimit, 'suspended while paused', 'recorded as debugged, its limit suspended while it was paused');
+    assert.ok((debug?.pauses ?? 0) >= 1, JSON.stringify(debug));
     assert.equal(a.debug!.activeRuns, 0);
   });
 
@@ -183,6 +188,40 @@ describe('Debugging a bot', function () {
       vscode.debug.removeBreakpoints([bp]);
     }
     console.log(`debug_start_to_pause_ms ${times.map((t) => t.toFixed(0)).join(', ')} (goal 1500); js-debug attached after ${attached.map((t) => t.toFixed(0)).join(', ')}`);
+  });
+
+  it('Debug Current File as Bot debugs the bot in the active editor: it stops at a breakpoint in that file, and the run is recorded as debugged', async () => {
+    const a = await api();
+    const hello = vscode.Uri.joinPath(folder(), 'bots', 'hello-bot.ts');
+    // `console.log(greeting);` (line 20), after the greeting is made.
+    const bp = new vscode.SourceBreakpoint(new vscode.Location(hello, new vscode.Position(19, 2)));
+    vscode.debug.addBreakpoints([bp]);
+    try {
+      await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(hello));
+      const before = watcher.stops.length;
+      const started = await vscode.commands.executeCommand<DebugRun | undefined>('botAudit.debugCurrentFile');
+      assert.ok(started, 'the debug run started');
+      const stop = await until('the pause in the current file', () => watcher.stops[before], 90_000);
+      const trace = (await stop.session.customRequest('stackTrace', { threadId: stop.threadId, startFrame: 0, levels: 1 })) as { stackFrames: { id: number; line: number; source?: { path?: string } }[] };
+      const top = trace.stackFrames[0];
+      assert.equal(top.source?.path && fs.realpathSync(fsPathOf(top.source.path)), fs.realpathSync(hello.fsPath), JSON.stringify(top));
+      assert.equal(top.line, 20);
+      const ev = (await stop.session.customRequest('evaluate', { expression: 'greeting', frameId: top.id, context: 'repl' })) as { result: string };
+      assert.match(ev.result, /, .*!/);
+      await stop.session.customRequest('continue', { threadId: stop.threadId });
+      const r = await started.result;
+      assert.equal(r.outcome, 0, r.outcomeDesc);
+      const e = (await a.query(`id:${r.entryId}`)).entries[0];
+      assert.equal(e.action, 'EXECUTED');
+      assert.equal(e.entityId, 'bots/hello-bot.ts');
+      const debug = (e.after as { debug?: { timeLimit?: string; pauses?: number } }).debug;
+      assert.equal(debug?.timeLimit, 'suspended while paused');
+      assert.equal(debug?.pauses, 1, JSON.stringify(debug));
+      await until('the debug session to end', sessionEnded(stop.session), 90_000);
+    } finally {
+      vscode.debug.removeBreakpoints([bp]);
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    }
   });
 
   it('Debug Replay runs a recorded input again under the debugger; the new entry refers to the old one', async () => {

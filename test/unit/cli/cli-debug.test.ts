@@ -58,11 +58,15 @@ describe('bot-audit run --inspect', function () {
     const code = await run.exit;
     client.proc.kill();
     assert.equal(code, 0, run.err());
-    assert.match(run.out(), /Run under the debugger \(inspector on 127\.0\.0\.1:\d+\); the bot's time limit of \d+ s is suspended/);
+    assert.match(run.out(), /Run under the debugger \(inspector on 127\.0\.0\.1:\d+\); the bot's time limit of \d+ s is suspended while it is paused/);
+    assert.match(run.err(), /The bot's time limit is suspended while it is paused/);
     assert.match(run.out(), /Greeting Grace in en/);
     const show = cli(ws, 'log', '--format', 'json', '--limit', '1');
-    const [entry] = JSON.parse(show.stdout) as { after?: { debug?: { timeLimit?: string } } }[];
-    assert.equal(entry.after?.debug?.timeLimit, 'suspended');
+    const [entry] = JSON.parse(show.stdout) as { after?: { debug?: { timeLimit?: string; pauses?: number; pausedMs?: number } } }[];
+    assert.equal(entry.after?.debug?.timeLimit, 'suspended while paused');
+    // The client stops nowhere (hello-bot has no breakpoint): no pause of the user's.
+    assert.equal(entry.after?.debug?.pauses, 0, JSON.stringify(entry.after));
+    assert.equal(typeof entry.after?.debug?.pausedMs, 'number');
   });
 
   it('Ctrl+C while it waits for a debugger cancels the run: exit 8, recorded as cancelled', async () => {

@@ -1,6 +1,6 @@
 // Debug runs (issue 21): a bot's process started with the inspector, in the same sandbox, waiting
-// for a debugger; its time limit suspended; a cancel ends it as cancelled; the entry says it was
-// debugged. Real bot processes on Node 24 (whose permission model has --allow-inspector), and a
+// for a debugger; its time limit suspended while it is paused (and kept while it runs); a cancel
+// ends it as cancelled; the entry says it was debugged, and how long it was paused. Real bot processes on Node 24 (whose permission model has --allow-inspector), and a
 // real inspector client (inspector-client.ts).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -10,7 +10,7 @@ import { BotRunner, type InspectorInfo } from '../../../src/core/runner';
 import { withAbsoluteSources } from '../../../src/core/runner/bundler';
 import { currentNode, debugProblem, probeNode, sandboxLaunch } from '../../../src/core/runner/sandbox';
 import { MemoryRecorder, WORKER_PATH, makeWorkspace, removeWorkspace } from './helpers';
-import { NODE24, attach } from './inspector-client';
+import { NODE24, attach, release } from './inspector-client';
 
 const BOTS: Record<string, string> = {
   'bots/lib/shared.ts': [
@@ -40,6 +40,21 @@ const BOTS: Record<string, string> = {
     '    write = (e as { code?: string }).code ?? String(e);',
     '  }',
     '  return { value, inspector, write };',
+    '}',
+    '',
+  ].join('\n'),
+  // Runs (never pauses by itself) for `event.input.ms`; with `event.input.stop`, through `debugger;` statements.
+  'bots/busy.ts': [
+    'export async function handler(_m: unknown, event: { input: { ms: number; stop?: boolean } }) {',
+    '  const end = Date.now() + event.input.ms;',
+    '  let n = 0;',
+    '  while (Date.now() < end) {',
+    '    n++;',
+    '    if (event.input.stop) {',
+    '      debugger;',
+    '    }',
+    '  }',
+    '  return n > 0;',
     '}',
     '',
   ].join('\n'),
@@ -90,7 +105,15 @@ describe('debug runs (the inspector, in the sandbox)', function () {
       const extra = dbg.args.filter((a) => !plain.args.includes(a.replace(dbg.tmpDir, plain.tmpDir)));
       assert.deepEqual(
         extra.filter((a) => !a.startsWith('--bot-audit') && !a.startsWith('{')),
-        ['--allow-inspector', '--inspect-wait=127.0.0.1:0', '--inspect-publish-uid=stderr'],
+        ['--allow-inspector', '--inspect=127.0.0.1:0', '--inspect-publish-uid=stderr'],
+      );
+      // On a known port, or listed over HTTP, a debugger may come at once: the process waits for it from its start.
+      const known = sandboxLaunch(WORKER_PATH, { memoryLimitMb: 64, root, node, debug: { port: 9339 } });
+      fs.rmSync(known.tmpDir, { recursive: true, force: true });
+      assert.ok(known.args.includes('--inspect-wait=127.0.0.1:9339'), known.args.join(' '));
+      assert.deepEqual(
+        extra.filter((a) => a.startsWith('{')).map((a) => (JSON.parse(a) as { inspector?: unknown }).inspector),
+        ['wait'],
       );
       assert.ok(dbg.args.includes('--permission'));
       assert.ok(!dbg.args.some((a) => a === '--allow-child-process' || a === '--allow-worker' || a === '--allow-addons'));
@@ -123,10 +146,13 @@ describe('debug runs (the inspector, in the sandbox)', function () {
     assert.ok(Date.now() - t0 > 3000, 'the run waited for the debugger and the pause');
     assert.equal(res.outcome, 0, res.outcomeDesc);
     assert.deepEqual(JSON.parse(res.returnValue!), { value: 42, inspector: 'ERR_ACCESS_DENIED', write: 'ERR_ACCESS_DENIED' });
-    assert.equal(res.debugged?.timeLimit, 'suspended');
+    // Paused for two seconds, past its one-second limit, and then it finished as any run.
+    assert.equal(res.debugged?.timeLimit, 'suspended while paused');
     assert.equal(res.debugged?.timeoutSeconds, 1);
     assert.equal(res.debugged?.inspector, `127.0.0.1:${info.port}`);
-    assert.match(res.output, /Run under the debugger \(inspector on 127\.0\.0\.1:\d+\); the bot's time limit of 1 s is suspended/);
+    assert.ok((res.debugged?.pausedMs ?? 0) >= 1500, `the paused time is recorded: ${JSON.stringify(res.debugged)}`);
+    assert.equal(res.debugged?.pauses, 1, JSON.stringify(res.debugged));
+    assert.match(res.output, /Run under the debugger \(inspector on 127\.0\.0\.1:\d+\); the bot's time limit of 1 s is suspended while it is paused/);
     assert.doesNotMatch(res.output, /Debugger (listening|attached)/);
     const entry = recorder.entries.find((e) => e.traceId === res.traceId)!;
     assert.equal(entry.action, 'EXECUTED');
@@ -156,7 +182,8 @@ describe('debug runs (the inspector, in the sandbox)', function () {
     const res = await handle.result;
     assert.equal(res.outcome, 8);
     assert.equal(res.failureKind, 'cancelled');
-    assert.equal(res.debugged?.timeLimit, 'suspended');
+    assert.equal(res.debugged?.timeLimit, 'suspended while paused');
+    assert.equal(res.debugged?.pauses, 1);
     const entry = recorder.entries.find((e) => e.traceId === res.traceId)!;
     assert.equal(entry.failureKind, 'cancelled');
     assert.ok((entry.after as { debug?: unknown }).debug);
@@ -164,12 +191,53 @@ describe('debug runs (the inspector, in the sandbox)', function () {
     handle = undefined;
   });
 
+  it('a debugged run that runs (not paused) past its time limit is stopped as timed out (8), recorded with no pause', async () => {
+    let client: ReturnType<typeof attach> | undefined;
+    // A bound of the test's own: without a time limit the bot would run for a minute.
+    const handle = runner.start({
+      root,
+      bot: { path: 'bots/busy.ts' },
+      input: { ms: 60_000 },
+      settings: { timeout: 1 },
+      debug: { onInspector: (i) => (client = attach(i.url, '1', 0)) },
+    });
+    const guard = setTimeout(() => handle.cancel(), 30_000);
+    const res = await handle.result.finally(() => clearTimeout(guard));
+    client?.proc.kill();
+    assert.equal(res.failureKind, 'timeout', res.outcomeDesc);
+    assert.equal(res.outcome, 8);
+    assert.match(res.message ?? '', /timeout of 1 s \(the time it was held paused in the debugger aside\)/);
+    assert.equal(res.debugged?.timeLimit, 'suspended while paused');
+    assert.equal(res.debugged?.pauses, 0, JSON.stringify(res.debugged));
+    const entry = recorder.entries.find((e) => e.traceId === res.traceId)!;
+    assert.equal(entry.failureKind, 'timeout');
+    assert.deepEqual((entry.after as { debug?: unknown }).debug, res.debugged);
+  });
+
+  it("a bot's own `debugger;` statements, with no debugger's session on, neither pause it nor stop its clock", async () => {
+    // The host's own inspector session has the Debugger domain on (to see pauses) and its breakpoints
+    // off: were they on, the first `debugger;` would stop the bot for good, its limit standing still.
+    const handle = runner.start({
+      root,
+      bot: { path: 'bots/busy.ts' },
+      input: { ms: 60_000, stop: true },
+      settings: { timeout: 1 },
+      debug: { onInspector: (i) => void release(i.url) },
+    });
+    const guard = setTimeout(() => handle.cancel(), 30_000);
+    const res = await handle.result.finally(() => clearTimeout(guard));
+    assert.equal(res.failureKind, 'timeout', res.outcomeDesc);
+    assert.equal(res.debugged?.pauses, 0, JSON.stringify(res.debugged));
+    assert.equal(res.debugged?.pausedMs, 0, JSON.stringify(res.debugged));
+  });
+
   it('a cancel before a debugger attached ends the run as cancelled', async () => {
     const handle = runner.start({ root, bot: { path: 'bots/debug-me.ts' }, input: { n: 1 }, debug: { onInspector: () => setTimeout(() => handle.cancel(), 100) } });
     const res = await handle.result;
     assert.equal(res.outcome, 8);
     assert.equal(res.failureKind, 'cancelled');
-    assert.equal(runner.pool.size, 0);
+    // Its process is gone (killed at the cancel; it has left the pool once it has exited).
+    while (runner.pool.size !== 0) await new Promise((r) => setTimeout(r, 50));
   });
 
   it('survives a debugger that evaluates code in each new context as it is made, as js-debug does (8 runs)', async () => {
@@ -186,6 +254,42 @@ describe('debug runs (the inspector, in the sandbox)', function () {
       outcomes.push(`${res.outcome}${res.failureKind ? ` ${res.failureKind}: ${res.message}` : ''}`);
     }
     assert.deepEqual(outcomes, Array(8).fill('0'));
+  });
+
+  it('the next debug run takes a process started ahead (loaded, waiting for its debugger), and the debugger stops in the bot there', async () => {
+    // A runner that starts processes ahead (the editor's); the one above starts none.
+    const ahead = new BotRunner({ workerPath: WORKER_PATH, store: recorder, user: 'tester', nodePath: NODE24 });
+    try {
+      const first = await ahead.run({ root, bot: { path: 'bots/debug-me.ts' }, input: { n: 1 }, debug: { onInspector: (i) => void attach(i.url, 'twice', 0) } });
+      assert.equal(first.outcome, 0, first.outcomeDesc);
+      // Once that run is over (its process gone), one process waits for the next debug run.
+      while (ahead.pool.size !== 1 || ahead.pool.debugSpares !== 1) await new Promise((r) => setTimeout(r, 50));
+      let sizeWhenListening = -1;
+      let client: ReturnType<typeof attach> | undefined;
+      const second = await ahead.run({
+        root,
+        bot: { path: 'bots/debug-me.ts' },
+        input: { n: 4 },
+        settings: { timeout: 1 },
+        debug: {
+          onInspector: (i) => {
+            // The process waiting ahead was taken: no second one was started for this run.
+            sizeWhenListening = ahead.pool.size;
+            client = attach(i.url, 'twice', 1500);
+          },
+        },
+      });
+      assert.equal(sizeWhenListening, 1);
+      assert.equal(second.outcome, 0, second.outcomeDesc);
+      assert.equal(JSON.parse(second.returnValue!).value, 8);
+      // It stopped at the `debugger;` in the shared module, past its one-second limit, and went on.
+      assert.equal((await client!.paused).value, 8);
+      assert.equal(second.debugged?.pauses, 1, JSON.stringify(second.debugged));
+      assert.ok((second.debugged?.pausedMs ?? 0) >= 1000, JSON.stringify(second.debugged));
+      client!.proc.kill();
+    } finally {
+      ahead.dispose();
+    }
   });
 
   it('withAbsoluteSources: relative sources become file URLs; code without a map is unchanged', () => {

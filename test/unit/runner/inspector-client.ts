@@ -88,3 +88,17 @@ export function attach(url: string, expr: string, holdMs: number, stay = false):
   return { proc, events, paused };
 }
 
+/**
+ * Not a debugger: lets the waiting process run (`Runtime.runIfWaitingForDebugger`) without turning
+ * the Debugger domain on, then goes, as a debugger that detaches would. Resolves once it has gone.
+ */
+export function release(url: string): Promise<void> {
+  const script = `
+const ws = new WebSocket(process.argv[1]);
+ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'Runtime.runIfWaitingForDebugger', params: {} }));
+ws.onmessage = (ev) => { if (JSON.parse(ev.data).id === 1) { ws.close(); setTimeout(() => process.exit(0), 50); } };
+ws.onerror = () => process.exit(1);
+`;
+  const proc = spawn(NODE24, ['-e', script, url], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return new Promise((resolve, reject) => proc.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`the client exited with ${code}`)))));
+}
