@@ -15,12 +15,9 @@
 // stop itself to escape its limit, unless it drives its own inspector from outside over the network
 // (with the CLI's HTTP listing, or the address): a real pause, shown by the debugger attached.
 //
-// A minimal WebSocket client (RFC 6455: a text frame each way, masked from the client) over
-// node:http: Node 20, the extension host's Node in VS Code 1.100, has no WebSocket of its own, and
-// the extension takes no dependency for it.
-import * as crypto from 'node:crypto';
-import * as http from 'node:http';
-import type { Socket } from 'node:net';
+// The session speaks over `ws` (bundled): Node 20, the extension host's Node in VS Code 1.100, has
+// no WebSocket of its own.
+import WebSocket from 'ws';
 
 export interface PauseWatch {
   /** The bot's thread is stopped by a debugger now. */
@@ -35,7 +32,6 @@ export interface PauseWatch {
   close(): void;
 }
 
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
@@ -46,7 +42,6 @@ const CONNECT_TIMEOUT_MS = 10_000;
 export function watchPauses(url: string): Promise<PauseWatch> {
   const u = new URL(url);
   if (u.protocol !== 'ws:') return Promise.reject(new Error(`not a ws: address: ${url}`));
-  const key = crypto.randomBytes(16).toString('base64');
   return new Promise<PauseWatch>((resolve, reject) => {
     let settled = false;
     const fail = (e: Error): void => {
@@ -54,29 +49,15 @@ export function watchPauses(url: string): Promise<PauseWatch> {
       settled = true;
       reject(e);
     };
-    const req = http.request({
-      host: u.hostname,
-      port: Number(u.port),
-      path: u.pathname + u.search,
-      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': key },
-      timeout: CONNECT_TIMEOUT_MS,
-    });
-    req.on('timeout', () => {
-      req.destroy();
-      fail(new Error(`the inspector at ${u.host} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
-    });
-    req.on('error', (e) => fail(new Error(`the inspector at ${u.host} could not be reached: ${e.message}`)));
-    req.on('response', (res) => {
+    const socket = new WebSocket(url, { handshakeTimeout: CONNECT_TIMEOUT_MS, perMessageDeflate: false });
+    socket.on('error', (e) => fail(new Error(`the inspector at ${u.host} could not be reached: ${e.message}`)));
+    socket.on('unexpected-response', (_req, res) => {
       res.resume();
+      socket.terminate();
       fail(new Error(`the inspector at ${u.host} refused the session (HTTP ${res.statusCode})`));
     });
-    req.on('upgrade', (res, socket, head) => {
-      const accept = crypto.createHash('sha1').update(key + GUID).digest('base64');
-      if (res.headers['sec-websocket-accept'] !== accept) {
-        socket.destroy();
-        return fail(new Error(`the inspector at ${u.host} answered the session with a wrong key`));
-      }
-      const watch = new Session(socket, head);
+    socket.on('open', () => {
+      const watch = new Session(socket);
       watch
         .start()
         .then(() => {
@@ -89,7 +70,6 @@ export function watchPauses(url: string): Promise<PauseWatch> {
           fail(e);
         });
     });
-    req.end();
   });
 }
 
@@ -99,20 +79,14 @@ class Session implements PauseWatch {
   onChange?: (paused: boolean, reason?: string) => void;
   private nextId = 0;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  private buf: Buffer = Buffer.alloc(0);
-  private fragments: Buffer[] = [];
 
-  constructor(
-    private readonly socket: Socket,
-    head: Buffer,
-  ) {
-    socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.read(d));
+  constructor(private readonly socket: WebSocket) {
+    socket.on('message', (data, isBinary) => {
+      if (!isBinary) this.message(data.toString());
+    });
     socket.on('error', () => undefined);
+    // The session ends with the bot's process (its inspector closes the socket), or with close().
     socket.on('close', () => this.ended());
-    // Its socket does not keep the host alive (the bot's process does, while it runs).
-    socket.unref();
-    if (head.length) this.read(head);
   }
 
   async start(): Promise<void> {
@@ -123,12 +97,7 @@ class Session implements PauseWatch {
 
   close(): void {
     if (this.closed) return;
-    try {
-      this.socket.end(frame(0x8, Buffer.alloc(0)));
-    } catch {
-      /* gone */
-    }
-    this.socket.destroy();
+    this.socket.terminate();
     this.ended();
   }
 
@@ -144,53 +113,8 @@ class Session implements PauseWatch {
     const id = ++this.nextId;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.socket.write(frame(0x1, Buffer.from(JSON.stringify({ id, method, params }), 'utf8')));
+      this.socket.send(JSON.stringify({ id, method, params }));
     });
-  }
-
-  private read(d: Buffer): void {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-    for (;;) {
-      if (this.buf.length < 2) return;
-      const b0 = this.buf[0];
-      const b1 = this.buf[1];
-      let len = b1 & 0x7f;
-      let off = 2;
-      if (len === 126) {
-        if (this.buf.length < 4) return;
-        len = this.buf.readUInt16BE(2);
-        off = 4;
-      } else if (len === 127) {
-        if (this.buf.length < 10) return;
-        len = Number(this.buf.readBigUInt64BE(2));
-        off = 10;
-      }
-      const masked = (b1 & 0x80) !== 0;
-      const maskAt = off;
-      if (masked) off += 4;
-      if (this.buf.length < off + len) return;
-      let payload = this.buf.subarray(off, off + len);
-      if (masked) {
-        payload = Buffer.from(payload);
-        for (let i = 0; i < payload.length; i++) payload[i] ^= this.buf[maskAt + (i & 3)];
-      }
-      this.buf = this.buf.subarray(off + len);
-      const opcode = b0 & 0x0f;
-      const fin = (b0 & 0x80) !== 0;
-      if (opcode === 0x8) return this.close();
-      if (opcode === 0x9) {
-        this.socket.write(frame(0xa, payload));
-        continue;
-      }
-      if (opcode === 0xa) continue;
-      if (opcode === 0x1 || opcode === 0x0) {
-        this.fragments.push(Buffer.from(payload));
-        if (!fin) continue;
-        const text = Buffer.concat(this.fragments).toString('utf8');
-        this.fragments = [];
-        this.message(text);
-      }
-    }
   }
 
   private message(text: string): void {
@@ -226,24 +150,4 @@ class Session implements PauseWatch {
       this.onChange?.(false);
     }
   }
-}
-
-/** One unfragmented frame from the client (masked, as RFC 6455 requires). */
-function frame(opcode: number, payload: Buffer): Buffer {
-  const mask = crypto.randomBytes(4);
-  const len = payload.length;
-  const head = len < 126 ? 2 : len < 65536 ? 4 : 10;
-  const out = Buffer.allocUnsafe(head + 4 + len);
-  out[0] = 0x80 | opcode;
-  if (len < 126) out[1] = 0x80 | len;
-  else if (len < 65536) {
-    out[1] = 0x80 | 126;
-    out.writeUInt16BE(len, 2);
-  } else {
-    out[1] = 0x80 | 127;
-    out.writeBigUInt64BE(BigInt(len), 2);
-  }
-  mask.copy(out, head);
-  for (let i = 0; i < len; i++) out[head + 4 + i] = payload[i] ^ mask[i & 3];
-  return out;
 }
