@@ -94,6 +94,9 @@ export async function run(): Promise<void> {
     out.host_activate_small_builtin_ms = performance.now() - t;
     break;
   }
+  for (const k of Object.keys(out)) out[k] = Math.round(out[k] * 100) / 100;
+  // What is measured so far, which editor.mjs prints if the debug phase fails (its result is then not written).
+  fs.writeFileSync(`${process.env.BOT_AUDIT_BENCH_OUT!}.partial`, JSON.stringify(out, null, 2));
   Object.assign(out, await debugToPause());
   for (const k of Object.keys(out)) out[k] = Math.round(out[k] * 100) / 100;
   fs.writeFileSync(process.env.BOT_AUDIT_BENCH_OUT!, JSON.stringify(out, null, 2));
