@@ -1,5 +1,7 @@
 // Builds Bot Audit in one run:
-//  - dist/extension.js: the extension host bundle (node, cjs, `vscode` external), with sql-wasm.wasm beside it;
+//  - dist/extension.js: the extension host bundle (node, cjs, `vscode` external), with sql-wasm.wasm beside it,
+//    and the files it requires on first use: dist/engine.js (the core's heavy half), dist/pg.js and the
+//    Medplum packages (dist/medplum-*.js);
 //  - dist/webview/*.js|css: the webview bundle (browser), plus the codicon font;
 //  - with --tests: out/test/** (unit tests, the integration suite), each test file bundled with `vscode`
 //    and all packages external, so that mocha runs them in plain Node or inside the extension host.
