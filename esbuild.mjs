@@ -1,5 +1,7 @@
 // Builds Bot Audit in one run:
-//  - dist/extension.js: the extension host bundle (node, cjs, `vscode` external), with sql-wasm.wasm beside it;
+//  - dist/extension.js: the extension host bundle (node, cjs, `vscode` external), with sql-wasm.wasm beside it,
+//    and the files it requires on first use: dist/engine.js (the core's heavy half), dist/pg.js and the
+//    Medplum packages (dist/medplum-*.js);
 //  - dist/webview/*.js|css: the webview bundle (browser), plus the codicon font;
 //  - with --tests: out/test/** (unit tests, the integration suite), each test file bundled with `vscode`
 //    and all packages external, so that mocha runs them in plain Node or inside the extension host.
@@ -113,6 +115,32 @@ const medplumFiles = {
   },
 };
 
+/**
+ * The core's heavy half (src/core/engine.ts: the local log with sql.js, the runner, the file audit,
+ * the team log) as a file of its own beside the extension's bundle (dist/engine.js), which
+ * src/engine.ts requires on first use: activation reads and compiles only the editor's glue and the
+ * small core modules it needs (bot discovery, settings, formatting, query text). Those small modules
+ * are in both files; they hold no state and no class that crosses from one file to the other (the
+ * build fails if the extension's bundle takes in one of the engine's own modules: see afterBuild).
+ */
+const engineFile = {
+  name: 'engine-file',
+  setup(build) {
+    build.onResolve({ filter: /\/core\/engine$/ }, () => ({ path: './engine.js', external: true }));
+  },
+};
+
+/**
+ * `pg` (the team log's driver) as a file of its own (dist/pg.js), which the engine requires only when
+ * a team log is set. Its optional native binding is left out: Bot Audit never asks for `pg.native`.
+ */
+const pgFile = {
+  name: 'pg-file',
+  setup(build) {
+    build.onResolve({ filter: /^pg$/ }, () => ({ path: './pg.js', external: true }));
+  },
+};
+
 const common = {
   bundle: true,
   minify: production,
@@ -132,7 +160,31 @@ const configs = [
     target: 'node20',
     external: ['vscode'],
     alias: medplumAlias,
-    plugins: [reporter, copyAssets, medplumFiles],
+    plugins: [reporter, copyAssets, medplumFiles, engineFile],
+    metafile: true,
+  },
+  {
+    // The core's heavy half, required on first use (see engineFile).
+    ...common,
+    entryPoints: { engine: 'src/core/engine.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    alias: medplumAlias,
+    plugins: [reporter, medplumFiles, pgFile],
+    metafile: true,
+  },
+  {
+    // The team log's driver, required by the engine when a team log is set (see pgFile).
+    ...common,
+    entryPoints: { pg: createRequire(import.meta.url).resolve('pg') },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['pg-native'],
+    plugins: [reporter],
   },
   {
     // The workers stay whole: the bot's process reads no file but its own under Node's permission
@@ -220,7 +272,15 @@ for (const c of configs) {
  *    time and cannot themselves be bundled; the packaged extension has no node_modules.
  *  - dist/cli.js is executable.
  */
-function afterBuild() {
+function afterBuild(results) {
+  // Activation loads dist/extension.js only: the build fails if it takes in a package (sql.js, pg,
+  // semver: the engine's) or a module that src/core/engine.ts exports from, instead of using engine().
+  const metafile = results.find((r) => r?.metafile?.outputs['dist/extension.js'])?.metafile;
+  if (metafile) {
+    const engine = results.find((r) => r?.metafile?.inputs['src/core/engine.ts'])?.metafile.inputs['src/core/engine.ts'].imports.map((i) => i.path) ?? [];
+    const wrong = Object.keys(metafile.outputs['dist/extension.js'].inputs).filter((f) => f.includes('node_modules/') || engine.includes(f));
+    if (wrong.length) throw new Error(`dist/extension.js takes in what activation does not need (${wrong.join(', ')}): load it through engine() (src/engine.ts)`);
+  }
   // The extension imports `vscode` as the module it is (`import vscode = require('vscode')`): with
   // `import * as vscode`, esbuild wraps each importing file's require in __toESM, which copies every
   // property of the API object into a namespace of its own, twenty-odd times while the host loads
@@ -261,8 +321,7 @@ async function buildAll() {
   try {
     const contexts = await Promise.all(configs.map((c) => esbuild.context(c)));
     if (watch) {
-      await Promise.all(contexts.map((c) => c.rebuild().catch(() => undefined)));
-      afterBuild();
+      afterBuild(await Promise.all(contexts.map((c) => c.rebuild().catch(() => undefined))));
       await Promise.all(contexts.map((c) => c.watch()));
     } else {
       const results = await Promise.allSettled(contexts.map((c) => c.rebuild()));
@@ -272,7 +331,7 @@ async function buildAll() {
         for (const f of failed) console.error(f.reason?.message ?? f.reason);
         process.exit(1);
       }
-      afterBuild();
+      afterBuild(results.map((r) => r.value));
     }
   } catch (e) {
     console.error(e?.message ?? e);

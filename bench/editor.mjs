@@ -48,6 +48,10 @@ try {
 }
 if (code !== 0 || !existsSync(outFile)) {
   console.error(logged.slice(-30).join('\n'));
+  if (existsSync(`${outFile}.partial`)) {
+    console.error('measured before it failed (not written to bench/results/editor.json):');
+    console.table(JSON.parse(readFileSync(`${outFile}.partial`, 'utf8')));
+  }
   console.error(`the editor benchmark failed (${code})`);
   process.exit(1);
 }

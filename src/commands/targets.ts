@@ -3,7 +3,8 @@
 import vscode = require('vscode');
 import { botRunsFilter } from '../core/bots/discovery';
 import { formatDuration, timeAgo } from '../core/format/time';
-import { outcomeName, type AuditLogReader, type Entry } from '../core/store';
+import type { AuditLogReader } from '../core/store';
+import { outcomeName, type Entry } from '../core/store/types';
 import type { BotsModel, WorkspaceBot } from '../services/botsModel';
 
 export type Target = { bot?: WorkspaceBot; entry?: Entry } | vscode.Uri | number | undefined;

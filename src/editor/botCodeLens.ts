@@ -3,7 +3,7 @@ import { Commands } from '../constants';
 import { findHandlerLine } from '../core/bots/botFiles';
 import { timeAgo } from '../core/format/time';
 import { STACK_LOCATION_RE } from '../core/format/outcomeDesc';
-import { outcomeName } from '../core/store';
+import { outcomeName } from '../core/store/types';
 import { Disposable } from '../disposable';
 import type { AuditService } from '../services/auditService';
 import type { BotsModel } from '../services/botsModel';

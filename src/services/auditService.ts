@@ -3,10 +3,11 @@ import vscode = require('vscode');
 import { settings } from './editorSettings';
 import { Disposable } from '../disposable';
 import { log } from '../logger';
-import { AuditStore, type AuditLog, type Entry, type StoreWarning } from '../core/store';
+import type { AuditLog, AuditStore, Entry, StoreWarning } from '../core/store';
+import { engine } from '../engine';
 import { detectUser, detectUserAsync } from '../core/runner/auditPolicy';
 import { DATA_DIR, ensureDataDir, resolveDbPath } from '../core/workspace/layout';
-import { Session } from '../core/workspace/sessions';
+import type { Session } from '../core/workspace/sessions';
 
 /**
  * The workspace's audit log, opened on first use (sql.js is not loaded at activation).
@@ -79,7 +80,7 @@ export class AuditService extends Disposable {
     const file = this.dbPath;
     ensureDataDir(file);
     const started = Date.now();
-    const store = await AuditStore.open(file, {
+    const store = await engine().AuditStore.open(file, {
       wasmPath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'sql-wasm.wasm').fsPath,
       witnessDir: this.witnessDir,
     });
@@ -97,7 +98,7 @@ export class AuditService extends Disposable {
     // Who this is, found without holding up the extension host while git answers.
     await detectUserAsync(this.root);
     const store = await this.store();
-    this.session = await Session.login(store, path.join(path.dirname(this.dbPath), 'sessions'), this.user, `VS Code ${vscode.version}`);
+    this.session = await engine().Session.login(store, path.join(path.dirname(this.dbPath), 'sessions'), this.user, `VS Code ${vscode.version}`);
   }
 
   /** Records LOGOUT and closes the log, folding its journal into the database file. */

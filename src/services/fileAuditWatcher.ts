@@ -2,10 +2,11 @@ import * as path from 'node:path';
 import vscode = require('vscode');
 import { isBotFile } from '../core/bots/botFiles';
 import { BOT_AUDIT_CONFIG_FILE } from '../core/bots/config';
-import { FileLock } from '../core/store/lock';
+import type { FileLock } from '../core/store/lock';
 import { FileEntity, type FileEntityName, WorkspaceFileAuditor } from '../core/workspace/fileAudit';
 import { workspaceRelative } from '../core/workspace/layout';
 import { Disposable } from '../disposable';
+import { engine } from '../engine';
 import { log } from '../logger';
 import type { AuditService } from './auditService';
 import type { BotsModel } from './botsModel';
@@ -51,7 +52,7 @@ export class FileAuditWatcher extends Disposable {
   private async tryLead(): Promise<void> {
     if (this.lease?.held || this.isDisposed) return;
     const store = await this.audit.localStore();
-    this.lease ??= new FileLock(path.join(this.audit.dataDir, 'file-audit.lock'), LEASE_STALE_MS);
+    this.lease ??= new (engine().FileLock)(path.join(this.audit.dataDir, 'file-audit.lock'), LEASE_STALE_MS);
     if (!this.lease.tryAcquire()) return;
     const auditor = new WorkspaceFileAuditor(store, () => this.audit.user);
     // Baseline: what the files hold now; what changed while no window watched is recorded now.

@@ -1,9 +1,10 @@
 import vscode = require('vscode');
 import { settings } from './editorSettings';
 import { Commands } from '../constants';
-import { type BotRunner, type DebugRequest, type RunResult, openRunner } from '../core/runner';
+import type { BotRunner, DebugRequest, RunResult } from '../core/runner';
 import type { FhirHost } from '../core/fhir/host';
 import { Disposable } from '../disposable';
+import { engine } from '../engine';
 import { log } from '../logger';
 import type { WorkspaceBot } from './botsModel';
 import type { AuditService } from './auditService';
@@ -65,7 +66,7 @@ export class RunService extends Disposable {
   private getRunner(): Promise<BotRunner> {
     this.runner ??= (async () => {
       const store = await this.audit.localStore();
-      const { runner, fhir } = openRunner({
+      const { runner, fhir } = engine().openRunner({
         store,
         distDir: vscode.Uri.joinPath(this.extensionUri, 'dist').fsPath,
         dataDir: this.audit.dataDir,

@@ -2,6 +2,7 @@ import vscode = require('vscode');
 import { settings } from './editorSettings';
 import { Commands, Settings } from '../constants';
 import { Disposable } from '../disposable';
+import { engine } from '../engine';
 import { log } from '../logger';
 import type { ReplicationStatus, TeamLogReader, TeamReplicator } from '../core/team';
 
@@ -156,7 +157,7 @@ export class TeamLogService extends Disposable {
     if (!url) return Promise.reject(new Error(vscode.l10n.t('No team log is set (botAudit.teamLog).')));
     if (!vscode.workspace.isTrusted) return Promise.reject(new Error(vscode.l10n.t('The team log is not read in Restricted Mode.')));
     this.readerPromise ??= (async () => {
-      const team = await import('../core/team');
+      const team = await engine().loadTeam();
       const r = await team.TeamLogReader.open(url, { password: (await this.secrets.get(teamPasswordKey(url))) || undefined });
       this.readerSub = r.onDidAppend(() => this.teamAppended.fire());
       return r;
@@ -202,7 +203,7 @@ export class TeamLogService extends Disposable {
     try {
       // The replicator reads the local log itself (sql.js), not the interface a team log also has.
       const store = await this.audit.localStore();
-      const team = await import('../core/team');
+      const team = await engine().loadTeam();
       if (gen !== this.generation) return;
       const rep = new team.TeamReplicator(store, {
         url,

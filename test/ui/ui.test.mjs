@@ -121,6 +121,11 @@ describe('The packaged extension', function () {
     for (const f of [
       'extension/package.json',
       'extension/dist/extension.js',
+      // Required on first use, after activation (esbuild.mjs).
+      'extension/dist/engine.js',
+      'extension/dist/pg.js',
+      'extension/dist/medplum-core.js',
+      'extension/dist/medplum-fhir-router.js',
       'extension/dist/sql-wasm.wasm',
       'extension/dist/webview/auditLog.js',
       'extension/dist/webview/auditLog.css',

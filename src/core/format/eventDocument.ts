@@ -1,6 +1,6 @@
 // An entry as a read-only Markdown document: the tree's "Show Event". Every value is untrusted
 // text, so each goes inside a code fence longer than any run of backticks it holds.
-import { outcomeName, type Entry } from '../store';
+import { outcomeName, type Entry } from '../store/types';
 import { formatDuration, formatInstant } from './time';
 
 function fence(text: string, lang = ''): string {

@@ -1,5 +1,5 @@
 import { outcomeSummary } from '../../core/format/outcomeDesc';
-import { outcomeName, type Entry } from '../../core/store';
+import { outcomeName, type Entry } from '../../core/store/types';
 import type { EntryDetail, EntryRow } from '../protocol';
 
 /** Every key of T, each given (perhaps as undefined): the compiler names any that is left out. */

@@ -1,7 +1,7 @@
 import vscode = require('vscode');
 import { Commands, NodeKind } from '../../constants';
 import { formatDuration, timeAgo } from '../../core/format/time';
-import { outcomeName, type Entry } from '../../core/store';
+import { outcomeName, type Entry } from '../../core/store/types';
 import type { WorkspaceBot } from '../../services/botsModel';
 import { outcomeIcon } from './outcomeIcon';
 
