@@ -50,7 +50,9 @@ describe('Bot Audit as a person sees it', function () {
     // Theme variables reach the page, and the toolkit's controls take them (not its dark defaults).
     const fg = await frame.evaluate(() => getComputedStyle(document.body).getPropertyValue('--vscode-foreground').trim());
     assert.notEqual(fg, '');
-    const field = await frame.evaluate(() => {
+    // The toolkit adopts a control's styles a moment after the element is defined (its design
+    // tokens resolve asynchronously), so wait for the field to be styled, then compare.
+    const readField = () => {
       const root = document.querySelector('vscode-text-field.search')?.shadowRoot?.querySelector('.root');
       const probe = document.createElement('div');
       probe.style.backgroundColor = 'var(--vscode-input-background)';
@@ -58,7 +60,11 @@ describe('Bot Audit as a person sees it', function () {
       const want = getComputedStyle(probe).backgroundColor;
       probe.remove();
       return { got: root ? getComputedStyle(root).backgroundColor : '(no control)', want };
-    });
+    };
+    await frame
+      .waitForFunction(`(${readField})().got === (${readField})().want`, undefined, { timeout: 10_000 })
+      .catch(() => {});
+    const field = await frame.evaluate(readField);
     assert.equal(field.got, field.want, 'the search field has the theme’s input background');
     await page.screenshot({ path: path.join(SHOTS, 'audit-log.png') });
   });
