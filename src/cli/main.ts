@@ -829,7 +829,7 @@ async function cmdTeam(ctx: Ctx): Promise<number> {
 async function cmdVerifyTeam(ctx: Ctx, url: string): Promise<number> {
   if (ctx.values['expect-head'] !== undefined) throw new CliError(EXIT.usage, '--expect-head checks a local log; the team log\'s head is in verify --json');
   return withTeamLog(url, async (client) => {
-    const r = await verifyTeamLog(client, { full: ctx.values.full === true });
+    const r = await verifyTeamLog(client, { full: ctx.values.full === true, connect: () => connectTeamLog(url) });
     if (ctx.values.json) {
       out(ctx, JSON.stringify(r, null, 2));
     } else if (r.ok) {

@@ -17,7 +17,7 @@ import { GENESIS_HASH, rowToEntry, type Row } from '../store/row';
 import { ACTIONS, type Action, type Entry } from '../store/types';
 import type { VerifyOptions, VerifyResult } from '../store/verify';
 import type { WindowOptions } from '../store/window';
-import { asTeamLogError, redactSecrets, teamLogClient, TeamLogError, type ConnectOptions } from './connect';
+import { asTeamLogError, connectTeamLog, redactSecrets, teamLogClient, TeamLogError, type ConnectOptions } from './connect';
 import { assertTeamLog, TEAM_CHANNEL } from './schema';
 import { verifyTeamLog, type TeamVerifyResult } from './verify';
 
@@ -271,7 +271,7 @@ export class TeamLogReader implements AuditLogReader {
    * CLI's --full), asks for verifyTeamLog's full check (every entry parsed, and its jsonb compared).
    */
   async audit(opts: VerifyOptions = {}): Promise<VerifyResult & { team: TeamVerifyResult }> {
-    const team = await this.using((c) => verifyTeamLog(c, { full: opts.incremental === false }));
+    const team = await this.using((c) => verifyTeamLog(c, { full: opts.incremental === false, connect: () => connectTeamLog(this.url, this.opts) }));
     const r: VerifyResult & { team: TeamVerifyResult } = { ok: team.ok, count: team.count, headHash: team.headHash, team };
     if (team.firstBroken) {
       const b = team.firstBroken;

@@ -18,18 +18,22 @@
 // previous hash (as its columns do), and `entry` is entry_text as a value (NULL exactly when jsonb
 // cannot hold the text: jsonbCanHold). The generated `search` follows `entry` by itself.
 //
-// The shape, measured on a 1M-entry team log (~1 KB entries, 2.6 GB with TOAST; PostgreSQL 15, 2
-// cores, server CPU time): one pass reads the table once, by the primary key, in parallel workers
-// that hash each row (its text, its own team link) and hand its narrow columns in seq order to the
-// leader, which runs the windows over them: ~10 CPU-s, 1.3-1.8 of them in the leader. Linking each origin's
-// entries by a window partitioned by origin over every row instead (a sort of every row) put 2.5
-// CPU-s in the leader; two queries (the hashes in one parallel scan, the links in a second pass)
-// 5.7; self-joins instead of windows (parallel hash joins, index probes) cost twice as much in all.
+// The shape, measured on a 1M-entry team log (~1 KB entries, 2.8 GB table; PostgreSQL 15, 2 cores):
+// the chain pass reads the log by its primary key in seq ranges, each in a connection (and so a
+// server process) of its own, at once. Each range hashes every row (its text, its own team link) and
+// runs the windows over its rows in the same process, and returns per origin only its first and last
+// entry there and its first broken one; this process stitches the ranges together (the team chain
+// and each origin's chain across each boundary). Two ranges took 4.3-5.2 s; one query whose
+// parallel workers hash the rows and hand them through a Gather Merge to a leader that runs the
+// windows (the pass before this one) 7.0-7.2 s on the same log and machine: the tuple queue to the
+// leader cost more than the windows. Linking each origin's entries by a window partitioned by
+// origin over every row instead (a sort of every row), two queries (the hashes in one parallel scan,
+// the links in a second pass) and self-joins instead of windows all cost more.
 // The reason for the first broken entry is then named by checkChains() below, from that one row and
 // the state before it, so the texts stay those of the row-by-row verify this replaced (40 s in the
 // client at 1M), which the CLI and tests show.
 import { isDeepStrictEqual } from 'node:util';
-import type { ClientBase } from 'pg';
+import type { Client, ClientBase } from 'pg';
 import { GENESIS_HASH, sha256 } from '../store/row';
 import { assertTeamLog, jsonbCanHold, teamLink } from './schema';
 
@@ -52,6 +56,15 @@ export interface TeamVerifyOptions {
    * jsonb on the server: many times slower than the default.
    */
   full?: boolean;
+  /**
+   * Opens another connection to the same team log, for the chain pass to read the log in several
+   * seq ranges at once (each in a server process of its own, as many as the server's
+   * max_parallel_workers_per_gather, so a server tuned for more cores uses them). Without it, one
+   * connection reads the whole log, with the server's parallel workers.
+   */
+  connect?: () => Promise<Client>;
+  /** The number of seq ranges of the chain pass, instead of the server's setting (tests: the stitching of ranges). */
+  ranges?: number;
 }
 
 interface TeamRow {
@@ -98,34 +111,40 @@ const NOT_JSONB = 'its entry (jsonb) is not its entry_text';
 const PASS_SETTINGS = 'SET LOCAL jit = off; SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0.0001; SET LOCAL parallel_leader_participation = off';
 
 /**
- * Both chains and every entry's own hashes, in one pass. Innermost, each row alone, in parallel
- * workers (`ORDER BY seq OFFSET 0` keeps that subquery whole: read by the primary key, in order,
- * through a Gather Merge). Then, in the leader, one window by seq: the team chain, and the origin's
- * chain where the previous row is of the same origin. A row whose previous row is of another origin
- * (the start of a run: shippers send batches, so runs are long) is linked to its origin's entry
- * before it, the end of that origin's previous run, by a second window over run starts, run ends
- * and broken rows only: so no sort of every row. Per origin: the seq of its first and last entry,
- * its last ID, and the lowest seq of an entry that breaks something; which check failed is not told
- * here (check() names it for the first one). While every entry before a row is sound, these checks
- * hold or fail for it just as check()'s do: its origin's previous entry then has ID count and hash
- * headHash, and a broken row among the run ends lies after one that is flagged already.
+ * Both chains and every entry's own hashes over the seqs $1..$2, in one pass. Innermost, each row
+ * alone (`ORDER BY seq OFFSET 0` keeps that subquery whole: read by the primary key, in order; with
+ * parallel workers when one range is the whole log). Then one window by seq: the team chain, and
+ * the origin's chain where the previous row is of the same origin. A row whose previous row is of
+ * another origin (the start of a run: shippers send batches, so runs are long) is linked to its
+ * origin's entry before it, the end of that origin's previous run, by a second window over run
+ * starts, run ends and broken rows only: so no sort of every row. The range's first row, and each
+ * origin's first row in the range, have nothing before them here: they are linked by stitchRanges.
+ * Per origin: its first row in the range (seq, ID, origin_prev, team_prev), its last (seq, ID,
+ * origin_hash, team_hash), and the lowest seq of an entry that breaks something; which check failed
+ * is not told here (checkChains names it for the first one). While every entry before a row is
+ * sound, these checks hold or fail for it just as checkChains's do: its origin's previous entry then
+ * has ID count and hash headHash, and a broken row among the run ends lies after one that is flagged already.
  */
-const CHAINS_SQL = `
-  SELECT origin, min(seq) AS first_seq, max(seq) AS last_seq, max(origin_id) AS last_id, min(seq) FILTER (WHERE broken) AS broken
+const RANGE_SQL = `
+  SELECT origin, min(seq) AS first_seq, max(seq) AS last_seq,
+    (array_agg(origin_id ORDER BY seq))[1] AS first_id, (array_agg(origin_prev ORDER BY seq))[1] AS first_prev,
+    (array_agg(team_prev ORDER BY seq))[1] AS first_team_prev,
+    (array_agg(origin_id ORDER BY seq DESC))[1] AS last_id, (array_agg(origin_hash ORDER BY seq DESC))[1] AS last_hash,
+    (array_agg(team_hash ORDER BY seq DESC))[1] AS last_team_hash,
+    min(seq) FILTER (WHERE broken) AS broken
   FROM (
-    SELECT seq, origin, origin_id,
-      broken OR (run_start AND (origin_id IS DISTINCT FROM coalesce(lag(origin_id) OVER o, 0) + 1
-        OR origin_prev IS DISTINCT FROM coalesce(lag(origin_hash) OVER o, '${GENESIS_HASH}'))) AS broken
+    SELECT seq, origin, origin_id, origin_hash, origin_prev, team_prev, team_hash,
+      broken OR (run_start AND row_number() OVER o > 1 AND (origin_id IS DISTINCT FROM lag(origin_id) OVER o + 1
+        OR origin_prev IS DISTINCT FROM lag(origin_hash) OVER o)) AS broken
     FROM (
-      SELECT seq, origin, origin_id, origin_hash, origin_prev,
+      SELECT seq, origin, origin_id, origin_hash, origin_prev, team_prev, team_hash,
         p_origin IS DISTINCT FROM origin AS run_start,
         n_origin IS DISTINCT FROM origin AS run_end,
         own_broken
-          OR seq IS DISTINCT FROM coalesce(p_seq, 0) + 1
-          OR team_prev IS DISTINCT FROM coalesce(p_team, '${GENESIS_HASH}')
+          OR (p_seq IS NOT NULL AND (seq IS DISTINCT FROM p_seq + 1 OR team_prev IS DISTINCT FROM p_team))
           OR (p_origin = origin AND (origin_id IS DISTINCT FROM p_id + 1 OR origin_prev IS DISTINCT FROM p_hash)) AS broken
       FROM (
-        SELECT seq, origin, origin_id, origin_hash, origin_prev, team_prev, own_broken,
+        SELECT seq, origin, origin_id, origin_hash, origin_prev, team_prev, team_hash, own_broken,
           lag(seq) OVER t AS p_seq, lag(team_hash) OVER t AS p_team, lag(origin) OVER t AS p_origin,
           lag(origin_id) OVER t AS p_id, lag(origin_hash) OVER t AS p_hash, lead(origin) OVER t AS n_origin
         FROM (
@@ -134,6 +153,7 @@ const CHAINS_SQL = `
               OR encode(sha256(convert_to(entry_text, 'UTF8')), 'hex') IS DISTINCT FROM origin_hash
               OR (origin_id = 1 AND origin IS DISTINCT FROM origin_hash) AS own_broken
           FROM ${TABLE}
+          WHERE seq >= $1 AND seq <= $2
           ORDER BY seq OFFSET 0
         ) AS own
         WINDOW t AS (ORDER BY seq)
@@ -143,6 +163,109 @@ const CHAINS_SQL = `
     WINDOW o AS (PARTITION BY origin ORDER BY seq)
   ) AS chains
   GROUP BY origin`;
+
+/** What RANGE_SQL gives for one origin in one range. */
+interface RangeRow {
+  origin: string;
+  first_seq: string;
+  last_seq: string;
+  first_id: string | null;
+  first_prev: string | null;
+  first_team_prev: string | null;
+  last_id: string | null;
+  last_hash: string | null;
+  last_team_hash: string | null;
+  broken: string | null;
+}
+
+/** A range's pass in its own read-only transaction: with the server's parallel workers when it is the only one, else without (the ranges are the parallelism). */
+async function rangePass(client: ClientBase, lo: number, hi: number, alone: boolean): Promise<RangeRow[]> {
+  await client.query('BEGIN READ ONLY');
+  try {
+    await client.query(alone ? PASS_SETTINGS : 'SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0');
+    const { rows } = await client.query<RangeRow>(RANGE_SQL, [lo, hi]);
+    await client.query('COMMIT');
+    return rows;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * The ranges' results joined, in seq order, into one result per origin (ChainRow): each range's
+ * first row must follow the previous range's last (seq + 1, team_prev its team_hash; seq 1 and 64
+ * zeros for the first), and each origin's first row in a range must follow that origin's last row
+ * in the ranges before (ID + 1, origin_prev its origin_hash; ID 1 and 64 zeros when there is none).
+ * A row that does not is broken, as the windows would have found it in one range.
+ */
+export function stitchRanges(ranges: readonly (readonly RangeRow[])[]): ChainRow[] {
+  const out = new Map<string, ChainRow>();
+  const heads = new Map<string, { id: number; hash: string | null }>();
+  let lastSeq = 0;
+  let lastTeam: string | null = GENESIS_HASH;
+  const mark = (c: ChainRow, seq: string) => {
+    if (c.broken === null || Number(seq) < Number(c.broken)) c.broken = seq;
+  };
+  for (const rows of ranges) {
+    if (!rows.length) continue;
+    const first = rows.reduce((a, r) => (Number(r.first_seq) < Number(a.first_seq) ? r : a));
+    const last = rows.reduce((a, r) => (Number(r.last_seq) > Number(a.last_seq) ? r : a));
+    for (const r of rows) {
+      let c = out.get(r.origin);
+      if (!c) out.set(r.origin, (c = { origin: r.origin, first_seq: r.first_seq, last_seq: r.last_seq, last_id: r.last_id ?? '0', broken: null }));
+      else Object.assign(c, { last_seq: r.last_seq, last_id: r.last_id ?? '0' });
+      if (r === first && (Number(r.first_seq) !== lastSeq + 1 || r.first_team_prev !== lastTeam)) mark(c, r.first_seq);
+      const head = heads.get(r.origin) ?? { id: 0, hash: GENESIS_HASH };
+      if (r.first_id === null || Number(r.first_id) !== head.id + 1 || r.first_prev !== head.hash) mark(c, r.first_seq);
+      if (r.broken !== null) mark(c, r.broken);
+      heads.set(r.origin, { id: Number(r.last_id), hash: r.last_hash });
+    }
+    lastSeq = Number(last.last_seq);
+    lastTeam = last.last_team_hash;
+  }
+  return [...out.values()];
+}
+
+/**
+ * Both chains over the whole team log (RANGE_SQL, stitchRanges): in `opts.ranges` seq ranges, or
+ * in as many as the server's max_parallel_workers_per_gather (1 without `opts.connect` or for a
+ * small log), read at once over that many connections.
+ */
+async function chainPass(client: ClientBase, opts: TeamVerifyOptions): Promise<ChainRow[]> {
+  const { rows } = await client.query<{ lo: string | null; hi: string | null; workers: string }>(
+    `SELECT min(seq) AS lo, max(seq) AS hi, current_setting('max_parallel_workers_per_gather') AS workers FROM ${TABLE}`,
+  );
+  if (rows[0].lo === null || rows[0].hi === null) return [];
+  const lo = Number(rows[0].lo);
+  const hi = Number(rows[0].hi);
+  const span = hi - lo + 1;
+  const wanted = opts.ranges ?? (opts.connect && span >= MIN_RANGE * 2 ? Math.min(MAX_RANGES, Math.floor(span / MIN_RANGE), Number(rows[0].workers)) : 1);
+  const n = Math.max(1, Math.min(Math.floor(wanted) || 1, span));
+  const bounds = Array.from({ length: n }, (_, i) => [lo + Math.floor((span * i) / n), lo + Math.floor((span * (i + 1)) / n) - 1] as const);
+  const clients: ClientBase[] = [client];
+  const extra: Client[] = [];
+  try {
+    // As many connections as ranges; fewer when the server takes no more (each then reads several ranges in turn).
+    while (opts.connect && clients.length < n) {
+      const c = await opts.connect().catch(() => undefined);
+      if (!c) break;
+      extra.push(c);
+      clients.push(c);
+    }
+    const results: RangeRow[][] = new Array(n);
+    await Promise.all(clients.map(async (c, k) => {
+      for (let i = k; i < n; i += clients.length) results[i] = await rangePass(c, bounds[i][0], bounds[i][1], n === 1);
+    }));
+    return stitchRanges(results);
+  } finally {
+    await Promise.all(extra.map((c) => c.end().catch(() => undefined)));
+  }
+}
+
+/** Seqs a range of the chain pass has at least, and ranges at most, when the server's setting chooses how many. */
+const MIN_RANGE = 50_000;
+const MAX_RANGES = 16;
 
 /** `entry` against entry_text as jsonb values, for entries that passed the parse checks in this process (so the cast has JSON that jsonb can hold). */
 const JSONB_SQL = `SELECT min(seq) FILTER (WHERE entry IS DISTINCT FROM entry_text::jsonb) AS broken FROM ${TABLE} WHERE seq < $1 AND entry IS NOT NULL`;
@@ -240,16 +363,7 @@ async function firstParsedBrokenBelow(client: ClientBase, before: number): Promi
 
 export async function verifyTeamLog(client: ClientBase, opts: TeamVerifyOptions = {}): Promise<TeamVerifyResult> {
   await assertTeamLog(client);
-  let chains: ChainRow[];
-  await client.query('BEGIN READ ONLY');
-  try {
-    await client.query(PASS_SETTINGS);
-    chains = (await client.query<ChainRow>(CHAINS_SQL)).rows;
-    await client.query('COMMIT');
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  }
+  const chains = await chainPass(client, opts);
   const lastSeq = chains.reduce((m, c) => Math.max(m, Number(c.last_seq)), 0);
   const broken = chains.map((c) => c.broken).filter((b): b is string => b !== null).map(Number);
   const chainBroken = broken.length ? Math.min(...broken) : undefined;

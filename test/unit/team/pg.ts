@@ -71,15 +71,23 @@ export interface ClusterOptions {
    * has: the team-log benchmark. Default false: fsync=off, a throwaway cluster for tests.
    */
   durable?: boolean;
+  /**
+   * A directory to keep the cluster in: made (and the cluster created) when it has none, reused when
+   * it has one, and left in place by stop(). The team-log benchmark's `--reuse` reads a 1M team log
+   * it shipped before. Default: a fresh temporary directory, removed by stop().
+   */
+  keep?: string;
 }
 
 /** Starts a fresh cluster; the caller stops it (an exit hook stops it too, if the process ends first). */
 export async function startCluster(copts: ClusterOptions = {}): Promise<TestCluster> {
   const bin = binDir();
   const as = asServerUser();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-pg-'));
+  const dir = copts.keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-pg-'));
+  fs.mkdirSync(dir, { recursive: true });
   if (as.uid !== undefined) fs.chownSync(dir, as.uid, as.gid!);
   const data = path.join(dir, 'data');
+  const existing = copts.keep !== undefined && fs.existsSync(path.join(data, 'PG_VERSION'));
   const run = (cmd: string, args: string[], onPath = false) => {
     const exe = onPath ? cmd : path.join(bin, cmd);
     const r = spawnSync(as.prefix[0] ?? exe, [...as.prefix.slice(1), ...(as.prefix.length ? [exe] : []), ...args], { encoding: 'utf8', cwd: dir });
@@ -88,16 +96,18 @@ export async function startCluster(copts: ClusterOptions = {}): Promise<TestClus
   let started = false;
   const stop = () => {
     process.removeListener('exit', stop);
-    if (started) run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    if (started) run('pg_ctl', ['-D', data, '-m', copts.keep === undefined ? 'immediate' : 'fast', '-w', 'stop']);
     started = false;
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (copts.keep === undefined) fs.rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', stop);
   try {
     // --no-sync and fsync=off: a throwaway cluster; what the tests check does not depend on the server's own durability.
-    const init = run('initdb', ['-D', data, '-U', SUPERUSER, '--auth=trust', '--encoding=UTF8', '--locale=C', ...(copts.durable ? [] : ['--no-sync'])]);
     const fsyncOff = copts.durable ? '' : ' -c fsync=off';
-    if (!init.ok) throw new Error(`initdb failed: ${init.out}`);
+    if (!existing) {
+      const init = run('initdb', ['-D', data, '-U', SUPERUSER, '--auth=trust', '--encoding=UTF8', '--locale=C', ...(copts.durable ? [] : ['--no-sync'])]);
+      if (!init.ok) throw new Error(`initdb failed: ${init.out}`);
+    }
     let port = 0;
     let last = '';
     // A port found free may be taken before the server binds it: a few tries.

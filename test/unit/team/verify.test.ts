@@ -193,17 +193,36 @@ describe('team log: verify on the server', function () {
   }
 
   /** verifyTeamLog (full or not) gives what the reference gives, and its first broken entry is `seq` (of `origin`, its ID `originId` there) for `reason`. */
+  /**
+   * verifyTeamLog in one seq range, and in several read over several connections and stitched
+   * together (each range count puts the boundaries elsewhere; 60, one row a range, at every row).
+   */
+  async function verifyEachWay(opts: { full?: boolean }): Promise<TeamVerifyResult[]> {
+    const out = [await verifyTeamLog(db, opts)];
+    const connect = async () => {
+      const c = new Client({ connectionString: dbUrl });
+      await c.connect();
+      return c;
+    };
+    for (const ranges of [2, 3, 7, 60]) out.push(await verifyTeamLog(db, { ...opts, ranges, connect }));
+    return out;
+  }
+
   async function expectBroken(seq: number, origin: string, originId: number, reason: string, opts: { full?: boolean } = {}): Promise<TeamVerifyResult> {
-    const v = await verifyTeamLog(db, opts);
+    const ref = await reference(db, opts.full === true);
+    const [v, ...ranged] = await verifyEachWay(opts);
     assert.deepEqual(v.firstBroken, { seq, origin, originId, reason });
-    assert.deepEqual(v, await reference(db, opts.full === true));
+    assert.deepEqual(v, ref);
+    for (const r of ranged) assert.deepEqual(r, ref);
     return v;
   }
 
   async function expectSound(opts: { full?: boolean } = {}): Promise<TeamVerifyResult> {
-    const v = await verifyTeamLog(db, opts);
+    const ref = await reference(db, opts.full === true);
+    const [v, ...ranged] = await verifyEachWay(opts);
     assert.equal(v.ok, true, JSON.stringify(v.firstBroken));
-    assert.deepEqual(v, await reference(db, opts.full === true));
+    assert.deepEqual(v, ref);
+    for (const r of ranged) assert.deepEqual(r, ref);
     return v;
   }
 
