@@ -179,7 +179,7 @@ interface RangeRow {
 }
 
 /** A range's pass in its own read-only transaction: with the server's parallel workers when it is the only one, else without (the ranges are the parallelism). */
-async function rangePass(client: ClientBase, lo: number, hi: number, alone: boolean): Promise<RangeRow[]> {
+async function rangePass(client: ClientBase, lo: string, hi: string, alone: boolean): Promise<RangeRow[]> {
   await client.query('BEGIN READ ONLY');
   try {
     await client.query(alone ? PASS_SETTINGS : 'SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0');
@@ -237,12 +237,14 @@ async function chainPass(client: ClientBase, opts: TeamVerifyOptions): Promise<C
     `SELECT min(seq) AS lo, max(seq) AS hi, current_setting('max_parallel_workers_per_gather') AS workers FROM ${TABLE}`,
   );
   if (rows[0].lo === null || rows[0].hi === null) return [];
-  const lo = Number(rows[0].lo);
-  const hi = Number(rows[0].hi);
-  const span = hi - lo + 1;
-  const wanted = opts.ranges ?? (opts.connect && span >= MIN_RANGE * 2 ? Math.min(MAX_RANGES, Math.floor(span / MIN_RANGE), Number(rows[0].workers)) : 1);
-  const n = Math.max(1, Math.min(Math.floor(wanted) || 1, span));
-  const bounds = Array.from({ length: n }, (_, i) => [lo + Math.floor((span * i) / n), lo + Math.floor((span * (i + 1)) / n) - 1] as const);
+  // In BigInt: a seq written behind the triggers' back may be anywhere in bigint's range, past a double's precision.
+  const lo = BigInt(rows[0].lo);
+  const span = BigInt(rows[0].hi) - lo + 1n;
+  const wanted = opts.ranges ?? (opts.connect && span >= MIN_RANGE * 2n ? Math.min(MAX_RANGES, Number(span / MIN_RANGE), Number(rows[0].workers)) : 1);
+  const k = Math.max(1, Math.floor(wanted) || 1);
+  const n = BigInt(k) < span ? k : Number(span);
+  const at = (i: number) => lo + (span * BigInt(i)) / BigInt(n);
+  const bounds = Array.from({ length: n }, (_, i) => [String(at(i)), String(at(i + 1) - 1n)] as const);
   const clients: ClientBase[] = [client];
   const extra: Client[] = [];
   try {
@@ -264,7 +266,7 @@ async function chainPass(client: ClientBase, opts: TeamVerifyOptions): Promise<C
 }
 
 /** Seqs a range of the chain pass has at least, and ranges at most, when the server's setting chooses how many. */
-const MIN_RANGE = 50_000;
+const MIN_RANGE = 50_000n;
 const MAX_RANGES = 16;
 
 /** `entry` against entry_text as jsonb values, for entries that passed the parse checks in this process (so the cast has JSON that jsonb can hold). */
@@ -279,8 +281,8 @@ const JSON_PAGE_SQL = `
   FROM ${TABLE} WHERE seq > $1 AND seq < $2 AND entry IS NOT NULL ORDER BY seq LIMIT ${PAGE}`;
 
 /** What is wrong with one row's chains and hashes, given the chains before it; undefined when it is sound. */
-function checkChains(r: TeamRow, seq: number, lastSeq: number, teamPrev: string, origin: { count: number; headHash: string } | undefined): string | undefined {
-  if (seq !== lastSeq + 1) return `team entries ${lastSeq + 1}..${seq - 1} are missing`;
+function checkChains(r: TeamRow, seq: bigint, lastSeq: bigint, teamPrev: string, origin: { count: number; headHash: string } | undefined): string | undefined {
+  if (seq !== lastSeq + 1n) return `team entries ${lastSeq + 1n}..${seq - 1n} are missing`;
   if (r.team_prev !== teamPrev) return 'its team_prev is not the previous entry\'s team_hash';
   if (r.team_hash !== sha256(teamLink(r.team_prev, r.origin, r.origin_id, r.origin_hash))) return 'its team_hash does not match its fields';
   const id = Number(r.origin_id);
@@ -316,16 +318,16 @@ function checkParsed(r: TextRow): string | undefined {
  * (each one short query, so no snapshot is held for long); the next page is asked for before this
  * one is parsed, so the server reads while this process parses.
  */
-async function firstParsedBroken(client: ClientBase, sql: string, before: number): Promise<{ seq: number; reason: string } | undefined> {
-  let page = client.query<TextRow>(sql, [0, before]);
+async function firstParsedBroken(client: ClientBase, sql: string, before: bigint): Promise<{ seq: bigint; reason: string } | undefined> {
+  let page = client.query<TextRow>(sql, [0, String(before)]);
   for (;;) {
     const { rows } = await page;
-    const next = rows.length === PAGE ? client.query<TextRow>(sql, [rows[rows.length - 1].seq, before]) : undefined;
+    const next = rows.length === PAGE ? client.query<TextRow>(sql, [rows[rows.length - 1].seq, String(before)]) : undefined;
     for (const r of rows) {
       const reason = checkParsed(r);
       if (reason) {
         await next?.catch(() => undefined);
-        return { seq: Number(r.seq), reason };
+        return { seq: BigInt(r.seq), reason };
       }
     }
     if (!next) return undefined;
@@ -342,16 +344,16 @@ async function firstParsedBroken(client: ClientBase, sql: string, before: number
  * instead of 11 at 1M). Should the server fail to read a text as jsonb all the same (a number past
  * its range, nesting past its stack), they are compared here.
  */
-async function firstParsedBrokenBelow(client: ClientBase, before: number): Promise<{ seq: number; reason: string } | undefined> {
+async function firstParsedBrokenBelow(client: ClientBase, before: bigint): Promise<{ seq: bigint; reason: string } | undefined> {
   const text = await firstParsedBroken(client, TEXT_PAGE_SQL, before);
   const bound = text?.seq ?? before;
-  let jsonb: number | undefined;
+  let jsonb: bigint | undefined;
   let compared = false;
   await client.query('BEGIN READ ONLY');
   try {
     await client.query(PASS_SETTINGS);
-    const { rows } = await client.query<{ broken: string | null }>(JSONB_SQL, [bound]);
-    jsonb = rows[0].broken === null ? undefined : Number(rows[0].broken);
+    const { rows } = await client.query<{ broken: string | null }>(JSONB_SQL, [String(bound)]);
+    jsonb = rows[0].broken === null ? undefined : BigInt(rows[0].broken);
     compared = true;
     await client.query('COMMIT');
   } catch {
@@ -364,34 +366,34 @@ async function firstParsedBrokenBelow(client: ClientBase, before: number): Promi
 export async function verifyTeamLog(client: ClientBase, opts: TeamVerifyOptions = {}): Promise<TeamVerifyResult> {
   await assertTeamLog(client);
   const chains = await chainPass(client, opts);
-  const lastSeq = chains.reduce((m, c) => Math.max(m, Number(c.last_seq)), 0);
-  const broken = chains.map((c) => c.broken).filter((b): b is string => b !== null).map(Number);
-  const chainBroken = broken.length ? Math.min(...broken) : undefined;
+  // Seqs as BigInt: one written behind the triggers' back may be past a double's precision.
+  const lastSeq = chains.reduce((m, c) => (BigInt(c.last_seq) > m ? BigInt(c.last_seq) : m), 0n);
+  const chainBroken = chains.reduce<bigint | undefined>((m, c) => (c.broken !== null && (m === undefined || BigInt(c.broken) < m) ? BigInt(c.broken) : m), undefined);
   // Entries are only ever added, so what is below a seq seen here stays as it was for the queries that follow.
-  const parsed = opts.full ? await firstParsedBrokenBelow(client, chainBroken ?? lastSeq + 1) : undefined;
+  const parsed = opts.full ? await firstParsedBrokenBelow(client, chainBroken ?? lastSeq + 1n) : undefined;
   const firstSeq = parsed?.seq ?? chainBroken;
   if (firstSeq === undefined) {
     // Sound: seqs run 1..lastSeq, and each origin's IDs 1..its last.
     const origins = chains.map((c) => ({ origin: c.origin, count: Number(c.last_id), first: Number(c.first_seq) }));
-    const head = await client.query<{ team_hash: string }>(`SELECT team_hash FROM ${TABLE} WHERE seq = $1`, [lastSeq]);
-    return { ok: true, count: lastSeq, headHash: head.rows[0]?.team_hash ?? GENESIS_HASH, origins: await withHeads(client, origins, lastSeq + 1) };
+    const head = await client.query<{ team_hash: string }>(`SELECT team_hash FROM ${TABLE} WHERE seq = $1`, [String(lastSeq)]);
+    return { ok: true, count: Number(lastSeq), headHash: head.rows[0]?.team_hash ?? GENESIS_HASH, origins: await withHeads(client, origins, lastSeq + 1n) };
   }
   const count = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${TABLE}`)).rows[0].n);
   // Each origin's entries below the first broken one, and the state the row-by-row check has there.
   const { rows } = await client.query<{ origin: string; n: string; first_seq: string }>(
     `SELECT origin, count(*) AS n, min(seq) AS first_seq FROM ${TABLE} WHERE seq < $1 GROUP BY origin`,
-    [firstSeq],
+    [String(firstSeq)],
   );
   const origins = await withHeads(client, rows.map((r) => ({ origin: r.origin, count: Number(r.n), first: Number(r.first_seq) })), firstSeq);
-  const prev = (await client.query<{ seq: string; team_hash: string }>(`SELECT seq, team_hash FROM ${TABLE} WHERE seq < $1 ORDER BY seq DESC LIMIT 1`, [firstSeq])).rows[0];
+  const prev = (await client.query<{ seq: string; team_hash: string }>(`SELECT seq, team_hash FROM ${TABLE} WHERE seq < $1 ORDER BY seq DESC LIMIT 1`, [String(firstSeq)])).rows[0];
   const row = (await client.query<TeamRow>(
     `SELECT seq, origin, origin_id, origin_hash, origin_prev, entry_text, team_prev, team_hash FROM ${TABLE} WHERE seq = $1`,
-    [firstSeq],
+    [String(firstSeq)],
   )).rows[0];
   const teamHead = prev?.team_hash ?? GENESIS_HASH;
   const state = origins.find((o) => o.origin === row?.origin);
   const reason = parsed?.reason
-    ?? (row && checkChains(row, firstSeq, prev ? Number(prev.seq) : 0, teamHead, state))
+    ?? (row && checkChains(row, firstSeq, prev ? BigInt(prev.seq) : 0n, teamHead, state))
     // The server found what this process does not (a column the schema says is NOT NULL, set to NULL): still broken.
     ?? 'it breaks the team log\'s chains (found by the server\'s check)';
   return {
@@ -399,17 +401,17 @@ export async function verifyTeamLog(client: ClientBase, opts: TeamVerifyOptions 
     count,
     headHash: teamHead,
     origins,
-    firstBroken: { seq: firstSeq, ...(row ? { origin: row.origin, originId: Number(row.origin_id) } : {}), reason },
+    firstBroken: { seq: Number(firstSeq), ...(row ? { origin: row.origin, originId: Number(row.origin_id) } : {}), reason },
   };
 }
 
 /** The origins in the order they first appear, each with the hash of its newest entry below seq `before` (its entry `count`: the chain holds there). */
-async function withHeads(client: ClientBase, origins: { origin: string; count: number; first: number }[], before: number): Promise<TeamVerifyResult['origins']> {
+async function withHeads(client: ClientBase, origins: { origin: string; count: number; first: number }[], before: bigint): Promise<TeamVerifyResult['origins']> {
   if (!origins.length) return [];
   const { rows } = await client.query<{ origin: string; origin_hash: string }>(
     `SELECT o.origin, e.origin_hash FROM unnest($1::text[], $2::bigint[]) AS o(origin, id)
      JOIN ${TABLE} e ON e.origin = o.origin AND e.origin_id = o.id AND e.seq < $3`,
-    [origins.map((o) => o.origin), origins.map((o) => o.count), before],
+    [origins.map((o) => o.origin), origins.map((o) => o.count), String(before)],
   );
   const heads = new Map(rows.map((r) => [r.origin, r.origin_hash]));
   return [...origins].sort((a, b) => a.first - b.first).map((o) => ({ origin: o.origin, count: o.count, headHash: heads.get(o.origin) ?? GENESIS_HASH }));

@@ -260,6 +260,20 @@ describe('team log: verify on the server', function () {
     await expectBroken(41, a, 21, 'team entries 31..40 are missing');
   });
 
+  it('a row behind the others at the top of bigint\'s range: the row is named, in one range and in several', async () => {
+    const last = (await db.query<{ team_hash: string }>(`SELECT team_hash FROM ${TABLE} ORDER BY seq DESC LIMIT 1`)).rows[0];
+    const text = (await nextEntryText(a)).text;
+    await behindOurBack(
+      `INSERT INTO ${TABLE} (seq, origin, origin_id, origin_hash, origin_prev, entry, entry_text, team_prev, team_hash) VALUES ('9223372036854775807', $1, 31, $2, $3, $4::jsonb, $4, $5, $6)`,
+      [a, sha256(text), (await originHead(a)).hash, text, last.team_hash, sha256(teamLink(last.team_hash, a, 31, sha256(text)))],
+    );
+    for (const ranges of [undefined, 2, 3]) {
+      const v = await verifyTeamLog(db, ranges ? { ranges } : {});
+      assert.equal(v.ok, false);
+      assert.equal(v.firstBroken?.reason, 'team entries 61..9223372036854775806 are missing');
+    }
+  });
+
   it('a changed team_prev', async () => {
     await behindOurBack(`UPDATE ${TABLE} SET team_prev = repeat('1', 64) WHERE seq = 33`);
     await expectBroken(33, a, 23, 'its team_prev is not the previous entry\'s team_hash');
