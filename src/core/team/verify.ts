@@ -242,9 +242,7 @@ async function chainPass(client: ClientBase, opts: TeamVerifyOptions): Promise<C
   const span = BigInt(rows[0].hi) - lo + 1n;
   const wanted = opts.ranges ?? (opts.connect && span >= MIN_RANGE * 2n ? Math.min(MAX_RANGES, Number(span / MIN_RANGE), Number(rows[0].workers)) : 1);
   const k = Math.max(1, Math.floor(wanted) || 1);
-  const n = BigInt(k) < span ? k : Number(span);
-  const at = (i: number) => lo + (span * BigInt(i)) / BigInt(n);
-  const bounds = Array.from({ length: n }, (_, i) => [String(at(i)), String(at(i + 1) - 1n)] as const);
+  let n = BigInt(k) < span ? k : Number(span);
   const clients: ClientBase[] = [client];
   const extra: Client[] = [];
   try {
@@ -255,6 +253,10 @@ async function chainPass(client: ClientBase, opts: TeamVerifyOptions): Promise<C
       extra.push(c);
       clients.push(c);
     }
+    // No second connection (a role's connection limit, a full server): one range, with the server's parallel workers.
+    if (clients.length === 1 && opts.ranges === undefined) n = 1;
+    const at = (i: number) => lo + (span * BigInt(i)) / BigInt(n);
+    const bounds = Array.from({ length: n }, (_, i) => [String(at(i)), String(at(i + 1) - 1n)] as const);
     const results: RangeRow[][] = new Array(n);
     await Promise.all(clients.map(async (c, k) => {
       for (let i = k; i < n; i += clients.length) results[i] = await rangePass(c, bounds[i][0], bounds[i][1], n === 1);

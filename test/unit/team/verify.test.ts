@@ -195,7 +195,8 @@ describe('team log: verify on the server', function () {
   /** verifyTeamLog (full or not) gives what the reference gives, and its first broken entry is `seq` (of `origin`, its ID `originId` there) for `reason`. */
   /**
    * verifyTeamLog in one seq range, and in several read over several connections and stitched
-   * together (each range count puts the boundaries elsewhere; 60, one row a range, at every row).
+   * together (each range count puts the boundaries elsewhere; 60, one row a range, at every row), and
+   * in several on one connection when no other can be opened.
    */
   async function verifyEachWay(opts: { full?: boolean }): Promise<TeamVerifyResult[]> {
     const out = [await verifyTeamLog(db, opts)];
@@ -205,6 +206,8 @@ describe('team log: verify on the server', function () {
       return c;
     };
     for (const ranges of [2, 3, 7, 60]) out.push(await verifyTeamLog(db, { ...opts, ranges, connect }));
+    // A server that takes no second connection: the ranges read one after another on the one there is.
+    out.push(await verifyTeamLog(db, { ...opts, ranges: 3, connect: () => Promise.reject(new Error('too many connections for role')) }));
     return out;
   }
 
