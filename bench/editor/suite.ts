@@ -33,11 +33,11 @@ function codeLoadingMs(id: string): number | undefined {
 }
 
 /**
- * An extension's activation time as the host reports it (the Extensions view and Running Extensions
- * show codeLoadingTime + activateCallTime): loading its main module, then calling its activate()
- * until the promise it returns resolves, each between the host's own marks. Not in it: the host
- * making the extension's context (its mementos ask the window for their state), which every
- * extension waits for and which the host does not count.
+ * An extension's activation by the host's own marks: loading its main module, then calling its
+ * activate() until the promise it returns resolves (the Extensions view shows the first two of
+ * these: codeLoadingTime + activateCallTime). Not in it: the host making the extension's context
+ * (its mementos ask the window for their state), which every extension waits for and which the host
+ * does not count.
  */
 function hostActivationMs(id: string): number | undefined {
   const load = codeLoadingMs(id);
@@ -81,7 +81,7 @@ export async function run(): Promise<void> {
   const load = codeLoadingMs('bot-audit.bot-audit');
   if (load !== undefined) out.activate_code_loading_ms = load;
   const host = hostActivationMs('bot-audit.bot-audit');
-  if (host !== undefined) out.activate_host_reported_ms = host;
+  if (host !== undefined) out.activate_host_marks_ms = host;
 
   // First render: the tree as the view asks for it, bots found, log not yet open.
   t = performance.now();
@@ -128,7 +128,7 @@ export async function run(): Promise<void> {
     const otherLoad = codeLoadingMs(id);
     if (otherLoad !== undefined) out.host_small_builtin_code_loading_ms = otherLoad;
     const otherHost = hostActivationMs(id);
-    if (otherHost !== undefined) out.host_small_builtin_host_reported_ms = otherHost;
+    if (otherHost !== undefined) out.host_small_builtin_host_marks_ms = otherHost;
     break;
   }
   for (const k of Object.keys(out)) out[k] = Math.round(out[k] * 100) / 100;
