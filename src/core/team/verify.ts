@@ -202,26 +202,27 @@ async function rangePass(client: ClientBase, lo: string, hi: string, alone: bool
 export function stitchRanges(ranges: readonly (readonly RangeRow[])[]): ChainRow[] {
   const out = new Map<string, ChainRow>();
   const heads = new Map<string, { id: number; hash: string | null }>();
-  let lastSeq = 0;
+  // Seqs as BigInt (see chainPass).
+  let lastSeq = 0n;
   let lastTeam: string | null = GENESIS_HASH;
   const mark = (c: ChainRow, seq: string) => {
-    if (c.broken === null || Number(seq) < Number(c.broken)) c.broken = seq;
+    if (c.broken === null || BigInt(seq) < BigInt(c.broken)) c.broken = seq;
   };
   for (const rows of ranges) {
     if (!rows.length) continue;
-    const first = rows.reduce((a, r) => (Number(r.first_seq) < Number(a.first_seq) ? r : a));
-    const last = rows.reduce((a, r) => (Number(r.last_seq) > Number(a.last_seq) ? r : a));
+    const first = rows.reduce((a, r) => (BigInt(r.first_seq) < BigInt(a.first_seq) ? r : a));
+    const last = rows.reduce((a, r) => (BigInt(r.last_seq) > BigInt(a.last_seq) ? r : a));
     for (const r of rows) {
       let c = out.get(r.origin);
       if (!c) out.set(r.origin, (c = { origin: r.origin, first_seq: r.first_seq, last_seq: r.last_seq, last_id: r.last_id ?? '0', broken: null }));
       else Object.assign(c, { last_seq: r.last_seq, last_id: r.last_id ?? '0' });
-      if (r === first && (Number(r.first_seq) !== lastSeq + 1 || r.first_team_prev !== lastTeam)) mark(c, r.first_seq);
+      if (r === first && (BigInt(r.first_seq) !== lastSeq + 1n || r.first_team_prev !== lastTeam)) mark(c, r.first_seq);
       const head = heads.get(r.origin) ?? { id: 0, hash: GENESIS_HASH };
       if (r.first_id === null || Number(r.first_id) !== head.id + 1 || r.first_prev !== head.hash) mark(c, r.first_seq);
       if (r.broken !== null) mark(c, r.broken);
       heads.set(r.origin, { id: Number(r.last_id), hash: r.last_hash });
     }
-    lastSeq = Number(last.last_seq);
+    lastSeq = BigInt(last.last_seq);
     lastTeam = last.last_team_hash;
   }
   return [...out.values()];
@@ -258,9 +259,13 @@ async function chainPass(client: ClientBase, opts: TeamVerifyOptions): Promise<C
     const at = (i: number) => lo + (span * BigInt(i)) / BigInt(n);
     const bounds = Array.from({ length: n }, (_, i) => [String(at(i)), String(at(i + 1) - 1n)] as const);
     const results: RangeRow[][] = new Array(n);
-    await Promise.all(clients.map(async (c, k) => {
+    // Every connection's ranges settle before a failure is thrown: the caller's connection is then
+    // out of its read-only transaction, whatever failed.
+    const settled = await Promise.allSettled(clients.map(async (c, k) => {
       for (let i = k; i < n; i += clients.length) results[i] = await rangePass(c, bounds[i][0], bounds[i][1], n === 1);
     }));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     return stitchRanges(results);
   } finally {
     await Promise.all(extra.map((c) => c.end().catch(() => undefined)));

@@ -277,6 +277,20 @@ describe('team log: verify on the server', function () {
     }
   });
 
+  it('a range that fails fails the verify, once the caller\'s connection is out of its read-only transaction', async () => {
+    // The second connection is lost before its range: its range fails at once, while the first is under way.
+    const lost = async () => {
+      const c = new Client({ connectionString: dbUrl });
+      await c.connect();
+      await c.end();
+      return c;
+    };
+    await assert.rejects(verifyTeamLog(db, { ranges: 2, connect: lost }), /not queryable/);
+    const { rows } = await db.query<{ transaction_read_only: string }>('SHOW transaction_read_only');
+    assert.equal(rows[0].transaction_read_only, 'off');
+    assert.equal((await verifyTeamLog(db)).ok, true);
+  });
+
   it('a changed team_prev', async () => {
     await behindOurBack(`UPDATE ${TABLE} SET team_prev = repeat('1', 64) WHERE seq = 33`);
     await expectBroken(33, a, 23, 'its team_prev is not the previous entry\'s team_hash');
