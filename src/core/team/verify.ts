@@ -23,10 +23,11 @@
 // server process) of its own, at once. Each range hashes every row (its text, its own team link) and
 // runs the windows over its rows in the same process, and returns per origin only its first and last
 // entry there and its first broken one; this process stitches the ranges together (the team chain
-// and each origin's chain across each boundary). Two ranges took 4.3-5.2 s; one query whose
-// parallel workers hash the rows and hand them through a Gather Merge to a leader that runs the
-// windows (the pass before this one) 7.0-7.2 s on the same log and machine: the tuple queue to the
-// leader cost more than the windows. Linking each origin's entries by a window partitioned by
+// and each origin's chain across each boundary). Two ranges took 4.2-5.3 s (verifyTeamLog, back to
+// back, load ~1); one query whose parallel workers hash the rows and hand them through a Gather
+// Merge to a leader that runs the windows (the pass before this one) 6.2-7.2 s on the same log and
+// machine: the tuple queue to the leader cost more than the windows. Three and four ranges on 2
+// cores: 5.8 and 6.3 s. Linking each origin's entries by a window partitioned by
 // origin over every row instead (a sort of every row), two queries (the hashes in one parallel scan,
 // the links in a second pass) and self-joins instead of windows all cost more.
 // The reason for the first broken entry is then named by checkChains() below, from that one row and
@@ -199,7 +200,7 @@ async function rangePass(client: ClientBase, lo: string, hi: string, alone: bool
  * in the ranges before (ID + 1, origin_prev its origin_hash; ID 1 and 64 zeros when there is none).
  * A row that does not is broken, as the windows would have found it in one range.
  */
-export function stitchRanges(ranges: readonly (readonly RangeRow[])[]): ChainRow[] {
+function stitchRanges(ranges: readonly (readonly RangeRow[])[]): ChainRow[] {
   const out = new Map<string, ChainRow>();
   const heads = new Map<string, { id: number; hash: string | null }>();
   // Seqs as BigInt (see chainPass).
