@@ -34,7 +34,7 @@
 // the state before it, so the texts stay those of the row-by-row verify this replaced (40 s in the
 // client at 1M), which the CLI and tests show.
 import { isDeepStrictEqual } from 'node:util';
-import type { Client, ClientBase } from 'pg';
+import type { Client, ClientBase, QueryResultRow } from 'pg';
 import { GENESIS_HASH, sha256 } from '../store/row';
 import { assertTeamLog, jsonbCanHold, teamLink } from './schema';
 
@@ -91,12 +91,15 @@ interface TextRow {
   entry_json?: string;
 }
 
-interface ChainRow {
-  origin: string;
-  first_seq: string;
-  last_seq: string;
-  last_id: string;
-  broken: string | null;
+/** The chain pass's result (stitchRanges). */
+interface Chains {
+  /** The newest seq, and its team_hash (0 and 64 zeros for an empty team log). */
+  lastSeq: bigint;
+  headHash: string | null;
+  /** The lowest seq of an entry that breaks either chain. */
+  broken?: bigint;
+  /** Each origin: the seq of its first entry, the ID and origin_hash of its last. */
+  origins: { origin: string; first: number; count: number; headHash: string | null }[];
 }
 
 const TABLE = 'bot_audit.team_entries';
@@ -179,12 +182,12 @@ interface RangeRow {
   broken: string | null;
 }
 
-/** A range's pass in its own read-only transaction: with the server's parallel workers when it is the only one, else without (the ranges are the parallelism). */
-async function rangePass(client: ClientBase, lo: string, hi: string, alone: boolean): Promise<RangeRow[]> {
+/** One query in a read-only transaction of its own, with these planner settings; rolled back if it fails. */
+async function readOnly<R extends QueryResultRow>(client: ClientBase, settings: string, sql: string, params: unknown[]): Promise<R[]> {
   await client.query('BEGIN READ ONLY');
   try {
-    await client.query(alone ? PASS_SETTINGS : 'SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0');
-    const { rows } = await client.query<RangeRow>(RANGE_SQL, [lo, hi]);
+    await client.query(settings);
+    const { rows } = await client.query<R>(sql, params);
     await client.query('COMMIT');
     return rows;
   } catch (e) {
@@ -193,40 +196,43 @@ async function rangePass(client: ClientBase, lo: string, hi: string, alone: bool
   }
 }
 
+/** A range's pass: with the server's parallel workers when it is the only one, else without (the ranges are the parallelism). */
+function rangePass(client: ClientBase, lo: string, hi: string, alone: boolean): Promise<RangeRow[]> {
+  return readOnly<RangeRow>(client, alone ? PASS_SETTINGS : 'SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0', RANGE_SQL, [lo, hi]);
+}
+
 /**
- * The ranges' results joined, in seq order, into one result per origin (ChainRow): each range's
- * first row must follow the previous range's last (seq + 1, team_prev its team_hash; seq 1 and 64
- * zeros for the first), and each origin's first row in a range must follow that origin's last row
- * in the ranges before (ID + 1, origin_prev its origin_hash; ID 1 and 64 zeros when there is none).
- * A row that does not is broken, as the windows would have found it in one range.
+ * The ranges' results joined, in seq order: each range's first row must follow the previous
+ * range's last (seq + 1, team_prev its team_hash; seq 1 and 64 zeros for the first), and each
+ * origin's first row in a range must follow that origin's last row in the ranges before (ID + 1,
+ * origin_prev its origin_hash; ID 1 and 64 zeros when there is none). A row that does not is
+ * broken, as the windows would have found it in one range.
  */
-function stitchRanges(ranges: readonly (readonly RangeRow[])[]): ChainRow[] {
-  const out = new Map<string, ChainRow>();
-  const heads = new Map<string, { id: number; hash: string | null }>();
+function stitchRanges(ranges: readonly (readonly RangeRow[])[]): Chains {
   // Seqs as BigInt (see chainPass).
-  let lastSeq = 0n;
-  let lastTeam: string | null = GENESIS_HASH;
-  const mark = (c: ChainRow, seq: string) => {
-    if (c.broken === null || BigInt(seq) < BigInt(c.broken)) c.broken = seq;
+  const chains: Chains = { lastSeq: 0n, headHash: GENESIS_HASH, origins: [] };
+  const origins = new Map<string, Chains['origins'][number]>();
+  const mark = (seq: string) => {
+    if (chains.broken === undefined || BigInt(seq) < chains.broken) chains.broken = BigInt(seq);
   };
   for (const rows of ranges) {
     if (!rows.length) continue;
     const first = rows.reduce((a, r) => (BigInt(r.first_seq) < BigInt(a.first_seq) ? r : a));
     const last = rows.reduce((a, r) => (BigInt(r.last_seq) > BigInt(a.last_seq) ? r : a));
+    if (BigInt(first.first_seq) !== chains.lastSeq + 1n || first.first_team_prev !== chains.headHash) mark(first.first_seq);
     for (const r of rows) {
-      let c = out.get(r.origin);
-      if (!c) out.set(r.origin, (c = { origin: r.origin, first_seq: r.first_seq, last_seq: r.last_seq, last_id: r.last_id ?? '0', broken: null }));
-      else Object.assign(c, { last_seq: r.last_seq, last_id: r.last_id ?? '0' });
-      if (r === first && (BigInt(r.first_seq) !== lastSeq + 1n || r.first_team_prev !== lastTeam)) mark(c, r.first_seq);
-      const head = heads.get(r.origin) ?? { id: 0, hash: GENESIS_HASH };
-      if (r.first_id === null || Number(r.first_id) !== head.id + 1 || r.first_prev !== head.hash) mark(c, r.first_seq);
-      if (r.broken !== null) mark(c, r.broken);
-      heads.set(r.origin, { id: Number(r.last_id), hash: r.last_hash });
+      let o = origins.get(r.origin);
+      if (!o) origins.set(r.origin, (o = { origin: r.origin, first: Number(r.first_seq), count: 0, headHash: GENESIS_HASH }));
+      if (r.first_id === null || Number(r.first_id) !== o.count + 1 || r.first_prev !== o.headHash) mark(r.first_seq);
+      if (r.broken !== null) mark(r.broken);
+      o.count = Number(r.last_id);
+      o.headHash = r.last_hash;
     }
-    lastSeq = BigInt(last.last_seq);
-    lastTeam = last.last_team_hash;
+    chains.lastSeq = BigInt(last.last_seq);
+    chains.headHash = last.last_team_hash;
   }
-  return [...out.values()];
+  chains.origins = [...origins.values()];
+  return chains;
 }
 
 /**
@@ -234,27 +240,26 @@ function stitchRanges(ranges: readonly (readonly RangeRow[])[]): ChainRow[] {
  * in as many as the server's max_parallel_workers_per_gather (1 without `opts.connect` or for a
  * small log), read at once over that many connections.
  */
-async function chainPass(client: ClientBase, opts: TeamVerifyOptions): Promise<ChainRow[]> {
+async function chainPass(client: ClientBase, opts: TeamVerifyOptions): Promise<Chains> {
   const { rows } = await client.query<{ lo: string | null; hi: string | null; workers: string }>(
     `SELECT min(seq) AS lo, max(seq) AS hi, current_setting('max_parallel_workers_per_gather') AS workers FROM ${TABLE}`,
   );
-  if (rows[0].lo === null || rows[0].hi === null) return [];
+  if (rows[0].lo === null || rows[0].hi === null) return stitchRanges([]);
   // In BigInt: a seq written behind the triggers' back may be anywhere in bigint's range, past a double's precision.
   const lo = BigInt(rows[0].lo);
   const span = BigInt(rows[0].hi) - lo + 1n;
   const wanted = opts.ranges ?? (opts.connect && span >= MIN_RANGE * 2n ? Math.min(MAX_RANGES, Number(span / MIN_RANGE), Number(rows[0].workers)) : 1);
-  const k = Math.max(1, Math.floor(wanted) || 1);
-  let n = BigInt(k) < span ? k : Number(span);
-  const clients: ClientBase[] = [client];
+  const asked = Math.max(1, Math.floor(wanted) || 1);
+  let n = BigInt(asked) < span ? asked : Number(span);
   const extra: Client[] = [];
   try {
     // As many connections as ranges; fewer when the server takes no more (each then reads several ranges in turn).
-    while (opts.connect && clients.length < n) {
+    while (opts.connect && extra.length + 1 < n) {
       const c = await opts.connect().catch(() => undefined);
       if (!c) break;
       extra.push(c);
-      clients.push(c);
     }
+    const clients: ClientBase[] = [client, ...extra];
     // No second connection (a role's connection limit, a full server): one range, with the server's parallel workers.
     if (clients.length === 1 && opts.ranges === undefined) n = 1;
     const at = (i: number) => lo + (span * BigInt(i)) / BigInt(n);
@@ -357,15 +362,12 @@ async function firstParsedBrokenBelow(client: ClientBase, before: bigint): Promi
   const bound = text?.seq ?? before;
   let jsonb: bigint | undefined;
   let compared = false;
-  await client.query('BEGIN READ ONLY');
   try {
-    await client.query(PASS_SETTINGS);
-    const { rows } = await client.query<{ broken: string | null }>(JSONB_SQL, [String(bound)]);
+    const rows = await readOnly<{ broken: string | null }>(client, PASS_SETTINGS, JSONB_SQL, [String(bound)]);
     jsonb = rows[0].broken === null ? undefined : BigInt(rows[0].broken);
     compared = true;
-    await client.query('COMMIT');
   } catch {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // compared below in this process
   }
   if (!compared) return (await firstParsedBroken(client, JSON_PAGE_SQL, bound)) ?? text;
   return jsonb !== undefined ? { seq: jsonb, reason: NOT_JSONB } : text;
@@ -373,18 +375,15 @@ async function firstParsedBrokenBelow(client: ClientBase, before: bigint): Promi
 
 export async function verifyTeamLog(client: ClientBase, opts: TeamVerifyOptions = {}): Promise<TeamVerifyResult> {
   await assertTeamLog(client);
-  const chains = await chainPass(client, opts);
   // Seqs as BigInt: one written behind the triggers' back may be past a double's precision.
-  const lastSeq = chains.reduce((m, c) => (BigInt(c.last_seq) > m ? BigInt(c.last_seq) : m), 0n);
-  const chainBroken = chains.reduce<bigint | undefined>((m, c) => (c.broken !== null && (m === undefined || BigInt(c.broken) < m) ? BigInt(c.broken) : m), undefined);
+  const chains = await chainPass(client, opts);
   // Entries are only ever added, so what is below a seq seen here stays as it was for the queries that follow.
-  const parsed = opts.full ? await firstParsedBrokenBelow(client, chainBroken ?? lastSeq + 1n) : undefined;
-  const firstSeq = parsed?.seq ?? chainBroken;
+  const parsed = opts.full ? await firstParsedBrokenBelow(client, chains.broken ?? chains.lastSeq + 1n) : undefined;
+  const firstSeq = parsed?.seq ?? chains.broken;
   if (firstSeq === undefined) {
-    // Sound: seqs run 1..lastSeq, and each origin's IDs 1..its last.
-    const origins = chains.map((c) => ({ origin: c.origin, count: Number(c.last_id), first: Number(c.first_seq) }));
-    const head = await client.query<{ team_hash: string }>(`SELECT team_hash FROM ${TABLE} WHERE seq = $1`, [String(lastSeq)]);
-    return { ok: true, count: Number(lastSeq), headHash: head.rows[0]?.team_hash ?? GENESIS_HASH, origins: await withHeads(client, origins, lastSeq + 1n) };
+    // Sound: seqs run 1..lastSeq, and each origin's IDs 1..its last; the pass read each head.
+    const origins = [...chains.origins].sort((a, b) => a.first - b.first).map((o) => ({ origin: o.origin, count: o.count, headHash: o.headHash ?? GENESIS_HASH }));
+    return { ok: true, count: Number(chains.lastSeq), headHash: chains.headHash ?? GENESIS_HASH, origins };
   }
   const count = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${TABLE}`)).rows[0].n);
   // Each origin's entries below the first broken one, and the state the row-by-row check has there.
