@@ -62,7 +62,7 @@ describe('Bot Audit as a person sees it', function () {
       return { got: root ? getComputedStyle(root).backgroundColor : '(no control)', want };
     };
     await frame
-      .waitForFunction(`(${readField})().got === (${readField})().want`, undefined, { timeout: 10_000 })
+      .waitForFunction(`(({ got, want }) => got === want)((${readField})())`, undefined, { timeout: 10_000 })
       .catch(() => {});
     const field = await frame.evaluate(readField);
     assert.equal(field.got, field.want, 'the search field has the theme’s input background');
