@@ -105,6 +105,8 @@ export function activate(context: vscode.ExtensionContext): BotAuditApi {
       await team?.start();
       // A first run then takes tens of milliseconds instead of half a second.
       if (vscode.workspace.isTrusted) await runs?.warmUp();
+      // Breakpoints kept from an earlier session in a folder with bots: ready a debug run too.
+      await debug?.prepareFor(vscode.debug.breakpoints);
     } catch (e) {
       log.error('Could not open the audit log', e);
     }

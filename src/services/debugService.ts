@@ -15,6 +15,10 @@ import { type RunInput, type RunService, UntrustedWorkspaceError } from './runSe
 export const DEBUG_TYPE = 'bot-audit';
 /** The key of a js-debug session's configuration that names the run it debugs. */
 export const RUN_ID_KEY = '__botAuditRunId';
+/** VS Code's built-in JavaScript debugger, which attaches to a bot's process. */
+const JS_DEBUG = 'ms-vscode.js-debug';
+/** The files that a breakpoint in a bot's code is set in. */
+const SCRIPT = /\.[cm]?[jt]sx?$/i;
 
 /** A `bot-audit` launch configuration (launch.json). */
 export interface BotDebugConfiguration extends vscode.DebugConfiguration {
@@ -38,6 +42,8 @@ export interface DebugRun {
 export class DebugService extends Disposable implements vscode.DebugConfigurationProvider {
   /** Runs under the debugger, by run ID: their cancel and their session. */
   private readonly active = new Map<string, { cancel(): void; session?: vscode.DebugSession }>();
+  /** The last prepareFor (they run one after another). */
+  private preparing: Promise<boolean> = Promise.resolve(false);
 
   constructor(
     private readonly bots: BotsModel,
@@ -65,6 +71,47 @@ export class DebugService extends Disposable implements vscode.DebugConfiguratio
     });
     for (const type of ['pwa-node', 'node']) this.register(vscode.debug.registerDebugAdapterTrackerFactory(type, { createDebugAdapterTracker: stopping }));
     this.register(vscode.debug.onDidTerminateDebugSession((s) => this.runOf(s)?.cancel()));
+    // A breakpoint set in a folder with bots: a debug run is near. What its first one would wait for
+    // is started now (see prepareFor).
+    this.register(vscode.debug.onDidChangeBreakpoints((e) => void this.prepareFor(e.added)));
+  }
+
+  /**
+   * Readies the first debug run, when one of `breakpoints` is in a script of a workspace folder with
+   * bots (a bot, or a module one imports): a bot process with its inspector, started ahead for that
+   * folder (with the bot's sandbox when the breakpoint is in a bot), and VS Code's JavaScript
+   * debugger, activated. A debug run takes that process at once, and its debugger attaches without
+   * activating first. Later debug runs find a process started ahead after each run. Nothing in
+   * Restricted Mode or where bots cannot be debugged; an unused process ends after five minutes.
+   * True when a process waits (started now or before).
+   */
+  prepareFor(breakpoints: readonly vscode.Breakpoint[]): Promise<boolean> {
+    // One at a time (each may start the runner); none is dropped.
+    const next = this.preparing.then(() => this.prepareNow(breakpoints));
+    this.preparing = next;
+    return next;
+  }
+
+  private async prepareNow(breakpoints: readonly vscode.Breakpoint[]): Promise<boolean> {
+    if (!vscode.workspace.isTrusted) return false;
+    const uris = breakpoints
+      .filter((b): b is vscode.SourceBreakpoint => b instanceof vscode.SourceBreakpoint && b.enabled && SCRIPT.test(b.location.uri.path))
+      .map((b) => b.location.uri);
+    if (!uris.length) return false;
+    try {
+      const bots = (await this.bots.getBots()).filter((b) => b.status.kind === 'source');
+      for (const uri of uris) {
+        const folder = vscode.workspace.getWorkspaceFolder(uri);
+        if (!folder || !bots.some((b) => b.workspaceFolder.uri.toString() === folder.uri.toString())) continue;
+        const bot = bots.find((b) => b.uri.toString() === uri.toString());
+        const ready = await this.runs.prepareDebug(folder, bot);
+        if (ready) void vscode.extensions.getExtension(JS_DEBUG)?.activate().then(undefined, () => undefined);
+        return ready;
+      }
+    } catch (e) {
+      log.warn(`Could not start a bot process for debugging ahead: ${(e as Error).message}`);
+    }
+    return false;
   }
 
   /** One configuration per bot of the folder. */

@@ -139,6 +139,21 @@ export class RunService extends Disposable {
     await runner.warmUp(settings().defaultMemoryLimitMb, vscode.workspace.workspaceFolders?.[0]?.uri.fsPath);
   }
 
+  /**
+   * Starts a bot process for debugging ahead, in `folder` (with `bot`'s sandbox, else the default
+   * one), so that the first debug run need not wait for one. Nothing in an untrusted workspace, or
+   * where bots cannot be debugged.
+   */
+  async prepareDebug(folder: vscode.WorkspaceFolder, bot?: WorkspaceBot): Promise<boolean> {
+    if (!vscode.workspace.isTrusted) return false;
+    return (await this.getRunner()).prepareDebug(folder.uri.fsPath, bot?.settings);
+  }
+
+  /** Bot processes started ahead for debug runs, waiting for one (none before the runner starts). */
+  async debugProcessesWaiting(): Promise<number> {
+    return this.runner ? (await this.runner).pool.debugSpares : 0;
+  }
+
   /** Cancels every run of this window. */
   cancelAll(): number {
     const n = this.running.size;

@@ -583,6 +583,18 @@ export class IsolatePool {
     return iso;
   }
 
+  /**
+   * Starts a debug process ahead for `spec`, loaded and waiting for a debug run, unless one is
+   * waiting already (the editor asks for one when a breakpoint is set in a bot's folder, before the
+   * first debug run; later ones are started ahead after each debug run, as above). False where debug
+   * processes are not started ahead (a known port, the HTTP listing, or no spares).
+   */
+  prepareDebug(spec: SandboxSpec): boolean {
+    if (this.disposed || !spec.debug || !waitsInWorker(spec.debug) || (this.opts.spares ?? 1) <= 0) return false;
+    this.refillDebug(spec, sandboxKey(spec));
+    return this.debugSparesByKey.has(sandboxKey(spec));
+  }
+
   private refillDebug(spec: SandboxSpec, key: string): void {
     if (this.disposed || this.debugSparesByKey.has(key)) return;
     let iso: BotProcess;

@@ -376,6 +376,17 @@ export class BotRunner {
     await Promise.all([root && node ? this.pool.warmUp({ memoryLimitMb, root: path.resolve(root), permissions, node }) : undefined, this.bundler.warmUp()]);
   }
 
+  /**
+   * Starts a process for a debug run ahead, for a bot of `root` (its settings, for its sandbox; the
+   * defaults without), loaded and with its inspector listening, so that a first debug run's debugger
+   * attaches at once. False when bots cannot be debugged here (`debugProblem` says why).
+   */
+  prepareDebug(root: string, botSettings?: Partial<BotSettings>): boolean {
+    if (this.debugProblem()) return false;
+    const settings = { ...DEFAULT_BOT_SETTINGS, ...botSettings } as BotSettings;
+    return this.pool.prepareDebug({ memoryLimitMb: settings.memoryLimitMb, root: path.resolve(root), permissions: settings.permissions, node: this.nodeRuntime(), debug: { port: 0 } });
+  }
+
   dispose(): void {
     this.cancelAll();
     this.pool.dispose();

@@ -161,6 +161,24 @@ describe('Debugging a bot', function () {
     assert.equal(a.debug!.activeRuns, 0);
   });
 
+  it("a breakpoint set in a bot readies its first debug run: a process for the bot's sandbox waits, and js-debug is active", async () => {
+    const a = await api();
+    // memory-hog's own memory limit (64 MB) is a sandbox that no debug run here has used.
+    const hog = vscode.Uri.joinPath(folder(), 'bots', 'memory-hog.ts');
+    const before = await a.runs!.debugProcessesWaiting();
+    const bp = new vscode.SourceBreakpoint(new vscode.Location(hog, new vscode.Position(1, 0)));
+    vscode.debug.addBreakpoints([bp]);
+    try {
+      await until('a debug process started ahead for memory-hog', async () => (await a.runs!.debugProcessesWaiting()) === before + 1, 30_000);
+      await until('js-debug to be active', () => vscode.extensions.getExtension('ms-vscode.js-debug')!.isActive, 30_000);
+      // Another breakpoint in the same bot starts no second process.
+      assert.equal(await a.debug!.prepareFor([new vscode.SourceBreakpoint(new vscode.Location(hog, new vscode.Position(2, 0)))]), true);
+      assert.equal(await a.runs!.debugProcessesWaiting(), before + 1);
+    } finally {
+      vscode.debug.removeBreakpoints([bp]);
+    }
+  });
+
   it('from Debug to the first pause at a breakpoint in the bot: debug_start_to_pause_ms (warm, 3 runs)', async () => {
     const hello = vscode.Uri.joinPath(folder(), 'bots', 'hello-bot.ts');
     // `const language = event.input?.language ?? 'en';`, in the handler (line 13).

@@ -40,6 +40,15 @@ describe('Restricted Mode', function () {
     const folder = vscode.workspace.workspaceFolders![0];
     assert.equal(await a.debug!.resolveDebugConfigurationWithSubstitutedVariables(folder, { type: 'bot-audit', request: 'launch', name: 'Debug hello-bot', bot: 'bots/hello-bot.ts' }), undefined);
     assert.equal(vscode.debug.activeDebugSession, undefined);
+    // Nor does a breakpoint set in a bot start a process for debugging ahead (as it does when trusted).
+    const bp = new vscode.SourceBreakpoint(new vscode.Location(uri, new vscode.Position(12, 2)));
+    vscode.debug.addBreakpoints([bp]);
+    try {
+      assert.equal(await a.debug!.prepareFor([bp]), false);
+      assert.equal(await a.runs!.debugProcessesWaiting(), 0);
+    } finally {
+      vscode.debug.removeBreakpoints([bp]);
+    }
     assert.equal(a.debug!.activeRuns, 0);
     assert.equal(a.runs!.activeRuns, 0);
     assert.equal((await a.query('action:EXECUTED')).total, before);

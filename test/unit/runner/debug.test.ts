@@ -292,6 +292,54 @@ describe('debug runs (the inspector, in the sandbox)', function () {
     }
   });
 
+  it("prepareDebug starts the first debug run's process ahead, for the bot's sandbox; that run takes it, and its debugger stops in the bot", async () => {
+    const ahead = new BotRunner({ workerPath: WORKER_PATH, store: recorder, user: 'tester', nodePath: NODE24 });
+    try {
+      assert.equal(ahead.pool.size, 0);
+      assert.equal(ahead.prepareDebug(root), true);
+      // Asked again (another breakpoint set), it starts no second one for the same sandbox.
+      assert.equal(ahead.prepareDebug(root), true);
+      assert.equal(ahead.pool.debugSpares, 1);
+      assert.equal(ahead.pool.size, 1);
+      // Another sandbox (a bot's own memory limit) is a process of its own.
+      assert.equal(ahead.prepareDebug(root, { memoryLimitMb: 96 }), true);
+      assert.equal(ahead.pool.debugSpares, 2);
+      let sizeWhenListening = -1;
+      let client: ReturnType<typeof attach> | undefined;
+      const run = await ahead.run({
+        root,
+        bot: { path: 'bots/debug-me.ts' },
+        input: { n: 3 },
+        debug: {
+          onInspector: (i) => {
+            sizeWhenListening = ahead.pool.size;
+            client = attach(i.url, 'twice', 0);
+          },
+        },
+      });
+      // The run's process was the one prepared for the default sandbox: none was started for it.
+      assert.equal(sizeWhenListening, 2);
+      assert.equal(run.outcome, 0, run.outcomeDesc);
+      assert.equal(JSON.parse(run.returnValue!).value, 6);
+      assert.equal((await client!.paused).value, 6);
+      assert.equal(run.debugged?.pauses, 1, JSON.stringify(run.debugged));
+      client!.proc.kill();
+      // Where bots cannot be debugged (Node 20), nothing is started.
+      const here = currentNode();
+      if (!here.flags.includes('--allow-inspector')) {
+        const r20 = new BotRunner({ workerPath: WORKER_PATH, user: 'tester' });
+        try {
+          assert.equal(r20.prepareDebug(root), false);
+          assert.equal(r20.pool.size, 0);
+        } finally {
+          r20.dispose();
+        }
+      }
+    } finally {
+      ahead.dispose();
+    }
+  });
+
   it('withAbsoluteSources: relative sources become file URLs; code without a map is unchanged', () => {
     const map = { version: 3, sources: ['bots/a.ts', '../x.ts'], mappings: '' };
     const code = `x();\n//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
