@@ -140,6 +140,41 @@ describe('Debugging a bot', function () {
     await until('the debug session to end', sessionEnded(stop.session), 90_000);
   });
 
+  it("steps from the bot's TypeScript into a shared module's, and on to the end of the run", async () => {
+    // `const readings = await medplum.searchResources('Observation', { subject: getReferenceString(patient), …`
+    const CALL_LINE = 33;
+    const bp = new vscode.SourceBreakpoint(new vscode.Location(BOT(), new vscode.Position(CALL_LINE - 1, 2)));
+    // Only this breakpoint: the suite's own, in the shared module, would stop the step before it lands.
+    vscode.debug.removeBreakpoints([breakpoint]);
+    vscode.debug.addBreakpoints([bp]);
+    const topFrame = async (stop: Stop) =>
+      ((await stop.session.customRequest('stackTrace', { threadId: stop.threadId, startFrame: 0, levels: 1 })) as { stackFrames: { name: string; line: number; source?: { path?: string } }[] })
+        .stackFrames[0];
+    try {
+      const before = watcher.stops.length;
+      const started = await vscode.commands.executeCommand<DebugRun | undefined>('botAudit.debugBot', BOT());
+      assert.ok(started);
+      const stop = await until('the stop in care-summary', () => watcher.stops[before], 90_000);
+      const at = await topFrame(stop);
+      assert.equal(fs.realpathSync(fsPathOf(at.source!.path!)), fs.realpathSync(BOT().fsPath));
+      assert.equal(at.line, CALL_LINE);
+      await stop.session.customRequest('stepIn', { threadId: stop.threadId });
+      const stepped = await until('the step into the shared module', () => watcher.stops[before + 1], 60_000);
+      const into = await topFrame(stepped);
+      assert.equal(fs.realpathSync(fsPathOf(into.source!.path!)), fs.realpathSync(SHARED().fsPath), JSON.stringify(into));
+      assert.match(into.name, /getReferenceString/);
+      assert.equal(into.line, SHARED_LINE + 1);
+      await stepped.session.customRequest('continue', { threadId: stepped.threadId });
+      const r = await started.result;
+      assert.equal(r.outcome, 0, r.outcomeDesc);
+      assert.ok((r.debugged?.pauses ?? 0) >= 2, JSON.stringify(r.debugged));
+      await until('the debug session to end', sessionEnded(stop.session), 90_000);
+    } finally {
+      vscode.debug.removeBreakpoints([bp]);
+      vscode.debug.addBreakpoints([breakpoint]);
+    }
+  });
+
   it('stopping the debug session while it is paused cancels the run (8, cancelled)', async () => {
     const a = await api();
     const before = watcher.stops.length;
