@@ -140,13 +140,13 @@ export class RunService extends Disposable {
   }
 
   /**
-   * Starts a bot process for debugging ahead, in `folder` (with `bot`'s sandbox, else the default
-   * one), so that the first debug run need not wait for one. Nothing in an untrusted workspace, or
-   * where bots cannot be debugged.
+   * Starts a bot process for debugging ahead, in `folder` (with `bot`'s sandbox, else the folder's
+   * default one: botAudit.defaultMemoryLimitMb, no opt-ins), so that the first debug run need not wait
+   * for one. Nothing in an untrusted workspace, or where bots cannot be debugged.
    */
   async prepareDebug(folder: vscode.WorkspaceFolder, bot?: WorkspaceBot): Promise<boolean> {
     if (!vscode.workspace.isTrusted) return false;
-    return (await this.getRunner()).prepareDebug(folder.uri.fsPath, bot?.settings);
+    return (await this.getRunner()).prepareDebug(folder.uri.fsPath, bot?.settings ?? { memoryLimitMb: settings(folder.uri).defaultMemoryLimitMb });
   }
 
   /** Bot processes started ahead for debug runs, waiting for one (none before the runner starts). */
