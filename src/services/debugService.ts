@@ -249,7 +249,11 @@ export class DebugService extends Disposable implements vscode.DebugConfiguratio
     const contentType = config.contentType;
     if (config.inputFile) {
       const file = path.resolve(bot.workspaceFolder.uri.fsPath, config.inputFile);
-      return { inputText: fs.readFileSync(file, 'utf8'), contentType };
+      try {
+        return { inputText: fs.readFileSync(file, 'utf8'), contentType };
+      } catch (e) {
+        throw new Error(vscode.l10n.t('the input file {0} of launch configuration "{1}" could not be read ({2})', file, config.name, (e as NodeJS.ErrnoException).code ?? (e as Error).message));
+      }
     }
     if (config.input !== undefined) return typeof config.input === 'string' && contentType && !contentType.includes('json') ? { inputText: config.input, contentType } : { input: config.input, contentType };
     return { ...this.defaultInput(bot), contentType };

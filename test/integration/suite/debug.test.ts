@@ -8,6 +8,7 @@
 // Node 24 that the corpus test installs (.cache/node24), through the setting botAudit.nodePath.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { DebugRun } from '../../../src/services/debugService';
@@ -302,30 +303,44 @@ describe('Debugging a bot', function () {
     const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', BOT(), 10);
     assert.ok(lenses.some((l) => /Debug/.test(l.command?.title ?? '') && l.command?.command === 'botAudit.debugBot'), 'a Debug CodeLens');
     // F5 with a launch configuration: hello-bot has no breakpoints, so it runs to its end.
-    const done = new Promise<vscode.DebugSession>((resolve) => {
-      const d = vscode.debug.onDidTerminateDebugSession((s) => {
-        if (s.configuration.__botAuditRunId && !s.parentSession) {
-          d.dispose();
-          resolve(s);
-        }
-      });
-    });
     const newest = async () => (await a.query('action:EXECUTED', 5)).entries.find((e) => e.entityId === 'bots/hello-bot.ts');
-    const before = (await newest())?.id ?? 0;
-    await vscode.debug.startDebugging(vscode.workspace.workspaceFolders![0], {
-      type: 'bot-audit',
-      request: 'launch',
-      name: 'Debug hello-bot',
-      bot: 'bots/hello-bot.ts',
-      input: { name: 'Launch' },
-    });
-    await done;
-    const e = await until('the debugged run to be recorded', async () => {
-      const n = await newest();
-      return n && n.id > before && n;
-    });
+    const launch = async (config: Record<string, unknown>) => {
+      const done = new Promise<vscode.DebugSession>((resolve) => {
+        const d = vscode.debug.onDidTerminateDebugSession((s) => {
+          if (s.configuration.__botAuditRunId && !s.parentSession) {
+            d.dispose();
+            resolve(s);
+          }
+        });
+      });
+      const before = (await newest())?.id ?? 0;
+      await vscode.debug.startDebugging(vscode.workspace.workspaceFolders![0], { type: 'bot-audit', request: 'launch', name: 'Debug hello-bot', bot: 'bots/hello-bot.ts', ...config });
+      await done;
+      return until('the debugged run to be recorded', async () => {
+        const n = await newest();
+        return n && n.id > before && n;
+      });
+    };
+    const e = await launch({ input: { name: 'Launch' } });
     assert.equal(e.outcome, 0, e.outcomeDesc);
     assert.match(e.outcomeDesc!, /Greeting Launch in en/);
     assert.ok((e.after as { debug?: unknown }).debug);
+    // `inputFile` (here an absolute path; a relative one is the workspace folder's) with its `contentType`.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-launch-'));
+    try {
+      const file = path.join(dir, 'input.json');
+      fs.writeFileSync(file, JSON.stringify({ name: 'Filed', language: 'de' }));
+      const f = await launch({ inputFile: file, contentType: 'application/json' });
+      assert.equal(f.outcome, 0, f.outcomeDesc);
+      assert.match(f.outcomeDesc!, /Greeting Filed in de/);
+      assert.ok((f.after as { debug?: unknown }).debug);
+      // A missing input file: nothing runs (the error says why), no entry.
+      const before = (await newest())!.id;
+      await vscode.debug.startDebugging(vscode.workspace.workspaceFolders![0], { type: 'bot-audit', request: 'launch', name: 'Debug hello-bot', bot: 'bots/hello-bot.ts', inputFile: path.join(dir, 'missing.json') });
+      assert.equal(a.debug!.activeRuns, 0);
+      assert.equal((await newest())!.id, before);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
