@@ -166,6 +166,42 @@ describe('debug runs (the inspector, in the sandbox)', function () {
     assert.equal(paused.value, 42);
   });
 
+  it("the bot's process killed while a debugger holds it paused: the run ends as crashed (12), recorded as debugged, with its pause", async () => {
+    let client: ReturnType<typeof attach> | undefined;
+    let result: Awaited<ReturnType<BotRunner['run']>> | undefined;
+    const killed = new Promise<number>((resolve) => {
+      void runner
+        .run({
+          root,
+          bot: { path: 'bots/debug-me.ts' },
+          input: { n: 5 },
+          settings: { timeout: 1 },
+          debug: {
+            onInspector: (i) => {
+              client = attach(i.url, 'process.pid', 0, true);
+              // Killed from outside (SIGKILL, as the OOM killer or a person would) while the debugger holds it.
+              void client.paused.then((p) => {
+                process.kill(Number(p.value), 'SIGKILL');
+                resolve(Number(p.value));
+              });
+            },
+          },
+        })
+        .then((r) => (result = r));
+    });
+    const pid = await killed;
+    assert.ok(pid > 0);
+    while (!result) await new Promise((r) => setTimeout(r, 20));
+    client?.proc.kill();
+    assert.equal(result.outcome, 12, result.outcomeDesc);
+    assert.equal(result.failureKind, 'crash', result.outcomeDesc);
+    assert.equal(result.debugged?.timeLimit, 'suspended while paused');
+    assert.equal(result.debugged?.pauses, 1, JSON.stringify(result.debugged));
+    const entry = recorder.entries.find((e) => e.traceId === result!.traceId)!;
+    assert.equal(entry.outcome, 12);
+    assert.deepEqual((entry.after as { debug?: unknown }).debug, result.debugged);
+  });
+
   it('a cancel while paused ends the run as cancelled (8), recorded as debugged', async () => {
     let handle: ReturnType<BotRunner['start']> | undefined;
     let client: ReturnType<typeof attach> | undefined;
