@@ -278,6 +278,28 @@ describe('Debugging a bot', function () {
     }
   });
 
+  it("the Bots view's Debug action on a bot debugs that bot, with its first sample input", async () => {
+    const a = await api();
+    const pkg = vscode.extensions.getExtension('bot-audit.bot-audit')!.packageJSON;
+    const items: { command: string; when?: string }[] = pkg.contributes.menus['view/item/context'];
+    assert.ok(items.some((m) => m.command === 'botAudit.debugBot' && /viewItem == bot\b/.test(m.when ?? '')), "a Debug action on the tree's bots");
+    let node: unknown;
+    for (const f of await a.tree.getChildren()) {
+      for (const b of await a.tree.getChildren(f)) if ((b as { bot?: { name: string } }).bot?.name === 'hello-bot') node = b;
+    }
+    assert.ok(node, 'hello-bot in the tree');
+    // As the menu calls it: with the tree's node.
+    const started = await vscode.commands.executeCommand<DebugRun | undefined>('botAudit.debugBot', node);
+    assert.ok(started);
+    const r = await started.result;
+    assert.equal(r.outcome, 0, r.outcomeDesc);
+    assert.match(r.output, /Greeting Ada in en/);
+    const e = (await a.query(`id:${r.entryId}`)).entries[0];
+    assert.equal(e.entityId, 'bots/hello-bot.ts');
+    assert.ok((e.after as { debug?: unknown }).debug);
+    await until('the debug session to end', sessionEnded(started.session), 90_000);
+  });
+
   it('Debug Replay runs a recorded input again under the debugger; the new entry refers to the old one', async () => {
     const a = await api();
     const hello = vscode.Uri.joinPath(folder(), 'bots', 'hello-bot.ts');
