@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import satisfies from 'semver/functions/satisfies';
 import type { RunResult } from '../../../src/core/runner';
-import { api, until } from './helpers';
+import type { DebugRun } from '../../../src/services/debugService';
+import { NODE24, StopWatcher, api, until } from './helpers';
 
 const suite = process.env.BOT_AUDIT_SUITE ?? '';
 const folder = (): vscode.Uri => vscode.workspace.workspaceFolders![0].uri;
@@ -69,6 +70,45 @@ describe(`The Medplum bot corpus in VS Code (${suite})`, function () {
       assert.equal(r.stack, undefined, `${bot}: no stack from inside @medplum/core`);
     });
   }
+
+  it("debugs core-helpers (it bundles the workspace's @medplum/core): stops in its handler, reads a local, evaluates there, and records the run as debugged", async function () {
+    const a = await api();
+    const cfg = vscode.workspace.getConfiguration('botAudit');
+    // Bots are debugged on a Node with --allow-inspector: the host's own (1.139), else Node 24 (see NODE24).
+    const setNode = !process.allowedNodeEnvironmentFlags.has('--allow-inspector');
+    if (setNode) {
+      assert.ok(fs.existsSync(NODE24), `Node 24 at ${NODE24}`);
+      await cfg.update('nodePath', NODE24, vscode.ConfigurationTarget.Global);
+    }
+    await until('bots to be debuggable here', async () => !(await a.runs!.debugProblem()), 30_000);
+    const bot = vscode.Uri.joinPath(folder(), 'bots', 'core-helpers.ts');
+    // `check(isReference(ref), …);`, after `const ref = createReference(patient);` (1-based line 29).
+    const LINE = 29;
+    const bp = new vscode.SourceBreakpoint(new vscode.Location(bot, new vscode.Position(LINE - 1, 2)));
+    const watcher = new StopWatcher();
+    vscode.debug.addBreakpoints([bp]);
+    try {
+      const started = await vscode.commands.executeCommand<DebugRun | undefined>('botAudit.debugBot', bot);
+      assert.ok(started, 'the debug run started');
+      const stop = await until('the stop in core-helpers', () => watcher.stops[0], 90_000);
+      const { stackFrames } = (await stop.session.customRequest('stackTrace', { threadId: stop.threadId, startFrame: 0, levels: 1 })) as { stackFrames: { id: number; line: number; source?: { path?: string } }[] };
+      assert.ok(stackFrames[0].source?.path?.endsWith('core-helpers.ts'), JSON.stringify(stackFrames[0]));
+      assert.equal(stackFrames[0].line, LINE);
+      // What @medplum/core's createReference returned, as the Debug Console reads it.
+      const ev = (await stop.session.customRequest('evaluate', { expression: 'ref.display', frameId: stackFrames[0].id, context: 'repl' })) as { result: string };
+      assert.equal(ev.result, "'Dr. Grace Brewster Hopper'");
+      await stop.session.customRequest('continue', { threadId: stop.threadId });
+      const r = await started.result;
+      assert.equal(r.outcome, 0, `${r.outcomeDisplay}: ${r.outcomeDesc.slice(0, 2000)}`);
+      const e = (await a.query(`id:${r.entryId}`)).entries[0];
+      assert.equal(e.entityId, 'bots/core-helpers.ts');
+      assert.equal((e.after as { debug?: { pauses?: number } }).debug?.pauses, 1);
+    } finally {
+      vscode.debug.removeBreakpoints([bp]);
+      watcher.dispose();
+      if (setNode) await cfg.update('nodePath', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
 
   it('ran every bot: all of them on @medplum/core 4, and on 5 all or the ones a too-old Node stopped with its plain line', () => {
     const core = installedCore();

