@@ -86,8 +86,13 @@ export class DebugService extends Disposable implements vscode.DebugConfiguratio
    * True when a process waits (started now or before).
    */
   prepareFor(breakpoints: readonly vscode.Breakpoint[]): Promise<boolean> {
-    // One at a time (each may start the runner); none is dropped.
-    const next = this.preparing.then(() => this.prepareNow(breakpoints));
+    // One at a time (each may start the runner); none is dropped, and a failed one stops no later one.
+    const next = this.preparing
+      .then(() => this.prepareNow(breakpoints))
+      .catch((e: unknown) => {
+        log.warn(`Could not start a bot process for debugging ahead: ${e instanceof Error ? e.message : String(e)}`);
+        return false;
+      });
     this.preparing = next;
     return next;
   }
@@ -98,18 +103,14 @@ export class DebugService extends Disposable implements vscode.DebugConfiguratio
       .filter((b): b is vscode.SourceBreakpoint => b instanceof vscode.SourceBreakpoint && b.enabled && SCRIPT.test(b.location.uri.path))
       .map((b) => b.location.uri);
     if (!uris.length) return false;
-    try {
-      const bots = (await this.bots.getBots()).filter((b) => b.status.kind === 'source');
-      for (const uri of uris) {
-        const folder = vscode.workspace.getWorkspaceFolder(uri);
-        if (!folder || !bots.some((b) => b.workspaceFolder.uri.toString() === folder.uri.toString())) continue;
-        const bot = bots.find((b) => b.uri.toString() === uri.toString());
-        const ready = await this.runs.prepareDebug(folder, bot);
-        if (ready) void vscode.extensions.getExtension(JS_DEBUG)?.activate().then(undefined, () => undefined);
-        return ready;
-      }
-    } catch (e) {
-      log.warn(`Could not start a bot process for debugging ahead: ${(e as Error).message}`);
+    const bots = (await this.bots.getBots()).filter((b) => b.status.kind === 'source');
+    for (const uri of uris) {
+      const folder = vscode.workspace.getWorkspaceFolder(uri);
+      if (!folder || !bots.some((b) => b.workspaceFolder.uri.toString() === folder.uri.toString())) continue;
+      const bot = bots.find((b) => b.uri.toString() === uri.toString());
+      const ready = await this.runs.prepareDebug(folder, bot);
+      if (ready) void vscode.extensions.getExtension(JS_DEBUG)?.activate().then(undefined, () => undefined);
+      return ready;
     }
     return false;
   }
