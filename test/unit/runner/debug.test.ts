@@ -80,6 +80,31 @@ describe('debug runs (the inspector, in the sandbox)', function () {
     if (root) removeWorkspace(root);
   });
 
+  /**
+   * A debug run of debug-me.ts on `n` by `r`, with a debugger that stops at the shared module's
+   * `debugger;` for `holdMs`; and how many processes `r`'s pool had when the run's inspector listened.
+   */
+  async function debugMe(r: BotRunner, n: number, holdMs: number, settings?: { timeout: number }) {
+    let sizeWhenListening = -1;
+    let client: ReturnType<typeof attach> | undefined;
+    const result = await r.run({
+      root,
+      bot: { path: 'bots/debug-me.ts' },
+      input: { n },
+      settings,
+      debug: {
+        onInspector: (i) => {
+          sizeWhenListening = r.pool.size;
+          client = attach(i.url, 'twice', holdMs);
+        },
+      },
+    });
+    assert.ok(client, 'the inspector listened');
+    const paused = await client.paused;
+    client.proc.kill();
+    return { result, sizeWhenListening, paused };
+  }
+
   it('says why Node 20 cannot debug a bot, and a run started for debugging there fails saying so', async function () {
     const here = currentNode();
     if (here.flags.includes('--allow-inspector')) this.skip();
@@ -168,36 +193,27 @@ describe('debug runs (the inspector, in the sandbox)', function () {
 
   it("the bot's process killed while a debugger holds it paused: the run ends as crashed (12), recorded as debugged, with its pause", async () => {
     let client: ReturnType<typeof attach> | undefined;
-    let result: Awaited<ReturnType<BotRunner['run']>> | undefined;
-    const killed = new Promise<number>((resolve) => {
-      void runner
-        .run({
-          root,
-          bot: { path: 'bots/debug-me.ts' },
-          input: { n: 5 },
-          settings: { timeout: 1 },
-          debug: {
-            onInspector: (i) => {
-              client = attach(i.url, 'process.pid', 0, true);
-              // Killed from outside (SIGKILL, as the OOM killer or a person would) while the debugger holds it.
-              void client.paused.then((p) => {
-                process.kill(Number(p.value), 'SIGKILL');
-                resolve(Number(p.value));
-              });
-            },
-          },
-        })
-        .then((r) => (result = r));
+    let killed = 0;
+    const result = await runner.run({
+      root,
+      bot: { path: 'bots/debug-me.ts' },
+      input: { n: 5 },
+      settings: { timeout: 1 },
+      debug: {
+        onInspector: (i) => {
+          client = attach(i.url, 'process.pid', 0, true);
+          // Killed from outside (SIGKILL, as the OOM killer or a person would) while the debugger holds it.
+          void client.paused.then((p) => process.kill((killed = Number(p.value)), 'SIGKILL'));
+        },
+      },
     });
-    const pid = await killed;
-    assert.ok(pid > 0);
-    while (!result) await new Promise((r) => setTimeout(r, 20));
     client?.proc.kill();
+    assert.ok(killed > 0, 'the bot was paused, and its process killed');
     assert.equal(result.outcome, 12, result.outcomeDesc);
     assert.equal(result.failureKind, 'crash', result.outcomeDesc);
     assert.equal(result.debugged?.timeLimit, 'suspended while paused');
     assert.equal(result.debugged?.pauses, 1, JSON.stringify(result.debugged));
-    const entry = recorder.entries.find((e) => e.traceId === result!.traceId)!;
+    const entry = recorder.entries.find((e) => e.traceId === result.traceId)!;
     assert.equal(entry.outcome, 12);
     assert.deepEqual((entry.after as { debug?: unknown }).debug, result.debugged);
   });
@@ -300,29 +316,15 @@ describe('debug runs (the inspector, in the sandbox)', function () {
       assert.equal(first.outcome, 0, first.outcomeDesc);
       // Once that run is over (its process gone), one process waits for the next debug run.
       while (ahead.pool.size !== 1 || ahead.pool.debugSpares !== 1) await new Promise((r) => setTimeout(r, 50));
-      let sizeWhenListening = -1;
-      let client: ReturnType<typeof attach> | undefined;
-      const second = await ahead.run({
-        root,
-        bot: { path: 'bots/debug-me.ts' },
-        input: { n: 4 },
-        settings: { timeout: 1 },
-        debug: {
-          onInspector: (i) => {
-            // The process waiting ahead was taken: no second one was started for this run.
-            sizeWhenListening = ahead.pool.size;
-            client = attach(i.url, 'twice', 1500);
-          },
-        },
-      });
+      const { result: second, sizeWhenListening, paused } = await debugMe(ahead, 4, 1500, { timeout: 1 });
+      // The process waiting ahead was taken: no second one was started for this run.
       assert.equal(sizeWhenListening, 1);
       assert.equal(second.outcome, 0, second.outcomeDesc);
       assert.equal(JSON.parse(second.returnValue!).value, 8);
       // It stopped at the `debugger;` in the shared module, past its one-second limit, and went on.
-      assert.equal((await client!.paused).value, 8);
+      assert.equal(paused.value, 8);
       assert.equal(second.debugged?.pauses, 1, JSON.stringify(second.debugged));
       assert.ok((second.debugged?.pausedMs ?? 0) >= 1000, JSON.stringify(second.debugged));
-      client!.proc.kill();
     } finally {
       ahead.dispose();
     }
@@ -340,26 +342,13 @@ describe('debug runs (the inspector, in the sandbox)', function () {
       // Another sandbox (a bot's own memory limit) is a process of its own.
       assert.equal(ahead.prepareDebug(root, { memoryLimitMb: 96 }), true);
       assert.equal(ahead.pool.debugSpares, 2);
-      let sizeWhenListening = -1;
-      let client: ReturnType<typeof attach> | undefined;
-      const run = await ahead.run({
-        root,
-        bot: { path: 'bots/debug-me.ts' },
-        input: { n: 3 },
-        debug: {
-          onInspector: (i) => {
-            sizeWhenListening = ahead.pool.size;
-            client = attach(i.url, 'twice', 0);
-          },
-        },
-      });
+      const { result: run, sizeWhenListening, paused } = await debugMe(ahead, 3, 0);
       // The run's process was the one prepared for the default sandbox: none was started for it.
       assert.equal(sizeWhenListening, 2);
       assert.equal(run.outcome, 0, run.outcomeDesc);
       assert.equal(JSON.parse(run.returnValue!).value, 6);
-      assert.equal((await client!.paused).value, 6);
+      assert.equal(paused.value, 6);
       assert.equal(run.debugged?.pauses, 1, JSON.stringify(run.debugged));
-      client!.proc.kill();
       // Where bots cannot be debugged (Node 20), nothing is started.
       const here = currentNode();
       if (!here.flags.includes('--allow-inspector')) {
