@@ -462,7 +462,10 @@ export interface PoolOptions {
 /** Hands out bot processes, one per run, each started ahead where it can be. */
 export class IsolatePool {
   private readonly spares = new Map<string, { iso: BotProcess; timer: NodeJS.Timeout }[]>();
-  /** A debug process started ahead per sandbox key, once a debug run has been asked for there. */
+  /**
+   * A debug process started ahead per sandbox key, once a debug run has been asked for there or one
+   * is readied (prepareDebug); for at most maxKeys keys, the newest.
+   */
   private readonly debugSparesByKey = new Map<string, { iso: BotProcess; timer: NodeJS.Timeout }>();
   private readonly all = new Set<BotProcess>();
   private readonly running = new Set<BotProcess>();
@@ -611,6 +614,14 @@ export class IsolatePool {
     };
     entry.timer.unref();
     this.debugSparesByKey.set(key, entry);
+    // As many sandboxes as for runs (maxKeys): breakpoints set in many bots with sandboxes of their
+    // own keep the newest ones' processes; the oldest goes.
+    while (this.debugSparesByKey.size > (this.opts.maxKeys ?? 4)) {
+      const [oldKey, old] = this.debugSparesByKey.entries().next().value as [string, { iso: BotProcess; timer: NodeJS.Timeout }];
+      this.debugSparesByKey.delete(oldKey);
+      clearTimeout(old.timer);
+      old.iso.terminate();
+    }
     iso.onExit = () => {
       if (this.debugSparesByKey.get(key) === entry) this.debugSparesByKey.delete(key);
       clearTimeout(entry.timer);

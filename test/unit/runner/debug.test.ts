@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BotRunner, type InspectorInfo } from '../../../src/core/runner';
 import { withAbsoluteSources } from '../../../src/core/runner/bundler';
+import { IsolatePool } from '../../../src/core/runner/pool';
 import { currentNode, debugProblem, probeNode, sandboxLaunch } from '../../../src/core/runner/sandbox';
 import { MemoryRecorder, WORKER_PATH, makeWorkspace, removeWorkspace } from './helpers';
 import { NODE24, attach, release } from './inspector-client';
@@ -362,6 +363,28 @@ describe('debug runs (the inspector, in the sandbox)', function () {
       }
     } finally {
       ahead.dispose();
+    }
+  });
+
+  it('debug processes readied ahead are kept for as many sandboxes as run processes are (maxKeys), the newest', async () => {
+    const pool = new IsolatePool({ workerPath: WORKER_PATH, maxKeys: 2 });
+    try {
+      const node = probeNode(NODE24);
+      const spec = (memoryLimitMb: number) => ({ memoryLimitMb, root, node, debug: { port: 0 } });
+      assert.equal(pool.prepareDebug(spec(64)), true);
+      assert.equal(pool.prepareDebug(spec(96)), true);
+      assert.equal(pool.prepareDebug(spec(128)), true);
+      assert.equal(pool.debugSpares, 2);
+      // The oldest (64 MB) went: its process ends; a debug run with it would start a new one.
+      while (pool.size !== 2) await new Promise((r) => setTimeout(r, 20));
+      const taken = pool.startDebug(spec(128));
+      assert.equal(pool.size, 2, 'the 128 MB one was taken, not started');
+      assert.equal(pool.debugSpares, 1);
+      taken.terminate();
+      // A known port is never readied ahead (a debugger may attach as soon as it listens).
+      assert.equal(pool.prepareDebug({ ...spec(64), debug: { port: 9339 } }), false);
+    } finally {
+      pool.dispose();
     }
   });
 
