@@ -220,7 +220,7 @@ export class BotBundler {
         : (e as Error).message;
       throw new BundleError(`The bot could not be bundled:\n${message}`, errors);
     }
-    const code = result.outputFiles[0].text;
+    const code = sourcesUnderRoot(result.outputFiles[0].text, root);
     const inputs = Object.keys(result.metafile.inputs).map((f) => path.resolve(root, f.replace(/^[a-z]+:/, '')));
     const stamps = new Map<string, InputStamp>();
     const parts: string[] = [BUILD_OPTIONS_VERSION, botPath];
@@ -256,6 +256,47 @@ const INLINE_MAP = /\/\/# sourceMappingURL=data:application\/json;(?:charset=utf
  * the bot's TypeScript files, and in the modules it imports, bind. Code without a map is returned as it is.
  */
 export function withAbsoluteSources(code: string, root: string): string {
+  return withInlineMap(code, (map) => {
+    const base = path.resolve(root, map.sourceRoot ?? '');
+    map.sources = (map.sources ?? []).map((s) => (isUrl(s) ? s : pathToFileURL(path.resolve(base, s)).href));
+    delete map.sourceRoot;
+  });
+}
+
+/**
+ * The bundle's code with its inline source map's sources under `root` as it was given. esbuild
+ * names each file by its real path, so under a root reached through a symbolic link (a symlinked
+ * project folder, macOS's /tmp) the sources lay outside the root as the editor sees it: its
+ * breakpoints, set on the paths it shows, never bound in a debugged bot, and the stack lines of a
+ * run named files outside the workspace. Sources outside the root's real path are left as they are.
+ */
+export function sourcesUnderRoot(code: string, root: string): string {
+  const given = path.resolve(root);
+  let real: string;
+  try {
+    real = fs.realpathSync(given);
+  } catch {
+    return code;
+  }
+  if (real === given) return code;
+  return withInlineMap(code, (map) => {
+    const base = path.resolve(given, map.sourceRoot ?? '');
+    map.sources = (map.sources ?? []).map((s) => {
+      if (isUrl(s)) return s;
+      const inReal = path.relative(real, path.resolve(base, s));
+      if (inReal.startsWith('..') || path.isAbsolute(inReal)) return s;
+      return path.relative(base, path.join(given, inReal)).split(path.sep).join('/');
+    });
+  });
+}
+
+/** A source that is a URL (`file:`, `webpack:`…), not a path (`C:\\…` is a path). */
+function isUrl(s: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:/i.test(s) && !/^[a-z]:[\\/]/i.test(s);
+}
+
+/** `code` with its inline source map changed by `edit`; as it is without one, or with one that does not parse. */
+function withInlineMap(code: string, edit: (map: { sources?: string[]; sourceRoot?: string }) => void): string {
   const m = INLINE_MAP.exec(code);
   if (!m) return code;
   let map: { sources?: string[]; sourceRoot?: string };
@@ -264,8 +305,6 @@ export function withAbsoluteSources(code: string, root: string): string {
   } catch {
     return code;
   }
-  const base = path.resolve(root, map.sourceRoot ?? '');
-  map.sources = (map.sources ?? []).map((s) => (/^[a-z][a-z0-9+.-]*:/i.test(s) && !/^[a-z]:[\\/]/i.test(s) ? s : pathToFileURL(path.resolve(base, s)).href));
-  delete map.sourceRoot;
+  edit(map);
   return `${code.slice(0, m.index)}//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map), 'utf8').toString('base64')}\n`;
 }

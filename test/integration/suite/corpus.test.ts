@@ -13,7 +13,7 @@ import * as vscode from 'vscode';
 import satisfies from 'semver/functions/satisfies';
 import type { RunResult } from '../../../src/core/runner';
 import type { DebugRun } from '../../../src/services/debugService';
-import { NODE24, StopWatcher, api, until } from './helpers';
+import { NODE24, type Stop, StopWatcher, api, until } from './helpers';
 
 const suite = process.env.BOT_AUDIT_SUITE ?? '';
 const folder = (): vscode.Uri => vscode.workspace.workspaceFolders![0].uri;
@@ -90,7 +90,11 @@ describe(`The Medplum bot corpus in VS Code (${suite})`, function () {
     try {
       const started = await vscode.commands.executeCommand<DebugRun | undefined>('botAudit.debugBot', bot);
       assert.ok(started, 'the debug run started');
-      const stop = await until('the stop in core-helpers', () => watcher.stops[0], 90_000);
+      let ended: RunResult | undefined;
+      void started.result.then((r) => (ended = r));
+      const first = await until('the stop in core-helpers', () => (watcher.stops[0] as Stop | undefined) ?? (ended && ('ended' as const)), 90_000);
+      if (first === 'ended') assert.fail(`the run ended without stopping: ${ended!.outcome} ${ended!.failureKind ?? ''} ${ended!.outcomeDesc.slice(0, 3000)}`);
+      const stop = first;
       const { stackFrames } = (await stop.session.customRequest('stackTrace', { threadId: stop.threadId, startFrame: 0, levels: 1 })) as { stackFrames: { id: number; line: number; source?: { path?: string } }[] };
       assert.ok(stackFrames[0].source?.path?.endsWith('core-helpers.ts'), JSON.stringify(stackFrames[0]));
       assert.equal(stackFrames[0].line, LINE);

@@ -4,10 +4,11 @@
 // real inspector client (inspector-client.ts).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BotRunner, type InspectorInfo } from '../../../src/core/runner';
-import { withAbsoluteSources } from '../../../src/core/runner/bundler';
+import { sourcesUnderRoot, withAbsoluteSources } from '../../../src/core/runner/bundler';
 import { IsolatePool } from '../../../src/core/runner/pool';
 import { currentNode, debugProblem, probeNode, sandboxLaunch } from '../../../src/core/runner/sandbox';
 import { MemoryRecorder, WORKER_PATH, makeWorkspace, removeWorkspace } from './helpers';
@@ -385,6 +386,43 @@ describe('debug runs (the inspector, in the sandbox)', function () {
       assert.equal(pool.prepareDebug({ ...spec(64), debug: { port: 9339 } }), false);
     } finally {
       pool.dispose();
+    }
+  });
+
+  it('a debug run in a workspace reached through a symbolic link names its files under the link, where the editor sets its breakpoints', async () => {
+    const link = `${fs.realpathSync(root)}-link`;
+    fs.symlinkSync(root, link, 'dir');
+    try {
+      let client: ReturnType<typeof attach> | undefined;
+      const res = await runner.run({ root: link, bot: { path: 'bots/debug-me.ts' }, input: { n: 2 }, debug: { onInspector: (i) => (client = attach(i.url, 'twice', 0)) } });
+      assert.equal(res.outcome, 0, res.outcomeDesc);
+      await new Promise((r) => client!.proc.once('exit', r));
+      const script = client!.events.find((e) => e.t === 'script' && !!e.sources);
+      const sources = script?.sources?.map((u) => fileURLToPath(u)) ?? [];
+      assert.ok(sources.includes(path.join(link, 'bots', 'lib', 'shared.ts')), JSON.stringify(sources));
+      assert.ok(sources.includes(path.join(link, 'bots', 'debug-me.ts')), JSON.stringify(sources));
+    } finally {
+      fs.unlinkSync(link);
+    }
+  });
+
+  it("sourcesUnderRoot: under a root reached through a symbolic link, the map's sources (esbuild's real paths) are put back under the root as given", () => {
+    const real = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'bot-audit-real-')));
+    const link = `${real}-link`;
+    fs.symlinkSync(real, link, 'dir');
+    try {
+      const inReal = path.relative(link, path.join(real, 'bots', 'a.ts'));
+      const map = { version: 3, sources: [inReal, '../elsewhere/x.ts', 'webpack:///z.ts'], mappings: '' };
+      const code = `x();\n//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
+      const sources = (c: string) => (JSON.parse(Buffer.from(/base64,(\S+)/.exec(c)![1], 'base64').toString('utf8')) as { sources: string[] }).sources;
+      assert.deepEqual(sources(sourcesUnderRoot(code, link)), ['bots/a.ts', '../elsewhere/x.ts', 'webpack:///z.ts']);
+      // Then, for a debugger, file URLs under the link: where the editor's breakpoints are.
+      assert.equal(sources(withAbsoluteSources(sourcesUnderRoot(code, link), link))[0], pathToFileURL(path.join(link, 'bots', 'a.ts')).href);
+      // A root that is its real path: the code as it is.
+      assert.equal(sourcesUnderRoot(code, real), code);
+    } finally {
+      fs.unlinkSync(link);
+      fs.rmSync(real, { recursive: true, force: true });
     }
   });
 

@@ -2,6 +2,7 @@
 // worker threads (dist/bot-worker.js). Every outcome and failure kind comes from a real bot.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as util from 'node:util';
 import { BotRunner, type RunRequest, type RunResult } from '../../../src/core/runner';
@@ -245,6 +246,18 @@ describe('runner: BotRunner end to end', function () {
     assert.equal(JSON.parse(c.returnValue!).resourceType, 'OperationOutcome');
     const d = await run('returns-warning.ts');
     assert.equal(d.outcome, 0, 'warnings are a success');
+  });
+
+  it('a workspace reached through a symbolic link: the stack points at the bot under the folder as it was given, not its real path', async () => {
+    const link = path.join(os.tmpdir(), `bot-audit-link-${process.pid}-${Date.now()}`);
+    fs.symlinkSync(root, link, 'dir');
+    try {
+      const r = await runner.run({ root: link, bot: { path: 'bots/throws.ts' }, input: {} });
+      assert.deepEqual([r.outcome, r.failureKind], [8, 'error']);
+      assert.ok(r.stack!.includes(`${path.join(link, 'bots', 'throws.ts')}:5:`), r.stack);
+    } finally {
+      fs.unlinkSync(link);
+    }
   });
 
   it('8 error: a thrown TypeError, with a stack that points at the bot’s own file and line', async () => {
