@@ -266,7 +266,7 @@ export function withAbsoluteSources(code: string, root: string): string {
 /**
  * The bundle's code with its inline source map's sources under `root` as it was given. esbuild
  * names each file by its real path, so under a root reached through a symbolic link (a symlinked
- * project folder, macOS's /tmp) the sources lay outside the root as the editor sees it: its
+ * project folder, macOS's /tmp) the sources lie outside the root as the editor sees it: its
  * breakpoints, set on the paths it shows, never bound in a debugged bot, and the stack lines of a
  * run named files outside the workspace. Sources outside the root's real path are left as they are.
  */

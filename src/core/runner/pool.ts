@@ -594,8 +594,16 @@ export class IsolatePool {
    */
   prepareDebug(spec: SandboxSpec): boolean {
     if (this.disposed || !spec.debug || !waitsInWorker(spec.debug) || (this.opts.spares ?? 1) <= 0) return false;
-    this.refillDebug(spec, sandboxKey(spec));
-    return this.debugSparesByKey.has(sandboxKey(spec));
+    const key = sandboxKey(spec);
+    const waiting = this.debugSparesByKey.get(key);
+    if (waiting) {
+      // Asked for again: the newest, the last to go.
+      this.debugSparesByKey.delete(key);
+      this.debugSparesByKey.set(key, waiting);
+      return true;
+    }
+    this.refillDebug(spec, key);
+    return this.debugSparesByKey.has(key);
   }
 
   private refillDebug(spec: SandboxSpec, key: string): void {

@@ -374,13 +374,17 @@ describe('debug runs (the inspector, in the sandbox)', function () {
       const spec = (memoryLimitMb: number) => ({ memoryLimitMb, root, node, debug: { port: 0 } });
       assert.equal(pool.prepareDebug(spec(64)), true);
       assert.equal(pool.prepareDebug(spec(96)), true);
+      // Asked for again, 64 MB is the newest.
+      assert.equal(pool.prepareDebug(spec(64)), true);
       assert.equal(pool.prepareDebug(spec(128)), true);
       assert.equal(pool.debugSpares, 2);
-      // The oldest (64 MB) went: its process ends; a debug run with it would start a new one.
+      // The oldest (96 MB) went: its process ends; a debug run with it would start a new one.
       while (pool.size !== 2) await new Promise((r) => setTimeout(r, 20));
+      const again = pool.startDebug(spec(64));
+      assert.equal(pool.size, 2, 'the 64 MB one was kept and taken');
+      again.terminate();
       const taken = pool.startDebug(spec(128));
-      assert.equal(pool.size, 2, 'the 128 MB one was taken, not started');
-      assert.equal(pool.debugSpares, 1);
+      assert.equal(pool.debugSpares, 0, 'the 128 MB one was taken, not started');
       taken.terminate();
       // A known port is never readied ahead (a debugger may attach as soon as it listens).
       assert.equal(pool.prepareDebug({ ...spec(64), debug: { port: 9339 } }), false);
